@@ -1,0 +1,464 @@
+/**
+ * @file directory.c  User directory and persisted registrations in SQLite
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * WAL mode so readers never wait for the writer; a busy timeout because a
+ * backup tool or `sqlite3` shell may hold the database for a moment. The
+ * schema version lives in PRAGMA user_version; each migration step runs in
+ * one transaction, so a crash mid-migration leaves the old schema intact.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pbx/config.h"
+#include "pbx/directory.h"
+#include "pbx/log.h"
+
+enum stmt_id {
+	ST_USER_ADD,
+	ST_USER_UPDATE,
+	ST_USER_DEL,
+	ST_USER_FIND,
+	ST_USER_EACH,
+	ST_USER_OTHER_REALM,
+	ST_BIND_SAVE,
+	ST_BIND_DEL,
+	ST_BIND_DEL_USER,
+	ST_BIND_EACH,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_USER_ADD] = "INSERT INTO users(extension,name,realm,ha1_md5,ha1_sha256,pin,email,"
+			"context,srtp,enabled,created,updated) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11)",
+	[ST_USER_UPDATE] = "UPDATE users SET name=?2,realm=?3,ha1_md5=?4,ha1_sha256=?5,pin=?6,"
+			   "email=?7,context=?8,srtp=?9,enabled=?10,updated=?11 WHERE extension=?1",
+	[ST_USER_DEL] = "DELETE FROM users WHERE extension=?1",
+	[ST_USER_FIND] = "SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
+			 "enabled,created,updated FROM users WHERE extension=?1",
+	[ST_USER_EACH] = "SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
+			 "enabled,created,updated FROM users WHERE substr(extension,1,length(?1))=?1 "
+			 "ORDER BY length(extension), extension",
+	[ST_USER_OTHER_REALM] = "SELECT count(*) FROM users WHERE ha1_md5 != '' AND realm != ?1",
+	[ST_BIND_SAVE] = "INSERT OR REPLACE INTO registrations(extension,contact,source,call_id,"
+			 "cseq,expires,registered,user_agent,instance) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+	[ST_BIND_DEL] = "DELETE FROM registrations WHERE extension=?1 AND contact=?2",
+	[ST_BIND_DEL_USER] = "DELETE FROM registrations WHERE extension=?1",
+	[ST_BIND_EACH] = "SELECT extension,contact,source,call_id,cseq,expires,registered,"
+			 "user_agent,instance FROM registrations ORDER BY extension, registered",
+};
+
+struct pbx_dir {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+};
+
+/* Migration N takes the schema from version N to N+1. Append only. */
+static const char *const migrations[] = {
+	"CREATE TABLE users("
+	" extension TEXT PRIMARY KEY NOT NULL,"
+	" name TEXT NOT NULL DEFAULT '',"
+	" realm TEXT NOT NULL DEFAULT '',"
+	" ha1_md5 TEXT NOT NULL DEFAULT '',"
+	" ha1_sha256 TEXT NOT NULL DEFAULT '',"
+	" pin TEXT NOT NULL DEFAULT '',"
+	" email TEXT NOT NULL DEFAULT '',"
+	" context TEXT NOT NULL DEFAULT 'default',"
+	" srtp TEXT NOT NULL DEFAULT 'optional' CHECK(srtp IN ('off','optional','mandatory')),"
+	" enabled INTEGER NOT NULL DEFAULT 1 CHECK(enabled IN (0,1)),"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL);"
+	"CREATE TABLE registrations("
+	" extension TEXT NOT NULL REFERENCES users(extension) ON DELETE CASCADE,"
+	" contact TEXT NOT NULL,"
+	" source TEXT NOT NULL,"
+	" call_id TEXT NOT NULL,"
+	" cseq INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" registered INTEGER NOT NULL,"
+	" user_agent TEXT NOT NULL DEFAULT '',"
+	" instance TEXT NOT NULL DEFAULT '',"
+	" PRIMARY KEY(extension, contact));",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		pbx_error("directory: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return EIO;
+	}
+	return 0;
+}
+
+static int user_version(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int migrate(sqlite3 *db, const char *path)
+{
+	int v = user_version(db);
+	if (v < 0)
+		return EIO;
+	if (v > SCHEMA_VERSION) {
+		pbx_error("%s: schema version %d is newer than this build knows (%d)", path, v,
+			  SCHEMA_VERSION);
+		return EPROTO;
+	}
+	for (; v < SCHEMA_VERSION; v++) {
+		char pragma[64];
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", v + 1);
+		if (exec_sql(db, "BEGIN IMMEDIATE") || exec_sql(db, migrations[v]) ||
+		    exec_sql(db, pragma) || exec_sql(db, "COMMIT")) {
+			exec_sql(db, "ROLLBACK");
+			return EIO;
+		}
+		pbx_notice("%s: schema migrated to version %d", path, v + 1);
+	}
+	return 0;
+}
+
+int pbx_dir_open(struct pbx_dir **dp, const char *path)
+{
+	struct pbx_dir *d = calloc(1, sizeof *d);
+	int err = ENOMEM;
+	if (!d)
+		return ENOMEM;
+	if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		pbx_error("%s: cannot open database: %s", path, sqlite3_errmsg(d->db));
+		err = EIO;
+		goto out;
+	}
+	sqlite3_busy_timeout(d->db, 5000);
+	err = exec_sql(d->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			      "PRAGMA foreign_keys=ON;");
+	if (!err)
+		err = migrate(d->db, path);
+	for (int i = 0; !err && i < ST_COUNT; i++)
+		if (sqlite3_prepare_v3(d->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &d->st[i],
+				       NULL) != SQLITE_OK) {
+			pbx_error("directory: prepare: %s", sqlite3_errmsg(d->db));
+			err = EIO;
+		}
+out:
+	if (err) {
+		pbx_dir_close(d);
+		return err;
+	}
+	*dp = d;
+	return 0;
+}
+
+void pbx_dir_close(struct pbx_dir *d)
+{
+	if (!d)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(d->st[i]);
+	sqlite3_close(d->db);
+	free(d);
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+const char *pbx_user_check_ext(const char *ext)
+{
+	size_t n = strlen(ext);
+	if (n == 0 || n > PBX_EXT_MAX)
+		return "must be 1 to 32 characters";
+	if (ext[0] == '_')
+		return "must not start with '_' (that marks a dialplan pattern)";
+	for (const char *p = ext; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("+-._", *p))
+			return "may contain only letters, digits and + - . _";
+	return NULL;
+}
+
+const char *pbx_user_check_password(const char *pw)
+{
+	if (!*pw)
+		return "must not be empty";
+	if (strlen(pw) < 6)
+		return "too short (at least 6 characters)";
+	if (strlen(pw) > 128)
+		return "too long (at most 128 characters)";
+	for (const char *p = pw; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "contains control characters";
+	return NULL;
+}
+
+const char *pbx_user_check_pin(const char *pin)
+{
+	size_t n = strlen(pin);
+	for (const char *p = pin; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return "must be digits only";
+	if (n < 4 || n > 16)
+		return "must be 4 to 16 digits";
+	return NULL;
+}
+
+const char *pbx_user_check_email(const char *email)
+{
+	const char *at = strchr(email, '@');
+	if (!*email)
+		return NULL; /* empty clears it */
+	if (strlen(email) > 128)
+		return "too long (at most 128 characters)";
+	if (!at || at == email || !at[1] || strchr(at + 1, '@') || !strchr(at + 1, '.'))
+		return "not an e-mail address";
+	for (const char *p = email; *p; p++)
+		if ((unsigned char)*p <= ' ' || strchr("<>,;\"\\", *p))
+			return "not an e-mail address";
+	return NULL;
+}
+
+const char *pbx_user_check_context(const char *ctx)
+{
+	size_t n = strlen(ctx);
+	if (n == 0 || n > 64)
+		return "must be 1 to 64 characters";
+	for (const char *p = ctx; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("-_", *p))
+			return "may contain only letters, digits, - and _";
+	return NULL;
+}
+
+const char *pbx_user_check_name(const char *name)
+{
+	if (strlen(name) > 64)
+		return "too long (at most 64 characters)";
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '"')
+			return "contains control characters or a double quote";
+	return NULL;
+}
+
+static void hex_digest(const EVP_MD *md, const char *a, const char *b, const char *c,
+		       char *out)
+{
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(ctx, md, NULL);
+	EVP_DigestUpdate(ctx, a, strlen(a));
+	EVP_DigestUpdate(ctx, ":", 1);
+	EVP_DigestUpdate(ctx, b, strlen(b));
+	EVP_DigestUpdate(ctx, ":", 1);
+	EVP_DigestUpdate(ctx, c, strlen(c));
+	EVP_DigestFinal_ex(ctx, dig, &len);
+	EVP_MD_CTX_free(ctx);
+	for (unsigned i = 0; i < len; i++)
+		sprintf(out + 2 * i, "%02x", dig[i]);
+	out[2 * len] = '\0';
+}
+
+void pbx_user_set_ha1(struct pbx_user *u, const char *realm, const char *password)
+{
+	snprintf(u->realm, sizeof u->realm, "%s", realm);
+	hex_digest(EVP_md5(), u->ext, realm, password, u->ha1_md5);
+	hex_digest(EVP_sha256(), u->ext, realm, password, u->ha1_sha256);
+}
+
+/* ---- users ---------------------------------------------------------------- */
+
+static void bind_user(sqlite3_stmt *st, const struct pbx_user *u, int64_t now)
+{
+	sqlite3_bind_text(st, 1, u->ext, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, u->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, u->realm, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, u->ha1_md5, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, u->ha1_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, u->pin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, u->email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, u->context, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, pbx_srtp_policy_name(u->srtp), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 10, u->enabled);
+	sqlite3_bind_int64(st, 11, now);
+}
+
+static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t len)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	snprintf(dst, len, "%s", s ? (const char *)s : "");
+}
+
+static void row_user(sqlite3_stmt *st, struct pbx_user *u)
+{
+	char srtp[16];
+	memset(u, 0, sizeof *u);
+	copy_col(st, 0, u->ext, sizeof u->ext);
+	copy_col(st, 1, u->name, sizeof u->name);
+	copy_col(st, 2, u->realm, sizeof u->realm);
+	copy_col(st, 3, u->ha1_md5, sizeof u->ha1_md5);
+	copy_col(st, 4, u->ha1_sha256, sizeof u->ha1_sha256);
+	copy_col(st, 5, u->pin, sizeof u->pin);
+	copy_col(st, 6, u->email, sizeof u->email);
+	copy_col(st, 7, u->context, sizeof u->context);
+	copy_col(st, 8, srtp, sizeof srtp);
+	u->srtp = pbx_srtp_policy_parse(srtp);
+	if (u->srtp < 0)
+		u->srtp = PBX_SRTP_OPTIONAL;
+	u->enabled = sqlite3_column_int(st, 9) != 0;
+	u->created = sqlite3_column_int64(st, 10);
+	u->updated = sqlite3_column_int64(st, 11);
+}
+
+/* Step a write statement once and reset it; maps SQLite codes to errno. */
+static int step_done(struct pbx_dir *d, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	int err = 0;
+	if (rc == SQLITE_CONSTRAINT)
+		err = EEXIST;
+	else if (rc != SQLITE_DONE) {
+		pbx_error("directory: %s", sqlite3_errmsg(d->db));
+		err = EIO;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return err;
+}
+
+int pbx_user_add(struct pbx_dir *d, const struct pbx_user *u)
+{
+	bind_user(d->st[ST_USER_ADD], u, (int64_t)time(NULL));
+	return step_done(d, d->st[ST_USER_ADD]);
+}
+
+int pbx_user_update(struct pbx_dir *d, const struct pbx_user *u)
+{
+	bind_user(d->st[ST_USER_UPDATE], u, (int64_t)time(NULL));
+	int err = step_done(d, d->st[ST_USER_UPDATE]);
+	if (!err && sqlite3_changes(d->db) == 0)
+		err = ENOENT;
+	return err;
+}
+
+int pbx_user_del(struct pbx_dir *d, const char *ext)
+{
+	sqlite3_bind_text(d->st[ST_USER_DEL], 1, ext, -1, SQLITE_STATIC);
+	int err = step_done(d, d->st[ST_USER_DEL]);
+	if (!err && sqlite3_changes(d->db) == 0)
+		err = ENOENT;
+	return err;
+}
+
+int pbx_user_find(struct pbx_dir *d, const char *ext, struct pbx_user *u)
+{
+	sqlite3_stmt *st = d->st[ST_USER_FIND];
+	sqlite3_bind_text(st, 1, ext, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st), err = 0;
+	if (rc == SQLITE_ROW)
+		row_user(st, u);
+	else if (rc == SQLITE_DONE)
+		err = ENOENT;
+	else {
+		pbx_error("directory: %s", sqlite3_errmsg(d->db));
+		err = EIO;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return err;
+}
+
+int pbx_user_each(struct pbx_dir *d, const char *prefix, pbx_user_each_h *fn, void *arg)
+{
+	/* Rows are copied out before the callback, so it may call the directory
+	 * again; but the statement is shared, so it must not iterate again. */
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(d->db, stmt_sql[ST_USER_EACH], -1, &st, NULL) != SQLITE_OK)
+		return EIO;
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	int rc, err = 0;
+	struct pbx_user u;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_user(st, &u);
+		if (fn(&u, arg))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = EIO;
+	sqlite3_finalize(st);
+	return err;
+}
+
+int pbx_user_count_other_realm(struct pbx_dir *d, const char *realm)
+{
+	sqlite3_stmt *st = d->st[ST_USER_OTHER_REALM];
+	sqlite3_bind_text(st, 1, realm, -1, SQLITE_STATIC);
+	int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return n;
+}
+
+/* ---- registrations -------------------------------------------------------- */
+
+int pbx_binding_save(struct pbx_dir *d, const struct pbx_binding *b)
+{
+	sqlite3_stmt *st = d->st[ST_BIND_SAVE];
+	sqlite3_bind_text(st, 1, b->ext, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, b->contact, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, b->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, b->call_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, b->cseq);
+	sqlite3_bind_int64(st, 6, b->expires);
+	sqlite3_bind_int64(st, 7, b->registered);
+	sqlite3_bind_text(st, 8, b->user_agent, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, b->instance, -1, SQLITE_STATIC);
+	return step_done(d, st);
+}
+
+int pbx_binding_del(struct pbx_dir *d, const char *ext, const char *contact)
+{
+	sqlite3_stmt *st = d->st[contact ? ST_BIND_DEL : ST_BIND_DEL_USER];
+	sqlite3_bind_text(st, 1, ext, -1, SQLITE_STATIC);
+	if (contact)
+		sqlite3_bind_text(st, 2, contact, -1, SQLITE_STATIC);
+	return step_done(d, st);
+}
+
+int pbx_binding_each(struct pbx_dir *d, pbx_binding_each_h *fn, void *arg)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(d->db, stmt_sql[ST_BIND_EACH], -1, &st, NULL) != SQLITE_OK)
+		return EIO;
+	int rc, err = 0;
+	struct pbx_binding b;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&b, 0, sizeof b);
+		copy_col(st, 0, b.ext, sizeof b.ext);
+		copy_col(st, 1, b.contact, sizeof b.contact);
+		copy_col(st, 2, b.source, sizeof b.source);
+		copy_col(st, 3, b.call_id, sizeof b.call_id);
+		b.cseq = (uint32_t)sqlite3_column_int64(st, 4);
+		b.expires = sqlite3_column_int64(st, 5);
+		b.registered = sqlite3_column_int64(st, 6);
+		copy_col(st, 7, b.user_agent, sizeof b.user_agent);
+		copy_col(st, 8, b.instance, sizeof b.instance);
+		if (fn(&b, arg))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = EIO;
+	sqlite3_finalize(st);
+	return err;
+}

@@ -1,0 +1,33 @@
+/**
+ * @file core.h  The running PBX: event loop, configuration, directory, stop
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Everything here belongs to the signalling thread.
+ */
+#ifndef PBX_CORE_H
+#define PBX_CORE_H
+
+#include <stdbool.h>
+#include <time.h>
+#include <uv.h>
+
+struct pbx_config;
+struct pbx_dir;
+
+uv_loop_t *pbx_loop(void);
+const struct pbx_config *pbx_cfg(void);
+struct pbx_dir *pbx_dir(void);
+time_t pbx_start_time(void);
+
+/**
+ * Ask the PBX to stop. Now: at the next loop turn. Gracefully: once no
+ * call is up (see pbx_core_set_busy_probe); new calls are refused meanwhile.
+ */
+void pbx_stop(bool graceful);
+bool pbx_stopping(void);
+
+/** Reports how many calls are up, for graceful stop; set by the channel core. */
+typedef unsigned pbx_busy_probe_h(void);
+void pbx_core_set_busy_probe(pbx_busy_probe_h *probe);
+
+#endif

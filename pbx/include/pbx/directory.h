@@ -1,0 +1,81 @@
+/**
+ * @file directory.h  The user directory (SQLite behind a narrow interface)
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Signalling thread only. Every statement is prepared; nothing is spliced
+ * into SQL. Passwords are never stored: only HA1 = H(ext:realm:password)
+ * for MD5 and SHA-256 (RFC 8760).
+ */
+#ifndef PBX_DIRECTORY_H
+#define PBX_DIRECTORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct pbx_dir;
+
+#define PBX_EXT_MAX 32
+
+struct pbx_user {
+	char ext[PBX_EXT_MAX + 1];
+	char name[65];
+	char realm[128];
+	char ha1_md5[33];     /* hex, "" when no password is set */
+	char ha1_sha256[65];  /* hex */
+	char pin[17];
+	char email[129];
+	char context[65];
+	int srtp;             /* enum pbx_srtp_policy */
+	bool enabled;
+	int64_t created, updated; /* unix seconds */
+};
+
+int pbx_dir_open(struct pbx_dir **dp, const char *path);
+void pbx_dir_close(struct pbx_dir *d);
+
+/** Validation shared by the console and the SIP side; NULL when fine, else why. */
+const char *pbx_user_check_ext(const char *ext);
+const char *pbx_user_check_password(const char *pw);
+const char *pbx_user_check_pin(const char *pin);
+const char *pbx_user_check_email(const char *email);
+const char *pbx_user_check_context(const char *ctx);
+const char *pbx_user_check_name(const char *name);
+
+/** Fill both HA1s of @p u from @p password and @p realm. */
+void pbx_user_set_ha1(struct pbx_user *u, const char *realm, const char *password);
+
+/** Insert. EEXIST when the extension is taken. */
+int pbx_user_add(struct pbx_dir *d, const struct pbx_user *u);
+/** Replace every field of an existing user (by ext). ENOENT if none. */
+int pbx_user_update(struct pbx_dir *d, const struct pbx_user *u);
+int pbx_user_del(struct pbx_dir *d, const char *ext);
+/** 0 and *u filled, ENOENT, or EIO. */
+int pbx_user_find(struct pbx_dir *d, const char *ext, struct pbx_user *u);
+
+typedef int pbx_user_each_h(const struct pbx_user *u, void *arg); /* non-zero stops */
+/** Users ordered by extension; @p prefix filters ("" for all). */
+int pbx_user_each(struct pbx_dir *d, const char *prefix, pbx_user_each_h *fn, void *arg);
+/** Count of users whose HA1s were made for another realm than @p realm. */
+int pbx_user_count_other_realm(struct pbx_dir *d, const char *realm);
+
+/** A registrar binding as persisted, so a restart keeps registrations. */
+struct pbx_binding {
+	char ext[PBX_EXT_MAX + 1];
+	char contact[512];    /* the Contact URI as registered */
+	char source[80];      /* "udp:1.2.3.4:5060": where it registered from */
+	char call_id[256];
+	uint32_t cseq;
+	int64_t expires;      /* unix seconds */
+	int64_t registered;   /* unix seconds of the last refresh */
+	char user_agent[128];
+	char instance[128];   /* +sip.instance, "" when absent */
+};
+
+/** Insert or replace the binding (ext, contact). */
+int pbx_binding_save(struct pbx_dir *d, const struct pbx_binding *b);
+/** Delete one binding, or every binding of @p ext when @p contact is NULL. */
+int pbx_binding_del(struct pbx_dir *d, const char *ext, const char *contact);
+typedef int pbx_binding_each_h(const struct pbx_binding *b, void *arg);
+int pbx_binding_each(struct pbx_dir *d, pbx_binding_each_h *fn, void *arg);
+
+#endif

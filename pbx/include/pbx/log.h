@@ -1,0 +1,41 @@
+/**
+ * @file log.h  Levelled, timestamped logging to stderr and an optional file
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Safe to call from any thread: one write(2) per line under a mutex.
+ */
+#ifndef PBX_LOG_H
+#define PBX_LOG_H
+
+#include <stdarg.h>
+
+enum pbx_log_level {
+	PBX_LOG_ERROR,
+	PBX_LOG_WARNING,
+	PBX_LOG_NOTICE,
+	PBX_LOG_INFO,
+	PBX_LOG_DEBUG,
+};
+
+/** Parse "error|warning|notice|info|debug"; returns level or -1. */
+int pbx_log_level_parse(const char *name);
+const char *pbx_log_level_name(enum pbx_log_level level);
+
+void pbx_log_set_level(enum pbx_log_level level);
+enum pbx_log_level pbx_log_get_level(void);
+/** Also append to @p path (NULL: stop). Returns 0 or errno. */
+int pbx_log_set_file(const char *path);
+/** Send log lines to stderr (default true). */
+void pbx_log_set_stderr(int on);
+
+void pbx_log(enum pbx_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void pbx_vlog(enum pbx_log_level level, const char *fmt, va_list ap);
+
+#define pbx_error(...)   pbx_log(PBX_LOG_ERROR, __VA_ARGS__)
+#define pbx_warning(...) pbx_log(PBX_LOG_WARNING, __VA_ARGS__)
+#define pbx_notice(...)  pbx_log(PBX_LOG_NOTICE, __VA_ARGS__)
+#define pbx_info(...)    pbx_log(PBX_LOG_INFO, __VA_ARGS__)
+#define pbx_debug(...)   pbx_log(PBX_LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,26 @@
+# Fuzz targets: one per parser, tests/fuzz/fuzz_<name>.c, seeds in
+# tests/fuzz/corpus/<name>/. `make fuzz FUZZ_SECONDS=300` runs each for
+# that long; `make test` runs each briefly and fails on any crash.
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Ipbx/include \
+               -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+
+build/fuzz/%: tests/fuzz/%.c $(HDRS) $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_DEPS_$*) -o $@ $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$${f#build/fuzz/fuzz_}; \
+	  mkdir -p build/fuzz/corpus/$$n; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
+
+fuzz-smoke: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$${f#build/fuzz/fuzz_}; \
+	  mkdir -p build/fuzz/corpus/$$n; \
+	  echo "fuzz $$n for $(FUZZ_SMOKE_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SMOKE_SECONDS) -max_len=8192 -print_final_stats=0 \
+	      build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >build/fuzz/$$n.log 2>&1 \
+	    || { tail -40 build/fuzz/$$n.log; exit 1; }; done
