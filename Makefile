@@ -40,24 +40,32 @@ UNIT_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(UNIT_SRC))
 
 .PHONY: all deps run test unit integration fuzz fuzz-smoke bench check clean
 
+# `make V=1` shows full command lines.
+Q := $(if $(V),,@)
+
 all: build/pbx
 
 build/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
 build/asan/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -Itests/unit -c $< -o $@
+	@$(if $(V),,echo "  CC asan $<")
+	$(Q)$(CC) $(BASE_CFLAGS) -O1 -g $(SAN) -Itests/unit -c $< -o $@
 
 build/pbx: build/obj/pbx/main.o $(OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 build/asan/pbx: build/asan/obj/pbx/main.o $(ASAN_OBJ)
-	$(CC) $(SAN) $^ -o $@ $(LDLIBS)
+	@$(if $(V),,echo "  LD asan $@")
+	$(Q)$(CC) $(SAN) $^ -o $@ $(LDLIBS)
 
 build/asan/unit: $(UNIT_OBJ) $(ASAN_OBJ)
-	$(CC) $(SAN) $^ -o $@ $(LDLIBS) -lcmocka
+	@$(if $(V),,echo "  LD asan $@")
+	$(Q)$(CC) $(SAN) $^ -o $@ $(LDLIBS) -lcmocka
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

@@ -13,8 +13,8 @@
 
 #include "pbx/cli.h"
 
-#define MAX_CMDS 256
-#define MAX_WORDS 48
+#define MAX_CMDS       256
+#define MAX_WORDS      48
 #define MAX_COMPLETERS 16
 
 static const struct pbx_cli_cmd *cmds[MAX_CMDS];
@@ -255,8 +255,8 @@ static int args_add(struct pbx_cli_args *args, const char *name, const char *val
 }
 
 /* Match words[] against the placeholders of @p u; fill @p args or print why not. */
-static int parse_args(struct pbx_cli *cli, const struct usage *u, const char *usage,
-		      char **words, int nwords, struct pbx_cli_args *args)
+static int parse_args(struct pbx_cli *cli, const struct usage *u, const char *usage, char **words,
+		      int nwords, struct pbx_cli_args *args)
 {
 	char cmdname[256];
 	cmd_name(u, cmdname, sizeof cmdname);
@@ -276,12 +276,14 @@ static int parse_args(struct pbx_cli *cli, const struct usage *u, const char *us
 				char near[64];
 				best_option(u, w, near, sizeof near);
 				if (near[0])
-					return pbx_cli_error(cli, "%s: unknown option '%s' (did you mean %s?)",
-							     cmdname, w, near);
+					return pbx_cli_error(
+						cli, "%s: unknown option '%s' (did you mean %s?)",
+						cmdname, w, near);
 				return pbx_cli_error(cli, "%s: unknown option '%s'", cmdname, w);
 			}
 			if (pbx_cli_arg(args, s))
-				return pbx_cli_error(cli, "%s: option '%s' given twice", cmdname, s);
+				return pbx_cli_error(cli, "%s: option '%s' given twice", cmdname,
+						     s);
 			const char *value = "";
 			if (strchr(u->w[found], ' ')) {
 				if (i + 1 >= nwords)
@@ -320,8 +322,7 @@ static int parse_args(struct pbx_cli *cli, const struct usage *u, const char *us
 			continue;
 		char s[64];
 		slot_name(u->w[slot], s, sizeof s);
-		return pbx_cli_error(cli, "%s: missing argument %s (usage: %s)", cmdname, s,
-				     usage);
+		return pbx_cli_error(cli, "%s: missing argument %s (usage: %s)", cmdname, s, usage);
 	}
 	return 0;
 }
@@ -359,7 +360,8 @@ static int help(struct pbx_cli *cli, char **words, int nwords)
 			pbx_cli_printf(cli, "%-44s %s\n", cmds[i]->usage, cmds[i]->summary);
 	}
 	if (!nwords)
-		pbx_cli_printf(cli, "%-44s %s\n", "help [COMMAND...]", "list commands, or explain one");
+		pbx_cli_printf(cli, "%-44s %s\n", "help [COMMAND...]",
+			       "list commands, or explain one");
 	if (!shown && nwords)
 		return pbx_cli_error(cli, "help: no command starts with '%s'", words[0]);
 	return 0;
@@ -387,7 +389,8 @@ static void suggest(struct pbx_cli *cli, char **words, int nwords)
 	}
 	char all[256] = "";
 	for (int j = 0; j < nwords && j < 4; j++)
-		snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", j ? " " : "", words[j]);
+		snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", j ? " " : "",
+			 words[j]);
 	if (best[0] && bestd <= (int)strlen(best) / 2 + 2)
 		pbx_cli_error(cli, "no such command '%s'. Did you mean '%s'? (try 'help')", all,
 			      best);
@@ -453,8 +456,8 @@ static void offer(struct pbx_buf *out, const char *word, const char *prefix)
 		/* no duplicates: candidates are few */
 		char key[130];
 		snprintf(key, sizeof key, "\n%s\n", word);
-		if (out->len && (strncmp(out->data, key + 1, strlen(key + 1)) == 0 ||
-				 strstr(out->data, key)))
+		if (out->len &&
+		    (strncmp(out->data, key + 1, strlen(key + 1)) == 0 || strstr(out->data, key)))
 			return;
 		pbx_buf_printf(out, "%s\n", word);
 	}

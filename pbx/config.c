@@ -24,78 +24,76 @@
 enum key_type { K_TABLE, K_STRING, K_INT, K_ENUM, K_LISTEN, K_LOGLEVEL };
 
 struct key {
-	const char *path;    /* "sip.domain" */
+	const char *path; /* "sip.domain" */
 	enum key_type type;
-	size_t off;          /* offsetof in struct pbx_config */
-	const char *def;     /* default, as text; NULL: none (optional) */
-	long min, max;       /* K_INT */
+	size_t off;                 /* offsetof in struct pbx_config */
+	const char *def;            /* default, as text; NULL: none (optional) */
+	long min, max;              /* K_INT */
 	const char *const *choices; /* K_ENUM, NULL-terminated */
 	const char *help;
 };
 
 #define OFF(f) offsetof(struct pbx_config, f)
 
-static const char *const srtp_choices[] = { "off", "optional", "mandatory", NULL };
+static const char *const srtp_choices[] = {"off", "optional", "mandatory", NULL};
 
 static const struct key schema[] = {
-	{ "pbx", K_TABLE, 0, NULL, 0, 0, NULL, "core settings" },
-	{ "pbx.state_dir", K_STRING, OFF(pbx.state_dir), "var", 0, 0, NULL,
-	  "directory for pbx.db, voicemail/, run/pbx.ctl" },
-	{ "pbx.log_level", K_LOGLEVEL, OFF(pbx.log_level), "notice", 0, 0, NULL,
-	  "error, warning, notice, info or debug" },
-	{ "pbx.log_file", K_STRING, OFF(pbx.log_file), NULL, 0, 0, NULL,
-	  "also log to this file (relative to the working directory)" },
-	{ "pbx.media_workers", K_INT, OFF(pbx.media_workers), "0", 0, 64, NULL,
-	  "media threads; 0 = one per core" },
-	{ "sip", K_TABLE, 0, NULL, 0, 0, NULL, "SIP driver" },
-	{ "sip.listen", K_LISTEN, OFF(sip.listen), NULL, 0, 0, NULL,
-	  "list of \"udp|tcp|tls:ADDRESS:PORT\"" },
-	{ "sip.domain", K_STRING, OFF(sip.domain), "pbx.local", 0, 0, NULL,
-	  "SIP domain and digest realm" },
-	{ "sip.user_agent", K_STRING, OFF(sip.user_agent), "pbx", 0, 0, NULL,
-	  "Server/User-Agent header value" },
-	{ "sip.tls", K_TABLE, 0, NULL, 0, 0, NULL, "TLS certificate and key" },
-	{ "sip.tls.cert", K_STRING, OFF(sip.tls_cert), NULL, 0, 0, NULL, "PEM certificate chain" },
-	{ "sip.tls.key", K_STRING, OFF(sip.tls_key), NULL, 0, 0, NULL, "PEM private key" },
-	{ "sip.max_contacts", K_INT, OFF(sip.max_contacts), "5", 1, 100, NULL,
-	  "contacts per user; the oldest is replaced" },
-	{ "sip.min_expires", K_INT, OFF(sip.min_expires), "60", 1, 86400, NULL,
-	  "shorter REGISTER expiry gets 423" },
-	{ "sip.max_expires", K_INT, OFF(sip.max_expires), "3600", 1, 604800, NULL,
-	  "longer expiry is cut to this" },
-	{ "sip.default_expires", K_INT, OFF(sip.default_expires), "3600", 1, 604800, NULL,
-	  "expiry when the phone gives none" },
-	{ "sip.qualify_interval", K_INT, OFF(sip.qualify_interval), "60", 0, 3600, NULL,
-	  "seconds between OPTIONS to each contact; 0 = off" },
-	{ "sip.nonce_lifetime", K_INT, OFF(sip.nonce_lifetime), "300", 10, 86400, NULL,
-	  "seconds a digest nonce stays valid" },
-	{ "sip.ban_threshold", K_INT, OFF(sip.ban_threshold), "10", 0, 100000, NULL,
-	  "failed authentications that ban an address; 0 = never ban" },
-	{ "sip.ban_window", K_INT, OFF(sip.ban_window), "60", 1, 86400, NULL,
-	  "seconds in which those failures count" },
-	{ "sip.ban_time", K_INT, OFF(sip.ban_time), "600", 1, 604800, NULL,
-	  "seconds an address stays banned" },
-	{ "sip.tcp_idle_timeout", K_INT, OFF(sip.tcp_idle_timeout), "300", 5, 86400, NULL,
-	  "close TCP/TLS connections idle this long (no binding on them)" },
-	{ "sip.max_message_size", K_INT, OFF(sip.max_message_size), "65535", 1024, 1048576, NULL,
-	  "larger messages get 513" },
-	{ "rtp", K_TABLE, 0, NULL, 0, 0, NULL, "media" },
-	{ "rtp.port_min", K_INT, OFF(rtp.port_min), "10000", 1024, 65535, NULL,
-	  "first RTP port" },
-	{ "rtp.port_max", K_INT, OFF(rtp.port_max), "20000", 1024, 65535, NULL,
-	  "last RTP port" },
-	{ "rtp.srtp", K_ENUM, OFF(rtp.srtp), "optional", 0, 0, srtp_choices,
-	  "default SRTP policy: off, optional or mandatory" },
-	{ "rtp.timeout", K_INT, OFF(rtp.timeout), "30", 0, 3600, NULL,
-	  "hang up after this many seconds without RTP; 0 = never" },
-	{ "dialplan", K_TABLE, 0, NULL, 0, 0, NULL, "dialplan" },
-	{ "dialplan.file", K_STRING, OFF(dialplan.file), "etc/extensions.lua", 0, 0, NULL,
-	  "the Lua dialplan" },
+	{"pbx", K_TABLE, 0, NULL, 0, 0, NULL, "core settings"},
+	{"pbx.state_dir", K_STRING, OFF(pbx.state_dir), "var", 0, 0, NULL,
+	 "directory for pbx.db, voicemail/, run/pbx.ctl"},
+	{"pbx.log_level", K_LOGLEVEL, OFF(pbx.log_level), "notice", 0, 0, NULL,
+	 "error, warning, notice, info or debug"},
+	{"pbx.log_file", K_STRING, OFF(pbx.log_file), NULL, 0, 0, NULL,
+	 "also log to this file (relative to the working directory)"},
+	{"pbx.media_workers", K_INT, OFF(pbx.media_workers), "0", 0, 64, NULL,
+	 "media threads; 0 = one per core"},
+	{"sip", K_TABLE, 0, NULL, 0, 0, NULL, "SIP driver"},
+	{"sip.listen", K_LISTEN, OFF(sip.listen), NULL, 0, 0, NULL,
+	 "list of \"udp|tcp|tls:ADDRESS:PORT\""},
+	{"sip.domain", K_STRING, OFF(sip.domain), "pbx.local", 0, 0, NULL,
+	 "SIP domain and digest realm"},
+	{"sip.user_agent", K_STRING, OFF(sip.user_agent), "pbx", 0, 0, NULL,
+	 "Server/User-Agent header value"},
+	{"sip.tls", K_TABLE, 0, NULL, 0, 0, NULL, "TLS certificate and key"},
+	{"sip.tls.cert", K_STRING, OFF(sip.tls_cert), NULL, 0, 0, NULL, "PEM certificate chain"},
+	{"sip.tls.key", K_STRING, OFF(sip.tls_key), NULL, 0, 0, NULL, "PEM private key"},
+	{"sip.max_contacts", K_INT, OFF(sip.max_contacts), "5", 1, 100, NULL,
+	 "contacts per user; the oldest is replaced"},
+	{"sip.min_expires", K_INT, OFF(sip.min_expires), "60", 1, 86400, NULL,
+	 "shorter REGISTER expiry gets 423"},
+	{"sip.max_expires", K_INT, OFF(sip.max_expires), "3600", 1, 604800, NULL,
+	 "longer expiry is cut to this"},
+	{"sip.default_expires", K_INT, OFF(sip.default_expires), "3600", 1, 604800, NULL,
+	 "expiry when the phone gives none"},
+	{"sip.qualify_interval", K_INT, OFF(sip.qualify_interval), "60", 0, 3600, NULL,
+	 "seconds between OPTIONS to each contact; 0 = off"},
+	{"sip.nonce_lifetime", K_INT, OFF(sip.nonce_lifetime), "300", 10, 86400, NULL,
+	 "seconds a digest nonce stays valid"},
+	{"sip.ban_threshold", K_INT, OFF(sip.ban_threshold), "10", 0, 100000, NULL,
+	 "failed authentications that ban an address; 0 = never ban"},
+	{"sip.ban_window", K_INT, OFF(sip.ban_window), "60", 1, 86400, NULL,
+	 "seconds in which those failures count"},
+	{"sip.ban_time", K_INT, OFF(sip.ban_time), "600", 1, 604800, NULL,
+	 "seconds an address stays banned"},
+	{"sip.tcp_idle_timeout", K_INT, OFF(sip.tcp_idle_timeout), "300", 5, 86400, NULL,
+	 "close TCP/TLS connections idle this long (no binding on them)"},
+	{"sip.max_message_size", K_INT, OFF(sip.max_message_size), "65535", 1024, 1048576, NULL,
+	 "larger messages get 513"},
+	{"rtp", K_TABLE, 0, NULL, 0, 0, NULL, "media"},
+	{"rtp.port_min", K_INT, OFF(rtp.port_min), "10000", 1024, 65535, NULL, "first RTP port"},
+	{"rtp.port_max", K_INT, OFF(rtp.port_max), "20000", 1024, 65535, NULL, "last RTP port"},
+	{"rtp.srtp", K_ENUM, OFF(rtp.srtp), "optional", 0, 0, srtp_choices,
+	 "default SRTP policy: off, optional or mandatory"},
+	{"rtp.timeout", K_INT, OFF(rtp.timeout), "30", 0, 3600, NULL,
+	 "hang up after this many seconds without RTP; 0 = never"},
+	{"dialplan", K_TABLE, 0, NULL, 0, 0, NULL, "dialplan"},
+	{"dialplan.file", K_STRING, OFF(dialplan.file), "etc/extensions.lua", 0, 0, NULL,
+	 "the Lua dialplan"},
 };
 
 #define NKEYS (sizeof schema / sizeof *schema)
 
-static const char *const default_listen[] = { "udp:0.0.0.0:5060", "tcp:0.0.0.0:5060" };
+static const char *const default_listen[] = {"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"};
 
 const char *pbx_srtp_policy_name(int policy)
 {
@@ -182,8 +180,7 @@ static int store_text(struct loader *ld, const struct key *k, const char *v)
 				    "must be one of error, warning, notice, info, debug");
 		*int_slot(ld->cfg, k) = (int)n;
 		return 0;
-	default:
-		return EINVAL;
+	default: return EINVAL;
 	}
 }
 
@@ -201,8 +198,7 @@ static int store_listen(struct loader *ld, const struct key *k, lua_State *L)
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {
 		lua_pop(L, 1);
-		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
-		    lua_tointeger(L, -1) > n) {
+		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > n) {
 			lua_pop(L, 1);
 			return fail(ld, k->path, NULL, "must be a list, not a table with keys");
 		}
@@ -266,13 +262,12 @@ static int walk_table(struct loader *ld, lua_State *L, const char *prefix)
 			else
 				err = walk_table(ld, L, path);
 			break;
-		case K_LISTEN:
-			err = store_listen(ld, k, L);
-			break;
+		case K_LISTEN: err = store_listen(ld, k, L); break;
 		case K_INT:
 			if (t != LUA_TNUMBER || !lua_isinteger(L, -1)) {
-				err = fail(ld, path, lua_tostring(L, -1) ? lua_tostring(L, -1)
-									 : luaL_typename(L, -1),
+				err = fail(ld, path,
+					   lua_tostring(L, -1) ? lua_tostring(L, -1)
+							       : luaL_typename(L, -1),
 					   "must be an integer");
 				break;
 			}
@@ -353,8 +348,8 @@ static void open_safe_libs(lua_State *L)
 	luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
 	luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
 	lua_pop(L, 4);
-	static const char *const unsafe[] = { "dofile", "loadfile", "load", "require",
-					      "collectgarbage", NULL };
+	static const char *const unsafe[] = {"dofile",  "loadfile",       "load",
+					     "require", "collectgarbage", NULL};
 	for (int i = 0; unsafe[i]; i++) {
 		lua_pushnil(L);
 		lua_setglobal(L, unsafe[i]);
@@ -363,7 +358,7 @@ static void open_safe_libs(lua_State *L)
 
 int pbx_config_load(struct pbx_config **cfgp, const char *file, struct pbx_buf *err)
 {
-	struct loader ld = { .err = err, .file = file };
+	struct loader ld = {.err = err, .file = file};
 	int rc = ENOMEM;
 	lua_State *L = luaL_newstate();
 	ld.cfg = calloc(1, sizeof *ld.cfg);
@@ -430,8 +425,7 @@ void pbx_config_dump(const struct pbx_config *cfg, struct pbx_buf *out)
 		struct pbx_config *c = (struct pbx_config *)cfg;
 		char lbuf[80];
 		switch (k->type) {
-		case K_TABLE:
-			continue;
+		case K_TABLE: continue;
 		case K_STRING: {
 			const char *s = *str_slot(c, k);
 			pbx_buf_printf(out, "%-24s = ", k->path);
@@ -441,12 +435,9 @@ void pbx_config_dump(const struct pbx_config *cfg, struct pbx_buf *out)
 				pbx_buf_puts(out, "nil");
 			break;
 		}
-		case K_INT:
-			pbx_buf_printf(out, "%-24s = %d", k->path, *int_slot(c, k));
-			break;
+		case K_INT: pbx_buf_printf(out, "%-24s = %d", k->path, *int_slot(c, k)); break;
 		case K_ENUM:
-			pbx_buf_printf(out, "%-24s = \"%s\"", k->path,
-				       k->choices[*int_slot(c, k)]);
+			pbx_buf_printf(out, "%-24s = \"%s\"", k->path, k->choices[*int_slot(c, k)]);
 			break;
 		case K_LOGLEVEL:
 			pbx_buf_printf(out, "%-24s = \"%s\"", k->path,
@@ -455,9 +446,9 @@ void pbx_config_dump(const struct pbx_config *cfg, struct pbx_buf *out)
 		case K_LISTEN:
 			pbx_buf_printf(out, "%-24s = {", k->path);
 			for (int j = 0; j < cfg->sip.n_listen; j++)
-				pbx_buf_printf(out, "%s\"%s\"", j ? ", " : " ",
-					       pbx_listen_str(&cfg->sip.listen[j], lbuf,
-							      sizeof lbuf));
+				pbx_buf_printf(
+					out, "%s\"%s\"", j ? ", " : " ",
+					pbx_listen_str(&cfg->sip.listen[j], lbuf, sizeof lbuf));
 			pbx_buf_puts(out, " }");
 			break;
 		}

@@ -24,8 +24,8 @@
 #include "pbx/core.h"
 #include "pbx/log.h"
 
-#define LINE_MAX_BYTES 4096
-#define MAX_CONSOLES 64
+#define LINE_MAX_BYTES  4096
+#define MAX_CONSOLES    64
 #define MAX_PENDING_OUT (4u << 20) /* a console that stops reading is dropped */
 
 struct conn {
@@ -124,7 +124,10 @@ static const char *line_check(const unsigned char *s, size_t n)
 			return "control characters in command";
 		if (ch < 0x80)
 			continue;
-		int extra = ch >= 0xf0 && ch < 0xf5 ? 3 : ch >= 0xe0 ? 2 : ch >= 0xc2 && ch < 0xe0 ? 1 : -1;
+		int extra = ch >= 0xf0 && ch < 0xf5   ? 3
+			    : ch >= 0xe0              ? 2
+			    : ch >= 0xc2 && ch < 0xe0 ? 1
+						      : -1;
 		if (extra < 0 || i + (size_t)extra >= n)
 			return "invalid UTF-8 in command";
 		for (int k = 1; k <= extra; k++)
@@ -137,7 +140,7 @@ static const char *line_check(const unsigned char *s, size_t n)
 
 static void handle_line(struct conn *c, char *line, size_t n)
 {
-	struct pbx_cli cli = { .conn = c };
+	struct pbx_cli cli = {.conn = c};
 	pbx_buf_init(&cli.out);
 	if (n && line[n - 1] == '\r')
 		line[--n] = '\0';
@@ -189,7 +192,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (c->len == sizeof c->line) {
 		if (!c->discarding) {
-			struct pbx_cli cli = { .conn = c };
+			struct pbx_cli cli = {.conn = c};
 			pbx_buf_init(&cli.out);
 			int st = pbx_cli_error(&cli, "line too long (at most %d bytes)",
 					       LINE_MAX_BYTES - 1);
@@ -218,7 +221,8 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	if (srv.count > MAX_CONSOLES) {
-		static const char msg[] = "Error: too many consoles attached\n\x04" "1\n";
+		static const char msg[] = "Error: too many consoles attached\n\x04"
+					  "1\n";
 		conn_send(c, msg, sizeof msg - 1);
 		conn_close(c);
 		return;
@@ -229,7 +233,7 @@ static void on_connection(uv_stream_t *server, int status)
 /* Is a PBX already answering on @p path? */
 static bool path_alive(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	bool alive;
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
@@ -242,8 +246,8 @@ static bool path_alive(const char *path)
 int pbx__console_start(const char *path)
 {
 	if (strlen(path) >= sizeof srv.path) {
-		pbx_error("console socket path too long (%zu bytes, at most %zu): %s",
-			  strlen(path), sizeof srv.path - 1, path);
+		pbx_error("console socket path too long (%zu bytes, at most %zu): %s", strlen(path),
+			  sizeof srv.path - 1, path);
 		return ENAMETOOLONG;
 	}
 	snprintf(srv.path, sizeof srv.path, "%s", path);

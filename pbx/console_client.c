@@ -25,7 +25,7 @@ struct client {
 
 static int client_connect(struct client *cl, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof sa.sun_path) {
 		fprintf(stderr, "Unable to connect to PBX: socket path too long: %s\n", path);
 		return ENAMETOOLONG;

@@ -25,9 +25,9 @@ static struct {
 	struct pbx_config *cfg;
 	struct pbx_dir *dir;
 	time_t started;
-	bool stopping;     /* refusing new work */
-	bool graceful;     /* waiting for calls to end */
-	int signals;       /* SIGINT/SIGTERM seen */
+	bool stopping; /* refusing new work */
+	bool graceful; /* waiting for calls to end */
+	int signals;   /* SIGINT/SIGTERM seen */
 	uv_signal_t sigint, sigterm;
 	uv_timer_t stop_timer;
 	uv_async_t console_done; /* the foreground console thread ended */
@@ -208,8 +208,8 @@ int pbx__core_run(struct pbx_config *cfg, bool foreground)
 	umask(027); /* pbx.db holds password hashes: not for other users */
 	err = pbx__mkdir_writable(cfg->pbx.state_dir, &what);
 	if (err) {
-		fprintf(stderr, "%s: pbx.state_dir: '%s': %s (%s)\n", cfg->file,
-			cfg->pbx.state_dir, what, strerror(err));
+		fprintf(stderr, "%s: pbx.state_dir: '%s': %s (%s)\n", cfg->file, cfg->pbx.state_dir,
+			what, strerror(err));
 		goto out_cfg;
 	}
 	snprintf(path, sizeof path, "%s/run", cfg->pbx.state_dir);

@@ -22,8 +22,8 @@ static void span(struct pbx_buf *b, long secs)
 	static const struct {
 		const char *unit;
 		long secs;
-	} units[] = { { "week", 604800 }, { "day", 86400 }, { "hour", 3600 }, { "minute", 60 },
-		      { "second", 1 } };
+	} units[] = {
+		{"week", 604800}, {"day", 86400}, {"hour", 3600}, {"minute", 60}, {"second", 1}};
 	int parts = 0;
 	for (size_t i = 0; i < sizeof units / sizeof *units; i++) {
 		long n = secs / units[i].secs;
@@ -68,21 +68,20 @@ static int stop(struct pbx_cli *cli, const struct pbx_cli_args *a)
 {
 	bool graceful = !strcmp(pbx_cli_arg(a, "now|gracefully"), "gracefully");
 	pbx_stop(graceful);
-	return pbx_cli_printf(cli, "%s\n", graceful ? "Stopping when no calls are up."
-						    : "Stopping now.");
+	return pbx_cli_printf(cli, "%s\n",
+			      graceful ? "Stopping when no calls are up." : "Stopping now.");
 }
 
 static const struct pbx_cli_cmd cmds[] = {
-	{ "core show version", "show the PBX version", NULL, show_version },
-	{ "core show uptime", "show how long the PBX has been running", NULL, show_uptime },
-	{ "core show settings", "show every configuration key and its value", NULL,
-	  show_settings },
-	{ "core set loglevel error|warning|notice|info|debug", "change the log level now",
-	  "Applies at once to the log on stderr and in pbx.log_file.", set_loglevel },
-	{ "core stop now|gracefully", "stop the PBX",
-	  "'now' ends every call and stops; 'gracefully' refuses new calls and stops\n"
-	  "when the last call ends.",
-	  stop },
+	{"core show version", "show the PBX version", NULL, show_version},
+	{"core show uptime", "show how long the PBX has been running", NULL, show_uptime},
+	{"core show settings", "show every configuration key and its value", NULL, show_settings},
+	{"core set loglevel error|warning|notice|info|debug", "change the log level now",
+	 "Applies at once to the log on stderr and in pbx.log_file.", set_loglevel},
+	{"core stop now|gracefully", "stop the PBX",
+	 "'now' ends every call and stops; 'gracefully' refuses new calls and stops\n"
+	 "when the last call ends.",
+	 stop},
 };
 
 static int load(void)
@@ -98,4 +97,4 @@ static void unload(void)
 		pbx_cli_unregister(&cmds[i]);
 }
 
-PBX_MODULE(core_cmds_module) = { "core_cmds", 0, load, unload };
+PBX_MODULE(core_cmds_module) = {"core_cmds", 0, load, unload};

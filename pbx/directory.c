@@ -36,18 +36,21 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_USER_ADD] = "INSERT INTO users(extension,name,realm,ha1_md5,ha1_sha256,pin,email,"
-			"context,srtp,enabled,created,updated) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11)",
+			"context,srtp,enabled,created,updated) "
+			"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11)",
 	[ST_USER_UPDATE] = "UPDATE users SET name=?2,realm=?3,ha1_md5=?4,ha1_sha256=?5,pin=?6,"
 			   "email=?7,context=?8,srtp=?9,enabled=?10,updated=?11 WHERE extension=?1",
 	[ST_USER_DEL] = "DELETE FROM users WHERE extension=?1",
 	[ST_USER_FIND] = "SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
 			 "enabled,created,updated FROM users WHERE extension=?1",
-	[ST_USER_EACH] = "SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
-			 "enabled,created,updated FROM users WHERE substr(extension,1,length(?1))=?1 "
-			 "ORDER BY length(extension), extension",
+	[ST_USER_EACH] =
+		"SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
+		"enabled,created,updated FROM users WHERE substr(extension,1,length(?1))=?1 "
+		"ORDER BY length(extension), extension",
 	[ST_USER_OTHER_REALM] = "SELECT count(*) FROM users WHERE ha1_md5 != '' AND realm != ?1",
-	[ST_BIND_SAVE] = "INSERT OR REPLACE INTO registrations(extension,contact,source,call_id,"
-			 "cseq,expires,registered,user_agent,instance) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+	[ST_BIND_SAVE] =
+		"INSERT OR REPLACE INTO registrations(extension,contact,source,call_id,"
+		"cseq,expires,registered,user_agent,instance) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
 	[ST_BIND_DEL] = "DELETE FROM registrations WHERE extension=?1 AND contact=?2",
 	[ST_BIND_DEL_USER] = "DELETE FROM registrations WHERE extension=?1",
 	[ST_BIND_EACH] = "SELECT extension,contact,source,call_id,cseq,expires,registered,"
@@ -251,8 +254,7 @@ const char *pbx_user_check_name(const char *name)
 	return NULL;
 }
 
-static void hex_digest(const EVP_MD *md, const char *a, const char *b, const char *c,
-		       char *out)
+static void hex_digest(const EVP_MD *md, const char *a, const char *b, const char *c, char *out)
 {
 	unsigned char dig[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;

@@ -13,14 +13,14 @@
 
 #include "pbx/log.h"
 
-static const char *const level_names[] = { "error", "warning", "notice", "info", "debug" };
+static const char *const level_names[] = {"error", "warning", "notice", "info", "debug"};
 
 static struct {
 	pthread_mutex_t lock;
 	enum pbx_log_level level;
 	int fd; /* log file, -1 when none */
 	int to_stderr;
-} lg = { PTHREAD_MUTEX_INITIALIZER, PBX_LOG_NOTICE, -1, 1 };
+} lg = {PTHREAD_MUTEX_INITIALIZER, PBX_LOG_NOTICE, -1, 1};
 
 int pbx_log_level_parse(const char *name)
 {

@@ -34,7 +34,10 @@ int main(int argc, char **argv)
 		case 'c': file = optarg; break;
 		case 'f': foreground = true; break;
 		case 'r': remote = true; break;
-		case 'x': remote = true; cmd = optarg; break;
+		case 'x':
+			remote = true;
+			cmd = optarg;
+			break;
 		case 'V': printf("pbx %s\n", PBX_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -10,7 +10,7 @@
 
 #include "pbx/net.h"
 
-static const char *const tp_names[] = { "udp", "tcp", "tls", "ws", "wss" };
+static const char *const tp_names[] = {"udp", "tcp", "tls", "ws", "wss"};
 
 const char *pbx_transport_name(enum pbx_transport tp)
 {

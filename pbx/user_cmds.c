@@ -14,11 +14,11 @@
 #include "pbx/module.h"
 
 #define SRTP_CHOICES "off|optional|mandatory"
-#define FIELDS "name|password|pin|email|context|srtp"
+#define FIELDS       "name|password|pin|email|context|srtp"
 
 /* Apply one field to @p u after checking it; NULL on success, else the reason. */
-static const char *apply_field(struct pbx_user *u, const char *field, const char *value,
-			       char *why, size_t whylen)
+static const char *apply_field(struct pbx_user *u, const char *field, const char *value, char *why,
+			       size_t whylen)
 {
 	const char *bad = NULL;
 	if (!strcmp(field, "name")) {
@@ -56,11 +56,11 @@ static const char *apply_field(struct pbx_user *u, const char *field, const char
 
 static int user_add(struct pbx_cli *cli, const struct pbx_cli_args *a)
 {
-	static const char *const opts[][2] = { { "--name", "name" },       { "--password", "password" },
-					       { "--pin", "pin" },         { "--email", "email" },
-					       { "--context", "context" }, { "--srtp", "srtp" } };
+	static const char *const opts[][2] = {{"--name", "name"},       {"--password", "password"},
+					      {"--pin", "pin"},         {"--email", "email"},
+					      {"--context", "context"}, {"--srtp", "srtp"}};
 	const char *ext = pbx_cli_arg(a, "EXT"), *bad;
-	struct pbx_user u = { .srtp = pbx_cfg()->rtp.srtp, .enabled = true };
+	struct pbx_user u = {.srtp = pbx_cfg()->rtp.srtp, .enabled = true};
 	char why[256];
 
 	if ((bad = pbx_user_check_ext(ext)))
@@ -146,7 +146,7 @@ static int list_one(const struct pbx_user *u, void *arg)
 
 static int user_list(struct pbx_cli *cli, const struct pbx_cli_args *a)
 {
-	struct list_state st = { cli, pbx_cli_flag(a, "--json"), 0 };
+	struct list_state st = {cli, pbx_cli_flag(a, "--json"), 0};
 	if (st.json)
 		pbx_cli_printf(cli, "[");
 	else
@@ -260,20 +260,20 @@ static void complete_ext(const char *prefix, struct pbx_buf *out)
 }
 
 static const struct pbx_cli_cmd cmds[] = {
-	{ "user add EXT [--name N] [--password P] [--pin N] [--email E] [--context C] "
-	  "[--srtp " SRTP_CHOICES "]",
-	  "add a user (extension)",
-	  "The password is stored only as digest hashes (MD5 and SHA-256) for sip.domain.\n"
-	  "Without --password the user exists but cannot register.",
-	  user_add },
-	{ "user del EXT", "delete a user and its registrations", NULL, user_del },
-	{ "user list [--json]", "list users", NULL, user_list },
-	{ "user show EXT [--json]", "show one user", NULL, user_show },
-	{ "user passwd EXT PASSWORD", "set a user's SIP password", NULL, user_passwd },
-	{ "user set EXT " FIELDS " VALUE", "change one field of a user",
-	  "srtp takes off, optional or mandatory; email \"\" clears the address.", user_set },
-	{ "user enable EXT", "allow a user to register and call", NULL, user_enable },
-	{ "user disable EXT", "stop a user from registering and calling", NULL, user_disable },
+	{"user add EXT [--name N] [--password P] [--pin N] [--email E] [--context C] "
+	 "[--srtp " SRTP_CHOICES "]",
+	 "add a user (extension)",
+	 "The password is stored only as digest hashes (MD5 and SHA-256) for sip.domain.\n"
+	 "Without --password the user exists but cannot register.",
+	 user_add},
+	{"user del EXT", "delete a user and its registrations", NULL, user_del},
+	{"user list [--json]", "list users", NULL, user_list},
+	{"user show EXT [--json]", "show one user", NULL, user_show},
+	{"user passwd EXT PASSWORD", "set a user's SIP password", NULL, user_passwd},
+	{"user set EXT " FIELDS " VALUE", "change one field of a user",
+	 "srtp takes off, optional or mandatory; email \"\" clears the address.", user_set},
+	{"user enable EXT", "allow a user to register and call", NULL, user_enable},
+	{"user disable EXT", "stop a user from registering and calling", NULL, user_disable},
 };
 
 static int load(void)
@@ -289,4 +289,4 @@ static void unload(void)
 		pbx_cli_unregister(&cmds[i]);
 }
 
-PBX_MODULE(user_cmds_module) = { "user_cmds", 0, load, unload };
+PBX_MODULE(user_cmds_module) = {"user_cmds", 0, load, unload};

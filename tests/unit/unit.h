@@ -24,10 +24,9 @@ struct unit_group {
 	CMFixtureFunction setup, teardown;
 };
 
-#define UNIT_GROUP(gname, tarray, gsetup, gteardown)                                   \
-	static const struct unit_group unit_group_##gname = {                           \
-		#gname, tarray, sizeof(tarray) / sizeof((tarray)[0]), gsetup, gteardown \
-	};                                                                              \
+#define UNIT_GROUP(gname, tarray, gsetup, gteardown)                                      \
+	static const struct unit_group unit_group_##gname = {                             \
+		#gname, tarray, sizeof(tarray) / sizeof((tarray)[0]), gsetup, gteardown}; \
 	__attribute__((used, section("unit_groups"))) static const struct unit_group      \
 		*const unit_group_ptr_##gname = &unit_group_##gname
 

@@ -24,8 +24,8 @@ int main(int argc, char **argv)
 		if (!wanted)
 			continue;
 		groups++;
-		failed += _cmocka_run_group_tests((*g)->name, (*g)->tests, (*g)->count,
-						  (*g)->setup, (*g)->teardown);
+		failed += _cmocka_run_group_tests((*g)->name, (*g)->tests, (*g)->count, (*g)->setup,
+						  (*g)->teardown);
 	}
 	printf("unit: %d groups, %d failed tests\n", groups, failed);
 	return failed ? 1 : 0;

@@ -20,8 +20,7 @@ void pbx_buf_reset(struct pbx_buf *b);
 /** Append; returns 0 or ENOMEM. */
 int pbx_buf_append(struct pbx_buf *b, const void *data, size_t len);
 int pbx_buf_puts(struct pbx_buf *b, const char *s);
-int pbx_buf_printf(struct pbx_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int pbx_buf_printf(struct pbx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pbx_buf_vprintf(struct pbx_buf *b, const char *fmt, va_list ap);
 /** Append @p s as a JSON string literal, quotes included. */
 int pbx_buf_json_str(struct pbx_buf *b, const char *s);

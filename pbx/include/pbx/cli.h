@@ -67,14 +67,12 @@ void pbx_cli_complete(const char *line, struct pbx_buf *out);
 const char *pbx_cli_arg(const struct pbx_cli_args *args, const char *name);
 bool pbx_cli_flag(const struct pbx_cli_args *args, const char *name);
 
-int pbx_cli_printf(struct pbx_cli *cli, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int pbx_cli_printf(struct pbx_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Print an error line and return 1, so commands can `return pbx_cli_error(...)`. */
-int pbx_cli_error(struct pbx_cli *cli, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int pbx_cli_error(struct pbx_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /** Split a line into words: blanks separate, '...' and "..." quote, \ escapes. */
-int pbx_cli_split(const char *line, char *store, size_t storelen, char **words,
-		  int maxwords, const char **err);
+int pbx_cli_split(const char *line, char *store, size_t storelen, char **words, int maxwords,
+		  const char **err);
 
 #endif

@@ -19,8 +19,8 @@ struct pbx_config {
 	char *file; /* path as given */
 	struct {
 		char *state_dir;
-		int log_level; /* enum pbx_log_level */
-		char *log_file; /* NULL: stderr only */
+		int log_level;     /* enum pbx_log_level */
+		char *log_file;    /* NULL: stderr only */
 		int media_workers; /* 0: one per core */
 	} pbx;
 	struct {
@@ -29,7 +29,7 @@ struct pbx_config {
 		char *domain;
 		char *user_agent;
 		char *tls_cert, *tls_key;
-		int max_contacts;     /* per user; the oldest is replaced */
+		int max_contacts; /* per user; the oldest is replaced */
 		int min_expires, max_expires, default_expires;
 		int qualify_interval; /* seconds; 0 disables OPTIONS qualify */
 		int nonce_lifetime;   /* seconds */
@@ -41,7 +41,7 @@ struct pbx_config {
 	} sip;
 	struct {
 		int port_min, port_max;
-		int srtp; /* enum pbx_srtp_policy */
+		int srtp;    /* enum pbx_srtp_policy */
 		int timeout; /* seconds without RTP before hangup; 0 = never */
 	} rtp;
 	struct {

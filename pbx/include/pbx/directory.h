@@ -20,12 +20,12 @@ struct pbx_user {
 	char ext[PBX_EXT_MAX + 1];
 	char name[65];
 	char realm[128];
-	char ha1_md5[33];     /* hex, "" when no password is set */
-	char ha1_sha256[65];  /* hex */
+	char ha1_md5[33];    /* hex, "" when no password is set */
+	char ha1_sha256[65]; /* hex */
 	char pin[17];
 	char email[129];
 	char context[65];
-	int srtp;             /* enum pbx_srtp_policy */
+	int srtp; /* enum pbx_srtp_policy */
 	bool enabled;
 	int64_t created, updated; /* unix seconds */
 };
@@ -61,14 +61,14 @@ int pbx_user_count_other_realm(struct pbx_dir *d, const char *realm);
 /** A registrar binding as persisted, so a restart keeps registrations. */
 struct pbx_binding {
 	char ext[PBX_EXT_MAX + 1];
-	char contact[512];    /* the Contact URI as registered */
-	char source[80];      /* "udp:1.2.3.4:5060": where it registered from */
+	char contact[512]; /* the Contact URI as registered */
+	char source[80];   /* "udp:1.2.3.4:5060": where it registered from */
 	char call_id[256];
 	uint32_t cseq;
-	int64_t expires;      /* unix seconds */
-	int64_t registered;   /* unix seconds of the last refresh */
+	int64_t expires;    /* unix seconds */
+	int64_t registered; /* unix seconds of the last refresh */
 	char user_agent[128];
-	char instance[128];   /* +sip.instance, "" when absent */
+	char instance[128]; /* +sip.instance, "" when absent */
 };
 
 /** Insert or replace the binding (ext, contact). */

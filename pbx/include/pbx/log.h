@@ -28,8 +28,7 @@ int pbx_log_set_file(const char *path);
 /** Send log lines to stderr (default true). */
 void pbx_log_set_stderr(int on);
 
-void pbx_log(enum pbx_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void pbx_log(enum pbx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pbx_vlog(enum pbx_log_level level, const char *fmt, va_list ap);
 
 #define pbx_error(...)   pbx_log(PBX_LOG_ERROR, __VA_ARGS__)

@@ -10,15 +10,16 @@
 
 struct pbx_module {
 	const char *name;
-	int order;             /* lower loads first, unloads last */
-	int (*load)(void);     /* 0 or errno; a failing module stops start-up */
-	void (*unload)(void);  /* close handles, free everything; may be NULL */
+	int order;            /* lower loads first, unloads last */
+	int (*load)(void);    /* 0 or errno; a failing module stops start-up */
+	void (*unload)(void); /* close handles, free everything; may be NULL */
 };
 
-#define PBX_MODULE(var)                                                        \
-	static const struct pbx_module var;                                    \
-	__attribute__((used, section("pbx_modules"))) static const struct pbx_module \
-		*const var##_ptr = &var;                                       \
+#define PBX_MODULE(var)                                                                           \
+	static const struct pbx_module var;                                                       \
+	__attribute__((used,                                                                      \
+		       section("pbx_modules"))) static const struct pbx_module *const var##_ptr = \
+		&var;                                                                             \
 	static const struct pbx_module var
 
 /** Load every linked module in order; on failure unload those loaded. */

@@ -1,0 +1,156 @@
+/**
+ * @file test_cli.c  Console command parsing: words, usage-driven arguments, errors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "pbx/cli.h"
+#include "unit.h"
+
+static char seen[512];
+
+static int exec_record(struct pbx_cli *cli, const struct pbx_cli_args *a)
+{
+	seen[0] = '\0';
+	for (int i = 0; i < a->n; i++)
+		snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s=%s;", a->v[i].name,
+			 a->v[i].value);
+	return 0;
+}
+
+static int exec_fail(struct pbx_cli *cli, const struct pbx_cli_args *a)
+{
+	return pbx_cli_error(cli, "t fail: nope");
+}
+
+static const struct pbx_cli_cmd cmds[] = {
+	{"t add EXT [--name N] [--json] [--mode a|b]", "add", NULL, exec_record},
+	{"t set EXT x|y VALUE", "set", NULL, exec_record},
+	{"t say EXT TEXT...", "say", NULL, exec_record},
+	{"t show [WHAT]", "show", NULL, exec_record},
+	{"t fail", "fail", NULL, exec_fail},
+};
+
+static void complete_ext(const char *prefix, struct pbx_buf *out)
+{
+	static const char *const exts[] = {"1001", "1002", "2001"};
+	for (int i = 0; i < 3; i++)
+		if (!strncmp(exts[i], prefix, strlen(prefix)))
+			pbx_buf_printf(out, "%s\n", exts[i]);
+}
+
+static int setup(void **state)
+{
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+		pbx_cli_register(&cmds[i]);
+	pbx_cli_completer_register("EXT", complete_ext);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+		pbx_cli_unregister(&cmds[i]);
+	return 0;
+}
+
+/* Run @p line; check status and that the output contains @p want. */
+static void run(const char *line, int status, const char *want)
+{
+	struct pbx_cli cli;
+	pbx_buf_init(&cli.out);
+	seen[0] = '\0';
+	int rc = pbx_cli_run(&cli, line);
+	const char *out = cli.out.data ? cli.out.data : "";
+	if (rc != status || (want && !strstr(out, want)))
+		fail_msg("'%s': status %d, output:\n%s\nwanted %d and '%s'", line, rc, out, status,
+			 want ? want : "");
+	pbx_buf_free(&cli.out);
+}
+
+static void test_split(void **state)
+{
+	char store[256], *w[8];
+	const char *err;
+	assert_int_equal(
+		pbx_cli_split("  a 'b c'  \"d\\\"e\" f\\ g ", store, sizeof store, w, 8, &err), 4);
+	assert_string_equal(w[0], "a");
+	assert_string_equal(w[1], "b c");
+	assert_string_equal(w[2], "d\"e");
+	assert_string_equal(w[3], "f g");
+	assert_int_equal(pbx_cli_split("a \"open", store, sizeof store, w, 8, &err), -1);
+	assert_string_equal(err, "unterminated quote");
+	assert_int_equal(pbx_cli_split("a b c d e f g h i", store, sizeof store, w, 8, &err), -1);
+	assert_int_equal(pbx_cli_split("x \"\"", store, sizeof store, w, 8, &err), 2);
+	assert_string_equal(w[1], "");
+}
+
+static void test_args(void **state)
+{
+	run("t add 1001 --name 'Al Ice' --json", 0, NULL);
+	assert_string_equal(seen, "EXT=1001;--name=Al Ice;--json=;");
+	run("T ADD 7 --mode b", 0, NULL); /* command words are case-insensitive */
+	assert_string_equal(seen, "EXT=7;--mode=b;");
+	run("t set 1 y some", 0, NULL);
+	assert_string_equal(seen, "EXT=1;x|y=y;VALUE=some;");
+	run("t say 1 hello   big world", 0, NULL);
+	assert_string_equal(seen, "EXT=1;TEXT=hello big world;");
+	run("t show", 0, NULL);
+	assert_string_equal(seen, "");
+	run("t show all", 0, NULL);
+	assert_string_equal(seen, "WHAT=all;");
+}
+
+static void test_errors(void **state)
+{
+	run("t add", 1, "Error: t add: missing argument EXT (usage: t add EXT");
+	run("t add 1 2", 1, "Error: t add: unexpected argument '2'");
+	run("t add 1 --nmae x", 1, "Error: t add: unknown option '--nmae' (did you mean --name?)");
+	run("t add 1 --zzzzzz", 1, "Error: t add: unknown option '--zzzzzz'");
+	run("t add 1 --name", 1, "Error: t add: option '--name' needs a value");
+	run("t add 1 --json --json", 1, "Error: t add: option '--json' given twice");
+	run("t set 1 z v", 1, "Error: t set: 'z' is not one of x|y");
+	run("t ad 1", 1, "Did you mean 't add'?");
+	run("zzzz qqqq", 1, "Error: no such command 'zzzz qqqq'");
+	run("t", 1, "incomplete command");
+	run("t fail", 1, "Error: t fail: nope");
+	run("t add 'open", 1, "Error: unterminated quote");
+	run("", 0, NULL);
+}
+
+static void test_help(void **state)
+{
+	run("help", 0, "t add EXT [--name N]");
+	run("help t say", 0, "Usage: t say EXT TEXT...");
+	run("help nothing", 1, "Error: help: no command starts with 'nothing'");
+}
+
+static void complete(const char *line, const char *want)
+{
+	struct pbx_buf out;
+	pbx_buf_init(&out);
+	pbx_cli_complete(line, &out);
+	const char *got = out.data ? out.data : "";
+	if (strcmp(got, want))
+		fail_msg("complete '%s': got '%s' wanted '%s'", line, got, want);
+	pbx_buf_free(&out);
+}
+
+static void test_complete(void **state)
+{
+	complete("t a", "add\n");
+	complete("t s", "set\nsay\nshow\n");
+	complete("t add 10", "1001\n1002\n");
+	complete("t add 1001 --n", "--name\n");
+	complete("t set 1001 ", "x\ny\n");
+	complete("help t a", "add\n");
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_split),    cmocka_unit_test(test_args),
+	cmocka_unit_test(test_errors),   cmocka_unit_test(test_help),
+	cmocka_unit_test(test_complete),
+};
+
+UNIT_GROUP(cli, tests, setup, teardown);

@@ -1,0 +1,165 @@
+/**
+ * @file test_config.c  Config validation: defaults, types, ranges, unknown keys
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pbx/config.h"
+#include "pbx/log.h"
+#include "unit.h"
+
+/* Load @p text as a config file; returns rc, *errp gets the message. */
+static int load_text(const char *text, struct pbx_config **cfgp, char *errbuf, size_t len)
+{
+	char path[] = "/tmp/pbx-unit-cfg-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	struct pbx_buf err;
+	pbx_buf_init(&err);
+	int rc = pbx_config_load(cfgp, path, &err);
+	/* Replace the random file name so tests compare stable text. */
+	const char *msg = err.data ? err.data : "";
+	if (!strncmp(msg, path, strlen(path)))
+		snprintf(errbuf, len, "CFG%s", msg + strlen(path));
+	else
+		snprintf(errbuf, len, "%s", msg);
+	pbx_buf_free(&err);
+	unlink(path);
+	return rc;
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	struct pbx_config *cfg = NULL;
+	char err[512];
+	assert_int_not_equal(load_text(text, &cfg, err, sizeof err), 0);
+	assert_null(cfg);
+	assert_string_equal(err, want);
+}
+
+static void test_defaults(void **state)
+{
+	struct pbx_config *cfg = NULL;
+	char err[512];
+	assert_int_equal(load_text("", &cfg, err, sizeof err), 0);
+	assert_string_equal(cfg->pbx.state_dir, "var");
+	assert_int_equal(cfg->pbx.log_level, PBX_LOG_NOTICE);
+	assert_null(cfg->pbx.log_file);
+	assert_string_equal(cfg->sip.domain, "pbx.local");
+	assert_int_equal(cfg->sip.n_listen, 2);
+	assert_int_equal(cfg->sip.listen[0].tp, PBX_TP_UDP);
+	assert_int_equal(cfg->sip.listen[1].tp, PBX_TP_TCP);
+	assert_int_equal(cfg->rtp.port_min, 10000);
+	assert_int_equal(cfg->rtp.port_max, 20000);
+	assert_int_equal(cfg->rtp.srtp, PBX_SRTP_OPTIONAL);
+	assert_string_equal(cfg->dialplan.file, "etc/extensions.lua");
+	pbx_config_free(cfg);
+}
+
+static void test_values(void **state)
+{
+	struct pbx_config *cfg = NULL;
+	char err[512], a[64];
+	const char *text = "pbx = { state_dir = '/tmp/x', log_level = 'debug' }\n"
+			   "local port = 5070\n"
+			   "sip = { listen = { 'udp:127.0.0.1:' .. port, 'tcp:[::1]:5071' },\n"
+			   "        domain = 'example.org', max_contacts = 3 }\n"
+			   "rtp = { port_min = 30000, port_max = 30100, srtp = 'mandatory' }\n";
+	assert_int_equal(load_text(text, &cfg, err, sizeof err), 0);
+	assert_string_equal(cfg->pbx.state_dir, "/tmp/x");
+	assert_int_equal(cfg->pbx.log_level, PBX_LOG_DEBUG);
+	assert_int_equal(cfg->sip.n_listen, 2);
+	assert_string_equal(pbx_listen_str(&cfg->sip.listen[0], a, sizeof a), "udp:127.0.0.1:5070");
+	assert_string_equal(pbx_listen_str(&cfg->sip.listen[1], a, sizeof a), "tcp:[::1]:5071");
+	assert_string_equal(cfg->sip.domain, "example.org");
+	assert_int_equal(cfg->sip.max_contacts, 3);
+	assert_int_equal(cfg->rtp.srtp, PBX_SRTP_MANDATORY);
+	struct pbx_buf dump;
+	pbx_buf_init(&dump);
+	pbx_config_dump(cfg, &dump);
+	assert_non_null(strstr(dump.data, "sip.domain"));
+	assert_non_null(strstr(dump.data, "\"example.org\""));
+	assert_non_null(strstr(dump.data, "\"tcp:[::1]:5071\""));
+	pbx_buf_free(&dump);
+	pbx_config_free(cfg);
+}
+
+static void test_unknown_keys(void **state)
+{
+	expect_error("bogus = 1\n", "CFG: bogus: unknown key");
+	expect_error("pbx = { state_dri = 'x' }\n", "CFG: pbx.state_dri: unknown key");
+	expect_error("sip = { tls = { crt = 'x' } }\n", "CFG: sip.tls.crt: unknown key");
+	expect_error("pbx = { [1] = 'x' }\n", "CFG: pbx: keys must be names");
+}
+
+static void test_types_and_ranges(void **state)
+{
+	expect_error("rtp = { port_min = 'abc' }\n",
+		     "CFG: rtp.port_min: 'abc': must be an integer");
+	expect_error("rtp = { port_min = 1.5 }\n", "CFG: rtp.port_min: '1.5': must be an integer");
+	expect_error("rtp = { port_min = 80 }\n",
+		     "CFG: rtp.port_min: '80': out of range 1024..65535");
+	expect_error("pbx = { state_dir = 5 }\n", "CFG: pbx.state_dir: 'number': must be a string");
+	expect_error("pbx = { state_dir = '' }\n", "CFG: pbx.state_dir: '': must not be empty");
+	expect_error("pbx = 'x'\n", "CFG: pbx: 'string': must be a table");
+	expect_error(
+		"pbx = { log_level = 'loud' }\n",
+		"CFG: pbx.log_level: 'loud': must be one of error, warning, notice, info, debug");
+	expect_error("rtp = { srtp = 'always' }\n",
+		     "CFG: rtp.srtp: 'always': must be one of off, optional, mandatory");
+	expect_error("rtp = { port_min = 20000, port_max = 10000 }\n",
+		     "CFG: rtp.port_max: '10000': must be greater than rtp.port_min");
+	expect_error("sip = { domain = 'a b' }\n", "CFG: sip.domain: 'a b': not a host name");
+}
+
+static void test_listen(void **state)
+{
+	expect_error("sip = { listen = { 'udp:1.2.3:5060' } }\n",
+		     "CFG: sip.listen[1]: 'udp:1.2.3:5060': not an IPv4 or [IPv6] address");
+	expect_error(
+		"sip = { listen = { 'sctp:1.2.3.4:5060' } }\n",
+		"CFG: sip.listen[1]: 'sctp:1.2.3.4:5060': unknown transport (udp, tcp or tls)");
+	expect_error("sip = { listen = { 'udp:1.2.3.4:99999' } }\n",
+		     "CFG: sip.listen[1]: 'udp:1.2.3.4:99999': port must be 1-65535");
+	expect_error("sip = { listen = { 'udp:1.2.3.4:5060', 'udp:1.2.3.4:5060' } }\n",
+		     "CFG: sip.listen[2]: 'udp:1.2.3.4:5060': listed twice");
+	expect_error("sip = { listen = {} }\n", "CFG: sip.listen: must list at least one address");
+	expect_error(
+		"sip = { listen = 'udp:1.2.3.4:5060' }\n",
+		"CFG: sip.listen: 'string': must be a list of strings like \"udp:0.0.0.0:5060\"");
+	expect_error("sip = { listen = { 5060 } }\n",
+		     "CFG: sip.listen[1]: 'number': must be a string");
+	expect_error("sip = { listen = { 'tls:0.0.0.0:5061' } }\n",
+		     "CFG: sip.tls: a tls: listen address needs sip.tls.cert and sip.tls.key");
+}
+
+static void test_lua_errors(void **state)
+{
+	struct pbx_config *cfg = NULL;
+	char err[512];
+	assert_int_not_equal(load_text("pbx = {\n", &cfg, err, sizeof err), 0);
+	assert_non_null(strstr(err, ":2:")); /* file:line from Lua */
+	assert_int_not_equal(load_text("error('boom')\n", &cfg, err, sizeof err), 0);
+	assert_non_null(strstr(err, "boom"));
+	/* The sandbox has no io or os: a config cannot run programs. */
+	assert_int_not_equal(load_text("os.execute('true')\n", &cfg, err, sizeof err), 0);
+	assert_int_not_equal(load_text("io.open('/etc/passwd')\n", &cfg, err, sizeof err), 0);
+	struct pbx_buf e;
+	pbx_buf_init(&e);
+	assert_int_not_equal(pbx_config_load(&cfg, "/nonexistent/pbx.lua", &e), 0);
+	assert_non_null(strstr(e.data, "/nonexistent/pbx.lua"));
+	pbx_buf_free(&e);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_defaults),     cmocka_unit_test(test_values),
+	cmocka_unit_test(test_unknown_keys), cmocka_unit_test(test_types_and_ranges),
+	cmocka_unit_test(test_listen),       cmocka_unit_test(test_lua_errors),
+};
+
+UNIT_GROUP(config, tests, NULL, NULL);
