@@ -17,11 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pbx/config.h"
 #include "pbx/log.h"
 
-enum key_type { K_TABLE, K_STRING, K_INT, K_ENUM, K_LISTEN, K_LOGLEVEL };
+enum key_type { K_TABLE, K_STRING, K_INT, K_ENUM, K_LISTEN, K_LOGLEVEL, K_DIGESTS };
 
 struct key {
 	const char *path; /* "sip.domain" */
@@ -79,6 +80,8 @@ static const struct key schema[] = {
 	 "close TCP/TLS connections idle this long (no binding on them)"},
 	{"sip.max_message_size", K_INT, OFF(sip.max_message_size), "65535", 1024, 1048576, NULL,
 	 "larger messages get 513"},
+	{"sip.auth_algorithms", K_DIGESTS, OFF(sip.auth_algs), NULL, 0, 0, NULL,
+	 "digest algorithms offered, in order: \"SHA-256\", \"MD5\""},
 	{"rtp", K_TABLE, 0, NULL, 0, 0, NULL, "media"},
 	{"rtp.port_min", K_INT, OFF(rtp.port_min), "10000", 1024, 65535, NULL, "first RTP port"},
 	{"rtp.port_max", K_INT, OFF(rtp.port_max), "20000", 1024, 65535, NULL, "last RTP port"},
@@ -234,6 +237,35 @@ static int store_listen(struct loader *ld, const struct key *k, lua_State *L)
 	return 0;
 }
 
+static int store_digests(struct loader *ld, const struct key *k, lua_State *L)
+{
+	static const char *const names[] = { "MD5", "SHA-256" };
+	if (!lua_istable(L, -1) || luaL_len(L, -1) < 1 || luaL_len(L, -1) > 2)
+		return fail(ld, k->path, luaL_typename(L, -1),
+			    "must be a list of one or two of \"SHA-256\", \"MD5\"");
+	lua_Integer n = luaL_len(L, -1);
+	for (lua_Integer i = 1; i <= n; i++) {
+		char path[64];
+		snprintf(path, sizeof path, "%s[%lld]", k->path, (long long)i);
+		lua_geti(L, -1, i);
+		const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+		int alg = -1;
+		for (int j = 0; v && j < 2; j++)
+			if (!strcasecmp(v, names[j]))
+				alg = j;
+		if (alg < 0 || (i == 2 && alg == ld->cfg->sip.auth_algs[0])) {
+			int e = fail(ld, path, v ? v : luaL_typename(L, -1),
+				     alg < 0 ? "must be \"SHA-256\" or \"MD5\"" : "listed twice");
+			lua_pop(L, 1);
+			return e;
+		}
+		ld->cfg->sip.auth_algs[i - 1] = alg;
+		lua_pop(L, 1);
+	}
+	ld->cfg->sip.n_auth_algs = (int)n;
+	return 0;
+}
+
 /* Walk the table on top of the stack whose path is @p prefix. */
 static int walk_table(struct loader *ld, lua_State *L, const char *prefix)
 {
@@ -263,6 +295,7 @@ static int walk_table(struct loader *ld, lua_State *L, const char *prefix)
 				err = walk_table(ld, L, path);
 			break;
 		case K_LISTEN: err = store_listen(ld, k, L); break;
+		case K_DIGESTS: err = store_digests(ld, k, L); break;
 		case K_INT:
 			if (t != LUA_TNUMBER || !lua_isinteger(L, -1)) {
 				err = fail(ld, path,
@@ -304,6 +337,12 @@ static int apply_defaults(struct loader *ld)
 		for (size_t i = 0; i < sizeof default_listen / sizeof *default_listen; i++)
 			pbx_listen_parse(default_listen[i], &ld->cfg->sip.listen[i], &why);
 		ld->cfg->sip.n_listen = 2;
+	}
+	if (!ld->seen[key_find("sip.auth_algorithms") - schema]) {
+		/* RFC 8760: strongest first; clients take the first they know. */
+		ld->cfg->sip.auth_algs[0] = PBX_DIGEST_SHA256;
+		ld->cfg->sip.auth_algs[1] = PBX_DIGEST_MD5;
+		ld->cfg->sip.n_auth_algs = 2;
 	}
 	return 0;
 }
@@ -442,6 +481,14 @@ void pbx_config_dump(const struct pbx_config *cfg, struct pbx_buf *out)
 		case K_LOGLEVEL:
 			pbx_buf_printf(out, "%-24s = \"%s\"", k->path,
 				       pbx_log_level_name(*int_slot(c, k)));
+			break;
+		case K_DIGESTS:
+			pbx_buf_printf(out, "%-24s = {", k->path);
+			for (int j = 0; j < cfg->sip.n_auth_algs; j++)
+				pbx_buf_printf(out, "%s\"%s\"", j ? ", " : " ",
+					       cfg->sip.auth_algs[j] == PBX_DIGEST_MD5 ? "MD5"
+										 : "SHA-256");
+			pbx_buf_puts(out, " }");
 			break;
 		case K_LISTEN:
 			pbx_buf_printf(out, "%-24s = {", k->path);

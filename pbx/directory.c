@@ -281,6 +281,32 @@ void pbx_user_set_ha1(struct pbx_user *u, const char *realm, const char *passwor
 
 /* ---- users ---------------------------------------------------------------- */
 
+static pbx_user_gone_h *watchers[8];
+
+int pbx_user_watch(pbx_user_gone_h *fn)
+{
+	for (size_t i = 0; i < sizeof watchers / sizeof *watchers; i++)
+		if (!watchers[i]) {
+			watchers[i] = fn;
+			return 0;
+		}
+	return ENOSPC;
+}
+
+void pbx_user_unwatch(pbx_user_gone_h *fn)
+{
+	for (size_t i = 0; i < sizeof watchers / sizeof *watchers; i++)
+		if (watchers[i] == fn)
+			watchers[i] = NULL;
+}
+
+static void user_gone(const char *ext)
+{
+	for (size_t i = 0; i < sizeof watchers / sizeof *watchers; i++)
+		if (watchers[i])
+			watchers[i](ext);
+}
+
 static void bind_user(sqlite3_stmt *st, const struct pbx_user *u, int64_t now)
 {
 	sqlite3_bind_text(st, 1, u->ext, -1, SQLITE_STATIC);
@@ -351,6 +377,8 @@ int pbx_user_update(struct pbx_dir *d, const struct pbx_user *u)
 	int err = step_done(d, d->st[ST_USER_UPDATE]);
 	if (!err && sqlite3_changes(d->db) == 0)
 		err = ENOENT;
+	if (!err && !u->enabled)
+		user_gone(u->ext);
 	return err;
 }
 
@@ -360,6 +388,8 @@ int pbx_user_del(struct pbx_dir *d, const char *ext)
 	int err = step_done(d, d->st[ST_USER_DEL]);
 	if (!err && sqlite3_changes(d->db) == 0)
 		err = ENOENT;
+	if (!err)
+		user_gone(ext);
 	return err;
 }
 
@@ -410,6 +440,19 @@ int pbx_user_count_other_realm(struct pbx_dir *d, const char *realm)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return n;
+}
+
+int pbx_dir_begin(struct pbx_dir *d)
+{
+	return exec_sql(d->db, "BEGIN IMMEDIATE");
+}
+
+int pbx_dir_commit(struct pbx_dir *d)
+{
+	int err = exec_sql(d->db, "COMMIT");
+	if (err)
+		exec_sql(d->db, "ROLLBACK");
+	return err;
 }
 
 /* ---- registrations -------------------------------------------------------- */

@@ -2,25 +2,27 @@
  * @file sip_auth.c  Digest authentication: stateless nonces, credentials parser, verification
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Nonces carry their own proof: 8 bytes of issue time (big-endian), 8
- * random bytes and the first 16 bytes of HMAC-SHA256(secret, "N" time
- * random realm), 64 lowercase hex digits in all. The server keeps nothing
- * per challenge, so an attacker sending REGISTERs cannot fill memory; a
- * nonce from another process (another secret) or an edited one fails the
- * HMAC. The random part keeps two challenges issued in the same second
- * apart, which the nonce-count table below relies on.
+ * Nonces carry their own proof: 8 bytes of issue time and 8 bytes of a
+ * per-process sequence number (both big-endian), then the first 16 bytes
+ * of HMAC-SHA256(secret, "N" time seq realm), 64 lowercase hex digits in
+ * all. The server keeps nothing per challenge, so an attacker sending
+ * REGISTERs cannot fill memory; a nonce from another process (another
+ * secret) or an edited one fails the HMAC. The sequence number makes
+ * every nonce unique, even two issued in the same second, and orders
+ * them, which the nonce-count table below relies on.
  *
  * The only state is that table: nonce -> highest nc and a 32-wide window
  * of the counts below it (the anti-replay window of RFC 4303 3.4.3), so a
  * request that overtakes another over UDP is still accepted once. It is
- * set-associative, NC_SETS sets of NC_WAYS slots picked by the nonce's
- * HMAC bytes, 32 bytes a slot: 8192 slots, 256 KiB, plus 16 KiB of
+ * set-associative: NC_SETS sets of NC_WAYS slots, the set picked by the
+ * sequence number, 24 bytes a slot: 8192 slots, 192 KiB, plus 16 KiB of
  * per-set eviction marks, fixed at alloc. A slot is taken only after a
  * correct response, so only users who know a password can churn it. When
  * a set is full the slot of the oldest nonce goes, and the set remembers
- * the newest issue time it ever evicted: a nonce not found in the set and
- * issued no later than that may have lost its history, so it is answered
- * ESTALE (the client retries with a fresh nonce) rather than trusted.
+ * the highest sequence number it ever evicted: a nonce not found in the
+ * set and numbered no higher than that may have lost its history, so it
+ * is answered ESTALE rather than trusted. The client's retry carries a
+ * newer nonce, numbered above the mark, so it never loops.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -36,16 +38,16 @@
 
 #include "sip_auth.h"
 
-#define NONCE_RAW 32   /* time 8 + random 8 + mac 16 */
-#define NONCE_MAC 16
-#define NONCE_HEX (2 * NONCE_RAW)
+#define NONCE_RAW    32 /* time 8 + seq 8 + mac 16 */
+#define NONCE_MAC    16
+#define NONCE_HEX    (2 * NONCE_RAW)
 #define NONCE_SKEW_S 2 /* a nonce "from the future" within this is a clock hiccup */
-#define NC_WAYS 4
-#define NC_SETS 2048
-#define NC_WINDOW 32
+#define NC_WAYS      4
+#define NC_SETS      2048
+#define NC_WINDOW    32
 
 struct nc_slot {
-	uint8_t key[NONCE_MAC]; /* the nonce's HMAC bytes: unique per nonce */
+	uint64_t seq; /* the nonce's sequence number: unique per nonce */
 	int64_t issued;
 	uint32_t max_nc; /* 0: slot free */
 	uint32_t seen;   /* bit i: nc max_nc - i was used */
@@ -56,7 +58,8 @@ struct sip_auth {
 	char realm[SIP_AUTH_REALM_MAX];
 	char opaque[17];
 	int lifetime;
-	int64_t evicted[NC_SETS]; /* newest issue time evicted from each set */
+	uint64_t seq;              /* of the last nonce issued; the first is 1 */
+	uint64_t evicted[NC_SETS]; /* highest seq evicted from each set, 0: none */
 	struct nc_slot nc[NC_SETS][NC_WAYS];
 };
 
@@ -130,7 +133,7 @@ out:
 int sip_auth_ha1(enum sip_auth_alg alg, const char *user, const char *realm, const char *password,
 		 char *hex_out)
 {
-	const char *parts[] = { user, realm, password };
+	const char *parts[] = {user, realm, password};
 	return digest_join(alg, parts, 3, hex_out);
 }
 
@@ -139,11 +142,11 @@ int sip_auth_response(enum sip_auth_alg alg, const char *ha1_hex, const char *no
 		      char *hex_out)
 {
 	char ha2[SIP_AUTH_HEX_MAX];
-	const char *a2[] = { method, uri };
+	const char *a2[] = {method, uri};
 	int err = digest_join(alg, a2, 2, ha2);
 	if (err)
 		return err;
-	const char *kd[] = { ha1_hex, nonce, nc, cnonce, qop, ha2 };
+	const char *kd[] = {ha1_hex, nonce, nc, cnonce, qop, ha2};
 	return digest_join(alg, kd, 6, hex_out);
 }
 
@@ -155,7 +158,7 @@ static int mac(const struct sip_auth *a, const uint8_t *data, size_t n, uint8_t 
 	return 0;
 }
 
-/* "N" time random realm: the tag keeps nonce MACs apart from the opaque's. */
+/* "N" time seq realm: the tag keeps nonce MACs apart from the opaque's. */
 static int nonce_mac(const struct sip_auth *a, const uint8_t tr[16], uint8_t out[32])
 {
 	uint8_t buf[1 + 16 + SIP_AUTH_REALM_MAX];
@@ -195,8 +198,6 @@ int sip_auth_alloc(struct sip_auth **ap, const char *realm, int nonce_lifetime_s
 		goto out;
 	strcpy(a->realm, realm);
 	a->lifetime = nonce_lifetime_s;
-	for (size_t i = 0; i < NC_SETS; i++)
-		a->evicted[i] = INT64_MIN;
 	/* The opaque only has to come back unchanged; deriving it from the
 	 * secret makes it differ between servers without storing anything. */
 	tag[0] = 'O';
@@ -230,15 +231,17 @@ int sip_auth_challenge(struct sip_auth *a, int64_t now, bool stale, struct sip_a
 {
 	uint8_t raw[NONCE_RAW], m[32];
 	char nonce[NONCE_HEX + 1];
-	uint64_t t = (uint64_t)now;
+	uint64_t t = (uint64_t)now, seq = ++a->seq;
 	memset(out, 0, sizeof *out);
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 8; i++) {
 		raw[i] = (uint8_t)(t >> (56 - 8 * i));
-	if (RAND_bytes(raw + 8, 8) != 1 || nonce_mac(a, raw, m))
+		raw[8 + i] = (uint8_t)(seq >> (56 - 8 * i));
+	}
+	if (nonce_mac(a, raw, m))
 		return EIO;
 	memcpy(raw + 16, m, NONCE_MAC);
 	hex_encode(raw, NONCE_RAW, nonce);
-	static const enum sip_auth_alg order[SIP_AUTH_NALG] = { SIP_AUTH_SHA256, SIP_AUTH_MD5 };
+	static const enum sip_auth_alg order[SIP_AUTH_NALG] = {SIP_AUTH_SHA256, SIP_AUTH_MD5};
 	for (unsigned i = 0; i < SIP_AUTH_NALG; i++) {
 		int n = snprintf(out->value[i], sizeof out->value[i],
 				 "Digest realm=\"%s\", nonce=\"%s\", opaque=\"%s\", algorithm=%s, "
@@ -276,16 +279,16 @@ static const struct {
 	size_t off, size; /* size 0: not stored in the struct */
 	const char *too_long;
 } params[P_COUNT] = {
-	[P_USERNAME] = { "username", FIELD(username), "username too long" },
-	[P_REALM] = { "realm", FIELD(realm), "realm too long" },
-	[P_NONCE] = { "nonce", FIELD(nonce), "nonce too long" },
-	[P_URI] = { "uri", FIELD(uri), "uri too long" },
-	[P_RESPONSE] = { "response", FIELD(response), "response too long" },
-	[P_ALGORITHM] = { "algorithm", 0, 0, "unsupported algorithm" },
-	[P_CNONCE] = { "cnonce", FIELD(cnonce), "cnonce too long" },
-	[P_QOP] = { "qop", FIELD(qop), "qop too long" },
-	[P_NC] = { "nc", FIELD(nc), "nc is not 8 hex digits" },
-	[P_OPAQUE] = { "opaque", FIELD(opaque), "opaque too long" },
+	[P_USERNAME] = {"username", FIELD(username), "username too long"},
+	[P_REALM] = {"realm", FIELD(realm), "realm too long"},
+	[P_NONCE] = {"nonce", FIELD(nonce), "nonce too long"},
+	[P_URI] = {"uri", FIELD(uri), "uri too long"},
+	[P_RESPONSE] = {"response", FIELD(response), "response too long"},
+	[P_ALGORITHM] = {"algorithm", 0, 0, "unsupported algorithm"},
+	[P_CNONCE] = {"cnonce", FIELD(cnonce), "cnonce too long"},
+	[P_QOP] = {"qop", FIELD(qop), "qop too long"},
+	[P_NC] = {"nc", FIELD(nc), "nc is not 8 hex digits"},
+	[P_OPAQUE] = {"opaque", FIELD(opaque), "opaque too long"},
 };
 
 /* RFC 3261 25.1 token characters. */
@@ -491,15 +494,15 @@ static bool nc_accept(const struct nc_slot *s, uint32_t nc, struct nc_slot *next
 	return true;
 }
 
-static int nc_check(struct sip_auth *a, const uint8_t *key, int64_t issued, uint32_t nc,
-		    int64_t now, const char **why)
+static int nc_check(struct sip_auth *a, uint64_t seq, int64_t issued, uint32_t nc, int64_t now,
+		    const char **why)
 {
-	uint32_t h = (uint32_t)key[0] | (uint32_t)key[1] << 8 | (uint32_t)key[2] << 16;
-	size_t set = h % NC_SETS;
+	/* Consecutive nonces go round the sets, which fills them evenly. */
+	size_t set = (size_t)(seq % NC_SETS);
 	struct nc_slot *ways = a->nc[set], *victim = NULL, next;
 	for (int i = 0; i < NC_WAYS; i++) {
 		struct nc_slot *s = &ways[i];
-		if (s->max_nc && !memcmp(s->key, key, NONCE_MAC)) {
+		if (s->max_nc && s->seq == seq) {
 			if (!nc_accept(s, nc, &next)) {
 				*why = "nonce count replayed";
 				return EACCES;
@@ -508,12 +511,11 @@ static int nc_check(struct sip_auth *a, const uint8_t *key, int64_t issued, uint
 			return 0;
 		}
 	}
-	if (issued <= a->evicted[set]) {
+	if (seq <= a->evicted[set]) {
 		*why = "nonce count history evicted";
 		return ESTALE;
 	}
-	struct nc_slot fresh = { .issued = issued };
-	memcpy(fresh.key, key, NONCE_MAC);
+	struct nc_slot fresh = {.seq = seq, .issued = issued};
 	if (!nc_accept(&fresh, nc, &next)) { /* nc 0: below any count */
 		*why = "nonce count replayed";
 		return EACCES;
@@ -526,10 +528,10 @@ static int nc_check(struct sip_auth *a, const uint8_t *key, int64_t issued, uint
 	if (!victim) {
 		victim = &ways[0];
 		for (int i = 1; i < NC_WAYS; i++)
-			if (ways[i].issued < victim->issued)
+			if (ways[i].seq < victim->seq)
 				victim = &ways[i];
-		if (victim->issued > a->evicted[set])
-			a->evicted[set] = victim->issued;
+		if (victim->seq > a->evicted[set])
+			a->evicted[set] = victim->seq;
 	}
 	*victim = next;
 	return 0;
@@ -570,13 +572,36 @@ int sip_auth_verify(struct sip_auth *a, const struct sip_auth_cred *c, const cha
 	*why = "realm mismatch";
 	if (strcmp(c->realm, a->realm))
 		return EACCES;
+	/* The response first, over the nonce as sent, whoever issued it: a
+	 * wrong one is EACCES (a guess, counted towards a ban) before we look
+	 * at the nonce, and a right one proves the password, so every nonce
+	 * problem after it is ESTALE (RFC 7616 3.3 stale), never a ban. That
+	 * spares the phones of an office that kept their nonces across a
+	 * restart of the PBX, which changes the secret. Hashes are lowercase
+	 * hex (RFC 7616 3.4.1); fold what the client and the directory gave so
+	 * case alone never decides. */
+	for (size_t i = 0; i <= hl; i++) {
+		ha1[i] = (char)tolower((unsigned char)ha1_hex[i]);
+		got[i] = (char)tolower((unsigned char)c->response[i]);
+	}
+	err = sip_auth_response(c->alg, ha1, c->nonce, c->nc, c->cnonce, c->qop, method, c->uri,
+				want);
+	OPENSSL_cleanse(ha1, sizeof ha1);
+	if (err) {
+		*why = "digest failed";
+		return err;
+	}
+	if (CRYPTO_memcmp(want, got, hl)) {
+		*why = "wrong response";
+		return EACCES;
+	}
 	*why = "nonce not issued by this server";
 	if (strlen(c->nonce) != NONCE_HEX)
-		return EACCES;
+		return ESTALE;
 	for (size_t i = 0; i < NONCE_RAW; i++) {
 		int hi = hex_val(c->nonce[2 * i]), lo = hex_val(c->nonce[2 * i + 1]);
 		if (hi < 0 || lo < 0)
-			return EACCES;
+			return ESTALE;
 		raw[i] = (uint8_t)(hi << 4 | lo);
 	}
 	if (nonce_mac(a, raw, m)) {
@@ -584,39 +609,24 @@ int sip_auth_verify(struct sip_auth *a, const struct sip_auth_cred *c, const cha
 		return EIO;
 	}
 	if (CRYPTO_memcmp(m, raw + 16, NONCE_MAC))
-		return EACCES;
+		return ESTALE;
+	/* Our nonce with another opaque: nothing a working client sends. */
 	if (*c->opaque && strcmp(c->opaque, a->opaque)) {
 		*why = "opaque mismatch";
 		return EACCES;
 	}
-	/* Hashes are lowercase hex (RFC 7616 3.4.1); fold what the client and
-	 * the directory gave so case alone never decides. */
-	for (size_t i = 0; i <= hl; i++) {
-		ha1[i] = (char)tolower((unsigned char)ha1_hex[i]);
-		got[i] = (char)tolower((unsigned char)c->response[i]);
-	}
-	err = sip_auth_response(c->alg, ha1, c->nonce, c->nc, c->cnonce, c->qop, method, c->uri,
-				want);
-	if (err) {
-		*why = "digest failed";
-		return err;
-	}
-	OPENSSL_cleanse(ha1, sizeof ha1);
-	if (CRYPTO_memcmp(want, got, hl)) {
-		*why = "wrong response";
-		return EACCES;
-	}
-	/* Only now: stale=true tells the client its password was right. */
-	uint64_t t = 0;
-	for (int i = 0; i < 8; i++)
+	uint64_t t = 0, seq = 0;
+	for (int i = 0; i < 8; i++) {
 		t = t << 8 | raw[i];
+		seq = seq << 8 | raw[8 + i];
+	}
 	int64_t issued = (int64_t)t;
 	if ((issued > now && (uint64_t)issued - (uint64_t)now > NONCE_SKEW_S) ||
 	    too_old(a, issued, now)) {
 		*why = "nonce expired";
 		return ESTALE;
 	}
-	err = nc_check(a, raw + 16, issued, c->nc_val, now, why);
+	err = nc_check(a, seq, issued, c->nc_val, now, why);
 	if (!err)
 		*why = NULL;
 	return err;

@@ -34,10 +34,10 @@ enum sip_auth_alg {
 	SIP_AUTH_SHA256,
 };
 
-#define SIP_AUTH_NALG 2
-#define SIP_AUTH_HEX_MAX 65    /* a SHA-256 digest in hex, NUL included */
+#define SIP_AUTH_NALG      2
+#define SIP_AUTH_HEX_MAX   65  /* a SHA-256 digest in hex, NUL included */
 #define SIP_AUTH_REALM_MAX 128 /* NUL included */
-#define SIP_AUTH_CHAL_MAX 320  /* one challenge value; fits the longest realm */
+#define SIP_AUTH_CHAL_MAX  320 /* one challenge value; fits the longest realm */
 
 /**
  * Parsed Authorization / Proxy-Authorization value. Every string is an
@@ -73,7 +73,7 @@ struct sip_auth;
  * realm, the nonce lifetime and the nonce-count table.
  * @p realm is 1-127 printable ASCII characters without '"' or '\'.
  * @p nonce_lifetime_s is 1..86400. Returns 0, EINVAL, ENOMEM or EIO (no
- * randomness). Memory: about 280 KiB, fixed (see sip_auth.c).
+ * randomness). Memory: about 210 KiB, fixed (see sip_auth.c).
  */
 int sip_auth_alloc(struct sip_auth **ap, const char *realm, int nonce_lifetime_s);
 void sip_auth_free(struct sip_auth *a);
@@ -88,7 +88,7 @@ size_t sip_auth_hex_len(enum sip_auth_alg alg);
  * Fill @p out with a fresh challenge: one nonce shared by every value, so
  * the client answers whichever algorithm it prefers. @p stale adds
  * stale=true (after sip_auth_verify returned ESTALE). Stateless: nothing
- * is stored. Returns 0 or EIO (no randomness).
+ * is stored per challenge. Returns 0 or EIO (HMAC failed).
  */
 int sip_auth_challenge(struct sip_auth *a, int64_t now, bool stale, struct sip_auth_chal *out);
 
@@ -109,15 +109,20 @@ int sip_auth_parse(const char *value, size_t len, struct sip_auth_cred *cred);
  * digits) for request @p method. qop=auth is required: it is what the
  * challenge offers, and without nc and cnonce a captured request could
  * be replayed for the whole nonce lifetime (RFC 2069 style is refused).
+ * The response is checked first, over the nonce as sent, so nonce
+ * problems are reported only to clients that know the password.
  * Returns
  *   0        the user knows the password; the nc is recorded;
- *   EACCES   wrong response, realm or opaque mismatch, a nonce this
- *            server did not issue, or a replayed nonce count;
- *   ESTALE   right response but the nonce expired (or its nc history was
- *            evicted): challenge again with stale=true;
+ *   EACCES   wrong response (wrong password, unknown user, or a nonce
+ *            edited after the fact), realm mismatch, or, with a right
+ *            response, an opaque that is not ours or a replayed nc;
+ *   ESTALE   right response, but the nonce expired, was not issued by
+ *            this process (e.g. before a restart) or lost its nc history
+ *            to eviction: challenge again with stale=true, no ban;
  *   EBADMSG  missing parameters, qop other than auth, qop without
  *            nc/cnonce, response of the wrong length;
- *   EINVAL   @p ha1_hex is not a hex digest of cred->alg (caller bug);
+ *   EINVAL   no @p method, or @p ha1_hex is not a hex digest of cred->alg
+ *            (caller bug);
  *   EIO      the digest could not be computed (OpenSSL failure).
  * *why (may be NULL) gets a static reason for the log.
  */

@@ -36,7 +36,7 @@ struct sip_pl {
 	size_t l;
 };
 
-#define SIP_PL(s) ((struct sip_pl){ (s), sizeof(s) - 1 }) /* from a literal */
+#define SIP_PL(s) ((struct sip_pl){(s), sizeof(s) - 1}) /* from a literal */
 
 /** Slice of a NUL-terminated string (NULL gives an empty slice). */
 struct sip_pl sip_pl_str(const char *s);
@@ -94,29 +94,29 @@ enum sip_method sip_method_lookup(struct sip_pl name);
 enum sip_hdr_id {
 	SIP_HDR_OTHER = 0,
 	SIP_HDR_ACCEPT,
-	SIP_HDR_ACCEPT_CONTACT,		/* a */
+	SIP_HDR_ACCEPT_CONTACT, /* a */
 	SIP_HDR_ACCEPT_ENCODING,
 	SIP_HDR_ACCEPT_LANGUAGE,
 	SIP_HDR_ALERT_INFO,
 	SIP_HDR_ALLOW,
-	SIP_HDR_ALLOW_EVENTS,		/* u */
+	SIP_HDR_ALLOW_EVENTS, /* u */
 	SIP_HDR_AUTHENTICATION_INFO,
 	SIP_HDR_AUTHORIZATION,
-	SIP_HDR_CALL_ID,		/* i */
+	SIP_HDR_CALL_ID, /* i */
 	SIP_HDR_CALL_INFO,
-	SIP_HDR_CONTACT,		/* m */
+	SIP_HDR_CONTACT, /* m */
 	SIP_HDR_CONTENT_DISPOSITION,
-	SIP_HDR_CONTENT_ENCODING,	/* e */
+	SIP_HDR_CONTENT_ENCODING, /* e */
 	SIP_HDR_CONTENT_LANGUAGE,
-	SIP_HDR_CONTENT_LENGTH,		/* l */
-	SIP_HDR_CONTENT_TYPE,		/* c */
+	SIP_HDR_CONTENT_LENGTH, /* l */
+	SIP_HDR_CONTENT_TYPE,   /* c */
 	SIP_HDR_CSEQ,
 	SIP_HDR_DATE,
 	SIP_HDR_ERROR_INFO,
-	SIP_HDR_EVENT,			/* o */
+	SIP_HDR_EVENT, /* o */
 	SIP_HDR_EXPIRES,
-	SIP_HDR_FROM,			/* f */
-	SIP_HDR_IDENTITY,		/* y */
+	SIP_HDR_FROM,     /* f */
+	SIP_HDR_IDENTITY, /* y */
 	SIP_HDR_IN_REPLY_TO,
 	SIP_HDR_MAX_FORWARDS,
 	SIP_HDR_MIME_VERSION,
@@ -135,30 +135,30 @@ enum sip_hdr_id {
 	SIP_HDR_REASON,
 	SIP_HDR_RECORD_ROUTE,
 	SIP_HDR_REFER_SUB,
-	SIP_HDR_REFER_TO,		/* r */
-	SIP_HDR_REFERRED_BY,		/* b */
-	SIP_HDR_REJECT_CONTACT,		/* j */
+	SIP_HDR_REFER_TO,       /* r */
+	SIP_HDR_REFERRED_BY,    /* b */
+	SIP_HDR_REJECT_CONTACT, /* j */
 	SIP_HDR_REPLACES,
 	SIP_HDR_REPLY_TO,
-	SIP_HDR_REQUEST_DISPOSITION,	/* d */
+	SIP_HDR_REQUEST_DISPOSITION, /* d */
 	SIP_HDR_REQUIRE,
 	SIP_HDR_RETRY_AFTER,
 	SIP_HDR_ROUTE,
 	SIP_HDR_RSEQ,
 	SIP_HDR_SERVER,
 	SIP_HDR_SERVICE_ROUTE,
-	SIP_HDR_SESSION_EXPIRES,	/* x */
+	SIP_HDR_SESSION_EXPIRES, /* x */
 	SIP_HDR_SIP_ETAG,
 	SIP_HDR_SIP_IF_MATCH,
-	SIP_HDR_SUBJECT,		/* s */
+	SIP_HDR_SUBJECT, /* s */
 	SIP_HDR_SUBSCRIPTION_STATE,
-	SIP_HDR_SUPPORTED,		/* k */
+	SIP_HDR_SUPPORTED, /* k */
 	SIP_HDR_TARGET_DIALOG,
 	SIP_HDR_TIMESTAMP,
-	SIP_HDR_TO,			/* t */
+	SIP_HDR_TO, /* t */
 	SIP_HDR_UNSUPPORTED,
 	SIP_HDR_USER_AGENT,
-	SIP_HDR_VIA,			/* v */
+	SIP_HDR_VIA, /* v */
 	SIP_HDR_WARNING,
 	SIP_HDR_WWW_AUTHENTICATE,
 	SIP_HDR__COUNT
@@ -182,10 +182,10 @@ struct sip_hdr {
  * on the stack of the receive path or embed it, do not copy it around.
  */
 struct sip_msg {
-	const char *buf;	/* start line .. end of body */
+	const char *buf; /* start line .. end of body */
 	size_t len;
 	bool request;
-	bool hdrs_ok;		/* start line and every header split; see sip_msg_can_reply */
+	bool hdrs_ok; /* start line and every header split; see sip_msg_can_reply */
 
 	/* Request line. */
 	enum sip_method method;
@@ -196,7 +196,7 @@ struct sip_msg {
 	uint16_t status;
 	struct sip_pl reason;
 
-	struct sip_pl version;	/* "SIP/2.0" */
+	struct sip_pl version; /* "SIP/2.0" */
 
 	/* Checked and cached at parse time. */
 	uint32_t cseq_num;
@@ -208,7 +208,7 @@ struct sip_msg {
 	struct sip_pl body;
 
 	unsigned nhdrs;
-	uint8_t first[SIP_HDR__COUNT];	/* 1 + index of the first header with that id */
+	uint8_t first[SIP_HDR__COUNT]; /* 1 + index of the first header with that id */
 	struct sip_hdr hdr[SIP_MSG_MAX_HDRS];
 };
 
@@ -260,8 +260,7 @@ struct sip_value_iter {
 	struct sip_pl rest;
 };
 
-void sip_value_iter_init(struct sip_value_iter *it, const struct sip_msg *m,
-			 enum sip_hdr_id id);
+void sip_value_iter_init(struct sip_value_iter *it, const struct sip_msg *m, enum sip_hdr_id id);
 /** 0 with the next value in @p val, or ENOENT after the last. */
 int sip_value_iter_next(struct sip_value_iter *it, struct sip_pl *val);
 
@@ -277,17 +276,17 @@ int sip_param_get(struct sip_pl params, const char *name, struct sip_pl *val);
 
 /** One via-parm (RFC 3261 20.42). */
 struct sip_via {
-	struct sip_pl value;		/* the whole via-parm */
-	struct sip_pl transport;	/* "UDP", "TCP", "TLS", "WS", ... */
-	struct sip_pl host;		/* IPv6 without brackets; see host_ipv6 */
+	struct sip_pl value;     /* the whole via-parm */
+	struct sip_pl transport; /* "UDP", "TCP", "TLS", "WS", ... */
+	struct sip_pl host;      /* IPv6 without brackets; see host_ipv6 */
 	bool host_ipv6;
-	uint16_t port;			/* 0 when absent */
-	struct sip_pl params;		/* from the first ';' (included), may be empty */
-	struct sip_pl branch;		/* empty when absent */
+	uint16_t port;        /* 0 when absent */
+	struct sip_pl params; /* from the first ';' (included), may be empty */
+	struct sip_pl branch; /* empty when absent */
 	struct sip_pl received;
 	struct sip_pl maddr;
-	bool rport;			/* rport parameter present */
-	uint16_t rport_port;		/* its value, 0 when none */
+	bool rport;          /* rport parameter present */
+	uint16_t rport_port; /* its value, 0 when none */
 };
 
 /** Parse one via-parm. Returns 0 or EINVAL. */
@@ -297,12 +296,12 @@ int sip_msg_via_top(const struct sip_msg *m, struct sip_via *v);
 
 /** name-addr or addr-spec with header parameters (From, To, Contact, ...). */
 struct sip_addr {
-	struct sip_pl dname;	/* display name; quotes stripped, quoted-pairs kept */
-	bool dname_quoted;	/* use sip_pl_unquote() to resolve quoted-pairs */
-	struct sip_pl uri;	/* without < > */
-	bool angle;		/* the URI was in < > */
-	struct sip_pl params;	/* from the first ';' (included), may be empty */
-	struct sip_pl tag;	/* tag parameter, empty when absent */
+	struct sip_pl dname;  /* display name; quotes stripped, quoted-pairs kept */
+	bool dname_quoted;    /* use sip_pl_unquote() to resolve quoted-pairs */
+	struct sip_pl uri;    /* without < > */
+	bool angle;           /* the URI was in < > */
+	struct sip_pl params; /* from the first ';' (included), may be empty */
+	struct sip_pl tag;    /* tag parameter, empty when absent */
 };
 
 /**

@@ -21,7 +21,7 @@ enum sip_uri_scheme {
 
 struct sip_uri {
 	enum sip_uri_scheme scheme;
-	struct sip_pl user;	/* escaped as received; tel: the subscriber number */
+	struct sip_pl user; /* escaped as received; tel: the subscriber number */
 	struct sip_pl password;
 	/* IPv6 references are given without their brackets, so the slice can be
 	 * handed to inet_pton(); host_ipv6 says to put them back when printing.
@@ -30,8 +30,8 @@ struct sip_uri {
 	bool host_ipv6;
 	bool has_port;
 	uint16_t port;
-	struct sip_pl params;	/* from the first ';' (included), may be empty */
-	struct sip_pl headers;	/* after '?' (excluded), may be empty */
+	struct sip_pl params;  /* from the first ';' (included), may be empty */
+	struct sip_pl headers; /* after '?' (excluded), may be empty */
 };
 
 /**
@@ -51,6 +51,12 @@ int sip_uri_param(const struct sip_uri *u, const char *name, struct sip_pl *val)
  * separators (RFC 3966 4). Returns 0 when equivalent, 1 when not.
  */
 int sip_uri_cmp(const struct sip_uri *a, const struct sip_uri *b);
+/**
+ * Check a host: a hostname or IPv4 address, or with @p ipv6 the inside of an
+ * IPv6 reference (brackets removed). Shared with the Via parser. Returns 0
+ * or EINVAL.
+ */
+int sip_uri_host_check(struct sip_pl host, bool ipv6);
 /**
  * Percent-decode @p in into @p out as a C string; *outlen (may be NULL) gets
  * the decoded length, which may include a NUL from %00. Returns 0, EINVAL

@@ -10,7 +10,7 @@ FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Ipbx/include \
 
 build/fuzz/%: tests/fuzz/%.c $(HDRS) $(LIB_SRC)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_DEPS_$*) -o $@ $(LDLIBS)
+	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_DEPS_$(patsubst fuzz_%,%,$*)) -o $@ $(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$${f#build/fuzz/fuzz_}; \
@@ -24,3 +24,6 @@ fuzz-smoke: $(FUZZ_BIN)
 	  $$f -max_total_time=$(FUZZ_SMOKE_SECONDS) -max_len=8192 -print_final_stats=0 \
 	      build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >build/fuzz/$$n.log 2>&1 \
 	    || { tail -40 build/fuzz/$$n.log; exit 1; }; done
+FUZZ_DEPS_sip_auth := channels/sip/sip_auth.c
+FUZZ_DEPS_sip_msg := channels/sip/sip_msg.c channels/sip/sip_uri.c
+FUZZ_DEPS_sip_uri := channels/sip/sip_uri.c

@@ -138,6 +138,27 @@ static void test_listen(void **state)
 		     "CFG: sip.tls: a tls: listen address needs sip.tls.cert and sip.tls.key");
 }
 
+static void test_auth_algorithms(void **state)
+{
+	struct pbx_config *cfg = NULL;
+	char err[512];
+	assert_int_equal(load_text("", &cfg, err, sizeof err), 0);
+	assert_int_equal(cfg->sip.n_auth_algs, 2);
+	assert_int_equal(cfg->sip.auth_algs[0], PBX_DIGEST_SHA256);
+	assert_int_equal(cfg->sip.auth_algs[1], PBX_DIGEST_MD5);
+	pbx_config_free(cfg);
+	assert_int_equal(load_text("sip = { auth_algorithms = { 'md5' } }", &cfg, err, sizeof err), 0);
+	assert_int_equal(cfg->sip.n_auth_algs, 1);
+	assert_int_equal(cfg->sip.auth_algs[0], PBX_DIGEST_MD5);
+	pbx_config_free(cfg);
+	expect_error("sip = { auth_algorithms = { 'SHA-1' } }",
+		     "CFG: sip.auth_algorithms[1]: 'SHA-1': must be \"SHA-256\" or \"MD5\"");
+	expect_error("sip = { auth_algorithms = { 'MD5', 'md5' } }",
+		     "CFG: sip.auth_algorithms[2]: 'md5': listed twice");
+	expect_error("sip = { auth_algorithms = {} }",
+		     "CFG: sip.auth_algorithms: 'table': must be a list of one or two of \"SHA-256\", \"MD5\"");
+}
+
 static void test_lua_errors(void **state)
 {
 	struct pbx_config *cfg = NULL;
@@ -159,7 +180,7 @@ static void test_lua_errors(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_defaults),     cmocka_unit_test(test_values),
 	cmocka_unit_test(test_unknown_keys), cmocka_unit_test(test_types_and_ranges),
-	cmocka_unit_test(test_listen),       cmocka_unit_test(test_lua_errors),
+	cmocka_unit_test(test_listen),       cmocka_unit_test(test_auth_algorithms),       cmocka_unit_test(test_lua_errors),
 };
 
 UNIT_GROUP(config, tests, NULL, NULL);

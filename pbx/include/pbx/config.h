@@ -14,6 +14,7 @@
 #define PBX_CFG_MAX_LISTEN 16
 
 enum pbx_srtp_policy { PBX_SRTP_OFF, PBX_SRTP_OPTIONAL, PBX_SRTP_MANDATORY };
+enum pbx_digest_alg { PBX_DIGEST_MD5, PBX_DIGEST_SHA256 };
 
 struct pbx_config {
 	char *file; /* path as given */
@@ -38,6 +39,8 @@ struct pbx_config {
 		int ban_time;         /* ... ban it for this long */
 		int tcp_idle_timeout; /* seconds */
 		int max_message_size; /* bytes */
+		int auth_algs[2];     /* enum pbx_digest_alg, in the order offered */
+		int n_auth_algs;
 	} sip;
 	struct {
 		int port_min, port_max;

@@ -44,6 +44,14 @@ const char *pbx_user_check_name(const char *name);
 /** Fill both HA1s of @p u from @p password and @p realm. */
 void pbx_user_set_ha1(struct pbx_user *u, const char *realm, const char *password);
 
+/**
+ * Called after a user is deleted or disabled, so that drivers drop what
+ * they hold for it (registrations, calls). At most 8 watchers.
+ */
+typedef void pbx_user_gone_h(const char *ext);
+int pbx_user_watch(pbx_user_gone_h *fn);
+void pbx_user_unwatch(pbx_user_gone_h *fn);
+
 /** Insert. EEXIST when the extension is taken. */
 int pbx_user_add(struct pbx_dir *d, const struct pbx_user *u);
 /** Replace every field of an existing user (by ext). ENOENT if none. */
@@ -57,6 +65,13 @@ typedef int pbx_user_each_h(const struct pbx_user *u, void *arg); /* non-zero st
 int pbx_user_each(struct pbx_dir *d, const char *prefix, pbx_user_each_h *fn, void *arg);
 /** Count of users whose HA1s were made for another realm than @p realm. */
 int pbx_user_count_other_realm(struct pbx_dir *d, const char *realm);
+
+/**
+ * Group many writes into one transaction (one commit instead of one per
+ * statement). Not nestable. 0 or EIO.
+ */
+int pbx_dir_begin(struct pbx_dir *d);
+int pbx_dir_commit(struct pbx_dir *d);
 
 /** A registrar binding as persisted, so a restart keeps registrations. */
 struct pbx_binding {

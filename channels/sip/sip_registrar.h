@@ -1,0 +1,62 @@
+/**
+ * @file sip_registrar.h  REGISTER, the location service, persistence, qualify
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SIP_REGISTRAR_H
+#define SIP_REGISTRAR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sip_timer.h"
+#include "sip_transport.h"
+
+struct sip_stack;
+struct sip_registrar;
+struct sip_ctsx;
+
+enum sip_contact_status { SIP_CONTACT_UNKNOWN, SIP_CONTACT_OK, SIP_CONTACT_UNREACHABLE };
+
+/** One registered contact of an extension. */
+struct sip_binding {
+	struct sip_binding *next; /* in its AOR, oldest first */
+	struct sip_aor *aor;
+	char contact[512];        /* the Contact URI, without < > */
+	struct sip_peer src;      /* where it registered from: requests go there */
+	char call_id[256];
+	uint32_t cseq;
+	int64_t expires;          /* unix seconds */
+	int64_t registered;       /* unix seconds of the last refresh */
+	char user_agent[128];
+	char instance[128];
+	enum sip_contact_status status;
+	int rtt_ms;               /* last qualify round trip, -1 when none */
+	uint64_t qualify_sent;    /* uv ms, while an OPTIONS is out */
+	struct sip_ctsx *qualify_tsx;
+	struct sip_timer expiry, qualify;
+};
+
+struct sip_aor {
+	struct sip_aor *hnext;
+	char ext[33];
+	struct sip_binding *bindings;
+	unsigned n;
+};
+
+int sip_registrar_alloc(struct sip_registrar **rp, struct sip_stack *s);
+void sip_registrar_free(struct sip_registrar *r);
+
+/** The registered contacts of @p ext, oldest first; NULL when none. */
+const struct sip_aor *sip_registrar_find(struct sip_registrar *r, const char *ext);
+
+typedef int sip_aor_each_h(const struct sip_aor *aor, void *arg); /* non-zero stops */
+/** Every AOR with at least one binding, in no particular order. */
+void sip_registrar_each(struct sip_registrar *r, sip_aor_each_h *fn, void *arg);
+unsigned sip_registrar_count(struct sip_registrar *r); /* bindings */
+
+/** Drop every binding of @p ext (user deleted or disabled). */
+void sip_registrar_forget(struct sip_registrar *r, const char *ext);
+
+const char *sip_contact_status_name(enum sip_contact_status st);
+
+#endif

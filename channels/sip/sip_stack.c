@@ -1,0 +1,376 @@
+/**
+ * @file sip_stack.c  The SIP driver module: receive path, core behaviour, auth
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Every received request goes: ban check -> transactions (retransmissions
+ * end there) -> sanity (Max-Forwards, Require, Request-URI) -> a new server
+ * transaction -> the method's handler. What no handler takes is answered
+ * 405 (a method we know) or 501 (one we do not), with Allow.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pbx/config.h"
+#include "pbx/core.h"
+#include "pbx/log.h"
+#include "pbx/module.h"
+#include "sip_auth.h"
+#include "sip_ban.h"
+#include "sip_build.h"
+#include "sip_registrar.h"
+#include "sip_stack.h"
+#include "sip_tsx.h"
+#include "sip_uri.h"
+
+/* Option tags we implement; a Require naming anything else gets 420. */
+static const char *const supported_tags[] = { "path", NULL };
+#define SUPPORTED_HDR "Supported: path\r\n"
+#define ACCEPT_HDR    "Accept: application/sdp, text/plain, application/pidf+xml\r\n"
+
+static struct sip_stack *the_stack;
+
+struct sip_stack *sip_stack_get(void)
+{
+	return the_stack;
+}
+
+int64_t sip_stack_now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void timer_fire(uv_timer_t *h)
+{
+	struct sip_stack *s = h->data;
+	sip_timers_run(&s->timers, uv_now(s->loop));
+	sip_stack_timers_kick(s);
+}
+
+void sip_stack_timers_kick(struct sip_stack *s)
+{
+	uint64_t next = sip_timers_next(&s->timers);
+	if (next == UINT64_MAX)
+		uv_timer_stop(&s->timer);
+	else
+		uv_timer_start(&s->timer, timer_fire, next, 0);
+}
+
+void sip_stack_set_handler(struct sip_stack *s, enum sip_method method, sip_method_h *h)
+{
+	s->handlers[method] = h;
+	/* Allow lists what we answer; ACK and CANCEL always are. */
+	s->allow[0] = '\0';
+	for (int i = SIP_METHOD_OTHER + 1; i < SIP_METHOD__COUNT; i++)
+		if (s->handlers[i] || i == SIP_METHOD_ACK || i == SIP_METHOD_CANCEL ||
+		    i == SIP_METHOD_OPTIONS)
+			snprintf(s->allow + strlen(s->allow), sizeof s->allow - strlen(s->allow),
+				 "%s%s", s->allow[0] ? ", " : "", sip_msg_method_name(i));
+}
+
+int sip_stack_reply(struct sip_stack *s, struct sip_stsx *t, const struct sip_msg *req,
+		    const struct sip_peer *src, uint16_t code, const char *reason,
+		    const char *extra, const char *body_type, const char *body)
+{
+	int err = sip_build_response(&s->out, req, src, code, reason, s->to_tag, extra, body_type,
+				     body);
+	if (err)
+		return err;
+	s->stats.tx_resp++;
+	if (t)
+		return sip_stsx_reply(t, code, s->out.data, s->out.len);
+	struct sip_peer dst;
+	sip_response_peer(req, src, &dst);
+	return sip_transport_send(s->tp, &dst, s->out.data, s->out.len);
+}
+
+int sip_msg_to_user(const struct sip_msg *m, char *buf, size_t len)
+{
+	struct sip_addr to;
+	struct sip_uri uri;
+	size_t n;
+	if (sip_msg_to(m, &to) || sip_uri_parse(&uri, to.uri) || !uri.user.l)
+		return EINVAL;
+	int err = sip_uri_unescape(uri.user, buf, len, &n);
+	if (!err && strlen(buf) != n)
+		return EINVAL; /* %00 in a user name */
+	return err;
+}
+
+/* ---- authentication -------------------------------------------------------- */
+
+static void challenge(struct sip_stack *s, struct sip_stsx *t, const struct sip_msg *m,
+		      const struct sip_peer *src, bool stale)
+{
+	struct sip_auth_chal ch;
+	char extra[2 * SIP_AUTH_CHAL_MAX + 64];
+	size_t o = 0;
+	sip_auth_challenge(s->auth, sip_stack_now_s(), stale, &ch);
+	/* Offer what sip.auth_algorithms lists, in its order. */
+	for (int k = 0; k < s->cfg->sip.n_auth_algs; k++) {
+		enum sip_auth_alg want = s->cfg->sip.auth_algs[k] == PBX_DIGEST_MD5 ? SIP_AUTH_MD5
+										   : SIP_AUTH_SHA256;
+		for (unsigned i = 0; i < ch.n; i++)
+			if (ch.alg[i] == want)
+				o += (size_t)snprintf(extra + o, sizeof extra - o,
+						      "WWW-Authenticate: %s\r\n", ch.value[i]);
+	}
+	sip_stack_reply(s, t, m, src, 401, NULL, extra, NULL, NULL);
+}
+
+static void auth_failed(struct sip_stack *s, const struct sip_peer *src, const char *user,
+			const char *why)
+{
+	char a[96];
+	s->stats.auth_fail++;
+	bool banned = sip_ban_fail(s->ban, (const struct sockaddr *)&src->addr, sip_stack_now_s());
+	pbx_notice("sip: authentication failed for '%s' from %s: %s%s", user,
+		   sip_peer_str(src, a, sizeof a), why, banned ? "; address banned" : "");
+}
+
+int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m,
+			   const struct sip_peer *src, struct sip_stsx *t, struct pbx_user *u)
+{
+	/* A stand-in HA1 for unknown users, so they cost the same work. */
+	static const char no_user_ha1[] =
+		"0000000000000000000000000000000000000000000000000000000000000000";
+	const struct sip_hdr *h;
+	struct sip_auth_cred cred;
+	const char *why = NULL;
+	const char *realm = sip_auth_realm(s->auth);
+	bool have = false;
+
+	/* A phone may send one Authorization per realm; use the one for ours. */
+	for (h = sip_msg_hdr_first(m, SIP_HDR_AUTHORIZATION); h; h = sip_msg_hdr_next(m, h)) {
+		int perr = sip_auth_parse(h->value.p, h->value.l, &cred);
+		if (perr == ENOTSUP)
+			continue; /* an algorithm we do not offer: challenge afresh */
+		if (perr) {
+			why = cred.why;
+			continue;
+		}
+		if (!strcmp(cred.realm, realm)) {
+			have = true;
+			break;
+		}
+	}
+	if (!have) {
+		if (why) { /* credentials were sent but none could be read */
+			char reason[160];
+			snprintf(reason, sizeof reason, "Bad Authorization header: %s", why);
+			sip_stack_reply(s, t, m, src, 400, reason, NULL, NULL, NULL);
+			return EACCES;
+		}
+		challenge(s, t, m, src, false);
+		return EACCES;
+	}
+	int found = pbx_user_find(pbx_dir(), cred.username, u);
+	/* The stand-in has the right length for the algorithm, so verify does
+	 * the same hashing for unknown users as for known ones. */
+	const char *ha1 = no_user_ha1 + 64 - sip_auth_hex_len(cred.alg);
+	bool real = false;
+	if (!found && u->ha1_md5[0] && !strcmp(u->realm, realm)) {
+		ha1 = cred.alg == SIP_AUTH_SHA256 ? u->ha1_sha256 : u->ha1_md5;
+		real = true;
+	}
+	char method[32];
+	sip_pl_strcpy(m->method_name, method, sizeof method);
+	int err = sip_auth_verify(s->auth, &cred, method, ha1, sip_stack_now_s(), &why);
+	if (err == ESTALE) {
+		challenge(s, t, m, src, true);
+		return EACCES;
+	}
+	if (err == EBADMSG) {
+		char reason[160];
+		snprintf(reason, sizeof reason, "Bad Authorization header: %s",
+			 why ? why : "malformed");
+		sip_stack_reply(s, t, m, src, 400, reason, NULL, NULL, NULL);
+		return EACCES;
+	}
+	if (err || !real) {
+		auth_failed(s, src, cred.username,
+			    found ? "no such user" : !real ? "no password set" : "wrong password");
+		challenge(s, t, m, src, false);
+		return EACCES;
+	}
+	sip_ban_success(s->ban, (const struct sockaddr *)&src->addr, sip_stack_now_s());
+	if (!u->enabled) {
+		sip_stack_reply(s, t, m, src, 403, "Forbidden (account disabled)", NULL, NULL, NULL);
+		return EACCES;
+	}
+	return 0;
+}
+
+/* ---- receive path ------------------------------------------------------------ */
+
+static void handle_options(struct sip_stack *s, const struct sip_msg *m,
+			   const struct sip_peer *src, struct sip_stsx *t)
+{
+	char extra[512];
+	snprintf(extra, sizeof extra, "Allow: %s\r\n" ACCEPT_HDR SUPPORTED_HDR "Accept-Language: en\r\n",
+		 s->allow);
+	sip_stack_reply(s, t, m, src, 200, NULL, extra, NULL, NULL);
+}
+
+/* Option tags in Require that we do not support, as a header line; "" if none. */
+static void unsupported_tags(const struct sip_msg *m, char *out, size_t len)
+{
+	struct sip_value_iter it;
+	struct sip_pl tag;
+	size_t o = 0;
+	out[0] = '\0';
+	sip_value_iter_init(&it, m, SIP_HDR_REQUIRE);
+	while (!sip_value_iter_next(&it, &tag)) {
+		bool ok = false;
+		for (int i = 0; supported_tags[i]; i++)
+			ok |= !sip_pl_casecmp_str(tag, supported_tags[i]);
+		if (ok || o + tag.l + 24 >= len)
+			continue;
+		o += (size_t)snprintf(out + o, len - o, "%s%.*s", o ? ", " : "Unsupported: ",
+				      (int)tag.l, tag.p);
+	}
+	if (o)
+		snprintf(out + o, len - o, "\r\n");
+}
+
+static void recv_request(struct sip_stack *s, struct sip_msg *m, const struct sip_peer *src)
+{
+	uint32_t mf;
+	char extra[512];
+
+	if (m->method == SIP_METHOD_ACK)
+		return; /* an ACK no transaction took: for a dialog, later; else stray */
+	if (!sip_msg_max_forwards(m, &mf) && mf == 0) {
+		sip_stack_reply(s, NULL, m, src, 483, NULL, NULL, NULL, NULL);
+		return;
+	}
+	struct sip_uri ruri;
+	int err = sip_uri_parse(&ruri, m->ruri);
+	if (err) {
+		sip_stack_reply(s, NULL, m, src, err == EPROTONOSUPPORT ? 416 : 400,
+				err == EPROTONOSUPPORT ? NULL : "Bad Request-URI", NULL, NULL, NULL);
+		return;
+	}
+	if (m->method != SIP_METHOD_CANCEL) {
+		unsupported_tags(m, extra, sizeof extra);
+		if (extra[0]) {
+			sip_stack_reply(s, NULL, m, src, 420, NULL, extra, NULL, NULL);
+			return;
+		}
+	}
+	struct sip_stsx *t;
+	if ((err = sip_stsx_alloc(&t, s->tsx, m, src))) {
+		sip_stack_reply(s, NULL, m, src, err == ENOMEM ? 500 : 400,
+				err == ENOMEM ? "Out of memory" : "Bad transaction key (Via, CSeq)",
+				NULL, NULL, NULL);
+		return;
+	}
+	if (m->method == SIP_METHOD_CANCEL) {
+		/* No INVITE server transactions yet: nothing a CANCEL can match. */
+		sip_stack_reply(s, t, m, src, 481, NULL, NULL, NULL, NULL);
+		return;
+	}
+	sip_method_h *h = m->method != SIP_METHOD_OTHER ? s->handlers[m->method] : NULL;
+	if (!h && m->method == SIP_METHOD_OPTIONS)
+		h = handle_options;
+	if (h) {
+		h(s, m, src, t);
+		return;
+	}
+	snprintf(extra, sizeof extra, "Allow: %s\r\n", s->allow);
+	sip_stack_reply(s, t, m, src, m->method == SIP_METHOD_OTHER ? 501 : 405, NULL, extra, NULL,
+			NULL);
+}
+
+static void on_recv(void *arg, struct sip_msg *m, const struct sip_peer *src)
+{
+	struct sip_stack *s = arg;
+	s->stats.rx++;
+	sip_timers_run(&s->timers, uv_now(s->loop));
+	if (m->request && sip_ban_check(s->ban, (const struct sockaddr *)&src->addr,
+					sip_stack_now_s())) {
+		s->stats.banned_drops++;
+		return;
+	}
+	if (!sip_tsx_recv(s->tsx, m, src) && m->request)
+		recv_request(s, m, src);
+	sip_stack_timers_kick(s);
+}
+
+static void on_recv_bad(void *arg, struct sip_msg *m, int err, const char *reason,
+			const struct sip_peer *src)
+{
+	struct sip_stack *s = arg;
+	s->stats.bad++;
+	if (!sip_msg_can_reply(m) ||
+	    sip_ban_check(s->ban, (const struct sockaddr *)&src->addr, sip_stack_now_s()))
+		return;
+	uint16_t code = err == EPROTONOSUPPORT ? 505 : err == EMSGSIZE ? 513 : 400;
+	sip_stack_reply(s, NULL, m, src, code, code == 400 ? reason : NULL, NULL, NULL, NULL);
+}
+
+static int tsx_send(void *arg, const struct sip_peer *dst, const char *buf, size_t len)
+{
+	struct sip_stack *s = arg;
+	return sip_transport_send(s->tp, dst, buf, len);
+}
+
+/* ---- module -------------------------------------------------------------------- */
+
+static const struct sip_tsx_ops tsx_ops = { .send = tsx_send };
+static const struct sip_transport_ops tp_ops = { .recv = on_recv, .recv_bad = on_recv_bad };
+
+static void stack_free(struct sip_stack *s)
+{
+	if (!s)
+		return;
+	sip_registrar_free(s->reg);
+	sip_tsx_layer_free(s->tsx);
+	sip_transport_free(s->tp);
+	sip_auth_free(s->auth);
+	sip_ban_free(s->ban);
+	sip_timers_free(&s->timers);
+	pbx_buf_free(&s->out);
+	/* The loop timer is embedded: free the stack once it has closed. */
+	uv_close((uv_handle_t *)&s->timer, (uv_close_cb)free);
+}
+
+static int load(void)
+{
+	const struct pbx_config *cfg = pbx_cfg();
+	struct sip_stack *s = calloc(1, sizeof *s);
+	int err;
+	if (!s)
+		return ENOMEM;
+	s->cfg = cfg;
+	s->loop = pbx_loop();
+	uv_timer_init(s->loop, &s->timer);
+	s->timer.data = s;
+	sip_timers_init(&s->timers, uv_now(s->loop));
+	pbx_buf_init(&s->out);
+	sip_random_token(s->to_tag, sizeof s->to_tag);
+	sip_build_set_server(cfg->sip.user_agent);
+	sip_stack_set_handler(s, SIP_METHOD_OPTIONS, NULL);
+	if ((err = sip_auth_alloc(&s->auth, cfg->sip.domain, cfg->sip.nonce_lifetime)) ||
+	    (err = sip_ban_alloc(&s->ban, cfg->sip.ban_threshold, cfg->sip.ban_window,
+				 cfg->sip.ban_time)) ||
+	    (err = sip_tsx_layer_alloc(&s->tsx, &s->timers, &tsx_ops, s)) ||
+	    (err = sip_transport_alloc(&s->tp, s->loop, cfg, &tp_ops, s)) ||
+	    (err = sip_registrar_alloc(&s->reg, s))) {
+		stack_free(s);
+		return err;
+	}
+	the_stack = s;
+	sip_stack_timers_kick(s);
+	return 0;
+}
+
+static void unload(void)
+{
+	stack_free(the_stack);
+	the_stack = NULL;
+}
+
+PBX_MODULE(sip_module) = { "sip", 10, load, unload };

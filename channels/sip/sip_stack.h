@@ -1,0 +1,89 @@
+/**
+ * @file sip_stack.h  The SIP driver's shared state and request dispatch
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * One stack per PBX: transport, timers, transactions, authentication and
+ * the handlers for each method. Layers above (registrar, later chan_sip)
+ * register method handlers here and answer through sip_stack_reply.
+ */
+#ifndef SIP_STACK_H
+#define SIP_STACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "pbx/buf.h"
+#include "pbx/directory.h"
+#include "sip_msg.h"
+#include "sip_timer.h"
+#include "sip_transport.h"
+
+struct pbx_config;
+struct sip_stsx;
+struct sip_stack;
+struct sip_auth;
+struct sip_ban;
+struct sip_tsx_layer;
+struct sip_registrar;
+
+/**
+ * A new request (not ACK, not CANCEL) for this method. @p t is its server
+ * transaction; the handler must answer it, now or later, through
+ * sip_stack_reply.
+ */
+typedef void sip_method_h(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+			  struct sip_stsx *t);
+
+struct sip_stack {
+	const struct pbx_config *cfg;
+	uv_loop_t *loop;
+	struct sip_transport *tp;
+	struct sip_timers timers;
+	uv_timer_t timer; /* fires at the earliest sip timer */
+	struct sip_tsx_layer *tsx;
+	struct sip_auth *auth;
+	struct sip_ban *ban;
+	struct sip_registrar *reg;
+	sip_method_h *handlers[SIP_METHOD__COUNT]; /* by enum sip_method */
+	struct pbx_buf out;         /* reused for every message we build */
+	char allow[256];            /* "INVITE, ACK, ..." from the handlers */
+	char to_tag[20];            /* our tag in out-of-dialog responses */
+	struct {
+		uint64_t rx, tx_resp, bad, banned_drops, auth_fail;
+	} stats;
+};
+
+/** Register the handler for a method (Allow follows the table). */
+void sip_stack_set_handler(struct sip_stack *s, enum sip_method method, sip_method_h *h);
+
+/**
+ * Answer @p req on its server transaction @p t (NULL: statelessly). @p extra
+ * holds complete header lines. Returns 0 or errno.
+ */
+int sip_stack_reply(struct sip_stack *s, struct sip_stsx *t, const struct sip_msg *req,
+		    const struct sip_peer *src, uint16_t code, const char *reason,
+		    const char *extra, const char *body_type, const char *body);
+
+/**
+ * Digest-authenticate a request that acts for a user. Returns 0 with *u
+ * filled when the credentials are good and the user is enabled; otherwise
+ * it has already answered (401 challenge, 400, 403) and returns EACCES.
+ * Unknown users are challenged exactly like known ones.
+ */
+int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m,
+			   const struct sip_peer *src, struct sip_stsx *t, struct pbx_user *u);
+
+/** Re-arm the loop timer after sip timers were started outside a stack callback. */
+void sip_stack_timers_kick(struct sip_stack *s);
+
+/** Wall-clock seconds (for expiry stored in the database). */
+int64_t sip_stack_now_s(void);
+
+/** User part of the To URI into @p buf. 0, EINVAL or ENOSPC. */
+int sip_msg_to_user(const struct sip_msg *m, char *buf, size_t len);
+
+/* The stack instance of the running module, for console commands. */
+struct sip_stack *sip_stack_get(void);
+
+#endif

@@ -1,0 +1,645 @@
+/**
+ * @file sip_transport.c  UDP and TCP transports on libuv
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * UDP: one socket per listen address; datagrams are parsed in place in one
+ * receive buffer (the signalling thread handles one at a time) and sent with
+ * uv_udp_try_send, falling back to a queued send only when the socket
+ * buffer is full. TCP: accepted and outgoing connections, each framed by
+ * Content-Length (RFC 3261 18.3) with its own bounded buffer, so a slow or
+ * half-sent peer costs only its own buffer and never blocks the loop.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "pbx/config.h"
+#include "pbx/log.h"
+#include "sip_transport.h"
+
+/* A partial message may sit in a connection buffer this long. */
+#define PARTIAL_TIMEOUT_MS 32000
+#define IDLE_CHECK_MS 5000
+#define MAX_QUEUED_OUT (1u << 20) /* per connection, then it is dropped */
+
+struct listener {
+	struct sip_transport *t;
+	struct pbx_listen cfg;
+	union {
+		uv_udp_t udp;
+		uv_tcp_t tcp;
+		uv_handle_t h;
+	} u;
+	char local[80]; /* "host:port" as bound */
+};
+
+struct conn {
+	struct sip_transport *t;
+	uv_tcp_t tcp;
+	uint32_t id;
+	struct conn *next; /* in the transport's list */
+	struct sip_peer peer;
+	bool connected;      /* outgoing connections: connect finished */
+	bool closing;
+	unsigned holds;      /* bindings that route through it */
+	uint64_t last_rx;    /* uv_now ms */
+	uint64_t partial_since; /* 0 when the buffer holds no partial message */
+	char *buf;
+	size_t len, cap;
+	struct pending *pending; /* messages queued while connecting */
+	uv_connect_t creq;
+};
+
+struct pending {
+	struct pending *next;
+	size_t len;
+	char data[];
+};
+
+struct sip_transport {
+	uv_loop_t *loop;
+	const struct pbx_config *cfg;
+	struct sip_transport_ops ops;
+	void *arg;
+	struct listener *ls;
+	int nls;
+	struct conn *conns;
+	unsigned nconns;
+	uint32_t next_id;
+	bool debug;
+	bool freeing;
+	unsigned closes; /* handles still closing after sip_transport_free */
+	uv_timer_t idle;
+	char rxbuf[65536 + 1];
+};
+
+char *sip_peer_str(const struct sip_peer *p, char *buf, size_t len)
+{
+	char a[64];
+	snprintf(buf, len, "%s:%s", pbx_transport_name(p->tp),
+		 pbx_sa_str((const struct sockaddr *)&p->addr, a, sizeof a));
+	return buf;
+}
+
+static void trace(struct sip_transport *t, bool in, const struct sip_peer *p, const char *buf,
+		  size_t len)
+{
+	char a[96];
+	int n = (int)(len > 16384 ? 16384 : len);
+	/* Logged at notice so `sip set debug on` shows with the default level. */
+	pbx_notice("<--- SIP %s %zu bytes %s %s --->\n%.*s", in ? "received" : "sent", len,
+		   in ? "from" : "to", sip_peer_str(p, a, sizeof a), n, buf);
+}
+
+void sip_transport_set_debug(struct sip_transport *t, bool on)
+{
+	t->debug = on;
+}
+
+/* Hand one message (datagram or framed stream unit) up the stack. */
+static void deliver(struct sip_transport *t, char *buf, size_t len, const struct sip_peer *src)
+{
+	struct sip_msg m;
+	const char *reason = NULL;
+	if (t->debug)
+		trace(t, true, src, buf, len);
+	int err = sip_msg_parse(&m, buf, len, &reason);
+	if (!err && m.len > (size_t)t->cfg->sip.max_message_size) {
+		err = EMSGSIZE;
+		reason = "Message Too Large";
+	}
+	if (err) {
+		char a[96];
+		pbx_debug("sip: bad message from %s: %s", sip_peer_str(src, a, sizeof a),
+			  reason ? reason : strerror(err));
+		if (t->ops.recv_bad)
+			t->ops.recv_bad(t->arg, &m, err, reason ? reason : "Bad Request", src);
+		return;
+	}
+	t->ops.recv(t->arg, &m, src);
+}
+
+/* ---- UDP ------------------------------------------------------------------ */
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct listener *l = h->data;
+	buf->base = l->t->rxbuf;
+	buf->len = sizeof l->t->rxbuf - 1;
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+		     unsigned flags)
+{
+	struct listener *l = h->data;
+	if (nread <= 0 || !addr)
+		return;
+	if (flags & UV_UDP_PARTIAL) {
+		pbx_debug("sip: truncated datagram dropped");
+		return;
+	}
+	struct sip_peer src = { .tp = PBX_TP_UDP };
+	memcpy(&src.addr, addr, pbx_sa_len(addr));
+	buf->base[nread] = '\0';
+	/* RFC 5626 keep-alive over UDP is a bare CRLF (or STUN); nothing to do. */
+	if (nread <= 4 && strspn(buf->base, "\r\n") == (size_t)nread)
+		return;
+	deliver(l->t, buf->base, (size_t)nread, &src);
+}
+
+struct udp_send_req {
+	uv_udp_send_t req;
+	char data[];
+};
+
+static void udp_sent(uv_udp_send_t *req, int status)
+{
+	free(req);
+}
+
+static struct listener *find_listener(struct sip_transport *t, enum pbx_transport tp, int family)
+{
+	struct listener *any = NULL;
+	for (int i = 0; i < t->nls; i++) {
+		if (t->ls[i].cfg.tp != tp)
+			continue;
+		if (t->ls[i].cfg.addr.ss_family == family)
+			return &t->ls[i];
+		if (!any)
+			any = &t->ls[i];
+	}
+	return any;
+}
+
+static int udp_send(struct sip_transport *t, const struct sip_peer *dst, const char *buf,
+		    size_t len)
+{
+	struct listener *l = find_listener(t, PBX_TP_UDP, dst->addr.ss_family);
+	if (!l || l->cfg.addr.ss_family != dst->addr.ss_family)
+		return EAFNOSUPPORT;
+	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+	int rc = uv_udp_try_send(&l->u.udp, &b, 1, (const struct sockaddr *)&dst->addr);
+	if (rc == (int)len)
+		return 0;
+	if (rc != UV_EAGAIN)
+		return rc < 0 ? -rc : EIO;
+	struct udp_send_req *r = malloc(sizeof *r + len);
+	if (!r)
+		return ENOMEM;
+	memcpy(r->data, buf, len);
+	b = uv_buf_init(r->data, (unsigned)len);
+	rc = uv_udp_send(&r->req, &l->u.udp, &b, 1, (const struct sockaddr *)&dst->addr, udp_sent);
+	if (rc) {
+		free(r);
+		return -rc;
+	}
+	return 0;
+}
+
+/* ---- TCP connections ------------------------------------------------------ */
+
+/* Every handle's close callback ends here; the last one frees the transport. */
+static void transport_close_done(struct sip_transport *t)
+{
+	if (t->freeing && --t->closes == 0) {
+		free(t->ls);
+		free(t);
+	}
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	transport_close_done(h->data);
+}
+
+static void conn_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	struct sip_transport *t = c->t;
+	for (struct conn **pp = &t->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	t->nconns--;
+	while (c->pending) {
+		struct pending *p = c->pending;
+		c->pending = p->next;
+		free(p);
+	}
+	free(c->buf);
+	free(c);
+	transport_close_done(t);
+}
+
+static void conn_close(struct conn *c, const char *why)
+{
+	char a[96];
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (c->t->freeing)
+		c->t->closes++;
+	pbx_debug("sip: closing %s (conn %u): %s", sip_peer_str(&c->peer, a, sizeof a), c->id, why);
+	uv_close((uv_handle_t *)&c->tcp, conn_closed);
+}
+
+static struct conn *conn_new(struct sip_transport *t, enum pbx_transport tp)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->t = t;
+	c->id = ++t->next_id ? t->next_id : ++t->next_id; /* 0 means "no connection" */
+	c->peer.tp = tp;
+	c->peer.conn = c->id;
+	c->last_rx = uv_now(t->loop);
+	uv_tcp_init(t->loop, &c->tcp);
+	c->tcp.data = c;
+	c->next = t->conns;
+	t->conns = c;
+	t->nconns++;
+	return c;
+}
+
+static struct conn *conn_by_id(struct sip_transport *t, uint32_t id)
+{
+	/* Linear in open connections; a hash is the next step when phones on
+	 * TCP number in the thousands. */
+	for (struct conn *c = t->conns; c; c = c->next)
+		if (c->id == id && !c->closing)
+			return c;
+	return NULL;
+}
+
+static struct conn *conn_by_addr(struct sip_transport *t, const struct sip_peer *p)
+{
+	socklen_t sl = pbx_sa_len((const struct sockaddr *)&p->addr);
+	for (struct conn *c = t->conns; c; c = c->next)
+		if (!c->closing && c->peer.tp == p->tp && !memcmp(&c->peer.addr, &p->addr, sl))
+			return c;
+	return NULL;
+}
+
+bool sip_transport_conn_alive(struct sip_transport *t, uint32_t conn)
+{
+	return conn_by_id(t, conn) != NULL;
+}
+
+void sip_transport_conn_hold(struct sip_transport *t, uint32_t conn, bool hold)
+{
+	struct conn *c = conn_by_id(t, conn);
+	if (!c)
+		return;
+	if (hold)
+		c->holds++;
+	else if (c->holds)
+		c->holds--;
+}
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	size_t max = (size_t)c->t->cfg->sip.max_message_size + 1024;
+	if (c->cap - c->len < 4096 && c->cap < max) {
+		size_t cap = c->cap ? c->cap * 2 : 8192;
+		if (cap > max)
+			cap = max;
+		char *nb = realloc(c->buf, cap + 1);
+		if (nb) {
+			c->buf = nb;
+			c->cap = cap;
+		}
+	}
+	buf->base = c->buf ? c->buf + c->len : NULL;
+	buf->len = c->buf ? c->cap - c->len : 0;
+}
+
+static int conn_write(struct conn *c, const char *buf, size_t len);
+
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+	struct conn *c = s->data;
+	struct sip_transport *t = c->t;
+	if (nread < 0) {
+		conn_close(c, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
+		return;
+	}
+	if (nread == 0)
+		return;
+	c->len += (size_t)nread;
+	c->last_rx = uv_now(t->loop);
+	size_t off = 0;
+	while (off < c->len && !c->closing) {
+		size_t n = 0;
+		int err = sip_msg_frame(c->buf + off, c->len - off,
+					(size_t)t->cfg->sip.max_message_size, &n);
+		if (err == EAGAIN)
+			break;
+		if (err) {
+			conn_close(c, err == EMSGSIZE ? "message too large" : "garbage on stream");
+			return;
+		}
+		char *unit = c->buf + off;
+		off += n;
+		if (sip_msg_is_ping(unit, n)) {
+			conn_write(c, "\r\n", 2); /* RFC 5626 3.5.1 pong */
+			continue;
+		}
+		if (sip_msg_is_keepalive(unit, n))
+			continue;
+		/* The parser wants a NUL after the unit for safety of C-string
+		 * helpers; save the byte it overwrites. */
+		char saved = unit[n];
+		unit[n] = '\0';
+		deliver(t, unit, n, &c->peer);
+		unit[n] = saved;
+	}
+	if (c->closing)
+		return;
+	memmove(c->buf, c->buf + off, c->len - off);
+	c->len -= off;
+	c->partial_since = c->len ? (c->partial_since ? c->partial_since : uv_now(t->loop)) : 0;
+	if (c->len == c->cap && c->cap >= (size_t)t->cfg->sip.max_message_size + 1024)
+		conn_close(c, "message too large");
+}
+
+struct tcp_write_req {
+	uv_write_t req;
+	char data[];
+};
+
+static void tcp_written(uv_write_t *req, int status)
+{
+	free(req);
+}
+
+static int conn_write(struct conn *c, const char *buf, size_t len)
+{
+	if (c->closing)
+		return ENOTCONN;
+	if (!c->connected) {
+		struct pending *p = malloc(sizeof *p + len), **pp = &c->pending;
+		if (!p)
+			return ENOMEM;
+		p->next = NULL;
+		p->len = len;
+		memcpy(p->data, buf, len);
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = p;
+		return 0;
+	}
+	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+	int rc = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp)
+			 ? UV_EAGAIN
+			 : uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	if (rc == (int)len)
+		return 0;
+	if (rc < 0 && rc != UV_EAGAIN) {
+		conn_close(c, uv_strerror(rc));
+		return ENOTCONN;
+	}
+	size_t done = rc > 0 ? (size_t)rc : 0;
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > MAX_QUEUED_OUT) {
+		conn_close(c, "peer does not read");
+		return ENOBUFS;
+	}
+	struct tcp_write_req *r = malloc(sizeof *r + len - done);
+	if (!r)
+		return ENOMEM;
+	memcpy(r->data, buf + done, len - done);
+	b = uv_buf_init(r->data, (unsigned)(len - done));
+	if ((rc = uv_write(&r->req, (uv_stream_t *)&c->tcp, &b, 1, tcp_written))) {
+		free(r);
+		conn_close(c, uv_strerror(rc));
+		return ENOTCONN;
+	}
+	return 0;
+}
+
+static void conn_start(struct conn *c)
+{
+	c->connected = true;
+	uv_tcp_nodelay(&c->tcp, 1);
+	uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
+	while (c->pending && !c->closing) {
+		struct pending *p = c->pending;
+		c->pending = p->next;
+		conn_write(c, p->data, p->len);
+		free(p);
+	}
+}
+
+static void tcp_accept(uv_stream_t *server, int status)
+{
+	struct listener *l = server->data;
+	if (status < 0)
+		return;
+	struct conn *c = conn_new(l->t, l->cfg.tp);
+	if (!c)
+		return;
+	int len = sizeof c->peer.addr;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) ||
+	    uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer.addr, &len)) {
+		conn_close(c, "accept failed");
+		return;
+	}
+	conn_start(c);
+}
+
+static void tcp_connected(uv_connect_t *req, int status)
+{
+	struct conn *c = req->data;
+	if (c->closing)
+		return;
+	if (status < 0) {
+		conn_close(c, uv_strerror(status));
+		return;
+	}
+	conn_start(c);
+}
+
+static int tcp_send(struct sip_transport *t, const struct sip_peer *dst, const char *buf,
+		    size_t len)
+{
+	struct conn *c = dst->conn ? conn_by_id(t, dst->conn) : NULL;
+	if (!c)
+		c = conn_by_addr(t, dst);
+	if (!c) {
+		/* TLS needs the phone's own connection; TCP may open a new one. */
+		if (dst->tp != PBX_TP_TCP)
+			return ENOTCONN;
+		c = conn_new(t, dst->tp);
+		if (!c)
+			return ENOMEM;
+		memcpy(&c->peer.addr, &dst->addr, sizeof dst->addr);
+		c->creq.data = c;
+		int rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&dst->addr,
+					tcp_connected);
+		if (rc) {
+			conn_close(c, uv_strerror(rc));
+			return -rc;
+		}
+	}
+	return conn_write(c, buf, len);
+}
+
+/* Idle connections without a binding are closed; so are stalled partial messages. */
+static void idle_check(uv_timer_t *h)
+{
+	struct sip_transport *t = h->data;
+	uint64_t now = uv_now(t->loop), idle = (uint64_t)t->cfg->sip.tcp_idle_timeout * 1000;
+	for (struct conn *c = t->conns; c; c = c->next) {
+		if (c->closing)
+			continue;
+		if (c->partial_since && now - c->partial_since > PARTIAL_TIMEOUT_MS)
+			conn_close(c, "partial message stalled");
+		else if (!c->holds && now - c->last_rx > idle)
+			conn_close(c, "idle");
+	}
+}
+
+/* ---- public ----------------------------------------------------------------- */
+
+int sip_transport_send(struct sip_transport *t, const struct sip_peer *dst, const char *buf,
+		       size_t len)
+{
+	if (t->debug)
+		trace(t, false, dst, buf, len);
+	if (dst->tp == PBX_TP_UDP)
+		return udp_send(t, dst, buf, len);
+	return tcp_send(t, dst, buf, len);
+}
+
+int sip_transport_local(struct sip_transport *t, const struct sip_peer *dst, char *buf,
+			size_t len)
+{
+	struct listener *l = find_listener(t, dst->tp, dst->addr.ss_family);
+	if (!l)
+		return EAFNOSUPPORT;
+	struct sockaddr_storage ss = l->cfg.addr;
+	bool wildcard = ss.ss_family == AF_INET
+				? ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY)
+				: IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+	if (wildcard && dst->addr.ss_family == ss.ss_family) {
+		/* Ask the kernel which source address it would route from. */
+		int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_storage me;
+		socklen_t ml = sizeof me;
+		if (fd >= 0 &&
+		    !connect(fd, (const struct sockaddr *)&dst->addr,
+			     pbx_sa_len((const struct sockaddr *)&dst->addr)) &&
+		    !getsockname(fd, (struct sockaddr *)&me, &ml)) {
+			int port = pbx_sa_port((struct sockaddr *)&l->cfg.addr);
+			if (me.ss_family == AF_INET)
+				((struct sockaddr_in *)&me)->sin_port = htons((uint16_t)port);
+			else
+				((struct sockaddr_in6 *)&me)->sin6_port = htons((uint16_t)port);
+			ss = me;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	pbx_sa_str((struct sockaddr *)&ss, buf, len);
+	return 0;
+}
+
+static int listener_start(struct sip_transport *t, struct listener *l)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&l->cfg.addr;
+	char text[80];
+	int rc;
+	pbx_listen_str(&l->cfg, text, sizeof text);
+	l->t = t;
+	if (l->cfg.tp == PBX_TP_UDP) {
+		uv_udp_init(t->loop, &l->u.udp);
+		l->u.udp.data = l;
+		rc = uv_udp_bind(&l->u.udp, sa, sa->sa_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+		if (!rc) {
+			/* Bigger socket buffers ride out bursts of REGISTERs. */
+			int size = 4 << 20;
+			uv_recv_buffer_size((uv_handle_t *)&l->u.udp, &size);
+			size = 4 << 20;
+			uv_send_buffer_size((uv_handle_t *)&l->u.udp, &size);
+			rc = uv_udp_recv_start(&l->u.udp, udp_alloc, udp_recv);
+		}
+	} else if (l->cfg.tp == PBX_TP_TCP) {
+		uv_tcp_init(t->loop, &l->u.tcp);
+		l->u.tcp.data = l;
+		rc = uv_tcp_bind(&l->u.tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+		if (!rc)
+			rc = uv_listen((uv_stream_t *)&l->u.tcp, 511, tcp_accept);
+	} else {
+		pbx_error("sip: %s: transport not built yet", text);
+		return EPROTONOSUPPORT;
+	}
+	if (rc) {
+		/* The handle is initialised: the caller counts it in and closes it. */
+		pbx_error("sip: cannot listen on %s: %s", text, uv_strerror(rc));
+		return EADDRINUSE;
+	}
+	pbx_sa_str(sa, l->local, sizeof l->local);
+	pbx_notice("sip: listening on %s", text);
+	return 0;
+}
+
+int sip_transport_alloc(struct sip_transport **tp, struct uv_loop_s *loop,
+			const struct pbx_config *cfg, const struct sip_transport_ops *ops,
+			void *arg)
+{
+	struct sip_transport *t = calloc(1, sizeof *t);
+	if (!t)
+		return ENOMEM;
+	t->loop = loop;
+	t->cfg = cfg;
+	t->ops = *ops;
+	t->arg = arg;
+	t->ls = calloc((size_t)cfg->sip.n_listen, sizeof *t->ls);
+	if (!t->ls) {
+		free(t);
+		return ENOMEM;
+	}
+	uv_timer_init(loop, &t->idle);
+	t->idle.data = t;
+	for (int i = 0; i < cfg->sip.n_listen; i++) {
+		t->ls[i].cfg = cfg->sip.listen[i];
+		int err = listener_start(t, &t->ls[i]);
+		if (err) {
+			t->nls = i + (err == EADDRINUSE); /* handles initialised so far */
+			sip_transport_free(t);
+			return err;
+		}
+	}
+	t->nls = cfg->sip.n_listen;
+	uv_timer_start(&t->idle, idle_check, IDLE_CHECK_MS, IDLE_CHECK_MS);
+	*tp = t;
+	return 0;
+}
+
+void sip_transport_free(struct sip_transport *t)
+{
+	if (!t)
+		return;
+	t->freeing = true;
+	t->closes = 1; /* held until the end of this function */
+	for (struct conn *c = t->conns; c; c = c->next) {
+		if (c->closing)
+			t->closes++; /* its callback is already on the way */
+		else
+			conn_close(c, "stopping");
+	}
+	for (int i = 0; i < t->nls; i++) {
+		t->ls[i].u.h.data = t;
+		t->closes++;
+		uv_close(&t->ls[i].u.h, handle_closed);
+	}
+	t->idle.data = t;
+	t->closes++;
+	uv_close((uv_handle_t *)&t->idle, handle_closed);
+	transport_close_done(t);
+}
