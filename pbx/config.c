@@ -239,7 +239,7 @@ static int store_listen(struct loader *ld, const struct key *k, lua_State *L)
 
 static int store_digests(struct loader *ld, const struct key *k, lua_State *L)
 {
-	static const char *const names[] = { "MD5", "SHA-256" };
+	static const char *const names[] = {"MD5", "SHA-256"};
 	if (!lua_istable(L, -1) || luaL_len(L, -1) < 1 || luaL_len(L, -1) > 2)
 		return fail(ld, k->path, luaL_typename(L, -1),
 			    "must be a list of one or two of \"SHA-256\", \"MD5\"");
@@ -487,7 +487,7 @@ void pbx_config_dump(const struct pbx_config *cfg, struct pbx_buf *out)
 			for (int j = 0; j < cfg->sip.n_auth_algs; j++)
 				pbx_buf_printf(out, "%s\"%s\"", j ? ", " : " ",
 					       cfg->sip.auth_algs[j] == PBX_DIGEST_MD5 ? "MD5"
-										 : "SHA-256");
+										       : "SHA-256");
 			pbx_buf_puts(out, " }");
 			break;
 		case K_LISTEN:

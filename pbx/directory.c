@@ -281,11 +281,12 @@ void pbx_user_set_ha1(struct pbx_user *u, const char *realm, const char *passwor
 
 /* ---- users ---------------------------------------------------------------- */
 
-static pbx_user_gone_h *watchers[8];
+#define MAX_WATCHERS 8
+static pbx_user_gone_h *watchers[MAX_WATCHERS];
 
 int pbx_user_watch(pbx_user_gone_h *fn)
 {
-	for (size_t i = 0; i < sizeof watchers / sizeof *watchers; i++)
+	for (size_t i = 0; i < MAX_WATCHERS; i++)
 		if (!watchers[i]) {
 			watchers[i] = fn;
 			return 0;
@@ -295,14 +296,14 @@ int pbx_user_watch(pbx_user_gone_h *fn)
 
 void pbx_user_unwatch(pbx_user_gone_h *fn)
 {
-	for (size_t i = 0; i < sizeof watchers / sizeof *watchers; i++)
+	for (size_t i = 0; i < MAX_WATCHERS; i++)
 		if (watchers[i] == fn)
 			watchers[i] = NULL;
 }
 
 static void user_gone(const char *ext)
 {
-	for (size_t i = 0; i < sizeof watchers / sizeof *watchers; i++)
+	for (size_t i = 0; i < MAX_WATCHERS; i++)
 		if (watchers[i])
 			watchers[i](ext);
 }

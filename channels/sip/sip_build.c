@@ -73,8 +73,7 @@ static void put_pl(struct pbx_buf *b, struct sip_pl pl)
 	pbx_buf_append(b, pl.p, pl.l);
 }
 
-void sip_response_peer(const struct sip_msg *req, const struct sip_peer *src,
-		       struct sip_peer *dst)
+void sip_response_peer(const struct sip_msg *req, const struct sip_peer *src, struct sip_peer *dst)
 {
 	struct sip_via v;
 	*dst = *src;
@@ -122,10 +121,9 @@ static void put_top_via(struct pbx_buf *b, const struct sip_via *v, const struct
 	pbx_buf_puts(b, "\r\n");
 }
 
-int sip_build_response(struct pbx_buf *out, const struct sip_msg *req,
-		       const struct sip_peer *src, uint16_t code, const char *reason,
-		       const char *to_tag, const char *extra, const char *body_type,
-		       const char *body)
+int sip_build_response(struct pbx_buf *out, const struct sip_msg *req, const struct sip_peer *src,
+		       uint16_t code, const char *reason, const char *to_tag, const char *extra,
+		       const char *body_type, const char *body)
 {
 	const struct sip_hdr *h;
 	struct sip_via v;
@@ -182,7 +180,7 @@ int sip_build_response(struct pbx_buf *out, const struct sip_msg *req,
 
 int sip_build_request(struct pbx_buf *out, const struct sip_req_spec *s)
 {
-	static const char *const tpname[] = { "UDP", "TCP", "TLS", "WS", "WSS" };
+	static const char *const tpname[] = {"UDP", "TCP", "TLS", "WS", "WSS"};
 	pbx_buf_reset(out);
 	pbx_buf_printf(out,
 		       "%s %s SIP/2.0\r\n"

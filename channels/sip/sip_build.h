@@ -24,28 +24,26 @@ const char *sip_reason(uint16_t code);
  * then @p extra (complete header lines, each ending in CRLF; may be NULL),
  * Server, Content-Length and @p body (may be NULL).
  */
-int sip_build_response(struct pbx_buf *out, const struct sip_msg *req,
-		       const struct sip_peer *src, uint16_t code, const char *reason,
-		       const char *to_tag, const char *extra, const char *body_type,
-		       const char *body);
+int sip_build_response(struct pbx_buf *out, const struct sip_msg *req, const struct sip_peer *src,
+		       uint16_t code, const char *reason, const char *to_tag, const char *extra,
+		       const char *body_type, const char *body);
 
 /** Where to send responses to a request (RFC 3261 18.2.2, RFC 3581). */
-void sip_response_peer(const struct sip_msg *req, const struct sip_peer *src,
-		       struct sip_peer *dst);
+void sip_response_peer(const struct sip_msg *req, const struct sip_peer *src, struct sip_peer *dst);
 
 /** Fields of an out-of-dialog request. */
 struct sip_req_spec {
 	const char *method;
 	const char *ruri;
 	enum pbx_transport tp;
-	const char *local;   /* our "host:port" for Via and Contact */
+	const char *local; /* our "host:port" for Via and Contact */
 	const char *branch;
-	const char *from;    /* URI */
+	const char *from; /* URI */
 	const char *from_tag;
-	const char *to;      /* URI */
+	const char *to; /* URI */
 	const char *call_id;
 	uint32_t cseq;
-	const char *extra;   /* header lines with CRLF, or NULL */
+	const char *extra; /* header lines with CRLF, or NULL */
 	const char *body_type;
 	const char *body;
 };

@@ -40,7 +40,8 @@ static void json_binding(struct pbx_buf *o, const struct sip_binding *b, int64_t
 	pbx_buf_puts(o, ",\"source\":");
 	pbx_buf_json_str(o, sip_peer_str(&b->src, src, sizeof src));
 	pbx_buf_printf(o, ",\"expires_in\":%lld,\"status\":\"%s\",\"rtt_ms\":%d,\"user_agent\":",
-		       (long long)(b->expires - now), sip_contact_status_name(b->status), b->rtt_ms);
+		       (long long)(b->expires - now), sip_contact_status_name(b->status),
+		       b->rtt_ms);
 	pbx_buf_json_str(o, b->user_agent);
 	pbx_buf_puts(o, "}");
 }
@@ -67,7 +68,7 @@ static int show_aor(const struct sip_aor *a, void *arg)
 static int show_registrations(struct pbx_cli *cli, const struct pbx_cli_args *args)
 {
 	struct sip_stack *s = sip_stack_get();
-	struct show_state st = { cli, pbx_cli_flag(args, "--json"), 0, 0, sip_stack_now_s() };
+	struct show_state st = {cli, pbx_cli_flag(args, "--json"), 0, 0, sip_stack_now_s()};
 	if (st.json)
 		pbx_cli_printf(cli, "[");
 	else
@@ -96,7 +97,8 @@ static int show_contacts(struct pbx_cli *cli, const struct pbx_cli_args *args)
 		status_text(b, status, sizeof status);
 		pbx_cli_printf(cli,
 			       "Contact    : %s\nSource     : %s\nExpires in : %lld s\n"
-			       "Status     : %s\nUser-Agent : %s\nCall-ID    : %s\nCSeq       : %u\n%s%s%s\n",
+			       "Status     : %s\nUser-Agent : %s\nCall-ID    : %s\nCSeq       : "
+			       "%u\n%s%s%s\n",
 			       b->contact, sip_peer_str(&b->src, src, sizeof src),
 			       (long long)(b->expires - now), status, b->user_agent, b->call_id,
 			       b->cseq, b->instance[0] ? "Instance   : " : "", b->instance,
@@ -109,7 +111,8 @@ static int ban_line(const char *addr, unsigned failures, int64_t remaining, void
 {
 	struct show_state *st = arg;
 	if (remaining > 0) {
-		pbx_cli_printf(st->cli, "%-40s %8u %9lld s\n", addr, failures, (long long)remaining);
+		pbx_cli_printf(st->cli, "%-40s %8u %9lld s\n", addr, failures,
+			       (long long)remaining);
 		st->n++;
 	}
 	return 0;
@@ -117,7 +120,7 @@ static int ban_line(const char *addr, unsigned failures, int64_t remaining, void
 
 static int show_bans(struct pbx_cli *cli, const struct pbx_cli_args *args)
 {
-	struct show_state st = { .cli = cli };
+	struct show_state st = {.cli = cli};
 	pbx_cli_printf(cli, "%-40s %8s %11s\n", "Address", "Failures", "Remaining");
 	sip_ban_each(sip_stack_get()->ban, ban_line, &st, sip_stack_now_s());
 	return pbx_cli_printf(cli, "%d address%s banned\n", st.n, st.n == 1 ? "" : "es");
@@ -142,14 +145,12 @@ static int set_debug(struct pbx_cli *cli, const struct pbx_cli_args *args)
 }
 
 static const struct pbx_cli_cmd cmds[] = {
-	{ "sip show registrations [--json]", "list registered contacts", NULL,
-	  show_registrations },
-	{ "sip show contacts EXT", "show the registered contacts of one user", NULL,
-	  show_contacts },
-	{ "sip show bans", "list addresses banned after failed logins", NULL, show_bans },
-	{ "sip unban ADDR", "lift the ban on an address", NULL, unban },
-	{ "sip set debug on|off", "log every SIP message sent and received",
-	  "Messages are logged at notice level with their addresses.", set_debug },
+	{"sip show registrations [--json]", "list registered contacts", NULL, show_registrations},
+	{"sip show contacts EXT", "show the registered contacts of one user", NULL, show_contacts},
+	{"sip show bans", "list addresses banned after failed logins", NULL, show_bans},
+	{"sip unban ADDR", "lift the ban on an address", NULL, unban},
+	{"sip set debug on|off", "log every SIP message sent and received",
+	 "Messages are logged at notice level with their addresses.", set_debug},
 };
 
 static void user_gone(const char *ext)
@@ -174,4 +175,4 @@ static void unload(void)
 }
 
 /* After the stack (order 10), so the commands never see it missing. */
-PBX_MODULE(sip_cmds_module) = { "sip_cmds", 11, load, unload };
+PBX_MODULE(sip_cmds_module) = {"sip_cmds", 11, load, unload};

@@ -24,7 +24,7 @@
 #include "sip_uri.h"
 
 #define AOR_BUCKETS 4096
-#define FLUSH_MS 200
+#define FLUSH_MS    200
 
 struct pending_op {
 	bool del;
@@ -50,7 +50,9 @@ static unsigned hash_ext(const char *ext)
 
 const char *sip_contact_status_name(enum sip_contact_status st)
 {
-	return st == SIP_CONTACT_OK ? "OK" : st == SIP_CONTACT_UNREACHABLE ? "UNREACHABLE" : "unknown";
+	return st == SIP_CONTACT_OK            ? "OK"
+	       : st == SIP_CONTACT_UNREACHABLE ? "UNREACHABLE"
+					       : "unknown";
 }
 
 static struct sip_aor *aor_find(struct sip_registrar *r, const char *ext, bool create)
@@ -225,9 +227,16 @@ static void qualify_fire(struct sip_timer *t, void *arg)
 		return;
 	snprintf(from, sizeof from, "sip:pbx@%s", s->cfg->sip.domain);
 	struct sip_req_spec spec = {
-		.method = "OPTIONS", .ruri = b->contact, .tp = b->src.tp, .local = local,
-		.branch = branch, .from = from, .from_tag = tag, .to = b->contact,
-		.call_id = callid, .cseq = 1,
+		.method = "OPTIONS",
+		.ruri = b->contact,
+		.tp = b->src.tp,
+		.local = local,
+		.branch = branch,
+		.from = from,
+		.from_tag = tag,
+		.to = b->contact,
+		.call_id = callid,
+		.cseq = 1,
 	};
 	struct pbx_buf req;
 	pbx_buf_init(&req);
@@ -239,7 +248,8 @@ static void qualify_fire(struct sip_timer *t, void *arg)
 	}
 	pbx_buf_free(&req);
 	if (!b->qualify_tsx)
-		qualify_start(sip_stack_get()->reg, b, (uint64_t)s->cfg->sip.qualify_interval * 1000);
+		qualify_start(sip_stack_get()->reg, b,
+			      (uint64_t)s->cfg->sip.qualify_interval * 1000);
 }
 
 static void qualify_start(struct sip_registrar *r, struct sip_binding *b, uint64_t delay_ms)
@@ -306,7 +316,8 @@ static void reply_ok(struct sip_registrar *r, struct sip_stsx *t, const struct s
 {
 	char extra[MAX_CONTACTS_PER_REQ * 600 + 64];
 	size_t o = 0;
-	for (struct sip_binding *b = a ? a->bindings : NULL; b && o < sizeof extra - 600; b = b->next)
+	for (struct sip_binding *b = a ? a->bindings : NULL; b && o < sizeof extra - 600;
+	     b = b->next)
 		o += (size_t)snprintf(extra + o, sizeof extra - o, "Contact: <%s>;expires=%lld\r\n",
 				      b->contact, (long long)(b->expires - now));
 	extra[o] = '\0';
@@ -368,7 +379,7 @@ static void handle_register(struct sip_stack *s, const struct sip_msg *m,
 			sip_stack_reply(s, t, m, src, 400, "Bad Contact expires", NULL, NULL, NULL);
 			return;
 		}
-		c->instance = (struct sip_pl){ 0 };
+		c->instance = (struct sip_pl){0};
 		sip_param_get(addr.params, "+sip.instance", &c->instance);
 		if (c->expires && c->expires < (uint32_t)cfg->sip.min_expires) {
 			char mx[64];
@@ -387,8 +398,9 @@ static void handle_register(struct sip_stack *s, const struct sip_msg *m,
 	if (star) {
 		/* RFC 3261 10.3 step 6: "*" only alone and only with Expires: 0. */
 		if (ncs || !has_expires || hdr_expires != 0) {
-			sip_stack_reply(s, t, m, src, 400, "Contact * needs Expires: 0 and no other Contact",
-					NULL, NULL, NULL);
+			sip_stack_reply(s, t, m, src, 400,
+					"Contact * needs Expires: 0 and no other Contact", NULL,
+					NULL, NULL);
 			return;
 		}
 		sip_registrar_forget(r, u.ext);
@@ -409,10 +421,10 @@ static void handle_register(struct sip_stack *s, const struct sip_msg *m,
 			return;
 		}
 		struct sip_binding *b = binding_find(a, uri);
-		if (b && callid.l == strlen(b->call_id) && !memcmp(callid.p, b->call_id, callid.l) &&
-		    cseq <= b->cseq) {
-			sip_stack_reply(s, t, m, src, 500, "Out of order CSeq", "Retry-After: 1\r\n",
-					NULL, NULL);
+		if (b && callid.l == strlen(b->call_id) &&
+		    !memcmp(callid.p, b->call_id, callid.l) && cseq <= b->cseq) {
+			sip_stack_reply(s, t, m, src, 500, "Out of order CSeq",
+					"Retry-After: 1\r\n", NULL, NULL);
 			aor_drop_if_empty(r, a);
 			return;
 		}
@@ -433,7 +445,8 @@ static void handle_register(struct sip_stack *s, const struct sip_msg *m,
 				binding_free(r, a->bindings, true);
 			}
 			if (!(b = binding_add(r, a, uri))) {
-				sip_stack_reply(s, t, m, src, 500, "Out of memory", NULL, NULL, NULL);
+				sip_stack_reply(s, t, m, src, 500, "Out of memory", NULL, NULL,
+						NULL);
 				return;
 			}
 		}
@@ -474,7 +487,7 @@ static int restore_one(const struct pbx_binding *pb, void *arg)
 	struct sip_binding *b;
 	if (pb->expires <= now || pbx_listen_parse(pb->source, &src, &why) ||
 	    !(a = aor_find(r, pb->ext, true)) || !(b = binding_add(r, a, pb->contact))) {
-		struct sip_binding tmp = { .aor = &(struct sip_aor){ 0 } };
+		struct sip_binding tmp = {.aor = &(struct sip_aor){0}};
 		snprintf(tmp.aor->ext, sizeof tmp.aor->ext, "%s", pb->ext);
 		snprintf(tmp.contact, sizeof tmp.contact, "%s", pb->contact);
 		queue_op(r, &tmp, true); /* expired while we were down */

@@ -21,17 +21,17 @@ enum sip_contact_status { SIP_CONTACT_UNKNOWN, SIP_CONTACT_OK, SIP_CONTACT_UNREA
 struct sip_binding {
 	struct sip_binding *next; /* in its AOR, oldest first */
 	struct sip_aor *aor;
-	char contact[512];        /* the Contact URI, without < > */
-	struct sip_peer src;      /* where it registered from: requests go there */
+	char contact[512];   /* the Contact URI, without < > */
+	struct sip_peer src; /* where it registered from: requests go there */
 	char call_id[256];
 	uint32_t cseq;
-	int64_t expires;          /* unix seconds */
-	int64_t registered;       /* unix seconds of the last refresh */
+	int64_t expires;    /* unix seconds */
+	int64_t registered; /* unix seconds of the last refresh */
 	char user_agent[128];
 	char instance[128];
 	enum sip_contact_status status;
-	int rtt_ms;               /* last qualify round trip, -1 when none */
-	uint64_t qualify_sent;    /* uv ms, while an OPTIONS is out */
+	int rtt_ms;            /* last qualify round trip, -1 when none */
+	uint64_t qualify_sent; /* uv ms, while an OPTIONS is out */
 	struct sip_ctsx *qualify_tsx;
 	struct sip_timer expiry, qualify;
 };

@@ -26,7 +26,7 @@
 #include "sip_uri.h"
 
 /* Option tags we implement; a Require naming anything else gets 420. */
-static const char *const supported_tags[] = { "path", NULL };
+static const char *const supported_tags[] = {"path", NULL};
 #define SUPPORTED_HDR "Supported: path\r\n"
 #define ACCEPT_HDR    "Accept: application/sdp, text/plain, application/pidf+xml\r\n"
 
@@ -110,8 +110,8 @@ static void challenge(struct sip_stack *s, struct sip_stsx *t, const struct sip_
 	sip_auth_challenge(s->auth, sip_stack_now_s(), stale, &ch);
 	/* Offer what sip.auth_algorithms lists, in its order. */
 	for (int k = 0; k < s->cfg->sip.n_auth_algs; k++) {
-		enum sip_auth_alg want = s->cfg->sip.auth_algs[k] == PBX_DIGEST_MD5 ? SIP_AUTH_MD5
-										   : SIP_AUTH_SHA256;
+		enum sip_auth_alg want =
+			s->cfg->sip.auth_algs[k] == PBX_DIGEST_MD5 ? SIP_AUTH_MD5 : SIP_AUTH_SHA256;
 		for (unsigned i = 0; i < ch.n; i++)
 			if (ch.alg[i] == want)
 				o += (size_t)snprintf(extra + o, sizeof extra - o,
@@ -130,8 +130,8 @@ static void auth_failed(struct sip_stack *s, const struct sip_peer *src, const c
 		   sip_peer_str(src, a, sizeof a), why, banned ? "; address banned" : "");
 }
 
-int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m,
-			   const struct sip_peer *src, struct sip_stsx *t, struct pbx_user *u)
+int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+			   struct sip_stsx *t, struct pbx_user *u)
 {
 	/* A stand-in HA1 for unknown users, so they cost the same work. */
 	static const char no_user_ha1[] =
@@ -191,13 +191,16 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m,
 	}
 	if (err || !real) {
 		auth_failed(s, src, cred.username,
-			    found ? "no such user" : !real ? "no password set" : "wrong password");
+			    found   ? "no such user"
+			    : !real ? "no password set"
+				    : "wrong password");
 		challenge(s, t, m, src, false);
 		return EACCES;
 	}
 	sip_ban_success(s->ban, (const struct sockaddr *)&src->addr, sip_stack_now_s());
 	if (!u->enabled) {
-		sip_stack_reply(s, t, m, src, 403, "Forbidden (account disabled)", NULL, NULL, NULL);
+		sip_stack_reply(s, t, m, src, 403, "Forbidden (account disabled)", NULL, NULL,
+				NULL);
 		return EACCES;
 	}
 	return 0;
@@ -205,12 +208,12 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m,
 
 /* ---- receive path ------------------------------------------------------------ */
 
-static void handle_options(struct sip_stack *s, const struct sip_msg *m,
-			   const struct sip_peer *src, struct sip_stsx *t)
+static void handle_options(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+			   struct sip_stsx *t)
 {
 	char extra[512];
-	snprintf(extra, sizeof extra, "Allow: %s\r\n" ACCEPT_HDR SUPPORTED_HDR "Accept-Language: en\r\n",
-		 s->allow);
+	snprintf(extra, sizeof extra,
+		 "Allow: %s\r\n" ACCEPT_HDR SUPPORTED_HDR "Accept-Language: en\r\n", s->allow);
 	sip_stack_reply(s, t, m, src, 200, NULL, extra, NULL, NULL);
 }
 
@@ -228,8 +231,8 @@ static void unsupported_tags(const struct sip_msg *m, char *out, size_t len)
 			ok |= !sip_pl_casecmp_str(tag, supported_tags[i]);
 		if (ok || o + tag.l + 24 >= len)
 			continue;
-		o += (size_t)snprintf(out + o, len - o, "%s%.*s", o ? ", " : "Unsupported: ",
-				      (int)tag.l, tag.p);
+		o += (size_t)snprintf(out + o, len - o, "%s%.*s",
+				      o ? ", " : "Unsupported: ", (int)tag.l, tag.p);
 	}
 	if (o)
 		snprintf(out + o, len - o, "\r\n");
@@ -250,7 +253,8 @@ static void recv_request(struct sip_stack *s, struct sip_msg *m, const struct si
 	int err = sip_uri_parse(&ruri, m->ruri);
 	if (err) {
 		sip_stack_reply(s, NULL, m, src, err == EPROTONOSUPPORT ? 416 : 400,
-				err == EPROTONOSUPPORT ? NULL : "Bad Request-URI", NULL, NULL, NULL);
+				err == EPROTONOSUPPORT ? NULL : "Bad Request-URI", NULL, NULL,
+				NULL);
 		return;
 	}
 	if (m->method != SIP_METHOD_CANCEL) {
@@ -289,8 +293,8 @@ static void on_recv(void *arg, struct sip_msg *m, const struct sip_peer *src)
 	struct sip_stack *s = arg;
 	s->stats.rx++;
 	sip_timers_run(&s->timers, uv_now(s->loop));
-	if (m->request && sip_ban_check(s->ban, (const struct sockaddr *)&src->addr,
-					sip_stack_now_s())) {
+	if (m->request &&
+	    sip_ban_check(s->ban, (const struct sockaddr *)&src->addr, sip_stack_now_s())) {
 		s->stats.banned_drops++;
 		return;
 	}
@@ -319,8 +323,8 @@ static int tsx_send(void *arg, const struct sip_peer *dst, const char *buf, size
 
 /* ---- module -------------------------------------------------------------------- */
 
-static const struct sip_tsx_ops tsx_ops = { .send = tsx_send };
-static const struct sip_transport_ops tp_ops = { .recv = on_recv, .recv_bad = on_recv_bad };
+static const struct sip_tsx_ops tsx_ops = {.send = tsx_send};
+static const struct sip_transport_ops tp_ops = {.recv = on_recv, .recv_bad = on_recv_bad};
 
 static void stack_free(struct sip_stack *s)
 {
@@ -373,4 +377,4 @@ static void unload(void)
 	the_stack = NULL;
 }
 
-PBX_MODULE(sip_module) = { "sip", 10, load, unload };
+PBX_MODULE(sip_module) = {"sip", 10, load, unload};

@@ -46,9 +46,9 @@ struct sip_stack {
 	struct sip_ban *ban;
 	struct sip_registrar *reg;
 	sip_method_h *handlers[SIP_METHOD__COUNT]; /* by enum sip_method */
-	struct pbx_buf out;         /* reused for every message we build */
-	char allow[256];            /* "INVITE, ACK, ..." from the handlers */
-	char to_tag[20];            /* our tag in out-of-dialog responses */
+	struct pbx_buf out;                        /* reused for every message we build */
+	char allow[256];                           /* "INVITE, ACK, ..." from the handlers */
+	char to_tag[20];                           /* our tag in out-of-dialog responses */
 	struct {
 		uint64_t rx, tx_resp, bad, banned_drops, auth_fail;
 	} stats;
@@ -71,8 +71,8 @@ int sip_stack_reply(struct sip_stack *s, struct sip_stsx *t, const struct sip_ms
  * it has already answered (401 challenge, 400, 403) and returns EACCES.
  * Unknown users are challenged exactly like known ones.
  */
-int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m,
-			   const struct sip_peer *src, struct sip_stsx *t, struct pbx_user *u);
+int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+			   struct sip_stsx *t, struct pbx_user *u);
 
 /** Re-arm the loop timer after sip timers were started outside a stack callback. */
 void sip_stack_timers_kick(struct sip_stack *s);

@@ -19,8 +19,8 @@ typedef void sip_timer_h(struct sip_timer *t, void *arg);
 
 /** Embed in the owning object; zero-initialise. */
 struct sip_timer {
-	uint64_t due;   /* ms */
-	size_t idx;     /* 1 + heap position; 0 when not running */
+	uint64_t due; /* ms */
+	size_t idx;   /* 1 + heap position; 0 when not running */
 	sip_timer_h *cb;
 	void *arg;
 };

@@ -23,8 +23,8 @@
 
 /* A partial message may sit in a connection buffer this long. */
 #define PARTIAL_TIMEOUT_MS 32000
-#define IDLE_CHECK_MS 5000
-#define MAX_QUEUED_OUT (1u << 20) /* per connection, then it is dropped */
+#define IDLE_CHECK_MS      5000
+#define MAX_QUEUED_OUT     (1u << 20) /* per connection, then it is dropped */
 
 struct listener {
 	struct sip_transport *t;
@@ -43,10 +43,10 @@ struct conn {
 	uint32_t id;
 	struct conn *next; /* in the transport's list */
 	struct sip_peer peer;
-	bool connected;      /* outgoing connections: connect finished */
+	bool connected; /* outgoing connections: connect finished */
 	bool closing;
-	unsigned holds;      /* bindings that route through it */
-	uint64_t last_rx;    /* uv_now ms */
+	unsigned holds;         /* bindings that route through it */
+	uint64_t last_rx;       /* uv_now ms */
 	uint64_t partial_since; /* 0 when the buffer holds no partial message */
 	char *buf;
 	size_t len, cap;
@@ -142,7 +142,7 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
 		pbx_debug("sip: truncated datagram dropped");
 		return;
 	}
-	struct sip_peer src = { .tp = PBX_TP_UDP };
+	struct sip_peer src = {.tp = PBX_TP_UDP};
 	memcpy(&src.addr, addr, pbx_sa_len(addr));
 	buf->base[nread] = '\0';
 	/* RFC 5626 keep-alive over UDP is a bare CRLF (or STUN); nothing to do. */
@@ -516,8 +516,7 @@ int sip_transport_send(struct sip_transport *t, const struct sip_peer *dst, cons
 	return tcp_send(t, dst, buf, len);
 }
 
-int sip_transport_local(struct sip_transport *t, const struct sip_peer *dst, char *buf,
-			size_t len)
+int sip_transport_local(struct sip_transport *t, const struct sip_peer *dst, char *buf, size_t len)
 {
 	struct listener *l = find_listener(t, dst->tp, dst->addr.ss_family);
 	if (!l)

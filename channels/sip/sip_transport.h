@@ -60,8 +60,7 @@ int sip_transport_send(struct sip_transport *t, const struct sip_peer *dst, cons
 		       size_t len);
 
 /** "host:port" of our listener for @p tp and the family of @p dst (for Via/Contact). */
-int sip_transport_local(struct sip_transport *t, const struct sip_peer *dst, char *buf,
-			size_t len);
+int sip_transport_local(struct sip_transport *t, const struct sip_peer *dst, char *buf, size_t len);
 
 /** Reliable transports need no retransmission timers (RFC 3261 17.1.1.2). */
 static inline bool sip_transport_reliable(enum pbx_transport tp)

@@ -147,7 +147,8 @@ static void test_auth_algorithms(void **state)
 	assert_int_equal(cfg->sip.auth_algs[0], PBX_DIGEST_SHA256);
 	assert_int_equal(cfg->sip.auth_algs[1], PBX_DIGEST_MD5);
 	pbx_config_free(cfg);
-	assert_int_equal(load_text("sip = { auth_algorithms = { 'md5' } }", &cfg, err, sizeof err), 0);
+	assert_int_equal(load_text("sip = { auth_algorithms = { 'md5' } }", &cfg, err, sizeof err),
+			 0);
 	assert_int_equal(cfg->sip.n_auth_algs, 1);
 	assert_int_equal(cfg->sip.auth_algs[0], PBX_DIGEST_MD5);
 	pbx_config_free(cfg);
@@ -156,7 +157,8 @@ static void test_auth_algorithms(void **state)
 	expect_error("sip = { auth_algorithms = { 'MD5', 'md5' } }",
 		     "CFG: sip.auth_algorithms[2]: 'md5': listed twice");
 	expect_error("sip = { auth_algorithms = {} }",
-		     "CFG: sip.auth_algorithms: 'table': must be a list of one or two of \"SHA-256\", \"MD5\"");
+		     "CFG: sip.auth_algorithms: 'table': must be a list of one or two of "
+		     "\"SHA-256\", \"MD5\"");
 }
 
 static void test_lua_errors(void **state)
@@ -180,7 +182,8 @@ static void test_lua_errors(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_defaults),     cmocka_unit_test(test_values),
 	cmocka_unit_test(test_unknown_keys), cmocka_unit_test(test_types_and_ranges),
-	cmocka_unit_test(test_listen),       cmocka_unit_test(test_auth_algorithms),       cmocka_unit_test(test_lua_errors),
+	cmocka_unit_test(test_listen),       cmocka_unit_test(test_auth_algorithms),
+	cmocka_unit_test(test_lua_errors),
 };
 
 UNIT_GROUP(config, tests, NULL, NULL);

@@ -17,6 +17,7 @@ int main(int argc, char **argv)
 {
 	int failed = 0, groups = 0;
 	pbx_log_set_level(PBX_LOG_ERROR);
+	// cppcheck-suppress comparePointers ; both ends of one linker section
 	for (const struct unit_group *const *g = __start_unit_groups; g < __stop_unit_groups; g++) {
 		int wanted = argc < 2;
 		for (int i = 1; i < argc; i++)
