@@ -187,16 +187,29 @@ static int store_text(struct loader *ld, const struct key *k, const char *v)
 	}
 }
 
+/* The value on top of the stack as the user wrote it, or its type for tables. */
+static const char *shown(lua_State *L, char *buf, size_t len)
+{
+	int t = lua_type(L, -1);
+	if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+		lua_pushvalue(L, -1); /* tostring converts in place: work on a copy */
+		snprintf(buf, len, "%s", lua_tostring(L, -1));
+		lua_pop(L, 1);
+	} else if (t == LUA_TBOOLEAN) {
+		snprintf(buf, len, "%s", lua_toboolean(L, -1) ? "true" : "false");
+	} else {
+		snprintf(buf, len, "%s", luaL_typename(L, -1));
+	}
+	return buf;
+}
+
 static int store_listen(struct loader *ld, const struct key *k, lua_State *L)
 {
+	char v[256];
 	if (!lua_istable(L, -1))
-		return fail(ld, k->path, luaL_typename(L, -1),
+		return fail(ld, k->path, shown(L, v, sizeof v),
 			    "must be a list of strings like \"udp:0.0.0.0:5060\"");
 	lua_Integer n = luaL_len(L, -1);
-	if (n < 1)
-		return fail(ld, k->path, NULL, "must list at least one address");
-	if (n > PBX_CFG_MAX_LISTEN)
-		return fail(ld, k->path, NULL, "too many addresses (at most 16)");
 	/* Only the array part: a key like { udp = "..." } is a mistake. */
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {
@@ -206,12 +219,16 @@ static int store_listen(struct loader *ld, const struct key *k, lua_State *L)
 			return fail(ld, k->path, NULL, "must be a list, not a table with keys");
 		}
 	}
+	if (n < 1)
+		return fail(ld, k->path, NULL, "must list at least one address");
+	if (n > PBX_CFG_MAX_LISTEN)
+		return fail(ld, k->path, NULL, "too many addresses (at most 16)");
 	for (lua_Integer i = 1; i <= n; i++) {
 		char path[64];
 		snprintf(path, sizeof path, "%s[%lld]", k->path, (long long)i);
 		lua_geti(L, -1, i);
 		if (lua_type(L, -1) != LUA_TSTRING) {
-			int e = fail(ld, path, luaL_typename(L, -1), "must be a string");
+			int e = fail(ld, path, shown(L, v, sizeof v), "must be a string");
 			lua_pop(L, 1);
 			return e;
 		}
@@ -287,10 +304,11 @@ static int walk_table(struct loader *ld, lua_State *L, const char *prefix)
 		}
 		ld->seen[k - schema] = 1;
 		int t = lua_type(L, -1);
+		char v[256];
 		switch (k->type) {
 		case K_TABLE:
 			if (t != LUA_TTABLE)
-				err = fail(ld, path, luaL_typename(L, -1), "must be a table");
+				err = fail(ld, path, shown(L, v, sizeof v), "must be a table");
 			else
 				err = walk_table(ld, L, path);
 			break;
@@ -298,17 +316,14 @@ static int walk_table(struct loader *ld, lua_State *L, const char *prefix)
 		case K_DIGESTS: err = store_digests(ld, k, L); break;
 		case K_INT:
 			if (t != LUA_TNUMBER || !lua_isinteger(L, -1)) {
-				err = fail(ld, path,
-					   lua_tostring(L, -1) ? lua_tostring(L, -1)
-							       : luaL_typename(L, -1),
-					   "must be an integer");
+				err = fail(ld, path, shown(L, v, sizeof v), "must be an integer");
 				break;
 			}
 			err = store_text(ld, k, lua_tostring(L, -1)); /* range check */
 			break;
 		default:
 			if (t != LUA_TSTRING) {
-				err = fail(ld, path, luaL_typename(L, -1), "must be a string");
+				err = fail(ld, path, shown(L, v, sizeof v), "must be a string");
 				break;
 			}
 			err = store_text(ld, k, lua_tostring(L, -1));

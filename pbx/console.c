@@ -154,7 +154,13 @@ static void handle_line(struct conn *c, char *line, size_t n)
 		if (bad) {
 			status = pbx_cli_error(&cli, "%s", bad);
 		} else {
-			pbx_debug("console: %s", line);
+			/* Only the command words: arguments may be passwords or PINs. */
+			size_t w = strspn(line, " \t");
+			for (int words = 0; words < 2 && line[w]; words++) {
+				w += strcspn(line + w, " \t");
+				w += strspn(line + w, " \t");
+			}
+			pbx_debug("console: %.*s...", (int)w, line);
 			status = pbx_cli_run(&cli, line);
 		}
 		reply(c, &cli.out, status);
@@ -204,6 +210,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	conn_close(req->data);
+	free(req);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	if (status < 0)
@@ -224,6 +236,14 @@ static void on_connection(uv_stream_t *server, int status)
 		static const char msg[] = "Error: too many consoles attached\n\x04"
 					  "1\n";
 		conn_send(c, msg, sizeof msg - 1);
+		/* Shut down, not close: the client must be able to read why. */
+		uv_shutdown_t *req = malloc(sizeof *req);
+		if (req) {
+			req->data = c;
+			if (!uv_shutdown(req, (uv_stream_t *)&c->pipe, on_shutdown))
+				return;
+			free(req);
+		}
 		conn_close(c);
 		return;
 	}
@@ -272,12 +292,6 @@ int pbx__console_start(const char *path)
 	}
 	srv.listening = true;
 	return 0;
-}
-
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-	conn_close(req->data);
-	free(req);
 }
 
 void pbx__console_stop(void)

@@ -107,8 +107,11 @@ static int run_one(struct client *cl, const char *cmd)
 		fprintf(stderr, "Error: a command cannot contain a newline\n");
 		return 1;
 	}
-	if (send_all(cl->fd, cmd, strlen(cmd)) || send_all(cl->fd, "\n", 1) ||
-	    (status = read_reply(cl, NULL)) < 0) {
+	/* A send error still leaves the server's reason (e.g. too many consoles)
+	 * in our receive buffer: read it before giving up. */
+	send_all(cl->fd, cmd, strlen(cmd));
+	send_all(cl->fd, "\n", 1);
+	if ((status = read_reply(cl, NULL)) < 0) {
 		fprintf(stderr, "Disconnected from PBX\n");
 		return -1;
 	}
@@ -195,7 +198,8 @@ static int interactive(struct client *cl)
 	el_set(el, EL_EDITOR, "emacs");
 	el_set(el, EL_PROMPT, prompt);
 	el_set(el, EL_HIST, history, hist);
-	el_set(el, EL_ADDFN, "pbx-complete", "Complete a command", complete);
+	/* The wide variant: the narrow one leaks its copies of these strings. */
+	el_wset(el, EL_ADDFN, L"pbx-complete", L"Complete a command", complete);
 	el_set(el, EL_BIND, "^I", "pbx-complete", NULL);
 	el_source(el, NULL); /* ~/.editrc, as other libedit programs do */
 	printf("Connected to PBX. Type 'help' for commands, 'exit' to leave.\n");

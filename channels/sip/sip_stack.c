@@ -326,6 +326,11 @@ static int tsx_send(void *arg, const struct sip_peer *dst, const char *buf, size
 static const struct sip_tsx_ops tsx_ops = {.send = tsx_send};
 static const struct sip_transport_ops tp_ops = {.recv = on_recv, .recv_bad = on_recv_bad};
 
+static void stack_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 static void stack_free(struct sip_stack *s)
 {
 	if (!s)
@@ -338,7 +343,7 @@ static void stack_free(struct sip_stack *s)
 	sip_timers_free(&s->timers);
 	pbx_buf_free(&s->out);
 	/* The loop timer is embedded: free the stack once it has closed. */
-	uv_close((uv_handle_t *)&s->timer, (uv_close_cb)free);
+	uv_close((uv_handle_t *)&s->timer, stack_closed);
 }
 
 static int load(void)

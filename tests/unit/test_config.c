@@ -104,9 +104,9 @@ static void test_types_and_ranges(void **state)
 	expect_error("rtp = { port_min = 1.5 }\n", "CFG: rtp.port_min: '1.5': must be an integer");
 	expect_error("rtp = { port_min = 80 }\n",
 		     "CFG: rtp.port_min: '80': out of range 1024..65535");
-	expect_error("pbx = { state_dir = 5 }\n", "CFG: pbx.state_dir: 'number': must be a string");
+	expect_error("pbx = { state_dir = 5 }\n", "CFG: pbx.state_dir: '5': must be a string");
 	expect_error("pbx = { state_dir = '' }\n", "CFG: pbx.state_dir: '': must not be empty");
-	expect_error("pbx = 'x'\n", "CFG: pbx: 'string': must be a table");
+	expect_error("pbx = 'x'\n", "CFG: pbx: 'x': must be a table");
 	expect_error(
 		"pbx = { log_level = 'loud' }\n",
 		"CFG: pbx.log_level: 'loud': must be one of error, warning, notice, info, debug");
@@ -129,11 +129,13 @@ static void test_listen(void **state)
 	expect_error("sip = { listen = { 'udp:1.2.3.4:5060', 'udp:1.2.3.4:5060' } }\n",
 		     "CFG: sip.listen[2]: 'udp:1.2.3.4:5060': listed twice");
 	expect_error("sip = { listen = {} }\n", "CFG: sip.listen: must list at least one address");
-	expect_error(
-		"sip = { listen = 'udp:1.2.3.4:5060' }\n",
-		"CFG: sip.listen: 'string': must be a list of strings like \"udp:0.0.0.0:5060\"");
+	expect_error("sip = { listen = { udp = 'udp:1.2.3.4:5060' } }\n",
+		     "CFG: sip.listen: must be a list, not a table with keys");
+	expect_error("sip = { listen = 'udp:1.2.3.4:5060' }\n",
+		     "CFG: sip.listen: 'udp:1.2.3.4:5060': must be a list of strings like "
+		     "\"udp:0.0.0.0:5060\"");
 	expect_error("sip = { listen = { 5060 } }\n",
-		     "CFG: sip.listen[1]: 'number': must be a string");
+		     "CFG: sip.listen[1]: '5060': must be a string");
 	expect_error("sip = { listen = { 'tls:0.0.0.0:5061' } }\n",
 		     "CFG: sip.tls: a tls: listen address needs sip.tls.cert and sip.tls.key");
 }
