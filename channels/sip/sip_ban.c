@@ -203,7 +203,7 @@ int sip_ban_alloc(struct sip_ban **bp, int threshold, int window_s, int ban_s)
 	uint64_t key[2];
 	int err = EINVAL;
 	*bp = NULL;
-	if (threshold < 1 || window_s < 1 || ban_s < 1 || window_s > MAX_TIME_S ||
+	if (threshold < 0 || window_s < 1 || ban_s < 1 || window_s > MAX_TIME_S ||
 	    ban_s > MAX_TIME_S)
 		goto out;
 	err = ENOMEM;
@@ -277,7 +277,8 @@ bool sip_ban_fail(struct sip_ban *ban, const struct sockaddr *addr, int64_t now)
 	}
 	e->failures++;
 	e->last = now;
-	if (e->failures >= (unsigned)ban->threshold) {
+	/* Threshold 0 (sip.ban_threshold = 0) counts failures but never bans. */
+	if (ban->threshold && e->failures >= (unsigned)ban->threshold) {
 		e->banned = true;
 		e->banned_until = now + ban->ban_s;
 		list_append(&ban->banned, e);

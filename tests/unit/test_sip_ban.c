@@ -39,6 +39,19 @@ static struct sip_ban *mk(void)
 	return b;
 }
 
+/* sip.ban_threshold = 0: failures are counted, nobody is banned. */
+static void test_threshold_zero_never_bans(void **state)
+{
+	struct sip_ban *b;
+	struct sockaddr_storage s1;
+	const struct sockaddr *a = sa(&s1, "192.0.2.9", 5060);
+	assert_int_equal(sip_ban_alloc(&b, 0, WIN, BAN), 0);
+	for (int i = 0; i < 100; i++)
+		assert_false(sip_ban_fail(b, a, 100));
+	assert_false(sip_ban_check(b, a, 100));
+	sip_ban_free(b);
+}
+
 static void test_threshold(void **state)
 {
 	struct sip_ban *b = mk();
@@ -282,7 +295,7 @@ static void test_bounded(void **state)
 static void test_alloc_args(void **state)
 {
 	struct sip_ban *b = (struct sip_ban *)1;
-	assert_int_equal(sip_ban_alloc(&b, 0, WIN, BAN), EINVAL);
+	assert_int_equal(sip_ban_alloc(&b, -1, WIN, BAN), EINVAL);
 	assert_null(b);
 	assert_int_equal(sip_ban_alloc(&b, THR, 0, BAN), EINVAL);
 	assert_int_equal(sip_ban_alloc(&b, THR, WIN, 0), EINVAL);
@@ -294,11 +307,11 @@ static void test_alloc_args(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_threshold),  cmocka_unit_test(test_window_spread),
-	cmocka_unit_test(test_expiry),     cmocka_unit_test(test_success_resets),
-	cmocka_unit_test(test_unban),      cmocka_unit_test(test_ipv6),
-	cmocka_unit_test(test_each),       cmocka_unit_test(test_bounded),
-	cmocka_unit_test(test_alloc_args),
+	cmocka_unit_test(test_threshold),      cmocka_unit_test(test_threshold_zero_never_bans),
+	cmocka_unit_test(test_window_spread),  cmocka_unit_test(test_expiry),
+	cmocka_unit_test(test_success_resets), cmocka_unit_test(test_unban),
+	cmocka_unit_test(test_ipv6),           cmocka_unit_test(test_each),
+	cmocka_unit_test(test_bounded),        cmocka_unit_test(test_alloc_args),
 };
 
 UNIT_GROUP(sip_ban, tests, NULL, NULL);
