@@ -265,7 +265,9 @@ static void recv_request(struct sip_stack *s, struct sip_msg *m, const struct si
 		}
 	}
 	struct sip_stsx *t;
-	if ((err = sip_stsx_alloc(&t, s->tsx, m, src))) {
+	struct sip_peer rsp; /* where responses go: RFC 3261 18.2.2 with RFC 3581 */
+	sip_response_peer(m, src, &rsp);
+	if ((err = sip_stsx_alloc(&t, s->tsx, m, &rsp))) {
 		sip_stack_reply(s, NULL, m, src, err == ENOMEM ? 500 : 400,
 				err == ENOMEM ? "Out of memory" : "Bad transaction key (Via, CSeq)",
 				NULL, NULL, NULL);
