@@ -547,8 +547,8 @@ static int parse_start_line(struct sip_msg *m, const char *p, size_t l, const ch
 	}
 
 	/* Request-Line = Method SP Request-URI SP SIP-Version. Exactly one SP
-	 * between the parts: RFC 4475 3.1.2.? allows either leniency or 400 and a
-	 * strict split cannot misread a URI with a space in it. */
+	 * between the parts: for extra SPs RFC 4475 allows leniency or a 400,
+	 * and a strict split cannot misread a URI with a space in it. */
 	s = p;
 	while (p < e && is_token(*p))
 		p++;
@@ -627,9 +627,9 @@ static const char *check_clen(struct sip_msg *m)
 /* ---- the parser -------------------------------------------------------- */
 
 /*
- * Control characters other than HTAB, LF and the CR of a CRLF. Eight bytes
- * at a time: the expression below is non-zero exactly when some byte of x
- * is below 0x20, and only those words (one per line end, in practice) are
+ * Control characters other than HTAB in one line, its line end excluded.
+ * Eight bytes at a time: the expression below is non-zero exactly when some
+ * byte of x is below 0x20, and only such words (a tab, in practice) are
  * looked at byte by byte. A plain byte loop cost a fifth of the parse.
  */
 static const char *ctl_check(const char *p, const char *e)
@@ -647,10 +647,8 @@ static const char *ctl_check(const char *p, const char *e)
 		}
 		for (const char *q = p + n; p < q; p++) {
 			uint8_t c = (uint8_t)*p;
-			if (c >= 0x20 || c == '\t' || c == '\n' ||
-			    (c == '\r' && p + 1 < e && p[1] == '\n'))
-				continue;
-			return c ? "Control character in header" : "NUL byte in header";
+			if (c < 0x20 && c != '\t')
+				return c ? "Control character in header" : "NUL byte in header";
 		}
 	}
 	return NULL;
@@ -729,6 +727,10 @@ int sip_msg_parse(struct sip_msg *m, char *buf, size_t len, const char **reason)
 
 	msg_reset(m, buf);
 	*reason = NULL;
+	if (!len) {
+		*reason = "Empty message";
+		return EBADMSG;
+	}
 	if (len > SIP_MSG_MAX_SIZE) {
 		*reason = "Message too large";
 		return EMSGSIZE;
@@ -752,6 +754,15 @@ int sip_msg_parse(struct sip_msg *m, char *buf, size_t len, const char **reason)
 	}
 	err = parse_start_line(m, p, (size_t)(lf - p) - (lf > p && lf[-1] == '\r'), &r);
 	if (err)
+		goto bad;
+	/* The start line and headers are handed to code that treats them as
+	 * text, and parts of them are copied into messages to other peers. A
+	 * NUL would cut them short and a lone CR is a line end to some stacks
+	 * (header injection), so refuse control characters here, line by line
+	 * while the line is in cache, rather than in every consumer. The body
+	 * may hold anything. */
+	r = ctl_check(p, lf - (lf[-1] == '\r'));
+	if (r)
 		goto bad;
 	p = lf + 1;
 
@@ -816,6 +827,9 @@ int sip_msg_parse(struct sip_msg *m, char *buf, size_t len, const char **reason)
 			break;
 		}
 		p = lf + 1;
+		r = ctl_check(v, lf - (lf[-1] == '\r'));
+		if (r)
+			goto bad;
 		while (v < lf && is_wsp(*v))
 			v++;
 		while (lf > v && (is_wsp(lf[-1]) || lf[-1] == '\r'))
@@ -841,14 +855,6 @@ int sip_msg_parse(struct sip_msg *m, char *buf, size_t len, const char **reason)
 		m->nhdrs++;
 	}
 
-	/* The start line and headers are handed to code that treats them as
-	 * text, and parts of them are copied into messages to other peers. A
-	 * NUL would cut them short and a lone CR is a line end to some stacks
-	 * (header injection), so refuse control characters here, once, rather
-	 * than in every consumer. The body may hold anything. */
-	r = ctl_check(m->buf, p);
-	if (r)
-		goto bad;
 	m->hdrs_ok = true;
 
 	r = validate(m);
@@ -885,10 +891,12 @@ bad:
 bool sip_msg_can_reply(const struct sip_msg *m)
 {
 	struct sip_via v;
-	if (!m->hdrs_ok || !m->request || m->method == SIP_METHOD_ACK)
+	if (!m->request || m->method == SIP_METHOD_ACK)
 		return false;
-	if (!m->first[SIP_HDR_FROM] || !m->first[SIP_HDR_TO] || !m->first[SIP_HDR_CALL_ID] ||
-	    !m->first[SIP_HDR_CSEQ])
+	/* A 400 needs a way back (the top Via) and a CSeq the client can match;
+	 * whatever else is missing or malformed is named in its reason phrase
+	 * (RFC 4475 3.1.2.18). Headers split before a bad line are usable. */
+	if (!m->first[SIP_HDR_CSEQ])
 		return false;
 	return sip_msg_via_top(m, &v) == 0;
 }

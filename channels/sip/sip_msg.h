@@ -185,7 +185,7 @@ struct sip_msg {
 	const char *buf; /* start line .. end of body */
 	size_t len;
 	bool request;
-	bool hdrs_ok; /* start line and every header split; see sip_msg_can_reply */
+	bool hdrs_ok; /* start line and every header split */
 
 	/* Request line. */
 	enum sip_method method;
@@ -250,6 +250,7 @@ unsigned sip_msg_hdr_count(const struct sip_msg *m, enum sip_hdr_id id);
  * Split the first element off a comma-separated header value. Commas inside
  * quoted strings and <...> do not split. Elements are trimmed; empty ones
  * are skipped. Returns 0 with @p item set and @p rest advanced, or ENOENT.
+ * Not for the authentication headers, whose commas separate auth-params.
  */
 int sip_pl_list_next(struct sip_pl *rest, struct sip_pl *item);
 
@@ -307,8 +308,8 @@ struct sip_addr {
 /**
  * Parse a name-addr or addr-spec. In the addr-spec form the URI ends at the
  * first ';' or white space, and what follows are header parameters (RFC 3261
- * 20). A Contact "*" is not an address: compare the value first. Returns 0
- * or EINVAL.
+ * 20). A Contact "*" is not an address, yet it parses as an addr-spec
+ * whose URI is "*": compare the value with "*" first. Returns 0 or EINVAL.
  */
 int sip_addr_parse(struct sip_addr *a, struct sip_pl val);
 /** From / To: exactly one address. Returns 0, ENOENT or EINVAL. */

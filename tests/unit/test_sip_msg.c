@@ -827,6 +827,81 @@ static void test_nul_bytes(void **state)
 	pm_free(&x);
 }
 
+static void test_control_chars(void **state)
+{
+	struct pm x;
+	/* A lone CR could end a line for another stack: header injection. */
+	EXPECT_BAD(RL_INVITE MANDATORY "Subject: a\rInjected: yes" CRLF CRLF,
+		   "Control character in header");
+	EXPECT_BAD(RL_INVITE MANDATORY "Subject: bell\a" CRLF CRLF, "Control character in header");
+	EXPECT_BAD("SIP/2.0 200 O\x1bK" CRLF MANDATORY CRLF, "Control character in header");
+	/* HTAB, DEL and UTF-8 are text. */
+	assert_int_equal(parse_s(&x, RL_INVITE MANDATORY "Subject:\tcaf\xc3\xa9\x7f" CRLF CRLF), 0);
+	assert_pl(sip_msg_hdr_first(&x.m, SIP_HDR_SUBJECT)->value, "caf\xc3\xa9\x7f");
+	pm_free(&x);
+	/* Controls in the body are not our business. */
+	assert_int_equal(parse_s(&x, RL_INVITE MANDATORY "l: 3" CRLF CRLF "\r\x01\n"), 0);
+	pm_free(&x);
+}
+
+/* White space everywhere the grammar allows it (RFC 4475 3.1.1.2 in spirit). */
+static void test_whitespace_torture(void **state)
+{
+	struct pm x;
+	struct sip_value_iter it;
+	struct sip_pl v;
+	struct sip_via via;
+	struct sip_addr a;
+	uint32_t n;
+	assert_int_equal(parse_s(&x, "OPTIONS sip:pbx.example.org;lr SIP/2.0" CRLF
+				     "Via  :  SIP  /  2.0" CRLF "  /UDP" CRLF
+				     "    192.0.2.7  ;  rport ; branch =  z9hG4bKws1  ," CRLF
+				     " SIP / 2.0 / TCP   [2001:db8::7]  :  5080 ; branch=" CRLF
+				     "  z9hG4bKws2" CRLF "t:" CRLF "  sip:pbx.example.org" CRLF
+				     "f  : caller<sip:caller@example.org>  ;  tag = 9x" CRLF
+				     "Max-Forwards: 0068" CRLF "i: ws-torture" CRLF "CSeq:" CRLF
+				     "  0009" CRLF "\tOPTIONS" CRLF "Odd-Header: ;;,,;;,;" CRLF
+				     "m:\"Quoted \\\"x\\\"\" <sip:q@example.org> ; newparam =" CRLF
+				     "      newvalue ;" CRLF "  secondparam ; q = 0.33" CRLF CRLF),
+			 0);
+	sip_value_iter_init(&it, &x.m, SIP_HDR_VIA);
+	assert_int_equal(sip_value_iter_next(&it, &v), 0);
+	assert_int_equal(sip_via_parse(&via, v), 0);
+	assert_pl(via.transport, "UDP");
+	assert_pl(via.host, "192.0.2.7");
+	assert_true(via.rport);
+	assert_pl(via.branch, "z9hG4bKws1");
+	assert_int_equal(sip_value_iter_next(&it, &v), 0);
+	assert_int_equal(sip_via_parse(&via, v), 0);
+	assert_pl(via.transport, "TCP");
+	assert_pl(via.host, "2001:db8::7");
+	assert_int_equal(via.port, 5080);
+	assert_pl(via.branch, "z9hG4bKws2");
+	assert_int_equal(sip_value_iter_next(&it, &v), ENOENT);
+	assert_int_equal(sip_msg_cseq(&x.m, &n, &v), 0);
+	assert_int_equal(n, 9);
+	assert_int_equal(sip_msg_max_forwards(&x.m, &n), 0);
+	assert_int_equal(n, 68);
+	assert_int_equal(sip_msg_from(&x.m, &a), 0);
+	assert_pl(a.dname, "caller");
+	assert_pl(a.tag, "9x");
+	assert_int_equal(sip_msg_to(&x.m, &a), 0);
+	assert_pl(a.uri, "sip:pbx.example.org");
+	sip_value_iter_init(&it, &x.m, SIP_HDR_CONTACT);
+	assert_int_equal(sip_value_iter_next(&it, &v), 0);
+	assert_int_equal(sip_addr_parse(&a, v), 0);
+	assert_pl(a.dname, "Quoted \\\"x\\\"");
+	assert_int_equal(sip_param_get(a.params, "newparam", &v), 0);
+	assert_pl(v, "newvalue");
+	assert_int_equal(sip_param_get(a.params, "q", &v), 0);
+	assert_pl(v, "0.33");
+	assert_int_equal(sip_param_get(a.params, "secondparam", &v), 0);
+	assert_null(v.p);
+	assert_pl(sip_msg_hdr_find(&x.m, "odd-header")->value, ";;,,;;,;");
+	assert_true(sip_msg_can_reply(&x.m));
+	pm_free(&x);
+}
+
 static void test_too_many_headers(void **state)
 {
 	char buf[8192];
@@ -979,7 +1054,19 @@ static void test_can_reply(void **state)
 		parse_s(&x, RL_INVITE "Via: SIP/2.0/UDP" CRLF H_FROM H_TO H_CALLID H_CSEQ CRLF), 0);
 	assert_false(sip_msg_can_reply(&x.m));
 	pm_free(&x);
+	/* Truncated, missing Call-ID, a malformed line after Via and CSeq: a
+	 * 400 naming the fault can still go back (RFC 4475 3.1.2.18). */
 	assert_int_equal(parse_s(&x, RL_INVITE MANDATORY), EBADMSG);
+	assert_true(sip_msg_can_reply(&x.m));
+	pm_free(&x);
+	assert_int_equal(parse_s(&x, RL_INVITE H_VIA H_FROM H_TO H_CSEQ CRLF), EBADMSG);
+	assert_true(sip_msg_can_reply(&x.m));
+	pm_free(&x);
+	assert_int_equal(parse_s(&x, RL_INVITE H_VIA H_CSEQ "no colon here" CRLF CRLF), EBADMSG);
+	assert_true(sip_msg_can_reply(&x.m));
+	pm_free(&x);
+	/* Without CSeq the client could not match an answer: drop. */
+	assert_int_equal(parse_s(&x, RL_INVITE H_VIA H_FROM H_TO H_CALLID CRLF), EBADMSG);
 	assert_false(sip_msg_can_reply(&x.m));
 	pm_free(&x);
 }
@@ -1154,6 +1241,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_request_line),
 	cmocka_unit_test(test_garbage),
 	cmocka_unit_test(test_nul_bytes),
+	cmocka_unit_test(test_control_chars),
+	cmocka_unit_test(test_whitespace_torture),
 	cmocka_unit_test(test_too_many_headers),
 	cmocka_unit_test(test_long_line),
 	cmocka_unit_test(test_truncated),
