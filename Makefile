@@ -11,9 +11,10 @@ PYTHON   ?= /usr/bin/python3
 DEB_PKGS := build-essential pkg-config libuv1-dev liblua5.4-dev \
             libsqlite3-dev libedit-dev libssl-dev libcmocka-dev \
             python3-pytest python3-pexpect sip-tester baresip \
-            clang libclang-rt-14-dev clang-format cppcheck sqlite3
+            clang libclang-rt-14-dev clang-format cppcheck sqlite3 \
+            libsndfile1-dev libspeexdsp-dev espeak-ng sox
 
-PKGS     := libuv lua5.4 sqlite3 libedit libcrypto
+PKGS     := libuv lua5.4 sqlite3 libedit libcrypto sndfile speexdsp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -38,7 +39,7 @@ OBJ      := $(patsubst %.c,build/obj/%.o,$(LIB_SRC))
 ASAN_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC))
 UNIT_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(UNIT_SRC))
 
-.PHONY: all deps run test unit integration fuzz fuzz-smoke bench check clean
+.PHONY: all deps run test unit integration fuzz fuzz-smoke bench check clean sounds
 
 # `make V=1` shows full command lines.
 Q := $(if $(V),,@)
@@ -88,7 +89,7 @@ unit: build/asan/unit
 integration: build/asan/pbx
 	PBX_BIN=$(CURDIR)/build/asan/pbx $(PYTHON) -m pytest -q tests/integration
 
-test: build/pbx check unit integration fuzz-smoke
+test: build/pbx check unit fuzz-smoke integration
 
 include tests/fuzz/fuzz.mk
 
@@ -101,6 +102,10 @@ build/bench/%: tests/bench/%.c $(OBJ)
 
 check:
 	@tests/check-style.sh
+
+# The prompts are committed; this remakes them after sounds/make-sounds.sh changes.
+sounds:
+	sounds/make-sounds.sh
 
 bench: build/pbx $(BENCH_BIN)
 	@tests/bench/run.sh
