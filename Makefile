@@ -33,7 +33,7 @@ CORE_SRC := $(wildcard pbx/*.c)
 MOD_SRC  := $(wildcard channels/*/*.c apps/*.c dialplan/*.c)
 LIB_SRC  := $(filter-out pbx/main.c,$(CORE_SRC)) $(MOD_SRC)
 UNIT_SRC := $(wildcard tests/unit/*.c)
-HDRS     := $(wildcard pbx/include/pbx/*.h channels/*/*.h apps/*.h dialplan/*.h tests/unit/*.h)
+HDRS     := $(wildcard pbx/*.h pbx/include/pbx/*.h channels/*/*.h apps/*.h dialplan/*.h tests/unit/*.h)
 
 OBJ      := $(patsubst %.c,build/obj/%.o,$(LIB_SRC))
 ASAN_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC))

@@ -312,6 +312,9 @@ static int parse_args(struct pbx_cli *cli, const struct usage *u, const char *us
 			i = nwords;
 		} else if (strchr(s, '|') && !choice_has(s, w)) {
 			return pbx_cli_error(cli, "%s: '%s' is not one of %s", cmdname, w, s);
+		} else if (!is_placeholder(u->w[slot]) && strcasecmp(w, s)) {
+			/* a keyword inside the arguments ("originate T extension D") */
+			return pbx_cli_error(cli, "%s: expected '%s', not '%s'", cmdname, s, w);
 		}
 		if (args_add(args, s, value))
 			return pbx_cli_error(cli, "%s: too many arguments", cmdname);

@@ -10,14 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core_priv.h"
+#include "pbx/chan.h"
 #include "pbx/config.h"
 #include "pbx/core.h"
 #include "pbx/directory.h"
 #include "pbx/log.h"
+#include "pbx/media.h"
 #include "pbx/module.h"
 
 static struct {
@@ -199,12 +202,18 @@ int pbx__core_run(struct pbx_config *cfg, bool foreground)
 	const char *what = NULL;
 	char path[PATH_MAX];
 	int err, status = 1, ready_fd = -1;
-	bool modules = false, console = false;
+	bool modules = false, console = false, media = false;
 	pthread_t console_tid;
 	bool console_thread_up = false;
 
 	core.cfg = cfg;
 	pbx_log_set_level(cfg->pbx.log_level);
+	/* Each call holds four sockets (two RTP/RTCP pairs): take what the system allows. */
+	struct rlimit nofile;
+	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	umask(027); /* pbx.db holds password hashes: not for other users */
 	err = pbx__mkdir_writable(cfg->pbx.state_dir, &what);
 	if (err) {
@@ -251,6 +260,9 @@ int pbx__core_run(struct pbx_config *cfg, bool foreground)
 		pbx_warning("%d user(s) have passwords hashed for another realm than sip.domain "
 			    "'%s': set their passwords again (user passwd)",
 			    stale, cfg->sip.domain);
+	if ((err = pbx_media_start()))
+		goto out;
+	media = true;
 	if ((err = pbx__console_start(core.sock)))
 		goto out;
 	console = true;
@@ -274,8 +286,14 @@ int pbx__core_run(struct pbx_config *cfg, bool foreground)
 out:
 	if (err)
 		pbx_error("start-up failed: %s", strerror(err));
-	if (modules)
+	if (modules) {
+		/* Calls end with a BYE on the wire before the drivers go away. */
+		pbx__chan_hangup_all(PBX_CAUSE_NORMAL);
+		uv_run(&core.loop, UV_RUN_NOWAIT);
 		pbx_modules_unload();
+	}
+	if (media)
+		pbx_media_stop(); /* after the drivers: they free their sessions first */
 	if (console)
 		pbx__console_stop();
 	uv_close((uv_handle_t *)&core.stop_timer, NULL);

@@ -28,4 +28,9 @@ int pbx__console_client(const char *path, const char *cmd);
 /** Create @p dir and parents; check it is a writable directory. 0 or errno; *what names the failing step. */
 int pbx__mkdir_writable(const char *dir, const char **what);
 
+/** Does the loaded dialplan have @p exten in @p context? */
+bool pbx__dialplan_exists(const char *context, const char *exten);
+/** Hang up every channel (at stop). */
+void pbx__chan_hangup_all(int cause);
+
 #endif

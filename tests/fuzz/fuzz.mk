@@ -27,3 +27,4 @@ fuzz-smoke: $(FUZZ_BIN)
 FUZZ_DEPS_sip_auth := channels/sip/sip_auth.c
 FUZZ_DEPS_sip_msg := channels/sip/sip_msg.c channels/sip/sip_uri.c
 FUZZ_DEPS_sip_uri := channels/sip/sip_uri.c
+FUZZ_DEPS_sip_sdp := channels/sip/sip_sdp.c pbx/buf.c pbx/g711.c

@@ -228,10 +228,10 @@ def test_completion_protocol(pbx):
     pbx.ok("user add 1002")
     pbx.ok("user add 2001")
     with pbx.console() as c:
-        assert c.complete("") == ["help", "core", "user", "sip"]
+        assert c.complete("") == ["help", "core", "user", "channel", "sip", "dialplan"]
         assert c.complete("user sh") == ["show"]
         assert c.complete("core s") == ["show", "set", "stop"]
-        assert c.complete("core show ") == ["version", "uptime", "settings"]
+        assert c.complete("core show ") == ["version", "uptime", "settings", "channels", "calls"]
         assert c.complete("core set loglevel ") == ["error", "warning", "notice", "info",
                                                     "debug"]
         assert c.complete("core stop g") == ["gracefully"]

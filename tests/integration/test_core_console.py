@@ -170,7 +170,8 @@ def test_help_user_add_shows_usage(pbx):
 def test_help_prefix_lists_matching_commands(pbx):
     out = pbx.ok("help core show")
     assert [line.split("  ")[0] for line in out.splitlines()] == \
-        ["core show version", "core show uptime", "core show settings"]
+        ["core show version", "core show uptime", "core show settings",
+         "core show channels [--json]", "core show calls"]
     assert pbx.ok("help core show version") == "Usage: core show version\n  show the PBX version\n"
     assert pbx.fail("help bogus") == "Error: help: no command starts with 'bogus'\n"
 
@@ -189,7 +190,8 @@ def test_unknown_command_suggests_closest(pbx):
 def test_incomplete_command_lists_continuations(pbx):
     out = pbx.fail("core show")
     assert out == ("Error: incomplete command; one of:\n"
-                   "  core show version\n  core show uptime\n  core show settings\n")
+                   "  core show version\n  core show uptime\n  core show settings\n"
+                   "  core show channels [--json]\n  core show calls\n")
     out = pbx.fail("user")
     lines = out.splitlines()
     assert lines[0] == "Error: incomplete command; one of:"

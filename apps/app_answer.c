@@ -1,0 +1,105 @@
+/**
+ * @file app_answer.c  Answer([delay]): answer the call, then wait delay ms
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * As in Asterisk, the delay gives the phone time to open its audio path
+ * before the first prompt; without it the application returns at once.
+ * Answering a channel that is already up does nothing, and does not wait.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "pbx/app.h"
+#include "pbx/chan.h"
+#include "pbx/core.h"
+#include "pbx/log.h"
+#include "pbx/module.h"
+
+#include "apps.h"
+
+/* A longer pause is a Wait() in disguise. */
+#define ANSWER_MAX_DELAY_MS 60000
+
+static const struct pbx_arg_spec args[] = {
+	{"delay", PBX_ARG_INT, false},
+	{"options", PBX_ARG_STRING, false},
+	{NULL, PBX_ARG_STRING, false},
+};
+
+struct answer {
+	uv_timer_t timer;
+	struct pbx_app_call *call;
+};
+
+static void closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void release(struct answer *a)
+{
+	uv_timer_stop(&a->timer);
+	uv_close((uv_handle_t *)&a->timer, closed);
+}
+
+static void tick(uv_timer_t *t)
+{
+	struct answer *a = t->data;
+	struct pbx_app_call *call = a->call;
+	release(a);
+	pbx_app_finish(call, 0, NULL);
+}
+
+static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_call *call)
+{
+	if (ch->state == PBX_CHAN_UP)
+		return 0;
+	int err = pbx_chan_answer(ch);
+	if (err) {
+		pbx_app_error(call, "Answer: %s: %s", ch->name, strerror(err));
+		return err;
+	}
+	long delay = *argv[0] ? strtol(argv[0], NULL, 10) : 0;
+	if (delay <= 0)
+		return 0;
+	if (delay > ANSWER_MAX_DELAY_MS)
+		delay = ANSWER_MAX_DELAY_MS;
+	struct answer *a = calloc(1, sizeof *a);
+	if (!a) {
+		pbx_app_error(call, "Answer: out of memory");
+		return ENOMEM;
+	}
+	a->call = call;
+	uv_timer_init(pbx_loop(), &a->timer);
+	a->timer.data = a;
+	uv_timer_start(&a->timer, tick, (uint64_t)delay, 0);
+	pbx_app_set_data(call, a);
+	return EINPROGRESS;
+}
+
+static void cancel(struct pbx_chan *ch, struct pbx_app_call *call)
+{
+	release(pbx_app_data(call));
+}
+
+static const struct pbx_app app = {
+	.name = "answer",
+	.synopsis = "Answer the call, then wait delay milliseconds",
+	.args = args,
+	.exec = exec,
+	.cancel = cancel,
+};
+
+static int load(void)
+{
+	return pbx_app_register(&app);
+}
+
+static void unload(void)
+{
+	pbx_app_unregister(&app);
+}
+
+PBX_MODULE(app_answer_module) = {"app_answer", APPS_MODULE_ORDER, load, unload};

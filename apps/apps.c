@@ -1,0 +1,246 @@
+/**
+ * @file apps.c  What several applications share: sound file names and the prompt player
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pbx/app.h"
+#include "pbx/log.h"
+#include "pbx/media.h"
+
+#include "apps.h"
+
+int apps_sound_path(char *out, size_t size, const char *name)
+{
+	if (!name || !*name)
+		return EINVAL;
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	if (!*base)
+		return EINVAL;
+	const char *ext = strchr(base, '.') ? "" : ".wav";
+	int n = name[0] == '/' ? snprintf(out, size, "%s%s", name, ext)
+			       : snprintf(out, size, "%s/%s%s", APPS_SOUNDS_DIR, name, ext);
+	return n < 0 || (size_t)n >= size ? ENAMETOOLONG : 0;
+}
+
+bool apps_var_name_ok(const char *name)
+{
+	if (!name || !*name)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (*p <= ' ' || *p == '=' || *p == '$' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+void player_init(struct player *pl, struct pbx_chan *ch)
+{
+	memset(pl, 0, sizeof *pl);
+	pl->ch = ch;
+}
+
+int player_add(struct player *pl, const char *name)
+{
+	char path[APPS_PATH_MAX];
+	int err = apps_sound_path(path, sizeof path, name);
+	if (err)
+		return err;
+	char **paths = realloc(pl->paths, (pl->count + 1) * sizeof *paths);
+	if (!paths)
+		return ENOMEM;
+	pl->paths = paths;
+	if (!(paths[pl->count] = strdup(path)))
+		return ENOMEM;
+	pl->count++;
+	return 0;
+}
+
+int player_add_list(struct player *pl, const char *list)
+{
+	while (list && *list) {
+		const char *amp = strchr(list, '&');
+		size_t len = amp ? (size_t)(amp - list) : strlen(list);
+		/* Blanks around names come from "a & b" in Lua strings; Asterisk skips them too. */
+		while (len && (*list == ' ' || *list == '\t'))
+			list++, len--;
+		while (len && (list[len - 1] == ' ' || list[len - 1] == '\t'))
+			len--;
+		if (len) {
+			char name[APPS_PATH_MAX];
+			if (len >= sizeof name)
+				return ENAMETOOLONG;
+			memcpy(name, list, len);
+			name[len] = '\0';
+			int err = player_add(pl, name);
+			if (err)
+				return err;
+		}
+		list = amp ? amp + 1 : NULL;
+	}
+	return 0;
+}
+
+int player_start(struct player *pl)
+{
+	while (pl->next < pl->count) {
+		const char *path = pl->paths[pl->next++];
+		if (!pl->ch->rtp) {
+			pbx_warning("%s: no media session, cannot play %s", pl->ch->name, path);
+			pl->failed = true;
+			pl->next = pl->count;
+			break;
+		}
+		/*
+		 * A local stat on the signalling thread, once per prompt; it lets
+		 * a missing file fail here with a clear line instead of as an
+		 * error event from the media worker.
+		 */
+		if (access(path, R_OK)) {
+			pbx_warning("%s: cannot play %s: %s", pl->ch->name, path, strerror(errno));
+			pl->failed = true;
+			continue;
+		}
+		int err = pbx_rtp_play(pl->ch->rtp, path);
+		if (err) {
+			pbx_warning("%s: cannot play %s: %s", pl->ch->name, path, strerror(err));
+			pl->failed = true;
+			continue;
+		}
+		pbx_debug("%s: playing %s", pl->ch->name, path);
+		pl->busy = true;
+		pl->stopping = false;
+		return 0;
+	}
+	return ENODATA;
+}
+
+int player_event(struct player *pl, int err)
+{
+	if (!pl->busy) {
+		pbx_debug("%s: media_done %d not for this player, ignored", pl->ch->name, err);
+		return EALREADY;
+	}
+	pl->busy = false;
+	if (pl->stopping || err == ECANCELED) {
+		/* Stopped by someone else (a bridge replaces playback): the list cannot go on. */
+		if (!pl->stopping)
+			pl->failed = true;
+		pl->stopping = false;
+		return ECANCELED;
+	}
+	if (err) {
+		pbx_warning("%s: playback of %s failed: %s", pl->ch->name, pl->paths[pl->next - 1],
+			    strerror(err));
+		pl->failed = true;
+	}
+	return player_start(pl);
+}
+
+bool player_stop(struct player *pl)
+{
+	if (!pl->busy)
+		return false;
+	if (!pl->stopping && pl->ch->rtp)
+		pbx_rtp_play_stop(pl->ch->rtp);
+	pl->stopping = true;
+	return true;
+}
+
+void player_rewind(struct player *pl)
+{
+	pl->next = 0;
+}
+
+void player_release(struct player *pl)
+{
+	if (pl->busy && !pl->stopping && pl->ch->rtp)
+		pbx_rtp_play_stop(pl->ch->rtp);
+	for (size_t i = 0; i < pl->count; i++)
+		free(pl->paths[i]);
+	free(pl->paths);
+	memset(pl, 0, sizeof *pl);
+}
+
+int apps_answer(struct pbx_chan *ch, bool early)
+{
+	if (ch->state == PBX_CHAN_UP)
+		return 0;
+	/* Early media: the driver sends 183 with SDP so the caller hears the prompt unanswered. */
+	int err = early ? pbx_chan_indicate(ch, PBX_IND_PROGRESS) : pbx_chan_answer(ch);
+	if (err)
+		pbx_warning("%s: cannot %s: %s", ch->name, early ? "start early media" : "answer",
+			    strerror(err));
+	return err;
+}
+
+static void play_free(struct apps_play *ap)
+{
+	player_release(&ap->pl);
+	free(ap);
+}
+
+/* The prompts are over (or stopped by a digit): unhook, then resume the script. */
+static void play_end(struct apps_play *ap)
+{
+	struct pbx_app_call *call = ap->call;
+	pbx_chan_app_events(ap->pl.ch, NULL, NULL);
+	const char *result = ap->end ? ap->end(ap) : NULL;
+	/* The result may live in ap: finish first; the channel may be gone after finish. */
+	pbx_app_finish(call, 0, result);
+	play_free(ap);
+}
+
+static void play_media_done(struct pbx_chan *ch, int err, void *arg)
+{
+	struct apps_play *ap = arg;
+	switch (player_event(&ap->pl, err)) {
+	case EALREADY:
+	case 0: return;
+	default: play_end(ap);
+	}
+}
+
+static void play_dtmf(struct pbx_chan *ch, char digit, void *arg)
+{
+	struct apps_play *ap = arg;
+	if (!ap->interruptible || ap->digit[0])
+		return;
+	ap->digit[0] = digit;
+	pbx_debug("%s: prompt stopped by DTMF %c", ch->name, digit);
+	/* Wait for the stopped file's media_done, so it cannot reach the next application. */
+	if (!player_stop(&ap->pl))
+		play_end(ap);
+}
+
+static const struct pbx_chan_events play_events = {
+	.dtmf = play_dtmf,
+	.media_done = play_media_done,
+};
+
+int apps_play_start(struct apps_play *ap)
+{
+	struct pbx_chan *ch = ap->pl.ch;
+	pbx_chan_app_events(ch, &play_events, ap);
+	if (player_start(&ap->pl) == 0) {
+		pbx_app_set_data(ap->call, ap);
+		return EINPROGRESS;
+	}
+	pbx_chan_app_events(ch, NULL, NULL);
+	const char *result = ap->end ? ap->end(ap) : NULL;
+	if (result)
+		pbx_app_set_result(ap->call, result);
+	play_free(ap);
+	return 0;
+}
+
+void apps_play_cancel(struct pbx_chan *ch, struct pbx_app_call *call)
+{
+	struct apps_play *ap = pbx_app_data(call);
+	pbx_chan_app_events(ch, NULL, NULL);
+	play_free(ap);
+}

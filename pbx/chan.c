@@ -1,0 +1,450 @@
+/**
+ * @file chan.c  Channels: registry of drivers, lifecycle, events, variables
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The core knows no protocol: drivers report what happened through the
+ * pbx_chan_remote_* calls and the core routes it to the channel's owner
+ * (the dialplan, or the dial application for an outgoing leg), and to the
+ * running application for DTMF and media events.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core_priv.h"
+#include "pbx/chan.h"
+#include "pbx/core.h"
+#include "pbx/log.h"
+#include "pbx/media.h"
+
+#define MAX_TECHS 8
+
+struct pbx_var {
+	struct pbx_var *next;
+	char *name, *value;
+};
+
+static const struct pbx_chan_tech *techs[MAX_TECHS];
+static const struct pbx_dialplan_ops *dialplan;
+static struct pbx_chan *all_head;
+static uint32_t last_id;
+static unsigned live; /* channels not yet hung up */
+
+int pbx_chan_tech_register(const struct pbx_chan_tech *tech)
+{
+	for (int i = 0; i < MAX_TECHS; i++)
+		if (!techs[i]) {
+			techs[i] = tech;
+			return 0;
+		}
+	return ENOSPC;
+}
+
+void pbx_chan_tech_unregister(const struct pbx_chan_tech *tech)
+{
+	for (int i = 0; i < MAX_TECHS; i++)
+		if (techs[i] == tech)
+			techs[i] = NULL;
+}
+
+const struct pbx_chan_tech *pbx_chan_tech_find(const char *name, size_t len)
+{
+	for (int i = 0; i < MAX_TECHS; i++) {
+		const struct pbx_chan_tech *t = techs[i];
+		if (!t)
+			continue;
+		if ((strlen(t->name) == len && !strncasecmp(t->name, name, len)) ||
+		    (t->alias && strlen(t->alias) == len && !strncasecmp(t->alias, name, len)))
+			return t;
+	}
+	return NULL;
+}
+
+int pbx_chan_alloc(struct pbx_chan **chp, const struct pbx_chan_tech *tech, const char *peer,
+		   bool outgoing)
+{
+	struct pbx_chan *ch = calloc(1, sizeof *ch);
+	if (!ch)
+		return ENOMEM;
+	ch->id = ++last_id ? last_id : ++last_id;
+	snprintf(ch->name, sizeof ch->name, "%s/%s-%08x", tech->name, peer, ch->id);
+	ch->tech = tech;
+	ch->outgoing = outgoing;
+	ch->state = PBX_CHAN_DOWN;
+	ch->refs = 1;
+	ch->created = time(NULL);
+	snprintf(ch->context, sizeof ch->context, "default");
+	ch->next = all_head;
+	if (all_head)
+		all_head->prev = ch;
+	all_head = ch;
+	live++;
+	*chp = ch;
+	return 0;
+}
+
+struct pbx_chan *pbx_chan_ref(struct pbx_chan *ch)
+{
+	ch->refs++;
+	return ch;
+}
+
+void pbx_chan_unref(struct pbx_chan *ch)
+{
+	if (!ch || --ch->refs)
+		return;
+	if (ch->state != PBX_CHAN_HUNGUP)
+		live--; /* dropped without a hangup: a driver bug, but keep the count right */
+	if (ch->tech->destroy)
+		ch->tech->destroy(ch);
+	while (ch->vars) {
+		struct pbx_var *v = ch->vars;
+		ch->vars = v->next;
+		free(v->name);
+		free(v->value);
+		free(v);
+	}
+	if (ch->prev)
+		ch->prev->next = ch->next;
+	else
+		all_head = ch->next;
+	if (ch->next)
+		ch->next->prev = ch->prev;
+	free(ch);
+}
+
+struct pbx_chan *pbx_chan_find(uint32_t id)
+{
+	/* Linear in live channels; only the console looks channels up. */
+	for (struct pbx_chan *ch = all_head; ch; ch = ch->next)
+		if (ch->id == id && ch->state != PBX_CHAN_HUNGUP)
+			return ch;
+	return NULL;
+}
+
+struct pbx_chan *pbx_chan_find_name(const char *name)
+{
+	for (struct pbx_chan *ch = all_head; ch; ch = ch->next)
+		if (!strcasecmp(ch->name, name) && ch->state != PBX_CHAN_HUNGUP)
+			return ch;
+	return NULL;
+}
+
+/* ---- events -------------------------------------------------------------------- */
+
+static const struct pbx_chan_events *evs_for(struct pbx_chan *ch, void **arg)
+{
+	if (ch->app_ev) {
+		*arg = ch->app_ev_arg;
+		return ch->app_ev;
+	}
+	*arg = ch->ev_arg;
+	return ch->ev;
+}
+
+void pbx_chan_set_state(struct pbx_chan *ch, enum pbx_chan_state st)
+{
+	void *arg;
+	if (ch->state == PBX_CHAN_HUNGUP || ch->state == st)
+		return;
+	ch->state = st;
+	if (st == PBX_CHAN_UP && !ch->answered)
+		ch->answered = time(NULL);
+	pbx_chan_ref(ch);
+	const struct pbx_chan_events *ev = evs_for(ch, &arg);
+	if (ev && ev->state)
+		ev->state(ch, st, arg);
+	/* The owner sees it too when an app took the events (dial watches state). */
+	if (ch->app_ev && ch->ev && ch->ev->state && ch->ev != ev)
+		ch->ev->state(ch, st, ch->ev_arg);
+	pbx_chan_unref(ch);
+}
+
+static void gone(struct pbx_chan *ch, int cause)
+{
+	char num[16];
+	ch->state = PBX_CHAN_HUNGUP;
+	live--;
+	ch->hangup_cause = cause;
+	snprintf(num, sizeof num, "%d", cause);
+	pbx_chan_var_set(ch, "HANGUPCAUSE", num);
+	pbx_chan_unbridge(ch);
+	pbx_chan_ref(ch);
+	ch->app_ev = NULL;
+	const struct pbx_chan_events *ev = ch->ev;
+	ch->ev = NULL; /* no event after hangup */
+	if (ev && ev->hangup)
+		ev->hangup(ch, cause, ch->ev_arg);
+	pbx_chan_unref(ch);
+}
+
+void pbx_chan_remote_hangup(struct pbx_chan *ch, int cause)
+{
+	if (ch->state == PBX_CHAN_HUNGUP)
+		return;
+	pbx_debug("%s: hung up by the far end (cause %d)", ch->name, cause);
+	gone(ch, cause);
+}
+
+void pbx_chan_hangup(struct pbx_chan *ch, int cause)
+{
+	if (ch->state == PBX_CHAN_HUNGUP)
+		return;
+	pbx_debug("%s: hanging up (cause %d)", ch->name, cause);
+	pbx_chan_ref(ch);
+	ch->tech->hangup(ch, cause);
+	if (ch->state != PBX_CHAN_HUNGUP) /* the driver may have reported it already */
+		gone(ch, cause);
+	pbx_chan_unref(ch);
+}
+
+void pbx_chan_remote_dtmf(struct pbx_chan *ch, char digit)
+{
+	void *arg;
+	if (ch->state == PBX_CHAN_HUNGUP)
+		return;
+	pbx_debug("%s: DTMF '%c'", ch->name, digit);
+	const struct pbx_chan_events *ev = evs_for(ch, &arg);
+	if (ev && ev->dtmf)
+		ev->dtmf(ch, digit, arg);
+}
+
+void pbx_chan_remote_media_dir(struct pbx_chan *ch, enum pbx_media_dir dir)
+{
+	struct pbx_chan *peer = ch->bridged;
+	if (peer && peer->state != PBX_CHAN_HUNGUP && peer->tech->peer_media_changed)
+		peer->tech->peer_media_changed(peer, dir);
+}
+
+void pbx_chan_media_done(struct pbx_chan *ch, int err)
+{
+	void *arg;
+	if (ch->state == PBX_CHAN_HUNGUP)
+		return;
+	const struct pbx_chan_events *ev = evs_for(ch, &arg);
+	if (ev && ev->media_done)
+		ev->media_done(ch, err, arg);
+}
+
+void pbx_chan_set_owner(struct pbx_chan *ch, const struct pbx_chan_events *ev, void *arg)
+{
+	ch->ev = ev;
+	ch->ev_arg = arg;
+}
+
+void pbx_chan_app_events(struct pbx_chan *ch, const struct pbx_chan_events *ev, void *arg)
+{
+	ch->app_ev = ev;
+	ch->app_ev_arg = arg;
+}
+
+/* ---- commands to the driver --------------------------------------------------------- */
+
+int pbx_chan_call(struct pbx_chan *ch, int timeout_s)
+{
+	if (ch->state == PBX_CHAN_HUNGUP)
+		return ENOTCONN;
+	return ch->tech->call(ch, timeout_s);
+}
+
+int pbx_chan_answer(struct pbx_chan *ch)
+{
+	if (ch->state == PBX_CHAN_HUNGUP)
+		return ENOTCONN;
+	if (ch->state == PBX_CHAN_UP)
+		return 0;
+	return ch->tech->answer(ch);
+}
+
+int pbx_chan_indicate(struct pbx_chan *ch, enum pbx_indication ind)
+{
+	if (ch->state == PBX_CHAN_HUNGUP)
+		return ENOTCONN;
+	return ch->tech->indicate ? ch->tech->indicate(ch, ind) : ENOTSUP;
+}
+
+int pbx_chan_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms)
+{
+	if (ch->state == PBX_CHAN_HUNGUP)
+		return ENOTCONN;
+	return ch->tech->send_dtmf ? ch->tech->send_dtmf(ch, digit, duration_ms) : ENOTSUP;
+}
+
+int pbx_chan_bridge(struct pbx_chan *a, struct pbx_chan *b)
+{
+	if (a->state == PBX_CHAN_HUNGUP || b->state == PBX_CHAN_HUNGUP)
+		return ENOTCONN;
+	if (a->bridged == b)
+		return 0;
+	pbx_chan_unbridge(a);
+	pbx_chan_unbridge(b);
+	a->bridged = b;
+	b->bridged = a;
+	snprintf(a->peer_name, sizeof a->peer_name, "%s", b->name);
+	snprintf(b->peer_name, sizeof b->peer_name, "%s", a->name);
+	if (a->rtp && b->rtp)
+		return pbx_rtp_bridge(a->rtp, b->rtp);
+	return 0;
+}
+
+void pbx_chan_unbridge(struct pbx_chan *ch)
+{
+	struct pbx_chan *peer = ch->bridged;
+	if (!peer)
+		return;
+	if (ch->rtp)
+		pbx_rtp_bridge(ch->rtp, NULL);
+	peer->bridged = NULL;
+	ch->bridged = NULL;
+}
+
+/* ---- variables ------------------------------------------------------------------------- */
+
+const char *pbx_chan_var_get(struct pbx_chan *ch, const char *name)
+{
+	for (struct pbx_var *v = ch->vars; v; v = v->next)
+		if (!strcmp(v->name, name))
+			return v->value;
+	return NULL;
+}
+
+int pbx_chan_var_set(struct pbx_chan *ch, const char *name, const char *value)
+{
+	struct pbx_var **pp;
+	for (pp = &ch->vars; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->name, name))
+			break;
+	if (!value) {
+		if (*pp) {
+			struct pbx_var *v = *pp;
+			*pp = v->next;
+			free(v->name);
+			free(v->value);
+			free(v);
+		}
+		return 0;
+	}
+	char *copy = strdup(value);
+	if (!copy)
+		return ENOMEM;
+	if (*pp) {
+		free((*pp)->value);
+		(*pp)->value = copy;
+		return 0;
+	}
+	struct pbx_var *v = calloc(1, sizeof *v);
+	if (!v || !(v->name = strdup(name))) {
+		free(v);
+		free(copy);
+		return ENOMEM;
+	}
+	v->value = copy;
+	*pp = v;
+	return 0;
+}
+
+void pbx_chan_var_each(struct pbx_chan *ch, pbx_chan_var_each_h *fn, void *arg)
+{
+	for (struct pbx_var *v = ch->vars; v; v = v->next)
+		if (fn(v->name, v->value, arg))
+			return;
+}
+
+/* ---- lists, names ----------------------------------------------------------------------- */
+
+unsigned pbx_chan_count(void)
+{
+	return live;
+}
+
+void pbx_chan_each(pbx_chan_each_h *fn, void *arg)
+{
+	/* A referenced snapshot: the callback may hang up or free any channel. */
+	size_t n = 0, i = 0;
+	for (struct pbx_chan *ch = all_head; ch; ch = ch->next)
+		n++;
+	struct pbx_chan **snap = malloc((n ? n : 1) * sizeof *snap);
+	if (!snap)
+		return;
+	for (struct pbx_chan *ch = all_head; ch; ch = ch->next)
+		snap[i++] = pbx_chan_ref(ch);
+	bool stop = false;
+	for (i = 0; i < n; i++) {
+		if (!stop && snap[i]->state != PBX_CHAN_HUNGUP)
+			stop = fn(snap[i], arg) != 0;
+		pbx_chan_unref(snap[i]);
+	}
+	free(snap);
+}
+
+const char *pbx_chan_state_name(enum pbx_chan_state st)
+{
+	static const char *const names[] = {"Down",     "Ring", "Dialing", "Ringing",
+					    "Progress", "Up",   "Hungup"};
+	return (unsigned)st < sizeof names / sizeof *names ? names[st] : "?";
+}
+
+const char *pbx_cause_dialstatus(int cause)
+{
+	switch (cause) {
+	case PBX_CAUSE_NORMAL: return "ANSWER";
+	case PBX_CAUSE_BUSY: return "BUSY";
+	case PBX_CAUSE_NO_ANSWER:
+	case PBX_CAUSE_NO_USER_RESPONSE: return "NOANSWER";
+	case PBX_CAUSE_CONGESTION: return "CONGESTION";
+	case PBX_CAUSE_CANCEL: return "CANCEL";
+	default: return "CHANUNAVAIL";
+	}
+}
+
+/* ---- dialplan -------------------------------------------------------------------------- */
+
+int pbx_dialplan_register(const struct pbx_dialplan_ops *ops)
+{
+	if (dialplan)
+		return EEXIST;
+	dialplan = ops;
+	return 0;
+}
+
+void pbx_dialplan_unregister(const struct pbx_dialplan_ops *ops)
+{
+	if (dialplan == ops)
+		dialplan = NULL;
+}
+
+int pbx_chan_start_pbx(struct pbx_chan *ch)
+{
+	if (pbx_stopping())
+		return EBUSY; /* stopping gracefully: no new calls */
+	if (!dialplan)
+		return ENOENT;
+	return dialplan->start(ch);
+}
+
+int pbx_dialplan_run(struct pbx_chan *ch, const char *context, const char *exten)
+{
+	if (!dialplan)
+		return ENOENT;
+	snprintf(ch->context, sizeof ch->context, "%s", context);
+	snprintf(ch->exten, sizeof ch->exten, "%s", exten);
+	return dialplan->start(ch);
+}
+
+bool pbx__dialplan_exists(const char *context, const char *exten)
+{
+	return dialplan && dialplan->exists && dialplan->exists(context, exten);
+}
+
+static int hangup_one(struct pbx_chan *ch, void *arg)
+{
+	pbx_chan_hangup(ch, *(int *)arg);
+	return 0;
+}
+
+void pbx__chan_hangup_all(int cause)
+{
+	pbx_chan_each(hangup_one, &cause);
+}

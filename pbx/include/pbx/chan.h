@@ -1,0 +1,219 @@
+/**
+ * @file chan.h  Channels: one call leg each, driven by a technology driver
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A channel is one leg of a call as the core sees it: its state, caller
+ * and dialled extension, variables, media session, and who owns it. The
+ * driver (chan_sip) creates it and reports what happens on the wire; the
+ * owner (the dialplan running the call, or the dial application watching
+ * an outgoing leg) receives those events and tells the channel what to do
+ * through the pbx_chan_* calls, which the core forwards to the driver.
+ *
+ * Signalling thread only. Channels are reference counted; a channel is
+ * found again later by id (pbx_chan_find), never through a stale pointer.
+ */
+#ifndef PBX_CHAN_H
+#define PBX_CHAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "pbx/buf.h"
+
+struct pbx_chan;
+struct pbx_rtp;
+
+enum pbx_chan_state {
+	PBX_CHAN_DOWN,     /* created, nothing sent or received yet */
+	PBX_CHAN_RING,     /* incoming, not answered */
+	PBX_CHAN_DIALING,  /* outgoing, request sent */
+	PBX_CHAN_RINGING,  /* outgoing, far end rings (180) */
+	PBX_CHAN_PROGRESS, /* early media (183 with SDP) */
+	PBX_CHAN_UP,       /* answered */
+	PBX_CHAN_HUNGUP,   /* gone; only references keep it */
+};
+
+/* Hangup causes (Q.850 numbers, as Asterisk's HANGUPCAUSE shows them). */
+enum pbx_cause {
+	PBX_CAUSE_NORMAL = 16,
+	PBX_CAUSE_BUSY = 17,
+	PBX_CAUSE_NO_ANSWER = 19, /* timeout */
+	PBX_CAUSE_NO_USER_RESPONSE = 18,
+	PBX_CAUSE_REJECTED = 21,
+	PBX_CAUSE_ANSWERED_ELSEWHERE = 26, /* another fork answered: CANCEL with a Reason */
+	PBX_CAUSE_UNALLOCATED = 1,         /* 404 */
+	PBX_CAUSE_UNAVAILABLE = 20,        /* subscriber absent: 480, no contacts */
+	PBX_CAUSE_CONGESTION = 34,         /* 503, no circuit */
+	PBX_CAUSE_FAILURE = 38,            /* network out of order, 5xx, timeout of a request */
+	PBX_CAUSE_INCOMPATIBLE = 58,       /* 488: no common media */
+	PBX_CAUSE_CANCEL = 487,            /* internal: caller went away before answer */
+};
+
+/** Conditions a channel can show the other side (in-band or in signalling). */
+enum pbx_indication {
+	PBX_IND_RINGING,
+	PBX_IND_PROGRESS, /* early media follows */
+	PBX_IND_BUSY,
+	PBX_IND_CONGESTION,
+	PBX_IND_HOLD,
+	PBX_IND_UNHOLD,
+};
+
+/** Media direction as in SDP (RFC 3264). */
+enum pbx_media_dir { PBX_DIR_SENDRECV, PBX_DIR_SENDONLY, PBX_DIR_RECVONLY, PBX_DIR_INACTIVE };
+
+/** A technology driver ("SIP"). Static const; registered once. */
+struct pbx_chan_tech {
+	const char *name;  /* "SIP" */
+	const char *alias; /* "PJSIP": accepted in dial strings; may be NULL */
+	/**
+	 * Create an outgoing channel for @p dest (the part after "SIP/"). It
+	 * is not called yet: the caller sets its owner, then pbx_chan_call.
+	 * @p requester is the channel on whose behalf (may be NULL); the
+	 * driver copies caller id from it and places media near it. Returns
+	 * 0, or ENOENT (no such user / no contacts: CHANUNAVAIL), EINVAL.
+	 * The channel's one reference belongs to the driver, which drops it
+	 * after the hangup; a caller that keeps the pointer takes its own.
+	 */
+	int (*request)(struct pbx_chan **chp, const char *dest, struct pbx_chan *requester);
+	int (*call)(struct pbx_chan *ch, int timeout_s);
+	int (*answer)(struct pbx_chan *ch);
+	/** Send the hangup on the wire; the core then marks the channel gone. */
+	void (*hangup)(struct pbx_chan *ch, int cause);
+	int (*indicate)(struct pbx_chan *ch, enum pbx_indication ind);
+	int (*send_dtmf)(struct pbx_chan *ch, char digit, int duration_ms);
+	/** Media of a bridged peer changed (hold, codec): renegotiate if needed. May be NULL. */
+	int (*peer_media_changed)(struct pbx_chan *ch, enum pbx_media_dir peer_dir);
+	/** Free tech_pvt; called once when the last reference goes. */
+	void (*destroy)(struct pbx_chan *ch);
+	/** One line of driver detail for `core show channels` (codec, encryption). May be NULL. */
+	void (*describe)(struct pbx_chan *ch, struct pbx_buf *out);
+};
+
+/** What the owner of a channel hears. Every callback may be NULL. */
+struct pbx_chan_events {
+	void (*state)(struct pbx_chan *ch, enum pbx_chan_state st, void *arg);
+	/** The channel is gone; @p cause says why. After this, no more events. */
+	void (*hangup)(struct pbx_chan *ch, int cause, void *arg);
+	void (*dtmf)(struct pbx_chan *ch, char digit, void *arg);
+	/** A media operation (playback) finished; @p err 0 or errno. */
+	void (*media_done)(struct pbx_chan *ch, int err, void *arg);
+};
+
+struct pbx_var;
+
+struct pbx_chan {
+	uint32_t id;
+	char name[80]; /* "SIP/1001-00000003" */
+	const struct pbx_chan_tech *tech;
+	void *tech_pvt;
+	enum pbx_chan_state state;
+	bool outgoing;
+	char caller_num[80], caller_name[80];
+	char exten[80], context[80];
+	char peer_name[80];               /* for show channels: the other leg's name */
+	struct pbx_rtp *rtp;              /* set by the driver; NULL before media. Valid
+					   * until the owner's hangup event has returned. */
+	const struct pbx_chan_events *ev; /* owner */
+	void *ev_arg;
+	const struct pbx_chan_events *app_ev; /* a running application, see pbx_chan_app_events */
+	void *app_ev_arg;
+	struct pbx_chan *bridged; /* media bridge peer (no reference held) */
+	struct pbx_var *vars;
+	time_t created, answered;
+	int hangup_cause;
+	unsigned refs;
+	struct pbx_chan *next, *prev; /* all channels, for the console */
+};
+
+/** Register a driver (at module load). 0 or EEXIST. */
+int pbx_chan_tech_register(const struct pbx_chan_tech *tech);
+void pbx_chan_tech_unregister(const struct pbx_chan_tech *tech);
+/** Driver by name or alias, case-insensitive; NULL if none. */
+const struct pbx_chan_tech *pbx_chan_tech_find(const char *name, size_t len);
+
+/**
+ * Driver side: a new channel with one reference (the driver's). @p peer
+ * names it: "1001" gives "SIP/1001-0000002a".
+ */
+int pbx_chan_alloc(struct pbx_chan **chp, const struct pbx_chan_tech *tech, const char *peer,
+		   bool outgoing);
+struct pbx_chan *pbx_chan_ref(struct pbx_chan *ch);
+void pbx_chan_unref(struct pbx_chan *ch);
+/** A live channel by id, or NULL. No reference is taken. */
+struct pbx_chan *pbx_chan_find(uint32_t id);
+struct pbx_chan *pbx_chan_find_name(const char *name);
+
+/* ---- driver -> core: what happened on the wire ---------------------------- */
+
+void pbx_chan_set_state(struct pbx_chan *ch, enum pbx_chan_state st);
+/** The far end hung up (or the driver gave up). Tells the owner; unbridges. */
+void pbx_chan_remote_hangup(struct pbx_chan *ch, int cause);
+void pbx_chan_remote_dtmf(struct pbx_chan *ch, char digit);
+/** The far end put us on hold / resumed (re-INVITE direction). Passed to the bridge peer. */
+void pbx_chan_remote_media_dir(struct pbx_chan *ch, enum pbx_media_dir dir);
+void pbx_chan_media_done(struct pbx_chan *ch, int err);
+
+/**
+ * A new incoming channel is ready (caller, exten and context set): hand it
+ * to the dialplan. 0 or an errno (no dialplan loaded: the driver rejects).
+ */
+int pbx_chan_start_pbx(struct pbx_chan *ch);
+
+/* ---- owner -> channel ------------------------------------------------------- */
+
+void pbx_chan_set_owner(struct pbx_chan *ch, const struct pbx_chan_events *ev, void *arg);
+/**
+ * While an application runs on a channel it may take the channel's dtmf,
+ * state and media_done events (@p ev NULL gives them back to the owner).
+ * Hangup always goes to the owner, which cancels the application.
+ */
+void pbx_chan_app_events(struct pbx_chan *ch, const struct pbx_chan_events *ev, void *arg);
+int pbx_chan_call(struct pbx_chan *ch, int timeout_s);
+int pbx_chan_answer(struct pbx_chan *ch);
+/** Hang up from our side. Safe to call twice; the owner's hangup event still fires once. */
+void pbx_chan_hangup(struct pbx_chan *ch, int cause);
+int pbx_chan_indicate(struct pbx_chan *ch, enum pbx_indication ind);
+int pbx_chan_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms);
+
+/**
+ * Bridge the media of two channels (either may still be ringing: early
+ * media). Relays packets when both legs share a codec, transcodes
+ * otherwise. Hold/resume of one is passed to the other.
+ */
+int pbx_chan_bridge(struct pbx_chan *a, struct pbx_chan *b);
+void pbx_chan_unbridge(struct pbx_chan *ch);
+
+/* ---- variables ---------------------------------------------------------------- */
+
+/** Channel variable (case-sensitive name, as Asterisk). NULL when unset. */
+const char *pbx_chan_var_get(struct pbx_chan *ch, const char *name);
+/** Set (value NULL: unset). 0 or ENOMEM. */
+int pbx_chan_var_set(struct pbx_chan *ch, const char *name, const char *value);
+typedef int pbx_chan_var_each_h(const char *name, const char *value, void *arg);
+void pbx_chan_var_each(struct pbx_chan *ch, pbx_chan_var_each_h *fn, void *arg);
+
+/* ---- the call counter, console and stop ------------------------------------- */
+
+unsigned pbx_chan_count(void);
+typedef int pbx_chan_each_h(struct pbx_chan *ch, void *arg);
+void pbx_chan_each(pbx_chan_each_h *fn, void *arg);
+const char *pbx_chan_state_name(enum pbx_chan_state st);
+/** "ANSWER", "BUSY", ... for a hangup cause of an outgoing leg that never answered. */
+const char *pbx_cause_dialstatus(int cause);
+
+/* ---- the dialplan runner (registered by dialplan/) ------------------------- */
+
+struct pbx_dialplan_ops {
+	/** Run the dialplan for @p ch (takes a reference). 0 or errno. */
+	int (*start)(struct pbx_chan *ch);
+	/** Is there an extension @p exten in @p context (for `channel originate`)? */
+	bool (*exists)(const char *context, const char *exten);
+};
+int pbx_dialplan_register(const struct pbx_dialplan_ops *ops);
+void pbx_dialplan_unregister(const struct pbx_dialplan_ops *ops);
+/** Start the dialplan at @p context, @p exten for an existing channel (originate). */
+int pbx_dialplan_run(struct pbx_chan *ch, const char *context, const char *exten);
+
+#endif

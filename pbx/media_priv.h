@@ -1,0 +1,373 @@
+/**
+ * @file media_priv.h  Media engine internals: workers, queues, sessions, codec tables, DTMF
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Two halves per RTP session. struct pbx_rtp belongs to the signalling
+ * thread (what the API hands out); struct pbx__sess belongs to one media
+ * worker (sockets, latching, relay state). The signalling thread creates a
+ * pbx__sess, hands it over in a command and from then on only keeps its
+ * address to name it in later commands and to read its counters; the
+ * worker frees it after a close command. Events come back by session id,
+ * so an event for a session already freed is dropped by lookup.
+ */
+#ifndef PBX_MEDIA_PRIV_H
+#define PBX_MEDIA_PRIV_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "pbx/media.h"
+
+struct pbx_config;
+
+/* ---- g711.c ---------------------------------------------------------------------------------- */
+
+/* Built by a constructor before main(); 33 KiB in all. */
+extern int16_t pbx__ulaw_dec[256], pbx__alaw_dec[256];
+extern uint8_t pbx__ulaw_enc[16384], pbx__alaw_enc[16384]; /* by (uint16_t)sample >> 2 */
+extern uint8_t pbx__ulaw_to_alaw[256], pbx__alaw_to_ulaw[256];
+
+/** The byte translation table from @p from to @p to; NULL when they are the same codec. */
+const uint8_t *pbx__g711_xlat(enum pbx_codec from, enum pbx_codec to);
+void pbx__g711_encode(enum pbx_codec c, const int16_t *pcm, uint8_t *out, size_t n);
+void pbx__g711_decode(enum pbx_codec c, const uint8_t *in, int16_t *pcm, size_t n);
+
+/* ---- RTP header (rtp.c) ---------------------------------------------------------------------- */
+
+#define PBX__RTP_HDR   12
+#define PBX__RTP_MAX   2048 /* larger datagrams are not voice: dropped */
+#define PBX__MAX_PTIME 120
+
+struct pbx__rtp_hdr {
+	uint8_t pt;
+	bool marker;
+	uint16_t seq;
+	uint32_t ts, ssrc;
+	size_t hlen; /* payload offset: fixed header, CSRCs, extension */
+	size_t plen; /* payload length without padding */
+};
+
+/** Validate and parse an RTP header: version 2, lengths consistent. 0 or EBADMSG. */
+int pbx__rtp_parse(const uint8_t *p, size_t len, struct pbx__rtp_hdr *h);
+
+/* ---- DTMF, RFC 4733 (dtmf.c) ----------------------------------------------------------------- */
+
+/** Event code of a key ("0-9*#A-D", '!' flash), -1 if none. */
+int pbx__dtmf_code(char digit);
+/** The key of an event code, 0 if it is not a key. */
+char pbx__dtmf_digit(int code);
+
+/* Receiver: one key press per event timestamp, however many end packets repeat it. */
+struct pbx__dtmf_rx {
+	uint64_t last_ms;  /* arrival of the latest packet of the event */
+	uint32_t ts;       /* RTP timestamp of the current event */
+	uint16_t duration; /* latest duration seen, in timestamp units */
+	uint8_t code;
+	bool active; /* an event with timestamp ts was seen ... */
+	bool ended;  /* ... and was reported */
+};
+
+/**
+ * Feed one telephone-event payload. Returns true with the key and its
+ * duration (8 kHz clock) when a press completed: at its first end packet,
+ * or when a new event starts before an end of the previous one arrived.
+ */
+bool pbx__dtmf_rx_feed(struct pbx__dtmf_rx *d, uint32_t ts, const uint8_t *pl, size_t len,
+		       uint64_t now_ms, char *digit, int *duration_ms);
+/** A press whose end packets were all lost: reported after @p idle_ms without packets. */
+bool pbx__dtmf_rx_flush(struct pbx__dtmf_rx *d, uint64_t now_ms, uint64_t idle_ms, char *digit,
+			int *duration_ms);
+
+/* Sender: updates every packet interval, then three end packets. */
+struct pbx__dtmf_tx {
+	uint32_t ts;    /* timestamp of the event (the stream's when it began) */
+	uint16_t total; /* duration to reach, timestamp units */
+	uint16_t dur;   /* duration sent so far */
+	uint16_t step;  /* timestamp units per packet */
+	uint8_t code;
+	uint8_t ends; /* end packets sent */
+	bool active;
+};
+
+void pbx__dtmf_tx_start(struct pbx__dtmf_tx *t, int code, uint32_t ts, int duration_ms,
+			unsigned step);
+/** The next 4-byte payload; false when the event is over. *marker is set on the first. */
+bool pbx__dtmf_tx_next(struct pbx__dtmf_tx *t, uint8_t pl[4], bool *marker);
+
+/* ---- sessions, worker side ------------------------------------------------------------------- */
+
+union pbx__sa {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+/* Decoded audio of one file at 8 kHz: immutable once loaded, shared by workers. */
+struct pbx__sound {
+	int refs; /* atomic: the cache and every playback hold one */
+	size_t n; /* samples */
+	int16_t pcm[];
+};
+
+void pbx__sound_ref(struct pbx__sound *snd);
+void pbx__sound_unref(struct pbx__sound *snd);
+
+/* What a session sends is one stream: one SSRC, continuous sequence numbers and
+ * timestamps, whether its packets are relayed, echoed or made here. */
+enum pbx__out_mode { PBX__OUT_NONE, PBX__OUT_RELAY, PBX__OUT_LOCAL };
+
+struct pbx__out {
+	uint64_t last_ms; /* when the latest audio packet went out */
+	uint32_t ssrc;
+	uint32_t last_ts; /* timestamp of that packet */
+	uint32_t in_ssrc; /* relayed source the offsets below belong to */
+	uint32_t ts_off;  /* out = in + off, for relayed packets */
+	uint16_t seq_off;
+	uint16_t next_seq;
+	uint8_t mode; /* enum pbx__out_mode */
+	bool sent;    /* anything sent yet (last_ts valid) */
+};
+
+#define PBX__DTMF_QUEUE 16
+
+struct pbx__worker;
+
+/*
+ * The fields every packet touches come first, in about three cache lines:
+ * with a thousand calls a session is cold in the cache whenever its next
+ * packet arrives 20 ms later, so each further line is a miss per packet.
+ */
+struct pbx__sess {
+	/* Hot: the receiving session and the one it relays to. */
+	uint32_t id;
+	uint16_t port;
+	bool have_params;
+	bool can_send; /* remote known and dir lets us send */
+	bool echo;
+	bool latched;
+	bool sdp_null; /* the SDP address is 0.0.0.0 or port 0: send nothing, latch nothing */
+	uint8_t codec, pt, dtmf_pt, dir;
+	uint8_t dq_head, dq_len; /* DTMF keys waiting to be sent */
+	uint8_t cand_count;      /* packets in a row from cand */
+	uint16_t spp;            /* samples per packet (ptime * 8) */
+	uint16_t ptime;
+	int fd;
+	socklen_t remote_len;
+	uint32_t remote_ssrc;
+	struct pbx__worker *w;
+	struct pbx__sess *peer;  /* bridged with; on the same worker */
+	struct pbx__sound *play; /* NULL when not playing */
+	uint64_t last_rx_ms;
+	union pbx__sa remote; /* where packets go: from SDP, then latched */
+	struct pbx__out out;
+	struct pbx__dtmf_tx dtx;
+	/* Written by the worker only, read by the signalling thread: relaxed atomics. */
+	struct pbx_rtp_stats st;
+
+	/* Cold: latching candidates, DTMF and playback state, lists, handles. */
+	union pbx__sa sdp;  /* the address SDP gave, to see a re-INVITE change it */
+	union pbx__sa cand; /* another source that may take over */
+	bool timed_out;
+	bool in_gens;
+	uint8_t closing; /* poll handles still closing */
+	int rtcp_fd;
+	struct pbx__dtmf_rx drx;
+	uint64_t dtx_next_ms;
+	struct {
+		char digit;
+		uint16_t ms;
+	} dq[PBX__DTMF_QUEUE];
+	size_t play_pos;
+	uint64_t play_next_ms;
+	uint32_t play_gen;
+	uint64_t rtcp_rx;
+	struct pbx__cmd *migrate;        /* moving: this command goes on as the adopt once closed */
+	struct pbx__sess *next, *prev;   /* the worker's sessions */
+	struct pbx__sess *gnext, *gprev; /* the worker's sessions that make packets (play, DTMF) */
+	uv_poll_t poll, rtcp_poll;
+};
+
+/* ---- commands and events --------------------------------------------------------------------- */
+
+enum pbx__cmd_type {
+	PBX__CMD_ADD,
+	PBX__CMD_PARAMS,
+	PBX__CMD_BRIDGE,
+	PBX__CMD_UNBRIDGE,
+	PBX__CMD_PLAY,
+	PBX__CMD_PLAY_STOP,
+	PBX__CMD_ECHO,
+	PBX__CMD_DTMF,
+	PBX__CMD_CLOSE,
+	PBX__CMD_MIGRATE,
+	PBX__CMD_ADOPT,
+	PBX__CMD_STOP,
+};
+
+struct pbx__cmd {
+	struct pbx__cmd *next;
+	enum pbx__cmd_type type;
+	struct pbx__sess *s, *s2;
+	uint32_t id, id2; /* the sessions' ids, for the signalling side to route it */
+	union {
+		struct pbx_rtp_params params;
+		struct {
+			struct pbx__sound *snd;
+			uint32_t gen;
+		} play;
+		bool on;
+		struct {
+			char digit;
+			int ms;
+		} dtmf;
+		struct pbx__worker *to;
+	} u;
+};
+
+enum pbx__ev_type {
+	PBX__EV_DTMF,
+	PBX__EV_TIMEOUT,
+	PBX__EV_PLAY_DONE,
+	PBX__EV_CLOSED,
+	PBX__EV_ADOPTED,
+};
+
+struct pbx__ev {
+	struct pbx__ev *next;
+	enum pbx__ev_type type;
+	uint32_t id;
+	int val;      /* duration ms, err, port */
+	uint32_t gen; /* playback generation */
+	char digit;
+};
+
+/* Multi-producer, single-consumer list under a mutex, with a wake-up. Commands
+ * and events are rare (per call, not per packet), so a lock costs nothing. */
+struct pbx__queue {
+	pthread_mutex_t mu;
+	void *head;
+	void **tail;
+	uv_async_t *wake;
+	bool closed; /* the consumer is gone: items stay for whoever drains it */
+};
+
+void pbx__queue_init(struct pbx__queue *q, uv_async_t *wake);
+/** Append @p item (its first member is the next pointer) and wake the consumer. */
+void pbx__queue_push(struct pbx__queue *q, void *item);
+/** Take everything queued, oldest first. */
+void *pbx__queue_take(struct pbx__queue *q);
+/** No more wake-ups: the consumer closes its async handle. */
+void pbx__queue_close(struct pbx__queue *q);
+
+struct pbx__worker {
+	int idx;
+	uv_thread_t thread;
+	uv_loop_t loop;
+	uv_async_t wake;
+	uv_timer_t tick;  /* 20 ms, while some session makes packets */
+	uv_timer_t check; /* 1 s: timeouts, DTMF presses without an end */
+	struct pbx__queue q;
+	struct pbx__sess *sessions;
+	struct pbx__sess *gens;
+	unsigned timeout_ms; /* rtp.timeout; 0 = never */
+	unsigned nsess_sig;  /* sessions placed here: the signalling thread's count */
+	bool stopping;
+	struct pbx__cmd stop; /* preallocated, so stopping cannot fail */
+	uint8_t buf[PBX__RTP_MAX] __attribute__((aligned(16))); /* the one receive buffer */
+};
+
+/* ---- media.c --------------------------------------------------------------------------------- */
+
+/**
+ * Start the engine from @p cfg (rtp.*, pbx.media_workers), delivering events
+ * on @p sig_loop, whose thread becomes "the signalling thread". What
+ * pbx_media_start does with the core's config; tests and benchmarks call it
+ * with their own. 0 or errno.
+ */
+int pbx__media_start_with(const struct pbx_config *cfg, uv_loop_t *sig_loop);
+/** Post an event to the signalling thread (any worker). */
+void pbx__media_post(enum pbx__ev_type type, uint32_t id, int val, uint32_t gen, char digit);
+/** The 20 ms tick of a worker's generating sessions. */
+void pbx__worker_tick(uv_timer_t *t);
+/** Random numbers for ports and SSRCs; signalling thread only. */
+uint32_t pbx__rand(void);
+/** Push a command to a worker from a worker (migration hands a session on). */
+void pbx__worker_push(struct pbx__worker *w, struct pbx__cmd *c);
+/** A sound for playback @p gen of session @p id is ready (borrowed), or failed with @p err. */
+void pbx__media_play_ready(uint32_t id, uint32_t gen, struct pbx__sound *snd, int err);
+/** The signalling thread's loop (for the thread pool), and whether the engine runs. */
+uv_loop_t *pbx__media_loop(void);
+bool pbx__media_running(void);
+/** The signalling side's session count and worker count, for tests. */
+unsigned pbx__media_sessions(void);
+int pbx__media_workers(void);
+
+/* ---- rtp.c: the worker side ------------------------------------------------------------------ */
+
+int pbx__ports_init(int port_min, int port_max);
+void pbx__ports_free(void);
+/** Bind an even/odd pair on @p local's address; ENOSPC when none is free. */
+int pbx__ports_open(const struct sockaddr *local, int *fd, int *rtcp_fd, uint16_t *port);
+void pbx__ports_release(uint16_t port);
+
+void pbx__sess_add(struct pbx__worker *w, struct pbx__sess *s);
+void pbx__sess_params(struct pbx__sess *s, const struct pbx_rtp_params *p);
+void pbx__sess_bridge(struct pbx__sess *a, struct pbx__sess *b);
+void pbx__sess_unbridge(struct pbx__sess *s);
+/** Close the sockets and free @p s (the event says the ports are free). */
+void pbx__sess_close(struct pbx__sess *s);
+/**
+ * Leave this worker for c->u.to: once the handles are closed, @p c (owned
+ * from now on) is pushed there as the adopt command.
+ */
+void pbx__sess_migrate(struct pbx__sess *s, struct pbx__cmd *c);
+void pbx__sess_check(struct pbx__worker *w);
+/** Send a packet this session made (play, DTMF): header from its stream. */
+void pbx__sess_send_local(struct pbx__sess *s, uint8_t pt, bool marker, uint32_t ts, uint8_t *pkt,
+			  size_t len);
+/** The timestamp a locally made packet takes now, switching the stream to local. */
+uint32_t pbx__out_local_ts(struct pbx__sess *s, uint64_t now, bool *marker);
+/** Put @p s on / off its worker's list of sessions that need the 20 ms tick. */
+void pbx__gens_update(struct pbx__sess *s);
+
+/* ---- playback.c ------------------------------------------------------------------------------ */
+
+/**
+ * Signalling side: find @p path in the cache or load it on the thread pool,
+ * then call pbx__media_play_ready(id, gen, ...), at once when cached. 0, or
+ * an errno when the file cannot be used (nothing is called then).
+ */
+int pbx__play_request(uint32_t id, uint32_t gen, const char *path);
+/** Drop the cache (at stop); sounds still playing stay until their last reference. */
+void pbx__play_cache_flush(void);
+/** Loads still running on the thread pool. */
+unsigned pbx__play_loading(void);
+/** Worker side. */
+void pbx__play_start(struct pbx__sess *s, struct pbx__sound *snd, uint32_t gen);
+/** End the playback: event with @p err (0, ECANCELED), or none when @p err < 0. */
+void pbx__play_stop(struct pbx__sess *s, int err);
+void pbx__play_tick(struct pbx__sess *s, uint64_t now);
+/** Decode @p path to 8 kHz PCM (any thread; the thread pool calls it). 0 or errno. */
+int pbx__sound_load(const char *path, struct pbx__sound **sndp);
+
+/* ---- dtmf.c, worker side --------------------------------------------------------------------- */
+
+void pbx__dtmf_enqueue(struct pbx__sess *s, char digit, int ms);
+void pbx__dtmf_tick(struct pbx__sess *s, uint64_t now);
+static inline bool pbx__dtmf_sending(const struct pbx__sess *s)
+{
+	return s->dtx.active || s->dq_len;
+}
+
+/* ---- counters -------------------------------------------------------------------------------- */
+
+#define PBX__STAT_ADD(field, n)                                                       \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), \
+			 __ATOMIC_RELAXED)
+
+#endif

@@ -1,0 +1,618 @@
+/**
+ * @file rtp.c  RTP sessions on a media worker: port pool, receive path, latching, relay
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The receive path is the hot one: a thousand relayed calls are 100,000
+ * packets a second. Per packet it costs one recvfrom into the worker's
+ * single buffer, a header check, a few compares, and one sendto out of the
+ * peer's socket; no allocation, no lock, no copy. Payload bytes are only
+ * touched when the legs use different G.711 laws (one table lookup each).
+ *
+ * Sessions are watched with uv_poll, not uv_udp: libuv's UDP reader calls
+ * recvmsg until it fails with EAGAIN, which at 50 packets a second per
+ * socket doubles the system calls. epoll is level-triggered, so reading one
+ * datagram per wake-up loses nothing: a second one queued wakes us again.
+ *
+ * Outgoing packets form one stream per session (struct pbx__out): our own
+ * SSRC, with sequence numbers and timestamps continued across relay, echo,
+ * playback and DTMF. The phone sees one source for the whole call, as if
+ * it talked to one device, whoever is on the other side (transfers too).
+ * Relayed packets keep their spacing: out = in + offset, the offsets set
+ * again when the relayed source changes. That is two additions a packet.
+ *
+ * Direction (params.dir) is the negotiated one from our side, as our SDP
+ * states it: we send only when sendrecv or sendonly, and use what arrives
+ * only when sendrecv or recvonly (anything else is counted as dropped);
+ * inactive is neither. The no-RTP timeout runs only for sendrecv: a phone
+ * that put us on hold (it says sendonly, we recvonly) often sends nothing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/ip.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "media_priv.h"
+#include "pbx/log.h"
+
+/* A new source takes over a latched session after this many packets in a row
+ * (none from the latched one between) unless its SSRC already matches: a
+ * phone whose NAT binding changed keeps its SSRC and moves at once, while a
+ * stray or injected stream has to outlast the real one. */
+#define LATCH_PACKETS 4
+
+/* ---- RTP header ------------------------------------------------------------------------------ */
+
+int pbx__rtp_parse(const uint8_t *p, size_t len, struct pbx__rtp_hdr *h)
+{
+	if (len < PBX__RTP_HDR || (p[0] >> 6) != 2)
+		return EBADMSG;
+	size_t hl = PBX__RTP_HDR + 4 * (size_t)(p[0] & 0x0f);
+	if (p[0] & 0x10) { /* extension: 16-bit profile, 16-bit length in words */
+		if (len < hl + 4)
+			return EBADMSG;
+		hl += 4 + 4 * (size_t)(p[hl + 2] << 8 | p[hl + 3]);
+	}
+	if (len < hl)
+		return EBADMSG;
+	size_t pl = len - hl;
+	if (p[0] & 0x20) { /* padding: the last byte counts itself and the rest */
+		uint8_t pad = p[len - 1];
+		if (!pad || pad > pl)
+			return EBADMSG;
+		pl -= pad;
+	}
+	h->marker = p[1] >> 7;
+	h->pt = p[1] & 0x7f;
+	h->seq = (uint16_t)(p[2] << 8 | p[3]);
+	h->ts = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+	h->ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+	h->hlen = hl;
+	h->plen = pl;
+	return 0;
+}
+
+static inline void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* ---- port pool (signalling thread) ----------------------------------------------------------- */
+
+/* One bit per even/odd pair: 4 KiB for the whole port space. The cursor
+ * walks on from a random start, so a port just released is the last to be
+ * handed out again and stray packets of the old call find nobody. */
+static struct {
+	int base;
+	int npairs;
+	int cursor;
+	uint8_t *used;
+} pool;
+
+int pbx__ports_init(int port_min, int port_max)
+{
+	int base = port_min + (port_min & 1);
+	int n = port_max >= base + 1 ? (port_max - base + 1) / 2 : 0;
+	if (n <= 0)
+		return EINVAL;
+	uint8_t *used = calloc((size_t)(n + 7) / 8, 1);
+	if (!used)
+		return ENOMEM;
+	free(pool.used);
+	pool.used = used;
+	pool.base = base;
+	pool.npairs = n;
+	pool.cursor = (int)(pbx__rand() % (unsigned)n);
+	return 0;
+}
+
+void pbx__ports_free(void)
+{
+	free(pool.used);
+	memset(&pool, 0, sizeof pool);
+}
+
+static int bind_one(const struct sockaddr *local, int port, int *fdp)
+{
+	union pbx__sa a;
+	socklen_t len;
+	int fam = local ? local->sa_family : AF_INET;
+	memset(&a, 0, sizeof a);
+	if (fam == AF_INET6) {
+		a.in6 = *(const struct sockaddr_in6 *)local;
+		a.in6.sin6_port = htons((uint16_t)port);
+		len = sizeof a.in6;
+	} else if (fam == AF_INET) {
+		if (local)
+			a.in = *(const struct sockaddr_in *)local;
+		a.in.sin_family = AF_INET;
+		a.in.sin_port = htons((uint16_t)port);
+		len = sizeof a.in;
+	} else {
+		return EAFNOSUPPORT;
+	}
+	int fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	/* DSCP EF, as phones mark voice; best effort. */
+	int tos = 0xb8;
+	if (fam == AF_INET)
+		(void)setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+	else
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+	if (bind(fd, &a.sa, len)) {
+		int err = errno;
+		close(fd);
+		return err;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+int pbx__ports_open(const struct sockaddr *local, int *fd, int *rtcp_fd, uint16_t *port)
+{
+	for (int i = 0; i < pool.npairs; i++) {
+		int k = (pool.cursor + i) % pool.npairs;
+		if (pool.used[k / 8] & (1u << (k % 8)))
+			continue;
+		int p = pool.base + 2 * k, err;
+		if ((err = bind_one(local, p, fd))) {
+			if (err == EADDRINUSE)
+				continue; /* someone else's: skip it */
+			return err;
+		}
+		if ((err = bind_one(local, p + 1, rtcp_fd))) {
+			close(*fd);
+			if (err == EADDRINUSE)
+				continue;
+			return err;
+		}
+		pool.used[k / 8] |= (uint8_t)(1u << (k % 8));
+		pool.cursor = (k + 1) % pool.npairs;
+		*port = (uint16_t)p;
+		return 0;
+	}
+	return ENOSPC;
+}
+
+void pbx__ports_release(uint16_t port)
+{
+	int k = (port - pool.base) / 2;
+	if (!pool.used || k < 0 || k >= pool.npairs)
+		return;
+	pool.used[k / 8] &= (uint8_t) ~(1u << (k % 8));
+}
+
+/* ---- addresses ------------------------------------------------------------------------------- */
+
+static bool sa_eq(const union pbx__sa *a, const union pbx__sa *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_port == b->in.sin_port &&
+		       a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	if (a->sa.sa_family == AF_INET6)
+		return a->in6.sin6_port == b->in6.sin6_port &&
+		       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof a->in6.sin6_addr);
+	return false;
+}
+
+static bool sa_null(const union pbx__sa *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return !a->in.sin_port || a->in.sin_addr.s_addr == htonl(INADDR_ANY);
+	if (a->sa.sa_family == AF_INET6) {
+		static const uint8_t zero[4];
+		const struct in6_addr *x = &a->in6.sin6_addr;
+		return !a->in6.sin6_port || IN6_IS_ADDR_UNSPECIFIED(x) ||
+		       (IN6_IS_ADDR_V4MAPPED(x) && !memcmp(&x->s6_addr[12], zero, 4));
+	}
+	return true;
+}
+
+static socklen_t sa_len(const union pbx__sa *a)
+{
+	return a->sa.sa_family == AF_INET6 ? sizeof a->in6 : sizeof a->in;
+}
+
+static void update_can_send(struct pbx__sess *s)
+{
+	s->can_send = s->have_params && !s->sdp_null &&
+		      (s->dir == PBX_DIR_SENDRECV || s->dir == PBX_DIR_SENDONLY);
+}
+
+/* ---- the outgoing stream --------------------------------------------------------------------- */
+
+/* The timestamp that follows what was sent, advanced by the time since (8 per
+ * ms at 8 kHz), at least one packet's worth so it never repeats. */
+static uint32_t out_next_ts(const struct pbx__out *o, uint64_t now, unsigned spp)
+{
+	if (!o->sent)
+		return o->last_ts;
+	uint64_t gap = (now - o->last_ms) * 8;
+	if (gap < spp)
+		gap = spp;
+	return o->last_ts + (uint32_t)gap;
+}
+
+uint32_t pbx__out_local_ts(struct pbx__sess *s, uint64_t now, bool *marker)
+{
+	struct pbx__out *o = &s->out;
+	if (o->mode != PBX__OUT_LOCAL || !o->sent) {
+		o->mode = PBX__OUT_LOCAL;
+		*marker = true;
+		return out_next_ts(o, now, s->spp);
+	}
+	*marker = false;
+	return o->last_ts + s->spp;
+}
+
+static void send_pkt(struct pbx__sess *s, const uint8_t *p, size_t len)
+{
+	ssize_t n = sendto(s->fd, p, len, 0, &s->remote.sa, s->remote_len);
+	/* A full socket buffer or an ICMP error: the packet is lost, as on the wire. */
+	if (n < 0)
+		return;
+	PBX__STAT_ADD(s->st.tx_packets, 1);
+	PBX__STAT_ADD(s->st.tx_bytes, (uint64_t)n);
+}
+
+void pbx__sess_send_local(struct pbx__sess *s, uint8_t pt, bool marker, uint32_t ts, uint8_t *pkt,
+			  size_t len)
+{
+	struct pbx__out *o = &s->out;
+	pkt[0] = 0x80;
+	pkt[1] = (uint8_t)((marker ? 0x80 : 0) | pt);
+	put16(pkt + 2, o->next_seq++);
+	put32(pkt + 4, ts);
+	put32(pkt + 8, o->ssrc);
+	if (pt != s->dtmf_pt || !s->dtmf_pt) {
+		o->last_ts = ts;
+		o->last_ms = uv_now(&s->w->loop);
+		o->sent = true;
+	}
+	send_pkt(s, pkt, len);
+}
+
+/* Relay (or echo) the packet in the worker's buffer out of @p d. */
+static void relay(struct pbx__sess *d, uint8_t *p, size_t len, const struct pbx__rtp_hdr *h,
+		  int codec, bool dtmf, uint64_t now)
+{
+	/* Playback and DTMF being sent own the leg's stream meanwhile. */
+	if (!d->can_send || d->play || pbx__dtmf_sending(d))
+		return;
+	uint8_t pt;
+	if (dtmf) {
+		if (!d->dtmf_pt)
+			return; /* consumed: the event went to the application */
+		pt = d->dtmf_pt;
+	} else {
+		pt = d->pt;
+		const uint8_t *x = pbx__g711_xlat((enum pbx_codec)codec, (enum pbx_codec)d->codec);
+		if (x)
+			for (uint8_t *b = p + h->hlen, *e = b + h->plen; b < e; b++)
+				*b = x[*b];
+	}
+	struct pbx__out *o = &d->out;
+	bool marker = h->marker;
+	if (o->mode != PBX__OUT_RELAY || o->in_ssrc != h->ssrc) {
+		o->seq_off = (uint16_t)(o->next_seq - h->seq);
+		o->ts_off = out_next_ts(o, now, d->spp) - h->ts;
+		o->in_ssrc = h->ssrc;
+		o->mode = PBX__OUT_RELAY;
+		marker |= !dtmf; /* a new talk spurt for the far jitter buffer */
+	}
+	uint16_t seq = (uint16_t)(h->seq + o->seq_off);
+	uint32_t ts = h->ts + o->ts_off;
+	if ((int16_t)(seq - o->next_seq) >= 0)
+		o->next_seq = (uint16_t)(seq + 1);
+	if (!dtmf && (!o->sent || (int32_t)(ts - o->last_ts) > 0)) {
+		o->last_ts = ts;
+		o->last_ms = now;
+		o->sent = true;
+	}
+	p[1] = (uint8_t)((marker ? 0x80 : 0) | pt);
+	put16(p + 2, seq);
+	put32(p + 4, ts);
+	put32(p + 8, o->ssrc);
+	send_pkt(d, p, len);
+}
+
+/* Symmetric RTP: true when the packet from @p src may be used. */
+static bool latch(struct pbx__sess *s, const union pbx__sa *src, uint32_t ssrc)
+{
+	if (s->sdp_null)
+		return true; /* on hold the old way (c=0.0.0.0): listen, never answer */
+	if (s->latched && sa_eq(src, &s->remote)) {
+		s->cand_count = 0;
+		s->remote_ssrc = ssrc; /* both in the session's first cache line */
+		return true;
+	}
+	bool take = !s->latched || ssrc == s->remote_ssrc;
+	if (!take && sa_eq(src, &s->cand))
+		take = ++s->cand_count >= LATCH_PACKETS;
+	if (!take) {
+		if (!sa_eq(src, &s->cand)) {
+			s->cand = *src;
+			s->cand_count = 1;
+		}
+		return false;
+	}
+	if (pbx_log_get_level() >= PBX_LOG_DEBUG) {
+		char b[64];
+		inet_ntop(src->sa.sa_family,
+			  src->sa.sa_family == AF_INET6 ? (const void *)&src->in6.sin6_addr
+							: (const void *)&src->in.sin_addr,
+			  b, sizeof b);
+		pbx_debug("rtp %u: latched to %s port %u", s->id, b,
+			  ntohs(src->sa.sa_family == AF_INET6 ? src->in6.sin6_port
+							      : src->in.sin_port));
+	}
+	s->remote = *src;
+	s->remote_len = sa_len(src);
+	s->remote_ssrc = ssrc;
+	s->latched = true;
+	s->cand_count = 0;
+	memset(&s->cand, 0, sizeof s->cand);
+	return true;
+}
+
+static void on_rtp(uv_poll_t *h, int status, int events)
+{
+	struct pbx__sess *s = h->data;
+	struct pbx__worker *w = s->w;
+	union pbx__sa src;
+	socklen_t slen = sizeof src;
+	(void)events;
+	if (status < 0)
+		return;
+	ssize_t n = recvfrom(s->fd, w->buf, sizeof w->buf, MSG_TRUNC, &src.sa, &slen);
+	if (n < 0)
+		return;
+	PBX__STAT_ADD(s->st.rx_packets, 1);
+	PBX__STAT_ADD(s->st.rx_bytes, (uint64_t)n);
+
+	struct pbx__rtp_hdr hd;
+	if ((size_t)n > sizeof w->buf || !s->have_params ||
+	    (s->dir != PBX_DIR_SENDRECV && s->dir != PBX_DIR_RECVONLY) ||
+	    pbx__rtp_parse(w->buf, (size_t)n, &hd))
+		goto drop;
+	int codec = -1;
+	bool dtmf = false;
+	if (hd.pt == s->pt)
+		codec = s->codec;
+	else if (s->dtmf_pt && hd.pt == s->dtmf_pt)
+		dtmf = true;
+	else if (hd.pt == 0) /* the static G.711 numbers, whatever SDP chose */
+		codec = PBX_CODEC_PCMU;
+	else if (hd.pt == 8)
+		codec = PBX_CODEC_PCMA;
+	else
+		goto drop;
+	if (!latch(s, &src, hd.ssrc))
+		goto drop;
+
+	uint64_t now = uv_now(&w->loop);
+	s->last_rx_ms = now;
+	if (dtmf) {
+		char digit;
+		int ms;
+		if (pbx__dtmf_rx_feed(&s->drx, hd.ts, w->buf + hd.hlen, hd.plen, now, &digit, &ms))
+			pbx__media_post(PBX__EV_DTMF, s->id, ms, 0, digit);
+		if (s->peer)
+			relay(s->peer, w->buf, (size_t)n, &hd, -1, true, now);
+		return;
+	}
+	if (s->peer)
+		relay(s->peer, w->buf, (size_t)n, &hd, codec, false, now);
+	else if (s->echo)
+		relay(s, w->buf, (size_t)n, &hd, codec, false, now);
+	return;
+drop:
+	PBX__STAT_ADD(s->st.rx_dropped, 1);
+}
+
+/* RTCP is counted and otherwise ignored: with our own SSRC on each leg the
+ * far end's reports describe a stream the other phone never saw. */
+static void on_rtcp(uv_poll_t *h, int status, int events)
+{
+	struct pbx__sess *s = h->data;
+	(void)events;
+	if (status < 0)
+		return;
+	if (recv(s->rtcp_fd, s->w->buf, sizeof s->w->buf, 0) >= 0)
+		PBX__STAT_ADD(s->rtcp_rx, 1);
+}
+
+/* ---- session life on the worker -------------------------------------------------------------- */
+
+void pbx__sess_add(struct pbx__worker *w, struct pbx__sess *s)
+{
+	int err;
+	s->w = w;
+	s->poll.data = s;
+	s->rtcp_poll.data = s;
+	if ((err = uv_poll_init(&w->loop, &s->poll, s->fd)) ||
+	    (err = uv_poll_init(&w->loop, &s->rtcp_poll, s->rtcp_fd)))
+		pbx_error("rtp %u: cannot watch its sockets: %s", s->id, uv_strerror(err));
+	else if ((err = uv_poll_start(&s->poll, UV_READABLE, on_rtp)) ||
+		 (err = uv_poll_start(&s->rtcp_poll, UV_READABLE, on_rtcp)))
+		pbx_error("rtp %u: cannot watch its sockets: %s", s->id, uv_strerror(err));
+	s->prev = NULL;
+	s->next = w->sessions;
+	if (w->sessions)
+		w->sessions->prev = s;
+	w->sessions = s;
+	s->in_gens = false;
+	pbx__gens_update(s);
+}
+
+void pbx__sess_params(struct pbx__sess *s, const struct pbx_rtp_params *p)
+{
+	union pbx__sa sdp;
+	memset(&sdp, 0, sizeof sdp);
+	if (p->remote.ss_family == AF_INET)
+		sdp.in = *(const struct sockaddr_in *)&p->remote;
+	else if (p->remote.ss_family == AF_INET6)
+		sdp.in6 = *(const struct sockaddr_in6 *)&p->remote;
+	/* A new address from SDP (a re-INVITE moved the media) starts latching
+	 * afresh; the same one keeps what symmetric RTP learnt. */
+	if (!s->have_params || !sa_eq(&sdp, &s->sdp)) {
+		s->sdp = sdp;
+		s->remote = sdp;
+		s->remote_len = sa_len(&sdp);
+		s->latched = false;
+		s->cand_count = 0;
+	}
+	s->sdp_null = sa_null(&sdp);
+	s->codec = (uint8_t)(p->codec < PBX_CODEC__COUNT ? p->codec : PBX_CODEC_PCMU);
+	s->pt = p->pt & 0x7f;
+	s->dtmf_pt = p->dtmf_pt & 0x7f;
+	s->dir = (uint8_t)p->dir;
+	unsigned ptime = p->ptime ? p->ptime : 20;
+	if (ptime < 10)
+		ptime = 10;
+	if (ptime > PBX__MAX_PTIME)
+		ptime = PBX__MAX_PTIME;
+	s->ptime = (uint16_t)ptime;
+	s->spp = (uint16_t)(ptime * 8);
+	s->have_params = true;
+	/* The no-RTP clock starts (again) now: a phone taken off hold needs a moment. */
+	s->last_rx_ms = uv_now(&s->w->loop);
+	s->timed_out = false;
+	update_can_send(s);
+}
+
+void pbx__sess_unbridge(struct pbx__sess *s)
+{
+	if (s->peer) {
+		s->peer->peer = NULL;
+		s->peer->out.mode = PBX__OUT_NONE;
+		s->peer = NULL;
+	}
+	s->out.mode = PBX__OUT_NONE;
+}
+
+void pbx__sess_bridge(struct pbx__sess *a, struct pbx__sess *b)
+{
+	pbx__sess_unbridge(a);
+	pbx__sess_unbridge(b);
+	if (a == b)
+		return;
+	a->peer = b;
+	b->peer = a;
+	a->echo = b->echo = false;
+}
+
+void pbx__gens_update(struct pbx__sess *s)
+{
+	struct pbx__worker *w = s->w;
+	bool need = s->play || pbx__dtmf_sending(s);
+	if (need && !s->in_gens) {
+		s->gprev = NULL;
+		s->gnext = w->gens;
+		if (w->gens)
+			w->gens->gprev = s;
+		w->gens = s;
+		s->in_gens = true;
+		if (!uv_is_active((uv_handle_t *)&w->tick))
+			uv_timer_start(&w->tick, pbx__worker_tick, 20, 20);
+	} else if (!need && s->in_gens) {
+		if (s->gprev)
+			s->gprev->gnext = s->gnext;
+		else
+			w->gens = s->gnext;
+		if (s->gnext)
+			s->gnext->gprev = s->gprev;
+		s->gnext = s->gprev = NULL;
+		s->in_gens = false;
+	}
+}
+
+/* Take @p s off its worker: bridge, lists, 20 ms tick. Play and DTMF state stay. */
+static void detach(struct pbx__sess *s)
+{
+	struct pbx__worker *w = s->w;
+	pbx__sess_unbridge(s);
+	if (s->in_gens) {
+		if (s->gprev)
+			s->gprev->gnext = s->gnext;
+		else
+			w->gens = s->gnext;
+		if (s->gnext)
+			s->gnext->gprev = s->gprev;
+		s->in_gens = false;
+	}
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct pbx__sess *s = h->data;
+	if (--s->closing)
+		return;
+	if (s->migrate) {
+		struct pbx__cmd *c = s->migrate;
+		s->migrate = NULL;
+		c->type = PBX__CMD_ADOPT;
+		pbx__worker_push(c->u.to, c);
+		return; /* from here on the session is the other worker's */
+	}
+	close(s->fd);
+	close(s->rtcp_fd);
+	if (!s->w->stopping)
+		pbx__media_post(PBX__EV_CLOSED, s->id, s->port, 0, 0);
+	free(s);
+}
+
+void pbx__sess_close(struct pbx__sess *s)
+{
+	detach(s);
+	pbx__play_stop(s, -1);
+	s->closing = 2;
+	uv_close((uv_handle_t *)&s->poll, on_closed);
+	uv_close((uv_handle_t *)&s->rtcp_poll, on_closed);
+}
+
+void pbx__sess_migrate(struct pbx__sess *s, struct pbx__cmd *c)
+{
+	detach(s);
+	s->migrate = c;
+	s->closing = 2;
+	uv_close((uv_handle_t *)&s->poll, on_closed);
+	uv_close((uv_handle_t *)&s->rtcp_poll, on_closed);
+}
+
+/* Once a second: linear in the worker's sessions, a few compares each. */
+void pbx__sess_check(struct pbx__worker *w)
+{
+	uint64_t now = uv_now(&w->loop);
+	for (struct pbx__sess *s = w->sessions; s; s = s->next) {
+		char digit;
+		int ms;
+		if (pbx__dtmf_rx_flush(&s->drx, now, 1000, &digit, &ms))
+			pbx__media_post(PBX__EV_DTMF, s->id, ms, 0, digit);
+		if (w->timeout_ms && s->have_params && s->dir == PBX_DIR_SENDRECV &&
+		    !s->timed_out && now - s->last_rx_ms >= w->timeout_ms) {
+			s->timed_out = true;
+			pbx__media_post(PBX__EV_TIMEOUT, s->id, 0, 0, 0);
+		}
+	}
+}
