@@ -3,11 +3,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Parts, in order: each build/bench/bench_* micro-benchmark, then the
-# REGISTER-with-auth rate benchmark (tests/bench/register_rate.py). A part
-# that fails is reported as "FAILED: why" and the run goes on. Figures are
-# the lines a part prints in the first column as "LABEL: NUMBER UNIT";
-# each is appended, dated, to build/bench/results.txt, and all are shown
-# in a summary at the end. Full output of each part: build/bench/logs/.
+# REGISTER-with-auth rate benchmark (tests/bench/register_rate.py), then
+# the call benchmarks (call_rate.py, relay_load.py). A part that fails is
+# reported as "FAILED: why" and the run goes on. Figures are the lines a
+# part prints in the first column as "LABEL: NUMBER UNIT"; each is
+# appended, dated, to build/bench/results.txt, and all are shown in a
+# summary at the end. Full output of each part: build/bench/logs/.
 #
 # Benchmarks assert nothing. Exit status: 0 when at least one part ran,
 # 1 when none could, 130 when interrupted.
@@ -15,6 +16,11 @@
 # Time: the whole run ends by itself within BENCH_BUDGET seconds (170):
 # each micro-benchmark gets at most BENCH_MICRO_TIMEOUT (30), all of them
 # together BENCH_MICRO_BUDGET (45), and the REGISTER benchmark the rest.
+#
+# Then the call benchmarks, calls per second (tests/bench/call_rate.py) and
+# concurrent relayed calls (tests/bench/relay_load.py), within
+# BENCH_CALL_BUDGET seconds more (180), of which relay_load keeps
+# BENCH_RELAY_BUDGET (80).
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
@@ -186,6 +192,40 @@ if [ -z "$INTERRUPTED" ]; then
 		run_part register_rate "$left" "$PYTHON" tests/bench/register_rate.py \
 			--budget $((left - 10))
 	fi
+fi
+
+# ---- calls: calls per second, concurrent relayed calls --------------------------------
+CALL_BUDGET=${BENCH_CALL_BUDGET:-180}
+RELAY_BUDGET=${BENCH_RELAY_BUDGET:-80}
+CALL_END=$((SECONDS + CALL_BUDGET))
+call_part() { # part script seconds-for-it
+	local part=$1 script=$2 limit=$3
+	if [ ! -x build/pbx ]; then
+		echo
+		echo "== $part =="
+		fail_part "$part" "build/pbx is not built (make build/pbx)"
+	elif ! command -v sipp >/dev/null; then
+		echo
+		echo "== $part =="
+		fail_part "$part" "sipp not found (Debian package sip-tester; make deps)"
+	elif [ ! -x "$PYTHON" ]; then
+		echo
+		echo "== $part =="
+		fail_part "$part" "$PYTHON not found"
+	elif [ "$limit" -lt 30 ]; then
+		echo
+		echo "== $part =="
+		fail_part "$part" "skipped: only ${limit}s of the ${CALL_BUDGET}s call budget left"
+	else
+		# The script keeps 5 s in hand for start-up and clean-up.
+		run_part "$part" "$limit" "$PYTHON" "$script" --budget $((limit - 5))
+	fi
+}
+if [ -z "$INTERRUPTED" ]; then
+	call_part call_rate tests/bench/call_rate.py $((CALL_END - SECONDS - RELAY_BUDGET))
+fi
+if [ -z "$INTERRUPTED" ]; then
+	call_part relay_load tests/bench/relay_load.py $((CALL_END - SECONDS))
 fi
 
 # ---- summary --------------------------------------------------------------------------
