@@ -220,6 +220,14 @@ static void dial_end(struct dial *d, const char *status, int cause)
 	for (size_t i = 0; i < d->nlegs; i++)
 		leg_hangup(&d->legs[i], cause);
 	pbx_chan_var_set(d->caller, "DIALSTATUS", status);
+	/* An unanswered caller hears why, as in Asterisk: when the script
+	 * ends, the engine hangs up with this cause (486 for busy, ...). */
+	if (d->caller->state != PBX_CHAN_UP && strcmp(status, "ANSWER") && strcmp(status, "CANCEL"))
+		for (size_t i = 0; i < d->ncauses; i++)
+			if (!strcmp(pbx_cause_dialstatus(d->causes[i]), status)) {
+				d->caller->hangup_cause = d->causes[i];
+				break;
+			}
 	set_times(d);
 	pbx_info("%s: Dial(%s) ends: %s", d->caller->name, d->str, status);
 	if (d->in_exec || d->cancelled)

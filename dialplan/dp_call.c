@@ -988,8 +988,10 @@ static void report(struct dp_call *c, int rc)
 /* The main function is over: hang up, then `h` with the call's globals, or the end. */
 static bool start_h(struct dp_call *c)
 {
+	/* A cause left by an application (a failed dial) tells the caller why. */
 	if (!is_hungup(c))
-		pbx_chan_hangup(c->ch, PBX_CAUSE_NORMAL);
+		pbx_chan_hangup(c->ch,
+				c->ch->hangup_cause ? c->ch->hangup_cause : PBX_CAUSE_NORMAL);
 	c->phase = DP_H;
 	const struct dp_exten *e = dp_state_find(c->st, c->context, "h", true);
 	if (!e)

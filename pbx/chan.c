@@ -200,15 +200,41 @@ void pbx_chan_hangup(struct pbx_chan *ch, int cause)
 	pbx_chan_unref(ch);
 }
 
-void pbx_chan_remote_dtmf(struct pbx_chan *ch, char digit)
+/* Pass a digit across the bridge unless the media engine relayed it already. */
+static void dtmf_to_peer(struct pbx_chan *ch, char digit, bool signalled)
+{
+	struct pbx_chan *peer = ch->bridged;
+	if (!peer || peer->state == PBX_CHAN_HUNGUP)
+		return;
+	if (!signalled && ch->rtp && peer->rtp && pbx_rtp_get_params(ch->rtp)->dtmf_pt &&
+	    pbx_rtp_get_params(peer->rtp)->dtmf_pt)
+		return;
+	pbx_chan_send_dtmf(peer, digit, 100);
+}
+
+static void dtmf_in(struct pbx_chan *ch, char digit, bool signalled)
 {
 	void *arg;
 	if (ch->state == PBX_CHAN_HUNGUP)
 		return;
-	pbx_debug("%s: DTMF '%c'", ch->name, digit);
+	pbx_debug("%s: DTMF '%c' (%s)", ch->name, digit, signalled ? "signalling" : "media");
+	pbx_chan_ref(ch);
 	const struct pbx_chan_events *ev = evs_for(ch, &arg);
 	if (ev && ev->dtmf)
 		ev->dtmf(ch, digit, arg);
+	if (ch->state != PBX_CHAN_HUNGUP)
+		dtmf_to_peer(ch, digit, signalled);
+	pbx_chan_unref(ch);
+}
+
+void pbx_chan_remote_dtmf(struct pbx_chan *ch, char digit)
+{
+	dtmf_in(ch, digit, false);
+}
+
+void pbx_chan_remote_dtmf_signalled(struct pbx_chan *ch, char digit)
+{
+	dtmf_in(ch, digit, true);
 }
 
 void pbx_chan_remote_media_dir(struct pbx_chan *ch, enum pbx_media_dir dir)
@@ -428,8 +454,11 @@ int pbx_dialplan_run(struct pbx_chan *ch, const char *context, const char *exten
 {
 	if (!dialplan)
 		return ENOENT;
-	snprintf(ch->context, sizeof ch->context, "%s", context);
-	snprintf(ch->exten, sizeof ch->exten, "%s", exten);
+	/* The caller may pass the channel's own fields: copying onto itself is undefined. */
+	if (context != ch->context)
+		snprintf(ch->context, sizeof ch->context, "%s", context);
+	if (exten != ch->exten)
+		snprintf(ch->exten, sizeof ch->exten, "%s", exten);
 	return dialplan->start(ch);
 }
 

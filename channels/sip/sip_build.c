@@ -17,6 +17,11 @@ void sip_build_set_server(const char *server)
 	snprintf(server_hdr, sizeof server_hdr, "%s", server);
 }
 
+const char *sip_build_server(void)
+{
+	return server_hdr;
+}
+
 const char *sip_reason(uint16_t code)
 {
 	switch (code) {

@@ -55,5 +55,6 @@ void sip_random_token(char *buf, size_t len);
 
 /** Value of the Server and User-Agent headers we send (sip.user_agent). */
 void sip_build_set_server(const char *server);
+const char *sip_build_server(void);
 
 #endif

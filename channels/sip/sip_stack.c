@@ -26,8 +26,8 @@
 #include "sip_uri.h"
 
 /* Option tags we implement; a Require naming anything else gets 420. */
-static const char *const supported_tags[] = {"path", NULL};
-#define SUPPORTED_HDR "Supported: path\r\n"
+static const char *const supported_tags[] = {"path", "timer", NULL};
+#define SUPPORTED_HDR "Supported: path, timer\r\n"
 #define ACCEPT_HDR    "Accept: application/sdp, text/plain, application/pidf+xml\r\n"
 
 static struct sip_stack *the_stack;
@@ -40,6 +40,12 @@ struct sip_stack *sip_stack_get(void)
 int64_t sip_stack_now_s(void)
 {
 	return (int64_t)time(NULL);
+}
+
+static uint64_t stack_clock(void *arg)
+{
+	struct sip_stack *s = arg;
+	return uv_now(s->loop);
 }
 
 static void timer_fire(uv_timer_t *h)
@@ -68,6 +74,16 @@ void sip_stack_set_handler(struct sip_stack *s, enum sip_method method, sip_meth
 		    i == SIP_METHOD_OPTIONS)
 			snprintf(s->allow + strlen(s->allow), sizeof s->allow - strlen(s->allow),
 				 "%s%s", s->allow[0] ? ", " : "", sip_msg_method_name(i));
+}
+
+void sip_stack_set_dialog_hook(struct sip_stack *s, sip_dialog_h *h)
+{
+	s->dialog_hook = h;
+}
+
+void sip_stack_set_cancel_handler(struct sip_stack *s, sip_cancel_h *h)
+{
+	s->cancel_handler = h;
 }
 
 int sip_stack_reply(struct sip_stack *s, struct sip_stsx *t, const struct sip_msg *req,
@@ -243,8 +259,13 @@ static void recv_request(struct sip_stack *s, struct sip_msg *m, const struct si
 	uint32_t mf;
 	char extra[512];
 
-	if (m->method == SIP_METHOD_ACK)
-		return; /* an ACK no transaction took: for a dialog, later; else stray */
+	if (m->method == SIP_METHOD_ACK) {
+		/* An ACK no transaction took: the ACK of a 2xx, for its dialog;
+		 * anything else is stray and dropped. */
+		if (s->dialog_hook)
+			(void)s->dialog_hook(s, m, src, NULL);
+		return;
+	}
 	if (!sip_msg_max_forwards(m, &mf) && mf == 0) {
 		sip_stack_reply(s, NULL, m, src, 483, NULL, NULL, NULL, NULL);
 		return;
@@ -274,9 +295,18 @@ static void recv_request(struct sip_stack *s, struct sip_msg *m, const struct si
 		return;
 	}
 	if (m->method == SIP_METHOD_CANCEL) {
-		/* No INVITE server transactions yet: nothing a CANCEL can match. */
-		sip_stack_reply(s, t, m, src, 481, NULL, NULL, NULL, NULL);
+		struct sip_stsx *inv = sip_stsx_find_invite(s->tsx, m);
+		if (inv && !sip_stsx_final_sent(inv) && s->cancel_handler)
+			s->cancel_handler(s, m, src, t, inv);
+		else /* RFC 3261 9.2: too late is 200 with no effect; no match is 481 */
+			sip_stack_reply(s, t, m, src, inv && sip_stsx_final_sent(inv) ? 200 : 481,
+					NULL, NULL, NULL, NULL);
 		return;
+	}
+	if (s->dialog_hook) {
+		struct sip_addr to;
+		if (!sip_msg_to(m, &to) && to.tag.l && s->dialog_hook(s, m, src, t))
+			return;
 	}
 	sip_method_h *h = m->method != SIP_METHOD_OTHER ? s->handlers[m->method] : NULL;
 	if (!h && m->method == SIP_METHOD_OPTIONS)
@@ -360,6 +390,8 @@ static int load(void)
 	uv_timer_init(s->loop, &s->timer);
 	s->timer.data = s;
 	sip_timers_init(&s->timers, uv_now(s->loop));
+	s->timers.clock = stack_clock;
+	s->timers.clock_arg = s;
 	pbx_buf_init(&s->out);
 	sip_random_token(s->to_tag, sizeof s->to_tag);
 	sip_build_set_server(cfg->sip.user_agent);

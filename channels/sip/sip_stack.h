@@ -35,6 +35,29 @@ struct sip_registrar;
 typedef void sip_method_h(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
 			  struct sip_stsx *t);
 
+/**
+ * In-dialog traffic, offered before the method handlers: every request but
+ * CANCEL and ACK whose To carries a tag, with its new server transaction
+ * @p t, and every ACK that no transaction took (@p t NULL: the ACK of a
+ * 2xx, RFC 3261 13.3.1.4). Return true when the hook took the request (it
+ * then answers it through @p t); false hands it to the method's handler as
+ * if there were no hook. An ACK is never answered and is dropped when not
+ * taken.
+ */
+typedef bool sip_dialog_h(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+			  struct sip_stsx *t);
+
+/**
+ * A CANCEL (RFC 3261 9.2) whose INVITE server transaction @p inv has not
+ * sent a final response yet. @p t is the CANCEL's own transaction. The
+ * handler answers the CANCEL on @p t (200) and, when it stops the INVITE,
+ * the INVITE on @p inv (487). The stack itself answers 481 when no INVITE
+ * matches (or no handler is set) and 200 when the INVITE was answered
+ * already, since a CANCEL then has no effect.
+ */
+typedef void sip_cancel_h(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+			  struct sip_stsx *t, struct sip_stsx *inv);
+
 struct sip_stack {
 	const struct pbx_config *cfg;
 	uv_loop_t *loop;
@@ -46,6 +69,8 @@ struct sip_stack {
 	struct sip_ban *ban;
 	struct sip_registrar *reg;
 	sip_method_h *handlers[SIP_METHOD__COUNT]; /* by enum sip_method */
+	sip_dialog_h *dialog_hook;                 /* in-dialog requests and 2xx ACKs */
+	sip_cancel_h *cancel_handler;              /* CANCEL of a pending INVITE */
 	struct pbx_buf out;                        /* reused for every message we build */
 	char allow[256];                           /* "INVITE, ACK, ..." from the handlers */
 	char to_tag[20];                           /* our tag in out-of-dialog responses */
@@ -56,6 +81,10 @@ struct sip_stack {
 
 /** Register the handler for a method (Allow follows the table). */
 void sip_stack_set_handler(struct sip_stack *s, enum sip_method method, sip_method_h *h);
+/** Set (NULL: clear) the in-dialog hook; one per stack (the dialog owner). */
+void sip_stack_set_dialog_hook(struct sip_stack *s, sip_dialog_h *h);
+/** Set (NULL: clear) the CANCEL handler. */
+void sip_stack_set_cancel_handler(struct sip_stack *s, sip_cancel_h *h);
 
 /**
  * Answer @p req on its server transaction @p t (NULL: statelessly). @p extra

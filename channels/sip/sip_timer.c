@@ -90,6 +90,8 @@ void sip_timers_init(struct sip_timers *ts, uint64_t now)
 	ts->heap = NULL;
 	ts->n = ts->cap = 0;
 	ts->now = now;
+	ts->clock = NULL;
+	ts->clock_arg = NULL;
 }
 
 void sip_timers_free(struct sip_timers *ts)
@@ -103,6 +105,11 @@ int sip_timer_start(struct sip_timers *ts, struct sip_timer *t, uint64_t delay, 
 		    void *arg)
 {
 	assert(cb);
+	if (ts->clock) {
+		uint64_t now = ts->clock(ts->clock_arg);
+		if (now > ts->now)
+			ts->now = now; /* due timers still fire at the next run */
+	}
 	/* Saturate: a delay of UINT64_MAX means "never" and must not wrap. */
 	uint64_t due = delay > UINT64_MAX - ts->now ? UINT64_MAX : ts->now + delay;
 

@@ -29,6 +29,11 @@ struct sip_timers {
 	struct sip_timer **heap;
 	size_t n, cap;
 	uint64_t now; /* ms; advanced by sip_timers_run */
+	/* Optional clock read by sip_timer_start, so a timer started outside a
+	 * sip_timers_run turn (from the dialplan, a media event) counts from
+	 * the real time, not from the last turn. NULL in simulated-time tests. */
+	uint64_t (*clock)(void *arg);
+	void *clock_arg;
 };
 
 void sip_timers_init(struct sip_timers *ts, uint64_t now);

@@ -122,7 +122,7 @@ struct pbx_chan {
 	struct pbx_chan *bridged; /* media bridge peer (no reference held) */
 	struct pbx_var *vars;
 	time_t created, answered;
-	int hangup_cause;
+	int hangup_cause; /* once hung up; before, a cause proposed by an app */
 	unsigned refs;
 	struct pbx_chan *next, *prev; /* all channels, for the console */
 };
@@ -150,7 +150,14 @@ struct pbx_chan *pbx_chan_find_name(const char *name);
 void pbx_chan_set_state(struct pbx_chan *ch, enum pbx_chan_state st);
 /** The far end hung up (or the driver gave up). Tells the owner; unbridges. */
 void pbx_chan_remote_hangup(struct pbx_chan *ch, int cause);
+/**
+ * A digit arrived in the media (RFC 4733). The owner or running app hears
+ * it; a bridged peer gets it too, unless both legs negotiated
+ * telephone-event (then the media engine relayed the packets already).
+ */
 void pbx_chan_remote_dtmf(struct pbx_chan *ch, char digit);
+/** A digit arrived in signalling (SIP INFO): as above, always passed to the peer. */
+void pbx_chan_remote_dtmf_signalled(struct pbx_chan *ch, char digit);
 /** The far end put us on hold / resumed (re-INVITE direction). Passed to the bridge peer. */
 void pbx_chan_remote_media_dir(struct pbx_chan *ch, enum pbx_media_dir dir);
 void pbx_chan_media_done(struct pbx_chan *ch, int err);

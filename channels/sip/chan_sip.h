@@ -1,0 +1,242 @@
+/**
+ * @file chan_sip.h  Private to the SIP channel driver: calls, sessions, shared helpers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A call (struct sip_call) is the tech_pvt of one channel: its media
+ * session and the SIP sessions that serve it. A session (struct
+ * sip_sess) is one INVITE dialog: the incoming one, or each fork of an
+ * outgoing call. Sessions can outlive their call for a while (waiting
+ * for the ACK of a 2xx before the BYE, or for the final response after a
+ * CANCEL); such a session is detached (call NULL) and frees itself.
+ *
+ * Transactions call back with a session id, never a pointer, and look the
+ * session up again: a response that arrives for a session already freed
+ * finds nothing and is dropped.
+ */
+#ifndef CHAN_SIP_H
+#define CHAN_SIP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "pbx/buf.h"
+#include "pbx/chan.h"
+#include "sip_dialog.h"
+#include "sip_sdp.h"
+#include "sip_timer.h"
+#include "sip_tsx.h"
+
+struct sip_stack;
+struct sip_stsx;
+struct sip_ctsx;
+struct sip_call;
+
+enum sip_sess_state {
+	SIP_SESS_EARLY,     /* the INVITE has no final response yet */
+	SIP_SESS_CONFIRMED, /* 2xx sent or received */
+	SIP_SESS_ENDED,     /* BYE or failure: only lingers to absorb retransmissions */
+};
+
+struct sip_sess {
+	struct sip_sess *idnext; /* in the id table */
+	uint32_t id;
+	struct sip_call *call; /* NULL once detached */
+	struct sip_sess *next; /* in call->sessions */
+	struct sip_dialog dlg;
+	char local[72];    /* our "host:port" toward dlg.peer */
+	char contact[128]; /* our Contact URI */
+	enum sip_sess_state state;
+
+	/* UAS: the INVITE, kept to answer it later (copied and parsed again). */
+	struct sip_stsx *inv_t; /* until its final response */
+	char *inv_buf;
+	struct sip_msg *inv;
+	struct sip_peer inv_src;
+	bool ringing_sent;
+
+	/* UAC: our INVITE until its final response. */
+	char *inv_text; /* the request as sent, for its CANCEL */
+	size_t inv_len;
+	uint32_t inv_cseq;
+	bool provisional;   /* a 1xx arrived: CANCEL may go (RFC 3261 9.1) */
+	bool cancel_wanted; /* CANCEL as soon as a 1xx arrives */
+	bool cancel_sent;
+	int cancel_cause;
+	uint16_t final; /* final response code, 0 before */
+
+	/* The 2xx we sent last (INVITE or re-INVITE), repeated until its ACK. */
+	char *ok;
+	size_t ok_len;
+	struct sip_peer ok_dst;
+	uint32_t ok_cseq;
+	uint64_t ok_interval;
+	bool ok_offer; /* it carried our offer; the ACK carries the answer */
+	struct sip_timer ok_retx, ok_giveup;
+	bool bye_after_ack; /* the call ended before the ACK came */
+
+	/* The ACK we sent for the last 2xx received, for its retransmissions. */
+	char *ack;
+	size_t ack_len;
+	uint32_t ack_cseq;
+
+	/* Our re-INVITE (hold, resume, session refresh). */
+	bool re_pending;           /* one is out */
+	bool re_again;             /* another is wanted when it ends */
+	uint32_t re_cseq;          /* CSeq of the one out */
+	struct sip_timer re_retry; /* 491 back-off, RFC 3261 14.1 */
+
+	/* Session timer (RFC 4028). */
+	unsigned se; /* seconds; 0: none */
+	bool we_refresh;
+	struct sip_timer st;
+
+	struct sip_timer linger; /* detached: the end of waiting */
+};
+
+struct sip_call {
+	struct pbx_chan *ch; /* the driver's reference until released */
+	bool outgoing;
+	bool ended;                /* the SIP side is over (final/BYE/CANCEL sent or received) */
+	bool released;             /* the driver's channel reference is dropped */
+	struct sip_sess *sessions; /* incoming: one; outgoing: every live fork */
+	struct sip_sess *sess;     /* the answered session (incoming: from the start) */
+	struct sip_sess *early;    /* outgoing: the fork whose early media we use */
+	int cause;                 /* outgoing: the best cause of the failed forks */
+
+	struct pbx_rtp *rtp;
+	struct sockaddr_storage media; /* our media address (the SIP listener's) */
+	struct sdp_choice choice;      /* what was negotiated last */
+	bool have_choice;
+	enum pbx_media_dir remote_dir; /* what the phone last asked for in its offer */
+	enum pbx_media_dir want;       /* what we offer: the bridged peer's direction */
+	uint64_t sdp_id, sdp_ver;
+	char *sdp_last; /* the last body we sent, to keep the version while unchanged */
+	char *offer;    /* our offer waiting for its answer */
+};
+
+#define DTMF_PT     101 /* telephone-event in our offers */
+#define SE_MIN      90u /* RFC 4028 4: the smallest Session-Expires allowed */
+#define MAX_FORKS   16  /* contacts called at once; sip.max_contacts is lower */
+#define TAG_SIZE    17  /* 16 random characters */
+#define CALLID_SIZE 33
+#define SDP_TYPE    "application/sdp"
+/* Q.850 26, "non-selected user clearing": the dial app's losing legs. */
+#define CAUSE_ANSWERED_ELSEWHERE 26
+/* A detached fork waits this long for the final response its CANCEL
+ * asks for; a phone that never answers the CANCEL must not keep it. */
+#define FORK_GUARD_MS (SIP_TIMER_64T1 + 4000u)
+/* Transactions call back with the session id, looked up again on arrival. */
+#define ID_ARG(x) ((void *)(uintptr_t)(x)->id)
+
+/* The driver's state; chan_sip.c owns it. Signalling thread only. */
+struct chan_sip {
+	struct sip_stack *s;
+	struct sip_dialog_table *dialogs;
+	struct sip_sess **ids; /* sessions by id, chained */
+	size_t mask, n;
+	uint32_t last_id;
+	struct pbx_buf out;  /* requests: built, then sent at once */
+	struct pbx_buf hdrs; /* extra header lines of a response */
+	struct pbx_buf sdp;  /* the SDP body being sent */
+};
+extern struct chan_sip sip__cs;
+
+/* ---- chan_sip_util.c: no state, unit-tested ----------------------------------------------- */
+
+/** "1.2.3.4:5060" or "[::1]:5060" (sip_transport_local's form) into an address. 0 or EINVAL. */
+int sip__hostport_sa(const char *hp, struct sockaddr_storage *ss);
+void sip__random_u64(uint64_t *v);
+/** Final response for an unanswered incoming call hung up with @p cause (603 by default). */
+uint16_t sip__cause_to_code(int cause);
+/** Cause of a failed fork: its final @p code, or without a response (timeout, transport) unreachable. */
+int sip__code_to_cause(uint16_t code, bool no_resp);
+/** Which failed fork speaks for the call: the higher rank (busy first). */
+int sip__cause_rank(int cause);
+/** A Reason header line (RFC 3326) for @p cause, or "" when there is nothing to say. */
+void sip__reason_hdr(int cause, char *buf, size_t len);
+/** Is option tag @p tag among the values of header @p id (Supported, Require)? */
+bool sip__has_option(const struct sip_msg *m, enum sip_hdr_id id, const char *tag);
+/** The media type of the body without parameters ("application/sdp"); empty when none. */
+struct sip_pl sip__content_type(const struct sip_msg *m);
+
+enum sip_refresher { SIP_REFRESHER_NONE, SIP_REFRESHER_UAC, SIP_REFRESHER_UAS };
+
+/** Session-Expires of a message (RFC 4028). */
+struct sip_se {
+	unsigned se;
+	enum sip_refresher refresher; /* roles in the transaction that carried it */
+	bool supported;               /* the sender does timers (Supported or Require: timer) */
+};
+/** 0, ENOENT (no Session-Expires; supported is still set) or EINVAL. */
+int sip__se_get(const struct sip_msg *m, struct sip_se *h);
+/** The key of a DTMF INFO (application/dtmf-relay "Signal=5" or application/dtmf); 0 if none. */
+char sip__info_dtmf(const struct sip_msg *m);
+/** Percent-escape for the user part of a SIP URI. */
+void sip__user_escape(const char *in, char *out, size_t len);
+/** A display name as a quoted-string, quotes included. */
+void sip__quote_name(const char *in, char *out, size_t len);
+
+/* ---- chan_sip_sess.c: sessions and what happens in their dialogs --------------------------- */
+
+/** Bring the SIP timer clock to now: first thing when entered from outside the stack. */
+void sip__clock(void);
+/** Re-arm the stack's loop timer (after starting timers outside a stack callback). */
+void sip__kick(void);
+
+/* Sessions: made attached to @p call (NULL: detached), found again by id. */
+struct sip_sess *sip__sess_new(struct sip_call *call);
+struct sip_sess *sip__sess_of(void *arg); /* from ID_ARG; NULL when gone */
+void sip__sess_free(struct sip_sess *x);
+/** Detach @p x from its call and free it @p ms later. */
+void sip__sess_linger(struct sip_sess *x, uint64_t ms);
+/** Our address and Contact toward @p peer. */
+int sip__sess_set_peer(struct sip_sess *x, const struct sip_peer *peer);
+
+/* Sending in the session's dialog. */
+int sip__sess_send(struct sip_sess *x, const char *method, const char *extra, const char *type,
+		   const char *body, sip_ctsx_resp_h *cb, uint32_t *cseq);
+void sip__sess_ack(struct sip_sess *x, uint32_t cseq, const char *body);
+void sip__sess_bye(struct sip_sess *x, int cause);
+/** Answer the INVITE the session keeps (UAS); a 2xx is then repeated until its ACK. */
+int sip__sess_reply(struct sip_sess *x, uint16_t code, const char *reason, const char *extra,
+		    const char *body);
+/** CANCEL a fork's INVITE, at once or with its first provisional (RFC 3261 9.1). */
+void sip__fork_cancel(struct sip_sess *f, int cause);
+/** The Allow and Supported lines of dialog-making messages. */
+void sip__put_caps(struct pbx_buf *b);
+
+/* Offer/answer; bodies are written into sip__cs.sdp. */
+int sip__body_sdp(const struct sip_msg *m, struct sdp_session **sp, const char **why);
+void sip__prefs_init(struct sdp_prefs *p, enum pbx_media_dir dir);
+int sip__call_offer(struct sip_call *call, enum pbx_media_dir dir);
+int sip__call_answer_sdp(struct sip_call *call, const struct sdp_session *offer,
+			 const struct sdp_choice *ch);
+int sip__call_apply(struct sip_call *call, const struct sdp_choice *ch);
+int sip__call_take_answer(struct sip_call *call, const struct sip_msg *m, struct sdp_choice *out,
+			  const char **why);
+/** Offer the call's wanted direction again (hold, resume) or, with @p refresh, the last SDP. */
+void sip__reinvite(struct sip_sess *x, bool refresh);
+
+/* Session timers (RFC 4028). */
+int sip__se_uas(struct sip_sess *x, const struct sip_msg *m, char *out, size_t len);
+void sip__se_uac(struct sip_sess *x, const struct sip_msg *resp);
+void sip__se_arm(struct sip_sess *x);
+
+/* The end of a call. */
+void sip__sess_hangup(struct sip_sess *x, int cause);
+void sip__call_teardown(struct sip_call *call, int cause);
+/** Drop the driver's channel reference: @p call may be freed by it. */
+void sip__call_release(struct sip_call *call);
+/** The far end (or the network) ended the call: wire side, then the core. */
+void sip__call_remote_end(struct sip_call *call, int cause);
+
+/* Requests: in-dialog (the stack's dialog hook) and the handler for the ones of no dialog. */
+void sip__reply_481(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+		    struct sip_stsx *t);
+bool sip__dialog_hook(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+		      struct sip_stsx *t);
+void sip__handle_no_dialog(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+			   struct sip_stsx *t);
+
+#endif

@@ -1,0 +1,228 @@
+/**
+ * @file chan_sip_util.c  Pure helpers of the SIP channel driver: causes, headers, DTMF, escaping
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * No state and no I/O here, so the unit tests call these directly.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "chan_sip.h"
+
+/* "1.2.3.4:5060" or "[::1]:5060" into an address (port kept). */
+int sip__hostport_sa(const char *hp, struct sockaddr_storage *ss)
+{
+	char host[64];
+	const char *colon;
+	memset(ss, 0, sizeof *ss);
+	if (hp[0] == '[') {
+		const char *end = strchr(hp, ']');
+		if (!end || (size_t)(end - hp - 1) >= sizeof host)
+			return EINVAL;
+		memcpy(host, hp + 1, (size_t)(end - hp - 1));
+		host[end - hp - 1] = '\0';
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		return inet_pton(AF_INET6, host, &a->sin6_addr) == 1 ? 0 : EINVAL;
+	}
+	colon = strrchr(hp, ':');
+	size_t n = colon ? (size_t)(colon - hp) : strlen(hp);
+	if (n >= sizeof host)
+		return EINVAL;
+	memcpy(host, hp, n);
+	host[n] = '\0';
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+	a->sin_family = AF_INET;
+	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : EINVAL;
+}
+
+void sip__random_u64(uint64_t *v)
+{
+	if (getrandom(v, sizeof *v, 0) != (ssize_t)sizeof *v)
+		*v = (uint64_t)time(NULL);
+}
+
+/* SIP final response for a cause, for an incoming call not answered. */
+uint16_t sip__cause_to_code(int cause)
+{
+	switch (cause) {
+	case PBX_CAUSE_UNALLOCATED: return 404;
+	case PBX_CAUSE_BUSY: return 486;
+	case PBX_CAUSE_NO_USER_RESPONSE: return 408;
+	case PBX_CAUSE_NO_ANSWER:
+	case PBX_CAUSE_UNAVAILABLE: return 480;
+	case PBX_CAUSE_CONGESTION: return 503;
+	case PBX_CAUSE_FAILURE: return 500;
+	case PBX_CAUSE_INCOMPATIBLE: return 488;
+	case PBX_CAUSE_CANCEL: return 487;
+	default: return 603; /* as Asterisk: a call turned away for no stated reason */
+	}
+}
+
+/* Cause of a failed fork. @p code is 408 or 503 without a response:
+ * timeout and transport error both mean the phone is not reachable. */
+int sip__code_to_cause(uint16_t code, bool no_resp)
+{
+	if (no_resp)
+		return PBX_CAUSE_UNAVAILABLE;
+	switch (code) {
+	case 486:
+	case 600: return PBX_CAUSE_BUSY;
+	case 404: return PBX_CAUSE_UNALLOCATED;
+	case 408:
+	case 480: return PBX_CAUSE_UNAVAILABLE;
+	case 503: return PBX_CAUSE_CONGESTION;
+	case 488:
+	case 606: return PBX_CAUSE_INCOMPATIBLE;
+	case 487: return PBX_CAUSE_CANCEL;
+	default: return PBX_CAUSE_FAILURE;
+	}
+}
+
+/* Which fork failure speaks for the call: busy first, as Asterisk's Dial
+ * does, then what a phone said over what the network did. */
+int sip__cause_rank(int cause)
+{
+	switch (cause) {
+	case PBX_CAUSE_BUSY: return 7;
+	case PBX_CAUSE_CONGESTION: return 6;
+	case PBX_CAUSE_INCOMPATIBLE: return 5;
+	case PBX_CAUSE_UNALLOCATED: return 4;
+	case PBX_CAUSE_FAILURE: return 3;
+	case PBX_CAUSE_UNAVAILABLE: return 2;
+	case PBX_CAUSE_CANCEL: return 1;
+	default: return 0;
+	}
+}
+
+void sip__reason_hdr(int cause, char *buf, size_t len)
+{
+	if (cause == CAUSE_ANSWERED_ELSEWHERE)
+		snprintf(buf, len, "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n");
+	else if (cause > 0 && cause < 128)
+		snprintf(buf, len, "Reason: Q.850;cause=%d\r\n", cause);
+	else
+		buf[0] = '\0';
+}
+
+/* Is @p tag among the comma-separated values of header @p id? */
+bool sip__has_option(const struct sip_msg *m, enum sip_hdr_id id, const char *tag)
+{
+	struct sip_value_iter it;
+	struct sip_pl v;
+	sip_value_iter_init(&it, m, id);
+	while (!sip_value_iter_next(&it, &v))
+		if (!sip_pl_casecmp_str(v, tag))
+			return true;
+	return false;
+}
+
+/* The media type of the body, parameters cut: "application/sdp". */
+struct sip_pl sip__content_type(const struct sip_msg *m)
+{
+	const struct sip_hdr *h = sip_msg_hdr_first(m, SIP_HDR_CONTENT_TYPE);
+	struct sip_pl v = h ? h->value : (struct sip_pl){"", 0};
+	const char *semi = memchr(v.p, ';', v.l);
+	if (semi)
+		v.l = (size_t)(semi - v.p);
+	return sip_pl_trim(v);
+}
+
+/* 0, ENOENT (no Session-Expires) or EINVAL. */
+int sip__se_get(const struct sip_msg *m, struct sip_se *h)
+{
+	const struct sip_hdr *hd = sip_msg_hdr_first(m, SIP_HDR_SESSION_EXPIRES);
+	struct sip_pl v, params = {"", 0}, val;
+	uint32_t se;
+	h->supported = sip__has_option(m, SIP_HDR_SUPPORTED, "timer") ||
+		       sip__has_option(m, SIP_HDR_REQUIRE, "timer");
+	h->se = 0;
+	h->refresher = SIP_REFRESHER_NONE;
+	if (!hd)
+		return ENOENT;
+	v = hd->value;
+	const char *semi = memchr(v.p, ';', v.l);
+	if (semi) {
+		params = (struct sip_pl){semi, v.l - (size_t)(semi - v.p)};
+		v.l = (size_t)(semi - v.p);
+	}
+	if (sip_pl_u32(sip_pl_trim(v), &se) || !se)
+		return EINVAL;
+	h->se = se;
+	if (!sip_param_get(params, "refresher", &val))
+		h->refresher = !sip_pl_casecmp_str(val, "uac")   ? SIP_REFRESHER_UAC
+			       : !sip_pl_casecmp_str(val, "uas") ? SIP_REFRESHER_UAS
+								 : SIP_REFRESHER_NONE;
+	return 0;
+}
+
+/* The key of an INFO (application/dtmf-relay "Signal=5", application/dtmf "5"); 0 if none. */
+char sip__info_dtmf(const struct sip_msg *m)
+{
+	struct sip_pl type = sip__content_type(m), b = m->body, v = {NULL, 0};
+	if (!sip_pl_casecmp_str(type, "application/dtmf-relay")) {
+		/* Lines of "Name=value"; only Signal matters (Duration is the
+		 * sender's, and we report key presses, not tones). */
+		while (b.l) {
+			const char *nl = memchr(b.p, '\n', b.l);
+			struct sip_pl line = {b.p, nl ? (size_t)(nl - b.p) : b.l};
+			b.p += line.l + (nl ? 1 : 0);
+			b.l -= line.l + (nl ? 1 : 0);
+			const char *eq = memchr(line.p, '=', line.l);
+			if (!eq)
+				continue;
+			struct sip_pl name =
+				sip_pl_trim((struct sip_pl){line.p, (size_t)(eq - line.p)});
+			if (!sip_pl_casecmp_str(name, "signal")) {
+				v = sip_pl_trim((struct sip_pl){
+					eq + 1, line.l - (size_t)(eq + 1 - line.p)});
+				break;
+			}
+		}
+	} else if (!sip_pl_casecmp_str(type, "application/dtmf")) {
+		v = sip_pl_trim(b);
+	}
+	if (v.l == 2 && v.p[0] == '1' && (v.p[1] == '0' || v.p[1] == '1'))
+		return v.p[1] == '0' ? '*' : '#'; /* events 10 and 11 (RFC 4733) */
+	if (v.l != 1)
+		return 0;
+	char c = v.p[0];
+	if (c >= 'a' && c <= 'd')
+		c = (char)(c - 'a' + 'A');
+	return (c >= '0' && c <= '9') || c == '*' || c == '#' || (c >= 'A' && c <= 'D') ? c : 0;
+}
+
+/* Percent-escape @p in for the user part of a URI (RFC 3261 25.1). */
+void sip__user_escape(const char *in, char *out, size_t len)
+{
+	static const char ok[] = "-_.!~*'()&=+$,;?/";
+	size_t o = 0;
+	for (; *in && o + 4 < len; in++) {
+		unsigned char c = (unsigned char)*in;
+		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    strchr(ok, c))
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, len - o, "%%%02X", c);
+	}
+	out[o] = '\0';
+}
+
+/* A display name as a quoted-string. */
+void sip__quote_name(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+	out[o++] = '"';
+	for (; *in && o + 3 < len; in++) {
+		if (*in == '"' || *in == '\\')
+			out[o++] = '\\';
+		if ((unsigned char)*in >= 0x20)
+			out[o++] = *in;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
