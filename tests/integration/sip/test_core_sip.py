@@ -93,13 +93,14 @@ def test_unknown_method_gets_501_with_allow(sip_pbx, sip_client):
     assert methods(r["Allow"]) == methods(allow)
 
 
-@pytest.mark.parametrize("method", ["SUBSCRIBE", "MESSAGE", "PUBLISH", "INFO", "UPDATE"])
+# Methods the PBX knows but does not serve yet (INFO and UPDATE are handled in
+# dialogs now); move a method out of this list when it gets a handler.
+@pytest.mark.parametrize("method", ["SUBSCRIBE", "MESSAGE", "PUBLISH"])
 def test_known_but_unhandled_method_gets_405_with_allow(sip_pbx, sip_client, method):
     p = sip_pbx()
     c = sip_client(p, "udp")
     allow = methods(c.options()["Allow"])
-    if method in allow:
-        pytest.skip(f"{method} is handled now (listed in Allow)")
+    assert method not in allow
     r = send_raw(c, req_text(c, method, ruri="sip:1001@test.local"))
     assert r.status == 405, r.text()
     assert methods(r["Allow"]) == allow
