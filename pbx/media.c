@@ -146,6 +146,8 @@ void pbx__worker_push(struct pbx__worker *w, struct pbx__cmd *c)
 
 static void cmd_free(struct pbx__cmd *c)
 {
+	if (c->type == PBX__CMD_PARAMS && c->u.params.srtp)
+		explicit_bzero(&c->u.params, sizeof c->u.params); /* no keys left in freed memory */
 	if (c->type == PBX__CMD_PLAY && c->u.play.snd)
 		pbx__sound_unref(c->u.play.snd);
 	if (c->type != PBX__CMD_STOP)
@@ -191,6 +193,7 @@ static void sess_discard(struct pbx__sess *s)
 {
 	close(s->fd);
 	close(s->rtcp_fd);
+	pbx__srtp_free(s->srtp);
 	if (s->play)
 		pbx__sound_unref(s->play);
 	free(s);
@@ -303,6 +306,14 @@ static void tab_remove(struct pbx_rtp *r)
 		}
 }
 
+/* The signalling half holds the leg's SRTP keys in its params: wiped before the memory goes. */
+static void rtp_release(struct pbx_rtp *r)
+{
+	if (r)
+		explicit_bzero(&r->params, sizeof r->params);
+	free(r);
+}
+
 /* ---- posting commands (signalling thread) ---------------------------------------------------- */
 
 static struct pbx__cmd *cmd_new(enum pbx__cmd_type type, struct pbx_rtp *r)
@@ -384,7 +395,7 @@ static void arrived(struct pbx_rtp *r, int widx)
 	}
 	if (r->freed && !r->migrating) {
 		tab_remove(r);
-		free(r);
+		rtp_release(r);
 	}
 }
 
@@ -464,6 +475,8 @@ int pbx__media_start_with(const struct pbx_config *cfg, uv_loop_t *sig_loop)
 	int err, n = cfg->pbx.media_workers;
 	if (M.running)
 		return EALREADY;
+	if ((err = pbx__srtp_init()))
+		return err;
 	if (n <= 0)
 		n = (int)uv_available_parallelism();
 	if (n > MAX_WORKERS)
@@ -564,7 +577,7 @@ void pbx_media_stop(void)
 			r->w = NULL;
 			if (r->freed) {
 				tab_remove(r);
-				free(r);
+				rtp_release(r);
 			}
 		}
 	free(M.w);
@@ -665,7 +678,7 @@ out:
 		pbx__ports_release(s->port);
 	}
 	free(s);
-	free(r);
+	rtp_release(r);
 	return err;
 }
 
@@ -681,7 +694,7 @@ void pbx_rtp_free(struct pbx_rtp *r)
 	r->freed = true;
 	if (!M.running || !r->s) {
 		tab_remove(r);
-		free(r);
+		rtp_release(r);
 		return;
 	}
 	struct pbx__cmd *c = cmd_new(PBX__CMD_CLOSE, r);
@@ -695,7 +708,7 @@ void pbx_rtp_free(struct pbx_rtp *r)
 	r->w->nsess_sig--;
 	if (!r->migrating) {
 		tab_remove(r);
-		free(r);
+		rtp_release(r);
 	}
 }
 
@@ -716,6 +729,8 @@ int pbx_rtp_set_params(struct pbx_rtp *r, const struct pbx_rtp_params *p)
 		return EAFNOSUPPORT;
 	if (p->remote.ss_family == AF_INET6 && r->family == AF_INET)
 		return EAFNOSUPPORT;
+	if (p->srtp && (!pbx__srtp_key_valid(&p->tx) || !pbx__srtp_key_valid(&p->rx)))
+		return EINVAL;
 	if (!r->s)
 		return ENODEV;
 	if ((err = post(r, PBX__CMD_PARAMS, &c)))
@@ -742,6 +757,15 @@ int pbx_rtp_set_params(struct pbx_rtp *r, const struct pbx_rtp_params *p)
 const struct pbx_rtp_params *pbx_rtp_get_params(const struct pbx_rtp *r)
 {
 	return r->have_params ? &r->params : NULL;
+}
+
+bool pbx_rtp_is_srtp(const struct pbx_rtp *r, enum pbx_srtp_suite *suite)
+{
+	if (!r->have_params || !r->params.srtp)
+		return false;
+	if (suite)
+		*suite = r->params.tx.suite;
+	return true;
 }
 
 int pbx_rtp_bridge(struct pbx_rtp *a, struct pbx_rtp *b)
@@ -873,4 +897,5 @@ void pbx_rtp_get_stats(const struct pbx_rtp *r, struct pbx_rtp_stats *st)
 	st->rx_bytes = __atomic_load_n(&x->rx_bytes, __ATOMIC_RELAXED);
 	st->tx_bytes = __atomic_load_n(&x->tx_bytes, __ATOMIC_RELAXED);
 	st->rx_dropped = __atomic_load_n(&x->rx_dropped, __ATOMIC_RELAXED);
+	st->srtp_rejected = __atomic_load_n(&x->srtp_rejected, __ATOMIC_RELAXED);
 }

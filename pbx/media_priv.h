@@ -42,6 +42,8 @@ void pbx__g711_decode(enum pbx_codec c, const uint8_t *in, int16_t *pcm, size_t 
 #define PBX__RTP_HDR   12
 #define PBX__RTP_MAX   2048 /* larger datagrams are not voice: dropped */
 #define PBX__MAX_PTIME 120
+/* Room a buffer keeps after a packet for SRTP's tag and MKI, SRTCP's index too. */
+#define PBX__SRTP_TRAILER 148
 
 struct pbx__rtp_hdr {
 	uint8_t pt;
@@ -98,6 +100,28 @@ void pbx__dtmf_tx_start(struct pbx__dtmf_tx *t, int code, uint32_t ts, int durat
 			unsigned step);
 /** The next 4-byte payload; false when the event is over. *marker is set on the first. */
 bool pbx__dtmf_tx_next(struct pbx__dtmf_tx *t, uint8_t pl[4], bool *marker);
+
+/* ---- SRTP (srtp.c), worker side except the key check --------------------------------------- */
+
+struct pbx__srtp;
+
+/** Load libsrtp2 (once per process, whoever calls first). 0 or EIO. */
+int pbx__srtp_init(void);
+/** The key's length matches its suite. */
+bool pbx__srtp_key_valid(const struct pbx_srtp_key *k);
+/**
+ * Make, re-key or free (@p p->srtp false) the contexts of session @p id in
+ * *@p xp. A key that did not change keeps its context. On an error *@p xp
+ * stays set but cannot protect or unprotect: an SRTP leg fails closed.
+ */
+int pbx__srtp_set(struct pbx__srtp **xp, uint32_t id, const struct pbx_rtp_params *p);
+void pbx__srtp_free(struct pbx__srtp *x);
+/** In place; the buffer has PBX__SRTP_TRAILER bytes after *@p len. 0 or EINVAL. */
+int pbx__srtp_protect(struct pbx__srtp *x, uint8_t *p, size_t *len);
+/** In place: authenticate (replay window too) and decrypt. 0 or EBADMSG. */
+int pbx__srtp_unprotect(struct pbx__srtp *x, uint8_t *p, size_t *len);
+int pbx__srtp_protect_rtcp(struct pbx__srtp *x, uint8_t *p, size_t *len);
+int pbx__srtp_unprotect_rtcp(struct pbx__srtp *x, uint8_t *p, size_t *len);
 
 /* ---- sessions, worker side ------------------------------------------------------------------- */
 
@@ -161,6 +185,7 @@ struct pbx__sess {
 	uint32_t remote_ssrc;
 	struct pbx__worker *w;
 	struct pbx__sess *peer;  /* bridged with; on the same worker */
+	struct pbx__srtp *srtp;  /* NULL when the leg is plain RTP */
 	struct pbx__sound *play; /* NULL when not playing */
 	uint64_t last_rx_ms;
 	union pbx__sa remote; /* where packets go: from SDP, then latched */
@@ -186,6 +211,8 @@ struct pbx__sess {
 	uint64_t play_next_ms;
 	uint32_t play_gen;
 	uint64_t rtcp_rx;
+	uint64_t srtp_warn_ms;           /* the last "SRTP packets rejected" warning */
+	uint64_t srtp_warned;            /* st.srtp_rejected at that warning */
 	struct pbx__cmd *migrate;        /* moving: this command goes on as the adopt once closed */
 	struct pbx__sess *next, *prev;   /* the worker's sessions */
 	struct pbx__sess *gnext, *gprev; /* the worker's sessions that make packets (play, DTMF) */
@@ -278,7 +305,9 @@ struct pbx__worker {
 	unsigned nsess_sig;  /* sessions placed here: the signalling thread's count */
 	bool stopping;
 	struct pbx__cmd stop; /* preallocated, so stopping cannot fail */
-	uint8_t buf[PBX__RTP_MAX] __attribute__((aligned(16))); /* the one receive buffer */
+	/* The one receive buffer; relayed packets leave from it, so it has room
+	 * for the SRTP trailer after the largest datagram taken. */
+	uint8_t buf[PBX__RTP_MAX + PBX__SRTP_TRAILER] __attribute__((aligned(16)));
 };
 
 /* ---- media.c --------------------------------------------------------------------------------- */

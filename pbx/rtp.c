@@ -25,6 +25,13 @@
  * only when sendrecv or recvonly (anything else is counted as dropped);
  * inactive is neither. The no-RTP timeout runs only for sendrecv: a phone
  * that put us on hold (it says sendonly, we recvonly) often sends nothing.
+ *
+ * SRTP is per leg (srtp.c): a packet from an SRTP leg is authenticated and
+ * decrypted in place before anything looks at it, so a forged or replayed
+ * one can neither latch nor reach the peer; what goes out of an SRTP leg is
+ * encrypted in place last, with that leg's own key. Relaying between two
+ * SRTP legs thus re-keys each packet (decrypt with A's, encrypt with B's),
+ * and the plain G.711 bytes exist only in the worker's buffer.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -258,8 +265,13 @@ uint32_t pbx__out_local_ts(struct pbx__sess *s, uint64_t now, bool *marker)
 	return o->last_ts + s->spp;
 }
 
-static void send_pkt(struct pbx__sess *s, const uint8_t *p, size_t len)
+/* @p p has PBX__SRTP_TRAILER bytes of room after @p len for an SRTP leg. */
+static void send_pkt(struct pbx__sess *s, uint8_t *p, size_t len)
 {
+	/* A refused protect (no context, or our own stream's index repeated) is
+	 * a lost packet: never send it in the clear. */
+	if (s->srtp && pbx__srtp_protect(s->srtp, p, &len))
+		return;
 	ssize_t n = sendto(s->fd, p, len, 0, &s->remote.sa, s->remote_len);
 	/* A full socket buffer or an ICMP error: the packet is lost, as on the wire. */
 	if (n < 0)
@@ -281,6 +293,16 @@ void pbx__sess_send_local(struct pbx__sess *s, uint8_t pt, bool marker, uint32_t
 		o->last_ts = ts;
 		o->last_ms = uv_now(&s->w->loop);
 		o->sent = true;
+	}
+	if (s->srtp) {
+		/* The callers' buffers fit the plain packet only; a copy of at
+		 * most one packet each 20 ms per playing leg costs nothing. */
+		uint8_t b[PBX__RTP_HDR + PBX__MAX_PTIME * 8 + PBX__SRTP_TRAILER];
+		if (len > PBX__RTP_HDR + PBX__MAX_PTIME * 8)
+			return;
+		memcpy(b, pkt, len);
+		send_pkt(s, b, len);
+		return;
 	}
 	send_pkt(s, pkt, len);
 }
@@ -368,6 +390,20 @@ static bool latch(struct pbx__sess *s, const union pbx__sa *src, uint32_t ssrc)
 	return true;
 }
 
+/* Counted always, told at most every 10 s: a flood of forgeries must not flood the log. */
+static void srtp_reject(struct pbx__sess *s, const char *what)
+{
+	uint64_t now = uv_now(&s->w->loop);
+	uint64_t n = s->st.srtp_rejected + 1;
+	PBX__STAT_ADD(s->st.srtp_rejected, 1);
+	if (s->srtp_warn_ms && now - s->srtp_warn_ms < 10000)
+		return;
+	pbx_warning("rtp %u (port %u): %llu %s packet(s) failed authentication or replay check",
+		    s->id, s->port, (unsigned long long)(n - s->srtp_warned), what);
+	s->srtp_warn_ms = now;
+	s->srtp_warned = n;
+}
+
 static void on_rtp(uv_poll_t *h, int status, int events)
 {
 	struct pbx__sess *s = h->data;
@@ -377,16 +413,27 @@ static void on_rtp(uv_poll_t *h, int status, int events)
 	(void)events;
 	if (status < 0)
 		return;
-	ssize_t n = recvfrom(s->fd, w->buf, sizeof w->buf, MSG_TRUNC, &src.sa, &slen);
+	/* At most PBX__RTP_MAX taken: the rest of the buffer stays free for
+	 * the SRTP trailer when the packet is relayed. */
+	ssize_t n = recvfrom(s->fd, w->buf, PBX__RTP_MAX, MSG_TRUNC, &src.sa, &slen);
 	if (n < 0)
 		return;
 	PBX__STAT_ADD(s->st.rx_packets, 1);
 	PBX__STAT_ADD(s->st.rx_bytes, (uint64_t)n);
 
 	struct pbx__rtp_hdr hd;
-	if ((size_t)n > sizeof w->buf || !s->have_params ||
-	    (s->dir != PBX_DIR_SENDRECV && s->dir != PBX_DIR_RECVONLY) ||
-	    pbx__rtp_parse(w->buf, (size_t)n, &hd))
+	if ((size_t)n > PBX__RTP_MAX || !s->have_params ||
+	    (s->dir != PBX_DIR_SENDRECV && s->dir != PBX_DIR_RECVONLY))
+		goto drop;
+	if (s->srtp) {
+		size_t len = (size_t)n;
+		if (pbx__srtp_unprotect(s->srtp, w->buf, &len)) {
+			srtp_reject(s, "SRTP");
+			return;
+		}
+		n = (ssize_t)len;
+	}
+	if (pbx__rtp_parse(w->buf, (size_t)n, &hd))
 		goto drop;
 	int codec = -1;
 	bool dtmf = false;
@@ -424,15 +471,26 @@ drop:
 }
 
 /* RTCP is counted and otherwise ignored: with our own SSRC on each leg the
- * far end's reports describe a stream the other phone never saw. */
+ * far end's reports describe a stream the other phone never saw. On an SRTP
+ * leg only reports that authenticate count; the others are rejected. */
 static void on_rtcp(uv_poll_t *h, int status, int events)
 {
 	struct pbx__sess *s = h->data;
 	(void)events;
 	if (status < 0)
 		return;
-	if (recv(s->rtcp_fd, s->w->buf, sizeof s->w->buf, 0) >= 0)
-		PBX__STAT_ADD(s->rtcp_rx, 1);
+	ssize_t n = recv(s->rtcp_fd, s->w->buf, PBX__RTP_MAX, MSG_TRUNC);
+	if (n < 0)
+		return;
+	if (s->srtp) {
+		size_t len = (size_t)n;
+		if ((size_t)n > PBX__RTP_MAX ||
+		    pbx__srtp_unprotect_rtcp(s->srtp, s->w->buf, &len)) {
+			srtp_reject(s, "SRTCP");
+			return;
+		}
+	}
+	PBX__STAT_ADD(s->rtcp_rx, 1);
 }
 
 /* ---- session life on the worker -------------------------------------------------------------- */
@@ -487,6 +545,11 @@ void pbx__sess_params(struct pbx__sess *s, const struct pbx_rtp_params *p)
 		ptime = PBX__MAX_PTIME;
 	s->ptime = (uint16_t)ptime;
 	s->spp = (uint16_t)(ptime * 8);
+	/* Keys come fresh with each offer/answer; an unchanged one keeps its
+	 * context. A failure leaves the leg unable to send or receive rather
+	 * than falling back to plain RTP. */
+	if (pbx__srtp_set(&s->srtp, s->id, p) == ENOMEM)
+		pbx_error("rtp %u: out of memory for SRTP: the leg stays silent", s->id);
 	s->have_params = true;
 	/* The no-RTP clock starts (again) now: a phone taken off hold needs a moment. */
 	s->last_rx_ms = uv_now(&s->w->loop);
@@ -577,6 +640,7 @@ static void on_closed(uv_handle_t *h)
 	}
 	close(s->fd);
 	close(s->rtcp_fd);
+	pbx__srtp_free(s->srtp);
 	if (!s->w->stopping)
 		pbx__media_post(PBX__EV_CLOSED, s->id, s->port, 0, 0);
 	free(s);

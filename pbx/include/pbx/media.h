@@ -47,6 +47,27 @@ struct pbx_rtp_events {
 	void (*play_done)(void *arg, int err);
 };
 
+/** SRTP crypto suites (RFC 4568 names in pbx_srtp_suite_name). */
+enum pbx_srtp_suite {
+	PBX_SRTP_AES_CM_128_HMAC_SHA1_80,
+	PBX_SRTP_AES_CM_128_HMAC_SHA1_32,
+	PBX_SRTP_AEAD_AES_128_GCM,
+	PBX_SRTP_AEAD_AES_256_GCM,
+};
+
+/** One direction's master key and salt, as carried in a=crypto inline:. */
+struct pbx_srtp_key {
+	enum pbx_srtp_suite suite;
+	uint8_t key[46]; /* master key || master salt: 30, 28 or 44 bytes */
+	uint8_t len;
+};
+
+const char *pbx_srtp_suite_name(enum pbx_srtp_suite s); /* "AES_CM_128_HMAC_SHA1_80" */
+/** Key+salt length of a suite in bytes (30 for AES_CM_128, 28/44 for GCM). */
+unsigned pbx_srtp_suite_key_len(enum pbx_srtp_suite s);
+/** Fill @p k with fresh random key material for @p suite. 0 or EIO. */
+int pbx_srtp_key_new(struct pbx_srtp_key *k, enum pbx_srtp_suite suite);
+
 /** What SDP negotiated for one leg. */
 struct pbx_rtp_params {
 	struct sockaddr_storage remote; /* RTP address from SDP; symmetric RTP may latch another */
@@ -57,12 +78,17 @@ struct pbx_rtp_params {
 	 * sendrecv/recvonly; the no-RTP timeout runs only for sendrecv. */
 	enum pbx_media_dir dir;
 	unsigned ptime; /* ms of audio per packet, usually 20 */
+	/* SRTP (SDES, RFC 4568): when set, this leg is encrypted. tx is the
+	 * key we offered/answered (we encrypt with it), rx the peer's. */
+	bool srtp;
+	struct pbx_srtp_key tx, rx;
 };
 
 /** Counters for the console; read without locks (may be a packet behind). */
 struct pbx_rtp_stats {
 	uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes;
-	uint64_t rx_dropped; /* malformed, wrong source before latching, ... */
+	uint64_t rx_dropped;    /* malformed, wrong source before latching, ... */
+	uint64_t srtp_rejected; /* failed authentication or replay: dropped */
 };
 
 /** Start the media workers (rtp.* and pbx.media_workers from the config). */
@@ -98,5 +124,7 @@ int pbx_rtp_echo(struct pbx_rtp *r, bool on);
 int pbx_rtp_send_dtmf(struct pbx_rtp *r, char digit, int duration_ms);
 void pbx_rtp_get_stats(const struct pbx_rtp *r, struct pbx_rtp_stats *st);
 const struct pbx_rtp_params *pbx_rtp_get_params(const struct pbx_rtp *r);
+/** Whether the leg is encrypted (its latest params); its suite in *@p suite (may be NULL). */
+bool pbx_rtp_is_srtp(const struct pbx_rtp *r, enum pbx_srtp_suite *suite);
 
 #endif
