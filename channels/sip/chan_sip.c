@@ -87,7 +87,7 @@ static void fork_provisional(struct sip_sess *f, const struct sip_msg *resp, uin
 		const char *why;
 		int err = sip__call_take_answer(call, resp, &ch, &why);
 		if (!err) {
-			sip__call_apply(call, &ch);
+			sip__call_apply(call, f, &ch);
 			call->early = f;
 			pbx_chan_set_state(call->ch, PBX_CHAN_PROGRESS);
 			return;
@@ -180,7 +180,7 @@ static void fork_2xx(struct sip_sess *f, const struct sip_msg *resp)
 		return;
 	}
 	if (resp->body.l)
-		sip__call_apply(call, &ch);
+		sip__call_apply(call, f, &ch);
 	call->sess = f;
 	sip__se_uac(f, resp);
 	/* The others lose: CANCEL them (RFC 3261 9.1 timing applies). */
@@ -339,17 +339,20 @@ static void handle_invite(struct sip_stack *s, const struct sip_msg *m, const st
 		invite_reject(s, m, src, t, 500, NULL, NULL);
 		return;
 	}
+	/* The caller's SRTP policy rules this leg: its offer and our re-offers. */
+	enum sdp_srtp policy = sip__srtp_policy(u.srtp);
 	if (offer) {
 		struct sdp_prefs prefs;
 		sip__prefs_init(&prefs, PBX_DIR_SENDRECV);
+		prefs.srtp = policy;
 		if (sdp_negotiate_offer(offer, &prefs, &choice)) {
-			snprintf(extra, sizeof extra,
-				 "Warning: 305 pbx \"Incompatible media format: %s\"\r\n",
-				 choice.why ? choice.why : "no common codec");
+			const char *reason;
+			uint16_t code =
+				sip__offer_refusal(&choice, policy, &reason, extra, sizeof extra);
 			pbx_notice("sip: call from %s refused: %s", u.ext,
 				   choice.why ? choice.why : "no common codec");
 			free(offer);
-			invite_reject(s, m, src, t, 488, NULL, extra);
+			invite_reject(s, m, src, t, code, reason, extra);
 			return;
 		}
 	}
@@ -363,6 +366,7 @@ static void handle_invite(struct sip_stack *s, const struct sip_msg *m, const st
 		goto fail;
 	call->sess = x;
 	call->want = call->remote_dir = PBX_DIR_SENDRECV;
+	call->srtp = policy;
 	sip__random_u64(&call->sdp_id);
 	call->sdp_id &= 0x7fffffffffffffffULL; /* fits the "digits" of o= comfortably */
 	call->sdp_ver = 1;
@@ -408,7 +412,11 @@ static void handle_invite(struct sip_stack *s, const struct sip_msg *m, const st
 	if (sip_dialog_link(sip__cs.dialogs, &x->dlg))
 		goto fail;
 	if (offer) {
-		sip__call_apply(call, &choice);
+		if (sip__call_answer_keys(call, &choice)) {
+			fail = 500;
+			goto fail;
+		}
+		sip__call_apply(call, x, &choice);
 		call->remote_dir = choice.remote_dir;
 		free(offer);
 		offer = NULL;
@@ -507,6 +515,8 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 	int n = 0, err;
 	if (!s)
 		return ENOENT;
+	/* The callee's SRTP policy; a URI (no user of ours) gets the default. */
+	enum sdp_srtp policy = sip__srtp_policy(s->cfg->rtp.srtp);
 	if (!strncasecmp(dest, "sip:", 4) || !strncasecmp(dest, "sips:", 5)) {
 		if ((err = uri_target(dest, &tg[0], to, sizeof to, peer_name, sizeof peer_name)))
 			return err;
@@ -518,6 +528,9 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 	} else {
 		if (pbx_user_check_ext(dest))
 			return EINVAL;
+		struct pbx_user callee;
+		if (!pbx_user_find(pbx_dir(), dest, &callee))
+			policy = sip__srtp_policy(callee.srtp);
 		const struct sip_aor *aor = sip_registrar_find(s->reg, dest);
 		for (const struct sip_binding *b = aor ? aor->bindings : NULL; b && n < MAX_FORKS;
 		     b = b->next, n++) {
@@ -544,6 +557,7 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 	call->ch = ch;
 	call->outgoing = true;
 	call->want = call->remote_dir = PBX_DIR_SENDRECV;
+	call->srtp = policy;
 	sip__random_u64(&call->sdp_id);
 	call->sdp_id &= 0x7fffffffffffffffULL;
 	call->sdp_ver = 1;
@@ -806,6 +820,11 @@ static void tech_describe(struct pbx_chan *ch, struct pbx_buf *out)
 	pbx_buf_printf(out, "%s %s dtmf=%s %s", sdp_codec_name(call->choice.codec),
 		       pbx_sa_str((const struct sockaddr *)&call->choice.remote, addr, sizeof addr),
 		       call->choice.dtmf_pt ? "rfc4733" : "info", sdp_dir_name(call->choice.dir));
+	/* Which legs are encrypted, and how: the console's only view of it. */
+	if (call->choice.srtp)
+		pbx_buf_printf(out, " SRTP %s", sdp_suite_name(call->choice.crypto.suite));
+	else
+		pbx_buf_puts(out, " RTP");
 }
 
 static const struct pbx_chan_tech sip_tech = {

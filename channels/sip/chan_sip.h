@@ -32,6 +32,8 @@ struct sip_stsx;
 struct sip_ctsx;
 struct sip_call;
 
+#define SIP_SRTP_NSUITES 4 /* the suites we offer, one a=crypto each */
+
 enum sip_sess_state {
 	SIP_SESS_EARLY,     /* the INVITE has no final response yet */
 	SIP_SESS_CONFIRMED, /* 2xx sent or received */
@@ -113,6 +115,14 @@ struct sip_call {
 	uint64_t sdp_id, sdp_ver;
 	char *sdp_last; /* the last body we sent, to keep the version while unchanged */
 	char *offer;    /* our offer waiting for its answer */
+
+	/* SRTP (SDES): the user's policy, and our keys as in the last SDP we
+	 * built (an offer: one per suite; an answer: one). Fresh for every
+	 * offer and answer, so a re-INVITE never reuses a key. */
+	enum sdp_srtp srtp;
+	struct sdp_crypto keys[SIP_SRTP_NSUITES];
+	int nkeys;
+	bool srtp_warned; /* the "keys over a plain transport" warning was logged */
 };
 
 #define DTMF_PT     101 /* telephone-event in our offers */
@@ -159,6 +169,32 @@ void sip__reason_hdr(int cause, char *buf, size_t len);
 bool sip__has_option(const struct sip_msg *m, enum sip_hdr_id id, const char *tag);
 /** The media type of the body without parameters ("application/sdp"); empty when none. */
 struct sip_pl sip__content_type(const struct sip_msg *m);
+
+/** The SDP layer's policy for a user's (enum pbx_srtp_policy); unknown values are optional. */
+enum sdp_srtp sip__srtp_policy(int pbx_policy);
+/** Fresh random key material for @p suite into @p c, with @p tag. 0, EINVAL or EIO. */
+int sip__srtp_key_new(struct sdp_crypto *c, uint32_t tag, enum sdp_suite suite);
+/**
+ * The keys of an SRTP offer: one per suite, tags 1..SIP_SRTP_NSUITES,
+ * AES_CM_128_HMAC_SHA1_80 first. Returns how many (SIP_SRTP_NSUITES) or -errno.
+ */
+int sip__srtp_offer_keys(struct sdp_crypto keys[SIP_SRTP_NSUITES]);
+/** Our key answering @p ch's chosen a=crypto: same tag and suite, a fresh key. 0 or errno. */
+int sip__srtp_answer_key(struct sdp_crypto *key, const struct sdp_choice *ch);
+/**
+ * The SRTP part of the media parameters: when @p ch->srtp, tx is our key
+ * of the chosen tag and suite (among @p ours), rx the peer's. 0, or ENOENT
+ * when none of ours matches (p->srtp is then false).
+ */
+int sip__srtp_params(const struct sdp_choice *ch, const struct sdp_crypto *ours, int nours,
+		     struct pbx_rtp_params *p);
+/**
+ * An offer sdp_negotiate_offer refused under @p policy: the response code
+ * (488), its reason phrase ("SRTP required" when a mandatory policy met a
+ * plain offer, else NULL for the default) and a Warning header line.
+ */
+uint16_t sip__offer_refusal(const struct sdp_choice *ch, enum sdp_srtp policy, const char **reason,
+			    char *warn, size_t wlen);
 
 enum sip_refresher { SIP_REFRESHER_NONE, SIP_REFRESHER_UAC, SIP_REFRESHER_UAS };
 
@@ -212,7 +248,10 @@ void sip__prefs_init(struct sdp_prefs *p, enum pbx_media_dir dir);
 int sip__call_offer(struct sip_call *call, enum pbx_media_dir dir);
 int sip__call_answer_sdp(struct sip_call *call, const struct sdp_session *offer,
 			 const struct sdp_choice *ch);
-int sip__call_apply(struct sip_call *call, const struct sdp_choice *ch);
+/** Negotiated media to the engine; @p x (NULL: the call's session) is the dialog it came in. */
+int sip__call_apply(struct sip_call *call, struct sip_sess *x, const struct sdp_choice *ch);
+/** Our fresh SRTP key for answering @p ch (none when plain) into call->keys. 0 or errno. */
+int sip__call_answer_keys(struct sip_call *call, const struct sdp_choice *ch);
 int sip__call_take_answer(struct sip_call *call, const struct sip_msg *m, struct sdp_choice *out,
 			  const char **why);
 /** Offer the call's wanted direction again (hold, resume) or, with @p refresh, the last SDP. */

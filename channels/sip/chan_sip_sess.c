@@ -371,8 +371,7 @@ void sip__prefs_init(struct sdp_prefs *p, enum pbx_media_dir dir)
 {
 	p->codecs = our_codecs;
 	p->ncodecs = N_CODECS;
-	/* The media engine takes no SRTP keys yet (pbx_rtp_params has none). */
-	p->srtp = SDP_SRTP_OFF;
+	p->srtp = SDP_SRTP_OFF; /* the caller sets the user's policy */
 	p->dir = dir;
 }
 
@@ -405,7 +404,14 @@ static int call_sdp(struct sip_call *call, struct sdp_build_spec *sp)
 	return 0;
 }
 
-/* Our offer into sip__cs.sdp, remembered until its answer. */
+/*
+ * Our offer into sip__cs.sdp, remembered until its answer. RTP/SAVP with
+ * a fresh key per suite when the user's policy is mandatory, or when the
+ * call is already encrypted (a hold must not fall back to plain RTP).
+ * An optional policy offers plain RTP/AVP: a best-effort offer (RTP/AVP
+ * with a=crypto) breaks phones that refuse unknown attributes or answer
+ * the keys while sending plain RTP, so it is not made.
+ */
 int sip__call_offer(struct sip_call *call, enum pbx_media_dir dir)
 {
 	struct sdp_build_spec sp = {.dir = dir,
@@ -413,6 +419,17 @@ int sip__call_offer(struct sip_call *call, enum pbx_media_dir dir)
 				    .ncodecs = N_CODECS,
 				    .dtmf_pt = DTMF_PT,
 				    .proto = SDP_PROTO_RTP_AVP};
+	call->nkeys = 0;
+	if (call->srtp == SDP_SRTP_MANDATORY ||
+	    (call->srtp != SDP_SRTP_OFF && call->have_choice && call->choice.srtp)) {
+		int n = sip__srtp_offer_keys(call->keys);
+		if (n < 0)
+			return -n;
+		call->nkeys = n;
+		sp.proto = SDP_PROTO_RTP_SAVP;
+		sp.crypto = call->keys;
+		sp.ncrypto = n;
+	}
 	int err = call_sdp(call, &sp);
 	if (err)
 		return err;
@@ -424,16 +441,47 @@ int sip__call_offer(struct sip_call *call, enum pbx_media_dir dir)
 int sip__call_answer_sdp(struct sip_call *call, const struct sdp_session *offer,
 			 const struct sdp_choice *ch)
 {
-	struct sdp_build_spec sp = {.offer = offer, .choice = ch};
+	/* call->keys holds the key sip__call_answer_keys made for @p ch. */
+	struct sdp_build_spec sp = {
+		.offer = offer, .choice = ch, .crypto = call->keys, .ncrypto = ch->srtp ? 1 : 0};
 	return call_sdp(call, &sp);
 }
 
-int sip__call_apply(struct sip_call *call, const struct sdp_choice *ch)
+int sip__call_answer_keys(struct sip_call *call, const struct sdp_choice *ch)
+{
+	call->nkeys = 0;
+	if (!ch->srtp)
+		return 0;
+	int err = sip__srtp_answer_key(&call->keys[0], ch);
+	if (!err)
+		call->nkeys = 1;
+	return err;
+}
+
+/* SDES keys are readable by every hop of a plain transport: say so once per call. */
+static void srtp_warn(struct sip_call *call, const struct sip_sess *x)
+{
+	if (call->srtp_warned || !x || x->dlg.peer.tp == PBX_TP_TLS)
+		return;
+	call->srtp_warned = true;
+	pbx_warning("SDES keys for %s sent over %s: not confidential; use TLS", call->ch->name,
+		    pbx_transport_name(x->dlg.peer.tp));
+}
+
+int sip__call_apply(struct sip_call *call, struct sip_sess *x, const struct sdp_choice *ch)
 {
 	struct pbx_rtp_params p;
 	sdp_choice_rtp_params(ch, &p);
+	if (sip__srtp_params(ch, call->keys, call->nkeys, &p)) {
+		/* Cannot happen with our own offers and answers: the tag came from us. */
+		pbx_warning("%s: SRTP answer names a key we did not offer; media unchanged",
+			    call->ch->name);
+		return EPROTO;
+	}
 	call->choice = *ch;
 	call->have_choice = true;
+	if (ch->srtp)
+		srtp_warn(call, x ? x : call->sess);
 	int err = pbx_rtp_set_params(call->rtp, &p);
 	if (err)
 		pbx_warning("%s: media parameters refused: %s", call->ch->name, strerror(err));
@@ -636,7 +684,7 @@ static void reinv_resp(void *arg, const struct sip_msg *resp, uint16_t code)
 			const char *why;
 			int err = sip__call_take_answer(call, resp, &ch, &why);
 			if (!err)
-				sip__call_apply(call, &ch);
+				sip__call_apply(call, x, &ch);
 			else
 				pbx_warning("%s: bad answer to our re-INVITE (%s); media unchanged",
 					    call->ch->name, why ? why : strerror(err));
@@ -779,7 +827,7 @@ static void on_ack(struct sip_sess *x, const struct sip_msg *m)
 			pbx_notice("%s: ACK without a usable SDP answer (%s); media unchanged",
 				   call->ch->name, why ? why : strerror(err));
 		} else {
-			sip__call_apply(call, &ch);
+			sip__call_apply(call, x, &ch);
 			if (x->re_again)
 				sip__reinvite(x, false);
 			call_remote_dir(call, ch.remote_dir);
@@ -824,12 +872,13 @@ static void on_bye(struct sip_sess *x, const struct sip_msg *m, const struct sip
  * with @p extra holding its header lines.
  */
 static uint16_t take_offer(struct sip_call *call, const struct sip_msg *m, bool *offer_made,
-			   struct sdp_choice *ch, char *extra, size_t len)
+			   struct sdp_choice *ch, const char **reason, char *extra, size_t len)
 {
 	struct sdp_session *offer;
 	struct sdp_prefs prefs;
 	const char *why;
 	extra[0] = '\0';
+	*reason = NULL;
 	*offer_made = false;
 	int err = sip__body_sdp(m, &offer, &why);
 	if (err == ENOENT) {
@@ -847,14 +896,15 @@ static uint16_t take_offer(struct sip_call *call, const struct sip_msg *m, bool 
 		return err == ENOMEM ? 500 : 400;
 	}
 	sip__prefs_init(&prefs, call->want);
+	prefs.srtp = call->srtp;
 	err = sdp_negotiate_offer(offer, &prefs, ch);
 	if (err) {
-		snprintf(extra, len, "Warning: 305 pbx \"Incompatible media format: %s\"\r\n",
-			 ch->why ? ch->why : "no common codec");
 		free(offer);
-		return 488;
+		return sip__offer_refusal(ch, call->srtp, reason, extra, len);
 	}
-	err = sip__call_answer_sdp(call, offer, ch);
+	err = sip__call_answer_keys(call, ch);
+	if (!err)
+		err = sip__call_answer_sdp(call, offer, ch);
 	free(offer);
 	return err ? 500 : 0;
 }
@@ -877,19 +927,20 @@ static void on_reinvite(struct sip_sess *x, const struct sip_msg *m, const struc
 		sip_stack_reply(s, t, m, src, 491, NULL, NULL, NULL, NULL);
 		return;
 	}
+	const char *reason = NULL;
 	uint16_t code = (uint16_t)sip__se_uas(x, m, se, sizeof se);
 	if (!code)
-		code = take_offer(call, m, &offer_made, &ch, extra, sizeof extra);
+		code = take_offer(call, m, &offer_made, &ch, &reason, extra, sizeof extra);
 	if (code) {
 		sip_stack_reply(s, t, m, src, code,
-				code == 422 ? "Session Interval Too Small" : NULL,
+				code == 422 ? "Session Interval Too Small" : reason,
 				code == 422 ? se : extra, NULL, NULL);
 		return;
 	}
 	ok_stop(x); /* a new INVITE means the last 2xx arrived */
 	(void)sip_dialog_target_refresh(&x->dlg, m);
 	if (!offer_made)
-		sip__call_apply(call, &ch);
+		sip__call_apply(call, x, &ch);
 	pbx_buf_reset(&sip__cs.hdrs);
 	pbx_buf_printf(&sip__cs.hdrs, "Contact: <%s>\r\n", x->contact);
 	sip__put_caps(&sip__cs.hdrs);
@@ -936,13 +987,14 @@ static void on_update(struct sip_sess *x, const struct sip_msg *m, const struct 
 				NULL);
 		return;
 	}
-	code = take_offer(call, m, &offer_made, &ch, extra, sizeof extra);
+	const char *reason;
+	code = take_offer(call, m, &offer_made, &ch, &reason, extra, sizeof extra);
 	if (code || offer_made) {
-		sip_stack_reply(s, t, m, src, code ? code : 500, NULL, extra, NULL, NULL);
+		sip_stack_reply(s, t, m, src, code ? code : 500, reason, extra, NULL, NULL);
 		return;
 	}
 	(void)sip_dialog_target_refresh(&x->dlg, m);
-	sip__call_apply(call, &ch);
+	sip__call_apply(call, x, &ch);
 	pbx_buf_reset(&sip__cs.hdrs);
 	pbx_buf_printf(&sip__cs.hdrs, "Contact: <%s>\r\n", x->contact);
 	pbx_buf_puts(&sip__cs.hdrs, se);

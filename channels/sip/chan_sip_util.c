@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "chan_sip.h"
+#include "pbx/config.h"
 
 /* "1.2.3.4:5060" or "[::1]:5060" into an address (port kept). */
 int sip__hostport_sa(const char *hp, struct sockaddr_storage *ss)
@@ -225,4 +226,122 @@ void sip__quote_name(const char *in, char *out, size_t len)
 	}
 	out[o++] = '"';
 	out[o] = '\0';
+}
+
+/* ---- SRTP (SDES, RFC 4568) ------------------------------------------------------------------ */
+
+enum sdp_srtp sip__srtp_policy(int pbx_policy)
+{
+	switch (pbx_policy) {
+	case PBX_SRTP_OFF: return SDP_SRTP_OFF;
+	case PBX_SRTP_MANDATORY: return SDP_SRTP_MANDATORY;
+	default: return SDP_SRTP_OPTIONAL;
+	}
+}
+
+static int pbx_suite(enum sdp_suite s, enum pbx_srtp_suite *out);
+
+/* The media engine makes the key (it owns SRTP); the SDP side only carries it. */
+int sip__srtp_key_new(struct sdp_crypto *c, uint32_t tag, enum sdp_suite suite)
+{
+	struct pbx_srtp_key k;
+	enum pbx_srtp_suite ps;
+	const char *name = sdp_suite_name(suite);
+	int err;
+	if (!name || pbx_suite(suite, &ps) || sdp_suite_key_len(suite) > sizeof c->key)
+		return EINVAL;
+	if ((err = pbx_srtp_key_new(&k, ps)))
+		return err;
+	if (k.len != sdp_suite_key_len(suite)) {
+		memset(&k, 0, sizeof k);
+		return EINVAL;
+	}
+	memset(c, 0, sizeof *c);
+	c->tag = tag;
+	c->suite = suite;
+	snprintf(c->suite_name, sizeof c->suite_name, "%s", name);
+	memcpy(c->key, k.key, k.len);
+	c->key_len = k.len;
+	c->nkeys = 1;
+	c->kdr = -1;
+	memset(&k, 0, sizeof k);
+	return 0;
+}
+
+/* AES_CM_128_HMAC_SHA1_80 first: every SRTP phone has it (RFC 4568 6.2.1's default). */
+static const enum sdp_suite offer_suites[SIP_SRTP_NSUITES] = {
+	SDP_SUITE_AES_CM_128_HMAC_SHA1_80,
+	SDP_SUITE_AES_CM_128_HMAC_SHA1_32,
+	SDP_SUITE_AEAD_AES_128_GCM,
+	SDP_SUITE_AEAD_AES_256_GCM,
+};
+
+int sip__srtp_offer_keys(struct sdp_crypto keys[SIP_SRTP_NSUITES])
+{
+	for (int i = 0; i < SIP_SRTP_NSUITES; i++) {
+		int err = sip__srtp_key_new(&keys[i], (uint32_t)i + 1, offer_suites[i]);
+		if (err)
+			return -err;
+	}
+	return SIP_SRTP_NSUITES;
+}
+
+int sip__srtp_answer_key(struct sdp_crypto *key, const struct sdp_choice *ch)
+{
+	if (!ch->srtp)
+		return EINVAL;
+	return sip__srtp_key_new(key, ch->crypto.tag, ch->crypto.suite);
+}
+
+static int pbx_suite(enum sdp_suite s, enum pbx_srtp_suite *out)
+{
+	switch (s) {
+	case SDP_SUITE_AES_CM_128_HMAC_SHA1_80: *out = PBX_SRTP_AES_CM_128_HMAC_SHA1_80; return 0;
+	case SDP_SUITE_AES_CM_128_HMAC_SHA1_32: *out = PBX_SRTP_AES_CM_128_HMAC_SHA1_32; return 0;
+	case SDP_SUITE_AEAD_AES_128_GCM: *out = PBX_SRTP_AEAD_AES_128_GCM; return 0;
+	case SDP_SUITE_AEAD_AES_256_GCM: *out = PBX_SRTP_AEAD_AES_256_GCM; return 0;
+	default: return EINVAL;
+	}
+}
+
+static int srtp_key(const struct sdp_crypto *c, struct pbx_srtp_key *k)
+{
+	if (pbx_suite(c->suite, &k->suite) || c->key_len > sizeof k->key)
+		return EINVAL;
+	memcpy(k->key, c->key, c->key_len);
+	k->len = c->key_len;
+	return 0;
+}
+
+int sip__srtp_params(const struct sdp_choice *ch, const struct sdp_crypto *ours, int nours,
+		     struct pbx_rtp_params *p)
+{
+	p->srtp = false;
+	memset(&p->tx, 0, sizeof p->tx);
+	memset(&p->rx, 0, sizeof p->rx);
+	if (!ch->srtp)
+		return 0;
+	for (int i = 0; i < nours; i++) {
+		if (ours[i].tag != ch->crypto.tag || ours[i].suite != ch->crypto.suite)
+			continue;
+		if (srtp_key(&ours[i], &p->tx) || srtp_key(&ch->crypto, &p->rx))
+			break;
+		p->srtp = true;
+		return 0;
+	}
+	memset(&p->tx, 0, sizeof p->tx);
+	memset(&p->rx, 0, sizeof p->rx);
+	return ENOENT;
+}
+
+uint16_t sip__offer_refusal(const struct sdp_choice *ch, enum sdp_srtp policy, const char **reason,
+			    char *warn, size_t wlen)
+{
+	const char *why = ch->why ? ch->why : "no common codec";
+	/* sdp_negotiate_offer refuses a plain stream under a mandatory policy
+	 * with this text; a codec mismatch keeps the default phrase. */
+	bool srtp = policy == SDP_SRTP_MANDATORY && strstr(why, "SRTP required");
+	*reason = srtp ? "SRTP required" : NULL;
+	snprintf(warn, wlen, "Warning: 305 pbx \"Incompatible media format: %s\"\r\n", why);
+	return 488;
 }

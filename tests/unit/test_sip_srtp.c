@@ -1,0 +1,269 @@
+/**
+ * @file test_sip_srtp.c  The SIP driver's SRTP signalling: our SDES offers, answers, refusals, keys
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The driver's key and policy helpers with the SDP module around them, as
+ * chan_sip uses them: an offer we build must parse back with every suite
+ * usable; an answer to an SRTP offer carries the offer's tag and suite
+ * with a key of ours; a plain offer to a mandatory user is refused with a
+ * reason; the media parameters carry our key out and the peer's in.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../channels/sip/chan_sip.h"
+#include "pbx/config.h"
+#include "unit.h"
+
+static const enum pbx_codec codecs[] = {PBX_CODEC_PCMU, PBX_CODEC_PCMA};
+
+static struct sockaddr_storage local_addr(void)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.1", &sin->sin_addr);
+	return ss;
+}
+
+static struct sdp_session *parse(const char *body)
+{
+	struct sdp_session *s = malloc(sizeof *s);
+	const char *why = NULL;
+	assert_non_null(s);
+	assert_int_equal(sdp_parse(s, body, strlen(body), &why), 0);
+	return s;
+}
+
+/* A phone's offer: RTP/SAVP or RTP/AVP, with a=crypto lines @p crypto ("" for none). */
+static struct sdp_session *phone_offer(const char *proto, const char *crypto)
+{
+	char body[1024];
+	snprintf(body, sizeof body,
+		 "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n"
+		 "m=audio 4000 %s 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n%s"
+		 "a=sendrecv\r\n",
+		 proto, crypto);
+	return parse(body);
+}
+
+static void test_policy_map(void **state)
+{
+	(void)state;
+	assert_int_equal(sip__srtp_policy(PBX_SRTP_OFF), SDP_SRTP_OFF);
+	assert_int_equal(sip__srtp_policy(PBX_SRTP_OPTIONAL), SDP_SRTP_OPTIONAL);
+	assert_int_equal(sip__srtp_policy(PBX_SRTP_MANDATORY), SDP_SRTP_MANDATORY);
+	assert_int_equal(sip__srtp_policy(-1), SDP_SRTP_OPTIONAL);
+}
+
+/* A mandatory offer: RTP/SAVP, four usable a=crypto lines, 80 first, fresh keys. */
+static void test_mandatory_offer(void **state)
+{
+	(void)state;
+	struct sdp_crypto keys[SIP_SRTP_NSUITES], again[SIP_SRTP_NSUITES];
+	struct sockaddr_storage ss = local_addr();
+	struct pbx_buf b;
+	assert_int_equal(sip__srtp_offer_keys(keys), SIP_SRTP_NSUITES);
+	struct sdp_build_spec sp = {.sess_id = 1,
+				    .sess_version = 1,
+				    .addr = (const struct sockaddr *)&ss,
+				    .port = 10000,
+				    .dir = PBX_DIR_SENDRECV,
+				    .codecs = codecs,
+				    .ncodecs = 2,
+				    .dtmf_pt = 101,
+				    .proto = SDP_PROTO_RTP_SAVP,
+				    .crypto = keys,
+				    .ncrypto = SIP_SRTP_NSUITES};
+	pbx_buf_init(&b);
+	assert_int_equal(sdp_build(&b, &sp), 0);
+	assert_non_null(strstr(b.data, "m=audio 10000 RTP/SAVP 0 8 101\r\n"));
+	assert_non_null(strstr(b.data, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"));
+	struct sdp_session *s = parse(b.data);
+	assert_int_equal(s->nmedia, 1);
+	const struct sdp_media *m = &s->media[0];
+	assert_int_equal(m->proto, SDP_PROTO_RTP_SAVP);
+	assert_int_equal(m->ncrypto, SIP_SRTP_NSUITES);
+	assert_int_equal(m->crypto_bad, 0);
+	static const enum sdp_suite want[] = {
+		SDP_SUITE_AES_CM_128_HMAC_SHA1_80, SDP_SUITE_AES_CM_128_HMAC_SHA1_32,
+		SDP_SUITE_AEAD_AES_128_GCM, SDP_SUITE_AEAD_AES_256_GCM};
+	for (unsigned i = 0; i < SIP_SRTP_NSUITES; i++) {
+		assert_true(sdp_crypto_usable(&m->crypto[i]));
+		assert_int_equal(m->crypto[i].tag, i + 1);
+		assert_int_equal(m->crypto[i].suite, want[i]);
+		assert_int_equal(m->crypto[i].key_len, sdp_suite_key_len(want[i]));
+		assert_memory_equal(m->crypto[i].key, keys[i].key, keys[i].key_len);
+	}
+	/* Every offer has its own keys. */
+	assert_int_equal(sip__srtp_offer_keys(again), SIP_SRTP_NSUITES);
+	for (unsigned i = 0; i < SIP_SRTP_NSUITES; i++)
+		assert_memory_not_equal(again[i].key, keys[i].key, keys[i].key_len);
+	free(s);
+	pbx_buf_free(&b);
+}
+
+/* A phone's SAVP offer answered: its tag and suite, our own key; params tx ours, rx theirs. */
+static void test_answer_savp(void **state)
+{
+	(void)state;
+	struct sdp_session *offer = phone_offer(
+		"RTP/SAVP",
+		"a=crypto:7 AEAD_AES_128_GCM inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3OA==\r\n"
+		"a=crypto:9 AES_CM_128_HMAC_SHA1_80 "
+		"inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw\r\n");
+	struct sdp_prefs prefs = {
+		.codecs = codecs, .ncodecs = 2, .srtp = SDP_SRTP_OPTIONAL, .dir = PBX_DIR_SENDRECV};
+	struct sdp_choice ch;
+	assert_int_equal(sdp_negotiate_offer(offer, &prefs, &ch), 0);
+	assert_true(ch.srtp);
+	assert_int_equal(ch.crypto.tag, 7);
+	assert_int_equal(ch.crypto.suite, SDP_SUITE_AEAD_AES_128_GCM);
+
+	struct sdp_crypto key;
+	assert_int_equal(sip__srtp_answer_key(&key, &ch), 0);
+	assert_int_equal(key.tag, 7);
+	assert_int_equal(key.suite, SDP_SUITE_AEAD_AES_128_GCM);
+	assert_int_equal(key.key_len, 28);
+	assert_memory_not_equal(key.key, ch.crypto.key, key.key_len);
+
+	struct sockaddr_storage ss = local_addr();
+	struct sdp_build_spec sp = {.sess_id = 1,
+				    .sess_version = 1,
+				    .addr = (const struct sockaddr *)&ss,
+				    .port = 10000,
+				    .offer = offer,
+				    .choice = &ch,
+				    .crypto = &key,
+				    .ncrypto = 1};
+	struct pbx_buf b;
+	pbx_buf_init(&b);
+	assert_int_equal(sdp_build(&b, &sp), 0);
+	struct sdp_session *ans = parse(b.data);
+	assert_int_equal(ans->media[0].proto, SDP_PROTO_RTP_SAVP);
+	assert_int_equal(ans->media[0].ncrypto, 1);
+	assert_int_equal(ans->media[0].crypto[0].tag, 7);
+	assert_int_equal(ans->media[0].crypto[0].suite, SDP_SUITE_AEAD_AES_128_GCM);
+	assert_memory_equal(ans->media[0].crypto[0].key, key.key, key.key_len);
+	assert_memory_not_equal(ans->media[0].crypto[0].key, ch.crypto.key, key.key_len);
+
+	struct pbx_rtp_params p;
+	sdp_choice_rtp_params(&ch, &p);
+	assert_int_equal(sip__srtp_params(&ch, &key, 1, &p), 0);
+	assert_true(p.srtp);
+	assert_int_equal(p.tx.suite, PBX_SRTP_AEAD_AES_128_GCM);
+	assert_int_equal(p.rx.suite, PBX_SRTP_AEAD_AES_128_GCM);
+	assert_int_equal(p.tx.len, 28);
+	assert_memory_equal(p.tx.key, key.key, 28);
+	assert_memory_equal(p.rx.key, ch.crypto.key, 28);
+
+	/* A fresh answer (a re-INVITE) has another key. */
+	struct sdp_crypto key2;
+	assert_int_equal(sip__srtp_answer_key(&key2, &ch), 0);
+	assert_memory_not_equal(key2.key, key.key, key.key_len);
+
+	/* A key of another tag is not ours: no SRTP params. */
+	key2.tag = 8;
+	assert_int_equal(sip__srtp_params(&ch, &key2, 1, &p), ENOENT);
+	assert_false(p.srtp);
+
+	free(ans);
+	free(offer);
+	pbx_buf_free(&b);
+}
+
+/* Our offer's answer: params from the tag it chose. */
+static void test_answer_to_our_offer(void **state)
+{
+	(void)state;
+	struct sdp_crypto keys[SIP_SRTP_NSUITES];
+	struct sockaddr_storage ss = local_addr();
+	struct pbx_buf b;
+	assert_int_equal(sip__srtp_offer_keys(keys), SIP_SRTP_NSUITES);
+	struct sdp_build_spec sp = {.sess_id = 1,
+				    .sess_version = 1,
+				    .addr = (const struct sockaddr *)&ss,
+				    .port = 10000,
+				    .dir = PBX_DIR_SENDRECV,
+				    .codecs = codecs,
+				    .ncodecs = 2,
+				    .dtmf_pt = 101,
+				    .proto = SDP_PROTO_RTP_SAVP,
+				    .crypto = keys,
+				    .ncrypto = SIP_SRTP_NSUITES};
+	pbx_buf_init(&b);
+	assert_int_equal(sdp_build(&b, &sp), 0);
+	struct sdp_session *ours = parse(b.data);
+	struct sdp_session *ans =
+		phone_offer("RTP/SAVP", "a=crypto:2 AES_CM_128_HMAC_SHA1_32 "
+					"inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw\r\n");
+	struct sdp_choice ch;
+	assert_int_equal(sdp_negotiate_answer(ours, ans, &ch), 0);
+	assert_true(ch.srtp);
+	struct pbx_rtp_params p;
+	sdp_choice_rtp_params(&ch, &p);
+	assert_int_equal(sip__srtp_params(&ch, keys, SIP_SRTP_NSUITES, &p), 0);
+	assert_true(p.srtp);
+	assert_int_equal(p.tx.suite, PBX_SRTP_AES_CM_128_HMAC_SHA1_32);
+	assert_memory_equal(p.tx.key, keys[1].key, 30);
+	assert_memory_equal(p.rx.key, ch.crypto.key, 30);
+	free(ans);
+
+	/* A plain answer to a SAVP offer is refused. */
+	ans = phone_offer("RTP/AVP", "");
+	assert_int_equal(sdp_negotiate_answer(ours, ans, &ch), ENOTSUP);
+	free(ans);
+	free(ours);
+	pbx_buf_free(&b);
+}
+
+/* Mandatory + plain offer: 488 "SRTP required"; a codec mismatch keeps the default phrase. */
+static void test_refusal(void **state)
+{
+	(void)state;
+	struct sdp_session *offer = phone_offer("RTP/AVP", "");
+	struct sdp_prefs prefs = {.codecs = codecs,
+				  .ncodecs = 2,
+				  .srtp = SDP_SRTP_MANDATORY,
+				  .dir = PBX_DIR_SENDRECV};
+	struct sdp_choice ch;
+	const char *reason = "x";
+	char warn[256];
+	assert_int_equal(sdp_negotiate_offer(offer, &prefs, &ch), ENOTSUP);
+	assert_int_equal(sip__offer_refusal(&ch, SDP_SRTP_MANDATORY, &reason, warn, sizeof warn),
+			 488);
+	assert_non_null(reason);
+	assert_string_equal(reason, "SRTP required");
+	assert_non_null(
+		strstr(warn, "Warning: 305 pbx \"Incompatible media format: SRTP required"));
+
+	/* The same offer under optional is taken as plain RTP. */
+	prefs.srtp = SDP_SRTP_OPTIONAL;
+	assert_int_equal(sdp_negotiate_offer(offer, &prefs, &ch), 0);
+	assert_false(ch.srtp);
+	free(offer);
+
+	/* No common codec under mandatory: not an SRTP refusal. */
+	offer = parse("v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\n"
+		      "t=0 0\r\nm=audio 4000 RTP/SAVP 18\r\n"
+		      "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+		      "inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw\r\n");
+	prefs.srtp = SDP_SRTP_MANDATORY;
+	assert_int_equal(sdp_negotiate_offer(offer, &prefs, &ch), ENOTSUP);
+	assert_int_equal(sip__offer_refusal(&ch, SDP_SRTP_MANDATORY, &reason, warn, sizeof warn),
+			 488);
+	assert_null(reason);
+	free(offer);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_policy_map),  cmocka_unit_test(test_mandatory_offer),
+	cmocka_unit_test(test_answer_savp), cmocka_unit_test(test_answer_to_our_offer),
+	cmocka_unit_test(test_refusal),
+};
+
+UNIT_GROUP(sip_srtp, tests, NULL, NULL);
