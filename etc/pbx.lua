@@ -10,9 +10,10 @@ pbx = {
 }
 
 sip = {
-  listen = { "udp:0.0.0.0:5060", "tcp:0.0.0.0:5060" },
-  -- add "tls:0.0.0.0:5061" together with the tls table below
+  listen = { "udp:0.0.0.0:5060", "tcp:0.0.0.0:5060", "tls:0.0.0.0:5061" },
   domain = "pbx.local",         -- SIP domain and digest realm
+  -- Optional: without it a tls: address uses a self-signed certificate
+  -- made once in STATE_DIR/tls/pbx.pem (CN = domain) and reused.
   -- tls = { cert = "etc/tls/pbx.pem", key = "etc/tls/pbx.key" },
   max_contacts = 5,             -- per user; the oldest binding is replaced
   min_expires = 60,

@@ -1,5 +1,5 @@
 /**
- * @file sip_transport.c  UDP and TCP transports on libuv
+ * @file sip_transport.c  UDP, TCP and TLS transports on libuv
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * UDP: one socket per listen address; datagrams are parsed in place in one
@@ -7,7 +7,10 @@
  * uv_udp_try_send, falling back to a queued send only when the socket
  * buffer is full. TCP: accepted and outgoing connections, each framed by
  * Content-Length (RFC 3261 18.3) with its own bounded buffer, so a slow or
- * half-sent peer costs only its own buffer and never blocks the loop.
+ * half-sent peer costs only its own buffer and never blocks the loop. TLS:
+ * the same connections with an OpenSSL session on memory BIOs between the
+ * socket and the framing (sip_tls.c); a handshake has HANDSHAKE_TIMEOUT_MS
+ * to finish, so a stalled or hostile client holds one connection at most.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,12 +22,17 @@
 
 #include "pbx/config.h"
 #include "pbx/log.h"
+#include "sip_tls.h"
 #include "sip_transport.h"
 
 /* A partial message may sit in a connection buffer this long. */
 #define PARTIAL_TIMEOUT_MS 32000
-#define IDLE_CHECK_MS      5000
-#define MAX_QUEUED_OUT     (1u << 20) /* per connection, then it is dropped */
+/* TLS clients get this long from accept to a finished handshake. */
+#define HANDSHAKE_TIMEOUT_MS 10000
+/* Once a second: the handshake deadline needs the resolution; a pass over
+ * the connection list is cheap next to the messages they carry. */
+#define IDLE_CHECK_MS  1000
+#define MAX_QUEUED_OUT (1u << 20) /* per connection, then it is dropped */
 
 struct listener {
 	struct sip_transport *t;
@@ -52,6 +60,8 @@ struct conn {
 	size_t len, cap;
 	struct pending *pending; /* messages queued while connecting */
 	uv_connect_t creq;
+	struct ssl_st *ssl; /* TLS connections only */
+	uint64_t hs_since;  /* TLS: accepted at, until the handshake is done */
 };
 
 struct pending {
@@ -74,6 +84,7 @@ struct sip_transport {
 	bool freeing;
 	unsigned closes; /* handles still closing after sip_transport_free */
 	uv_timer_t idle;
+	struct ssl_ctx_st *tls; /* when a tls: listener is configured */
 	char rxbuf[65536 + 1];
 };
 
@@ -231,6 +242,7 @@ static void conn_closed(uv_handle_t *h)
 		c->pending = p->next;
 		free(p);
 	}
+	sip_tls_free(c->ssl);
 	free(c->buf);
 	free(c);
 	transport_close_done(t);
@@ -301,9 +313,9 @@ void sip_transport_conn_hold(struct sip_transport *t, uint32_t conn, bool hold)
 		c->holds--;
 }
 
-static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Grow the framing buffer while it is nearly full, up to the message limit. */
+static void conn_reserve(struct conn *c)
 {
-	struct conn *c = h->data;
 	size_t max = (size_t)c->t->cfg->sip.max_message_size + 1024;
 	if (c->cap - c->len < 4096 && c->cap < max) {
 		size_t cap = c->cap ? c->cap * 2 : 8192;
@@ -315,24 +327,28 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 			c->cap = cap;
 		}
 	}
+}
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	if (c->ssl) {
+		/* Ciphertext goes straight into OpenSSL's input BIO in conn_read. */
+		buf->base = c->t->rxbuf;
+		buf->len = sizeof c->t->rxbuf - 1;
+		return;
+	}
+	conn_reserve(c);
 	buf->base = c->buf ? c->buf + c->len : NULL;
 	buf->len = c->buf ? c->cap - c->len : 0;
 }
 
 static int conn_write(struct conn *c, const char *buf, size_t len);
 
-static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+/* Frame and deliver every complete unit in the buffer; keep the rest. */
+static void conn_frame(struct conn *c)
 {
-	struct conn *c = s->data;
 	struct sip_transport *t = c->t;
-	if (nread < 0) {
-		conn_close(c, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
-		return;
-	}
-	if (nread == 0)
-		return;
-	c->len += (size_t)nread;
-	c->last_rx = uv_now(t->loop);
 	size_t off = 0;
 	while (off < c->len && !c->closing) {
 		size_t n = 0;
@@ -368,6 +384,93 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		conn_close(c, "message too large");
 }
 
+static int raw_write(struct conn *c, const char *buf, size_t len);
+
+/* Send whatever OpenSSL has encrypted (records, handshake, alerts). */
+static int tls_flush(struct conn *c)
+{
+	char out[16384 + 512];
+	size_t n;
+	int err = 0;
+	while (!err && (n = sip_tls_drain(c->ssl, out, sizeof out)))
+		err = raw_write(c, out, n);
+	return err;
+}
+
+static void tls_read(struct conn *c, const char *in, size_t len)
+{
+	char a[96], why[256] = "";
+	if (sip_tls_feed(c->ssl, in, len)) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	if (!sip_tls_handshake_done(c->ssl)) {
+		int err = sip_tls_handshake(c->ssl, why, sizeof why);
+		/* Alerts go out too, so the client learns why. */
+		tls_flush(c);
+		if (err == EAGAIN || c->closing)
+			return;
+		if (err) {
+			pbx_warning("sip: TLS handshake with %s failed: %s",
+				    sip_peer_str(&c->peer, a, sizeof a), why);
+			conn_close(c, "TLS handshake failed");
+			return;
+		}
+		c->hs_since = 0;
+		pbx_debug("sip: TLS %s with %s (conn %u)", sip_tls_version(c->ssl),
+			  sip_peer_str(&c->peer, a, sizeof a), c->id);
+		/* Anything queued while the handshake ran goes out now. */
+		while (c->pending && !c->closing) {
+			struct pending *p = c->pending;
+			c->pending = p->next;
+			conn_write(c, p->data, p->len);
+			free(p);
+		}
+	}
+	while (!c->closing) {
+		conn_reserve(c);
+		if (c->cap == c->len) {
+			conn_close(c, "message too large");
+			return;
+		}
+		ssize_t n = sip_tls_read(c->ssl, c->buf + c->len, c->cap - c->len);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			conn_close(c, n == -ECONNRESET ? "closed by peer" : "TLS record error");
+			return;
+		}
+		c->len += (size_t)n;
+		conn_frame(c);
+	}
+	/* A TLS 1.3 key update or a close_notify may leave a record to send. */
+	if (!c->closing)
+		tls_flush(c);
+}
+
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+	struct conn *c = s->data;
+	char a[96];
+	if (nread < 0) {
+		if (c->ssl && c->hs_since)
+			pbx_notice("sip: TLS handshake with %s not completed: %s",
+				   sip_peer_str(&c->peer, a, sizeof a),
+				   nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
+		conn_close(c, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
+		return;
+	}
+	if (nread == 0)
+		return;
+	c->last_rx = uv_now(c->t->loop);
+	if (c->ssl) {
+		tls_read(c, b->base, (size_t)nread);
+		return;
+	}
+	c->len += (size_t)nread;
+	conn_frame(c);
+}
+
 struct tcp_write_req {
 	uv_write_t req;
 	char data[];
@@ -382,7 +485,7 @@ static int conn_write(struct conn *c, const char *buf, size_t len)
 {
 	if (c->closing)
 		return ENOTCONN;
-	if (!c->connected) {
+	if (!c->connected || (c->ssl && !sip_tls_handshake_done(c->ssl))) {
 		struct pending *p = malloc(sizeof *p + len), **pp = &c->pending;
 		if (!p)
 			return ENOMEM;
@@ -394,6 +497,21 @@ static int conn_write(struct conn *c, const char *buf, size_t len)
 		*pp = p;
 		return 0;
 	}
+	if (c->ssl) {
+		if (sip_tls_write(c->ssl, buf, len)) {
+			conn_close(c, "TLS write failed");
+			return ENOTCONN;
+		}
+		return tls_flush(c);
+	}
+	return raw_write(c, buf, len);
+}
+
+/* Bytes onto the socket: at once when it takes them, else queued. */
+static int raw_write(struct conn *c, const char *buf, size_t len)
+{
+	if (c->closing)
+		return ENOTCONN;
 	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
 	int rc = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp)
 			 ? UV_EAGAIN
@@ -449,6 +567,13 @@ static void tcp_accept(uv_stream_t *server, int status)
 		conn_close(c, "accept failed");
 		return;
 	}
+	if (l->cfg.tp == PBX_TP_TLS) {
+		if (sip_tls_accept_alloc(&c->ssl, l->t->tls)) {
+			conn_close(c, "out of memory");
+			return;
+		}
+		c->hs_since = uv_now(l->t->loop);
+	}
 	conn_start(c);
 }
 
@@ -497,7 +622,13 @@ static void idle_check(uv_timer_t *h)
 	for (struct conn *c = t->conns; c; c = c->next) {
 		if (c->closing)
 			continue;
-		if (c->partial_since && now - c->partial_since > PARTIAL_TIMEOUT_MS)
+		if (c->hs_since && now - c->hs_since > HANDSHAKE_TIMEOUT_MS) {
+			char a[96];
+			pbx_warning("sip: TLS handshake with %s timed out after %d s",
+				    sip_peer_str(&c->peer, a, sizeof a),
+				    HANDSHAKE_TIMEOUT_MS / 1000);
+			conn_close(c, "TLS handshake timeout");
+		} else if (c->partial_since && now - c->partial_since > PARTIAL_TIMEOUT_MS)
 			conn_close(c, "partial message stalled");
 		else if (!c->holds && now - c->last_rx > idle)
 			conn_close(c, "idle");
@@ -567,7 +698,7 @@ static int listener_start(struct sip_transport *t, struct listener *l)
 			uv_send_buffer_size((uv_handle_t *)&l->u.udp, &size);
 			rc = uv_udp_recv_start(&l->u.udp, udp_alloc, udp_recv);
 		}
-	} else if (l->cfg.tp == PBX_TP_TCP) {
+	} else if (l->cfg.tp == PBX_TP_TCP || l->cfg.tp == PBX_TP_TLS) {
 		uv_tcp_init(t->loop, &l->u.tcp);
 		l->u.tcp.data = l;
 		rc = uv_tcp_bind(&l->u.tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
@@ -606,6 +737,17 @@ int sip_transport_alloc(struct sip_transport **tp, struct uv_loop_s *loop,
 	uv_timer_init(loop, &t->idle);
 	t->idle.data = t;
 	for (int i = 0; i < cfg->sip.n_listen; i++) {
+		if (cfg->sip.listen[i].tp != PBX_TP_TLS)
+			continue;
+		int err = sip_tls_ctx_alloc(&t->tls, cfg);
+		if (err) {
+			t->nls = 0;
+			sip_transport_free(t);
+			return err;
+		}
+		break;
+	}
+	for (int i = 0; i < cfg->sip.n_listen; i++) {
 		t->ls[i].cfg = cfg->sip.listen[i];
 		int err = listener_start(t, &t->ls[i]);
 		if (err) {
@@ -626,6 +768,9 @@ void sip_transport_free(struct sip_transport *t)
 		return;
 	t->freeing = true;
 	t->closes = 1; /* held until the end of this function */
+	/* Sessions hold their own reference on the context. */
+	sip_tls_ctx_free(t->tls);
+	t->tls = NULL;
 	for (struct conn *c = t->conns; c; c = c->next) {
 		if (c->closing)
 			t->closes++; /* its callback is already on the way */

@@ -136,8 +136,8 @@ static void test_listen(void **state)
 		     "\"udp:0.0.0.0:5060\"");
 	expect_error("sip = { listen = { 5060 } }\n",
 		     "CFG: sip.listen[1]: '5060': must be a string");
-	expect_error("sip = { listen = { 'tls:0.0.0.0:5061' } }\n",
-		     "CFG: sip.tls: a tls: listen address needs sip.tls.cert and sip.tls.key");
+	expect_error("sip = { listen = { 'tls:0.0.0.0:5061' }, tls = { cert = 'a.pem' } }\n",
+		     "CFG: sip.tls: needs both cert and key");
 }
 
 static void test_auth_algorithms(void **state)
