@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "pbx/hash.h"
 #include "sip_ban.h"
 
 #define BUCKETS    16384 /* power of two; up to 4 entries a chain when full */
@@ -63,57 +64,9 @@ struct sip_ban {
 	struct ban_entry *bucket[BUCKETS];
 };
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                   \
-	do {                       \
-		v0 += v1;          \
-		v1 = ROTL(v1, 13); \
-		v1 ^= v0;          \
-		v0 = ROTL(v0, 32); \
-		v2 += v3;          \
-		v3 = ROTL(v3, 16); \
-		v3 ^= v2;          \
-		v0 += v3;          \
-		v3 = ROTL(v3, 21); \
-		v3 ^= v0;          \
-		v2 += v1;          \
-		v1 = ROTL(v1, 17); \
-		v1 ^= v2;          \
-		v2 = ROTL(v2, 32); \
-	} while (0)
-
-static uint64_t siphash24(const uint8_t *in, size_t len, uint64_t k0, uint64_t k1)
-{
-	uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-	uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
-	uint64_t m, b = (uint64_t)len << 56;
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		m = 0;
-		for (int j = 0; j < 8; j++)
-			m |= (uint64_t)in[i + j] << (8 * j);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	for (int j = 0; i + (size_t)j < len; j++)
-		b |= (uint64_t)in[i + (size_t)j] << (8 * j);
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
 static size_t key_hash(const struct sip_ban *ban, const struct ban_key *k)
 {
-	return (size_t)(siphash24((const uint8_t *)k, sizeof *k, ban->k0, ban->k1) & (BUCKETS - 1));
+	return (size_t)(pbx_siphash(k, sizeof *k, ban->k0, ban->k1) & (BUCKETS - 1));
 }
 
 /* A dual-stack socket shows IPv4 peers as ::ffff:a.b.c.d; one host, one key. */

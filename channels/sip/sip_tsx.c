@@ -25,6 +25,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "pbx/hash.h"
 #include "sip_tsx.h"
 
 /* Longest transaction key. Branches are a few dozen bytes; only the keys of
@@ -108,55 +109,6 @@ struct sip_ctsx {
 	const char *branch; /* NUL-terminated, in key */
 	char key[];
 };
-
-/* ---- SipHash-1-3 ------------------------------------------------------- */
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                   \
-	do {                       \
-		v0 += v1;          \
-		v1 = ROTL(v1, 13); \
-		v1 ^= v0;          \
-		v0 = ROTL(v0, 32); \
-		v2 += v3;          \
-		v3 = ROTL(v3, 16); \
-		v3 ^= v2;          \
-		v0 += v3;          \
-		v3 = ROTL(v3, 21); \
-		v3 ^= v0;          \
-		v2 += v1;          \
-		v1 = ROTL(v1, 17); \
-		v1 ^= v2;          \
-		v2 = ROTL(v2, 32); \
-	} while (0)
-
-static uint64_t siphash13(uint64_t k0, uint64_t k1, const char *data, size_t len)
-{
-	const uint8_t *in = (const uint8_t *)data;
-	const uint8_t *end = in + (len & ~(size_t)7);
-	uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-	uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
-	uint64_t b = (uint64_t)len << 56, m;
-
-	for (; in != end; in += 8) {
-		/* Host byte order: a different but equally good hash on
-		 * big-endian machines; it never leaves the process. */
-		memcpy(&m, in, 8);
-		v3 ^= m;
-		SIPROUND;
-		v0 ^= m;
-	}
-	for (size_t i = 0; i < (len & 7); i++)
-		b |= (uint64_t)in[i] << (8 * i);
-	v3 ^= b;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
 
 /* ---- hash tables -------------------------------------------------------- */
 
@@ -345,7 +297,7 @@ static int cli_key(const struct sip_msg *m, struct kbuf *k, struct sip_pl *branc
 static struct sip_stsx *srv_find(struct sip_tsx_layer *l, const char *key, size_t klen,
 				 struct sip_pl totag)
 {
-	uint64_t h = siphash13(l->k0, l->k1, key, klen);
+	uint64_t h = pbx_siphash(key, klen, l->k0, l->k1);
 	for (struct tsx_node *n = l->srv.b[h & l->srv.mask]; n; n = n->next) {
 		struct sip_stsx *t = (struct sip_stsx *)n;
 		if (!node_is(n, h, key, klen))
@@ -360,7 +312,7 @@ static struct sip_stsx *srv_find(struct sip_tsx_layer *l, const char *key, size_
 
 static struct sip_ctsx *cli_find(struct sip_tsx_layer *l, const char *key, size_t klen)
 {
-	uint64_t h = siphash13(l->k0, l->k1, key, klen);
+	uint64_t h = pbx_siphash(key, klen, l->k0, l->k1);
 	for (struct tsx_node *n = l->cli.b[h & l->cli.mask]; n; n = n->next)
 		if (node_is(n, h, key, klen))
 			return (struct sip_ctsx *)n;
@@ -464,7 +416,7 @@ int sip_stsx_alloc(struct sip_stsx **tp, struct sip_tsx_layer *l, const struct s
 	memcpy(t->key, kb, k.n);
 	t->node.key = t->key;
 	t->node.klen = k.n;
-	t->node.hash = siphash13(l->k0, l->k1, kb, k.n);
+	t->node.hash = pbx_siphash(kb, k.n, l->k0, l->k1);
 	if (totag.p) {
 		t->rfc2543 = true;
 		memcpy(t->key + k.n, totag.p, totag.l);
@@ -800,7 +752,7 @@ int sip_ctsx_alloc(struct sip_ctsx **tp, struct sip_tsx_layer *l, const char *bu
 	memcpy(t->key, kb, k.n);
 	t->node.key = t->key;
 	t->node.klen = k.n;
-	t->node.hash = siphash13(l->k0, l->k1, kb, k.n);
+	t->node.hash = pbx_siphash(kb, k.n, l->k0, l->k1);
 	t->branch = t->key + 1;
 	t->l = l;
 	t->invite = m.method == SIP_METHOD_INVITE;
@@ -1030,9 +982,10 @@ void sip_tsx_branch(char *buf, size_t len)
 		struct timespec ts;
 		uint64_t a, b;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		a = siphash13((uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec, (const char *)&counter, 8);
+		a = pbx_siphash((const char *)&counter, 8, (uint64_t)ts.tv_sec,
+				(uint64_t)ts.tv_nsec);
 		counter++;
-		b = siphash13(a, (uint64_t)(uintptr_t)buf, (const char *)&counter, 8);
+		b = pbx_siphash((const char *)&counter, 8, a, (uint64_t)(uintptr_t)buf);
 		memcpy(rnd, &a, 8);
 		memcpy(rnd + 8, &b, 4);
 	}
