@@ -12,7 +12,8 @@ DEB_PKGS := build-essential pkg-config libuv1-dev liblua5.4-dev \
             libsqlite3-dev libedit-dev libssl-dev libcmocka-dev \
             python3-pytest python3-pexpect sip-tester baresip \
             clang libclang-rt-14-dev clang-format cppcheck sqlite3 \
-            libsndfile1-dev libspeexdsp-dev espeak-ng sox libsrtp2-dev
+            libsndfile1-dev libspeexdsp-dev espeak-ng sox libsrtp2-dev \
+            openssl wireshark-common
 
 PKGS     := libuv lua5.4 sqlite3 libedit libcrypto libssl sndfile speexdsp libsrtp2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
