@@ -629,7 +629,6 @@ static int tech_call(struct pbx_chan *ch, int timeout_s)
 {
 	struct sip_call *call = ch->tech_pvt;
 	int sent = 0;
-	sip__clock();
 	if (!call->outgoing || call->ended)
 		return EINVAL;
 	if (sip__call_offer(call, PBX_DIR_SENDRECV))
@@ -660,7 +659,6 @@ static int tech_answer(struct pbx_chan *ch)
 	struct sip_sess *x = call->sess;
 	char se[128];
 	int err;
-	sip__clock();
 	if (call->outgoing || call->ended || !x || !x->inv_t)
 		return EINVAL;
 	/* With an offer from the phone we answer it; without, we offer in the
@@ -695,7 +693,6 @@ static int tech_answer(struct pbx_chan *ch)
 static void tech_hangup(struct pbx_chan *ch, int cause)
 {
 	struct sip_call *call = ch->tech_pvt;
-	sip__clock();
 	if (!call)
 		return;
 	if (!call->ended)
@@ -710,7 +707,6 @@ static int tech_indicate(struct pbx_chan *ch, enum pbx_indication ind)
 	struct sip_sess *x = call->sess;
 	bool pending = !call->outgoing && !call->ended && x && x->inv_t;
 	int err = 0;
-	sip__clock();
 	switch (ind) {
 	case PBX_IND_RINGING:
 		if (!pending)
@@ -760,7 +756,6 @@ static int tech_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms)
 	struct sip_call *call = ch->tech_pvt;
 	struct sip_sess *x = call->sess;
 	char body[64];
-	sip__clock();
 	if (call->ended)
 		return ENOTCONN;
 	if (call->have_choice && call->choice.dtmf_pt)
@@ -778,7 +773,6 @@ static int tech_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms)
 static int tech_peer_media_changed(struct pbx_chan *ch, enum pbx_media_dir peer_dir)
 {
 	struct sip_call *call = ch->tech_pvt;
-	sip__clock();
 	if (call->ended || call->want == peer_dir)
 		return 0;
 	call->want = peer_dir;
@@ -851,7 +845,6 @@ static void rtp_dtmf(void *arg, char digit, int duration_ms)
 static void rtp_timeout(void *arg)
 {
 	struct sip_call *call = arg;
-	sip__clock();
 	if (call->ended)
 		return;
 	pbx_notice("%s: no RTP for rtp.timeout seconds; hanging up", call->ch->name);

@@ -215,8 +215,6 @@ void sip__quote_name(const char *in, char *out, size_t len);
 
 /* ---- chan_sip_sess.c: sessions and what happens in their dialogs --------------------------- */
 
-/** Bring the SIP timer clock to now: first thing when entered from outside the stack. */
-void sip__clock(void);
 /** Re-arm the stack's loop timer (after starting timers outside a stack callback). */
 void sip__kick(void);
 

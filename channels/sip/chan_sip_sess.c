@@ -28,22 +28,6 @@ static const enum pbx_codec our_codecs[] = {PBX_CODEC_PCMU, PBX_CODEC_PCMA};
 
 #define N_CODECS ((int)(sizeof our_codecs / sizeof *our_codecs))
 
-/*
- * The stack's timer clock moves only when the stack runs (a message
- * arrives, a timer fires). Entered from the core or the media engine, it
- * can be seconds behind, and a timer started then would fire that much
- * early (Timer E at once, Timer F or 64*T1 short). Bring it forward
- * without firing anything: due timers still fire from the stack, never
- * re-entrantly from here.
- */
-void sip__clock(void)
-{
-	struct sip_stack *s = sip__cs.s;
-	uint64_t now = s ? uv_now(s->loop) : 0;
-	if (s && now > s->timers.now)
-		s->timers.now = now;
-}
-
 void sip__kick(void)
 {
 	if (sip__cs.s)
