@@ -28,30 +28,6 @@ static const struct pbx_arg_spec args[] = {
 	{NULL, PBX_ARG_STRING, false},
 };
 
-struct answer {
-	uv_timer_t timer;
-	struct pbx_app_call *call;
-};
-
-static void closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void release(struct answer *a)
-{
-	uv_timer_stop(&a->timer);
-	uv_close((uv_handle_t *)&a->timer, closed);
-}
-
-static void tick(uv_timer_t *t)
-{
-	struct answer *a = t->data;
-	struct pbx_app_call *call = a->call;
-	release(a);
-	pbx_app_finish(call, 0, NULL);
-}
-
 static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_call *call)
 {
 	if (ch->state == PBX_CHAN_UP)
@@ -66,22 +42,7 @@ static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_cal
 		return 0;
 	if (delay > ANSWER_MAX_DELAY_MS)
 		delay = ANSWER_MAX_DELAY_MS;
-	struct answer *a = calloc(1, sizeof *a);
-	if (!a) {
-		pbx_app_error(call, "Answer: out of memory");
-		return ENOMEM;
-	}
-	a->call = call;
-	uv_timer_init(pbx_loop(), &a->timer);
-	a->timer.data = a;
-	uv_timer_start(&a->timer, tick, (uint64_t)delay, 0);
-	pbx_app_set_data(call, a);
-	return EINPROGRESS;
-}
-
-static void cancel(struct pbx_chan *ch, struct pbx_app_call *call)
-{
-	release(pbx_app_data(call));
+	return apps_sleep(call, (uint64_t)delay, "Answer");
 }
 
 static const struct pbx_app app = {
@@ -89,17 +50,7 @@ static const struct pbx_app app = {
 	.synopsis = "Answer the call, then wait delay milliseconds",
 	.args = args,
 	.exec = exec,
-	.cancel = cancel,
+	.cancel = apps_sleep_cancel,
 };
 
-static int load(void)
-{
-	return pbx_app_register(&app);
-}
-
-static void unload(void)
-{
-	pbx_app_unregister(&app);
-}
-
-PBX_MODULE(app_answer_module) = {"app_answer", APPS_MODULE_ORDER, load, unload};
+APPS_MODULE(answer);

@@ -472,14 +472,4 @@ static const struct pbx_app app = {
 	.cancel = cancel,
 };
 
-static int load(void)
-{
-	return pbx_app_register(&app);
-}
-
-static void unload(void)
-{
-	pbx_app_unregister(&app);
-}
-
-PBX_MODULE(app_dial_module) = {"app_dial", APPS_MODULE_ORDER, load, unload};
+APPS_MODULE(dial);

@@ -71,14 +71,4 @@ static const struct pbx_app app = {
 	.cancel = cancel,
 };
 
-static int load(void)
-{
-	return pbx_app_register(&app);
-}
-
-static void unload(void)
-{
-	pbx_app_unregister(&app);
-}
-
-PBX_MODULE(app_echo_module) = {"app_echo", APPS_MODULE_ORDER, load, unload};
+APPS_MODULE(echo);

@@ -77,14 +77,4 @@ static const struct pbx_app app = {
 	.exec = exec,
 };
 
-static int load(void)
-{
-	return pbx_app_register(&app);
-}
-
-static void unload(void)
-{
-	pbx_app_unregister(&app);
-}
-
-PBX_MODULE(app_hangup_module) = {"app_hangup", APPS_MODULE_ORDER, load, unload};
+APPS_MODULE(hangup);

@@ -84,14 +84,4 @@ static const struct pbx_app app = {
 	.cancel = apps_play_cancel,
 };
 
-static int load(void)
-{
-	return pbx_app_register(&app);
-}
-
-static void unload(void)
-{
-	pbx_app_unregister(&app);
-}
-
-PBX_MODULE(app_playback_module) = {"app_playback", APPS_MODULE_ORDER, load, unload};
+APPS_MODULE(playback);

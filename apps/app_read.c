@@ -252,14 +252,4 @@ static const struct pbx_app app = {
 	.cancel = cancel,
 };
 
-static int load(void)
-{
-	return pbx_app_register(&app);
-}
-
-static void unload(void)
-{
-	pbx_app_unregister(&app);
-}
-
-PBX_MODULE(app_read_module) = {"app_read", APPS_MODULE_ORDER, load, unload};
+APPS_MODULE(read);

@@ -80,14 +80,4 @@ static const struct pbx_app app = {
 	.cancel = apps_play_cancel,
 };
 
-static int load(void)
-{
-	return pbx_app_register(&app);
-}
-
-static void unload(void)
-{
-	pbx_app_unregister(&app);
-}
-
-PBX_MODULE(app_saydigits_module) = {"app_saydigits", APPS_MODULE_ORDER, load, unload};
+APPS_MODULE(saydigits);

@@ -53,14 +53,4 @@ static const struct pbx_app app = {
 	.exec = exec,
 };
 
-static int load(void)
-{
-	return pbx_app_register(&app);
-}
-
-static void unload(void)
-{
-	pbx_app_unregister(&app);
-}
-
-PBX_MODULE(app_verbose_module) = {"app_verbose", APPS_MODULE_ORDER, load, unload};
+APPS_MODULE(verbose);

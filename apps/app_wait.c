@@ -27,30 +27,6 @@ static const struct pbx_arg_spec args[] = {
 	{NULL, PBX_ARG_STRING, false},
 };
 
-struct wait {
-	uv_timer_t timer;
-	struct pbx_app_call *call;
-};
-
-static void closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void release(struct wait *w)
-{
-	uv_timer_stop(&w->timer);
-	uv_close((uv_handle_t *)&w->timer, closed);
-}
-
-static void tick(uv_timer_t *t)
-{
-	struct wait *w = t->data;
-	struct pbx_app_call *call = w->call;
-	release(w);
-	pbx_app_finish(call, 0, NULL);
-}
-
 static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_call *call)
 {
 	double s = strtod(argv[0], NULL);
@@ -64,22 +40,7 @@ static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_cal
 	uint64_t ms = (uint64_t)llround(s * 1000.0);
 	if (!ms)
 		return 0;
-	struct wait *w = calloc(1, sizeof *w);
-	if (!w) {
-		pbx_app_error(call, "Wait: out of memory");
-		return ENOMEM;
-	}
-	w->call = call;
-	uv_timer_init(pbx_loop(), &w->timer);
-	w->timer.data = w;
-	uv_timer_start(&w->timer, tick, ms, 0);
-	pbx_app_set_data(call, w);
-	return EINPROGRESS;
-}
-
-static void cancel(struct pbx_chan *ch, struct pbx_app_call *call)
-{
-	release(pbx_app_data(call));
+	return apps_sleep(call, ms, "Wait");
 }
 
 static const struct pbx_app app = {
@@ -87,17 +48,7 @@ static const struct pbx_app app = {
 	.synopsis = "Wait a number of seconds (fractions allowed)",
 	.args = args,
 	.exec = exec,
-	.cancel = cancel,
+	.cancel = apps_sleep_cancel,
 };
 
-static int load(void)
-{
-	return pbx_app_register(&app);
-}
-
-static void unload(void)
-{
-	pbx_app_unregister(&app);
-}
-
-PBX_MODULE(app_wait_module) = {"app_wait", APPS_MODULE_ORDER, load, unload};
+APPS_MODULE(wait);

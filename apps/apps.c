@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "pbx/app.h"
+#include "pbx/core.h"
 #include "pbx/log.h"
 #include "pbx/media.h"
 
@@ -243,4 +244,50 @@ void apps_play_cancel(struct pbx_chan *ch, struct pbx_app_call *call)
 	struct apps_play *ap = pbx_app_data(call);
 	pbx_chan_app_events(ch, NULL, NULL);
 	play_free(ap);
+}
+
+/* ---- sleeping (answer's delay, wait) ------------------------------------------------------ */
+
+struct sleep {
+	uv_timer_t timer;
+	struct pbx_app_call *call;
+};
+
+static void sleep_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void sleep_release(struct sleep *sl)
+{
+	uv_timer_stop(&sl->timer);
+	uv_close((uv_handle_t *)&sl->timer, sleep_closed);
+}
+
+static void sleep_done(uv_timer_t *t)
+{
+	struct sleep *sl = t->data;
+	struct pbx_app_call *call = sl->call;
+	sleep_release(sl);
+	pbx_app_finish(call, 0, NULL);
+}
+
+int apps_sleep(struct pbx_app_call *call, uint64_t ms, const char *app_name)
+{
+	struct sleep *sl = calloc(1, sizeof *sl);
+	if (!sl) {
+		pbx_app_error(call, "%s: out of memory", app_name);
+		return ENOMEM;
+	}
+	sl->call = call;
+	uv_timer_init(pbx_loop(), &sl->timer);
+	sl->timer.data = sl;
+	uv_timer_start(&sl->timer, sleep_done, ms, 0);
+	pbx_app_set_data(call, sl);
+	return EINPROGRESS;
+}
+
+void apps_sleep_cancel(struct pbx_chan *ch, struct pbx_app_call *call)
+{
+	sleep_release(pbx_app_data(call));
 }

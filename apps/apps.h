@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * The applications are one file each; what several of them share (playing
- * a list of prompts on the caller's channel) lives in player.c. The
+ * a list of prompts on the caller's channel) lives in apps.c. The
  * argument parsers of dial, read and set are not static so that
  * tests/unit/test_apps.c can check them without a running call.
  */
@@ -13,12 +13,39 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
+#include "pbx/app.h"
 #include "pbx/chan.h"
+#include "pbx/module.h"
 
 /* Module order of the applications: after the core; the dialplan engine (later) unloads first. */
 #define APPS_MODULE_ORDER 30
 
-/* ---- sound files (player.c) ------------------------------------------------------------- */
+/**
+ * Ends every application file: the module that registers its static
+ * `app` descriptor, named "app_<n>".
+ */
+#define APPS_MODULE(n)                         \
+	static int n##_load(void)              \
+	{                                      \
+		return pbx_app_register(&app); \
+	}                                      \
+	static void n##_unload(void)           \
+	{                                      \
+		pbx_app_unregister(&app);      \
+	}                                      \
+	PBX_MODULE(app_##n##_module) = {"app_" #n, APPS_MODULE_ORDER, n##_load, n##_unload}
+
+/**
+ * Finish @p call after @p ms (Answer's delay, Wait): returns EINPROGRESS
+ * for exec to return, or ENOMEM after setting the app error. Pair it with
+ * apps_sleep_cancel as the app's cancel.
+ */
+int apps_sleep(struct pbx_app_call *call, uint64_t ms, const char *app_name);
+void apps_sleep_cancel(struct pbx_chan *ch, struct pbx_app_call *call);
+
+/* ---- sound files (apps.c) ------------------------------------------------------------- */
 
 /*
  * Prompts are looked up relative to the working directory, as `make run`
