@@ -12,6 +12,7 @@
 #include "pbx/cli.h"
 #include "pbx/core.h"
 #include "pbx/log.h"
+#include "pbx/media.h"
 #include "pbx/module.h"
 
 struct show_state {
@@ -32,9 +33,13 @@ static int show_one(struct pbx_chan *ch, void *arg)
 	struct show_state *st = arg;
 	struct pbx_buf media;
 	char dur[64];
+	/* Packet counters come from the media engine, whatever the driver. */
+	struct pbx_rtp_stats rs = {0};
 	pbx_buf_init(&media);
 	if (ch->tech->describe)
 		ch->tech->describe(ch, &media);
+	if (ch->rtp)
+		pbx_rtp_get_stats(ch->rtp, &rs);
 	duration(st->now - ch->created, dur, sizeof dur);
 	if (st->json) {
 		struct pbx_buf *o = &st->cli->out;
@@ -51,11 +56,21 @@ static int show_one(struct pbx_chan *ch, void *arg)
 		pbx_buf_json_str(o, ch->bridged ? ch->bridged->name : "");
 		pbx_buf_puts(o, ",\"media\":");
 		pbx_buf_json_str(o, media.data ? media.data : "");
-		pbx_buf_printf(o, ",\"duration\":%ld}", (long)(st->now - ch->created));
+		pbx_buf_printf(o, ",\"duration\":%ld", (long)(st->now - ch->created));
+		pbx_buf_printf(o,
+			       ",\"rx_packets\":%llu,\"tx_packets\":%llu,\"srtp_rejected\":%llu}",
+			       (unsigned long long)rs.rx_packets, (unsigned long long)rs.tx_packets,
+			       (unsigned long long)rs.srtp_rejected);
 	} else {
-		pbx_cli_printf(st->cli, "%-28s %-9s %-12s %-12s %-28s %s  %s\n", ch->name,
+		char pkts[64];
+		snprintf(pkts, sizeof pkts, "%llu/%llu", (unsigned long long)rs.rx_packets,
+			 (unsigned long long)rs.tx_packets);
+		if (rs.srtp_rejected) /* failed SRTP authentication or replays */
+			snprintf(pkts + strlen(pkts), sizeof pkts - strlen(pkts), " !%llu",
+				 (unsigned long long)rs.srtp_rejected);
+		pbx_cli_printf(st->cli, "%-28s %-9s %-12s %-12s %-28s %s  %-16s %s\n", ch->name,
 			       pbx_chan_state_name(ch->state), ch->caller_num, ch->exten,
-			       ch->bridged ? ch->bridged->name : "", dur,
+			       ch->bridged ? ch->bridged->name : "", dur, pkts,
 			       media.data ? media.data : "");
 	}
 	pbx_buf_free(&media);
@@ -69,8 +84,9 @@ static int show_channels(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	if (st.json)
 		pbx_cli_printf(cli, "[");
 	else
-		pbx_cli_printf(cli, "%-28s %-9s %-12s %-12s %-28s %-8s  %s\n", "Channel", "State",
-			       "Caller", "Callee", "Bridged to", "Duration", "Media");
+		pbx_cli_printf(cli, "%-28s %-9s %-12s %-12s %-28s %-8s  %-16s %s\n", "Channel",
+			       "State", "Caller", "Callee", "Bridged to", "Duration",
+			       "Packets rx/tx", "Media");
 	pbx_chan_each(show_one, &st);
 	if (st.json)
 		return pbx_cli_printf(cli, "]\n");

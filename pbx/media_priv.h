@@ -120,7 +120,6 @@ void pbx__srtp_free(struct pbx__srtp *x);
 int pbx__srtp_protect(struct pbx__srtp *x, uint8_t *p, size_t *len);
 /** In place: authenticate (replay window too) and decrypt. 0 or EBADMSG. */
 int pbx__srtp_unprotect(struct pbx__srtp *x, uint8_t *p, size_t *len);
-int pbx__srtp_protect_rtcp(struct pbx__srtp *x, uint8_t *p, size_t *len);
 int pbx__srtp_unprotect_rtcp(struct pbx__srtp *x, uint8_t *p, size_t *len);
 
 /* ---- sessions, worker side ------------------------------------------------------------------- */

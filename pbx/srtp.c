@@ -219,17 +219,6 @@ int pbx__srtp_unprotect(struct pbx__srtp *x, uint8_t *p, size_t *len)
 	return 0;
 }
 
-/* The engine sends no RTCP of its own yet (see on_rtcp in rtp.c); reports,
- * when they come, go out through here. */
-int pbx__srtp_protect_rtcp(struct pbx__srtp *x, uint8_t *p, size_t *len)
-{
-	int n = (int)*len;
-	if (!x->out || srtp_protect_rtcp(x->out, p, &n) != srtp_err_status_ok)
-		return EINVAL;
-	*len = (size_t)n;
-	return 0;
-}
-
 int pbx__srtp_unprotect_rtcp(struct pbx__srtp *x, uint8_t *p, size_t *len)
 {
 	int n = (int)*len;

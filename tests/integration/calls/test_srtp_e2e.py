@@ -138,6 +138,8 @@ def talk(p, b1, b2):
                              f"--- {b2.user}:\n{b2.log()[-3000:]}\n--- PBX:\n"
                              f"{p.log()[-4000:]}") from None
     time.sleep(TALK)
+    # Seen again at the end of the talk, so the media counters cover it.
+    chans = callib.channels(p)
     b1.command("hangup")
     callib.wait_channels(p, 0, what=f"no channel left after {b1.user} hung up")
     siplib.wait_for(lambda: "terminated" in b2.log(), 5, f"{b2.user} to see the BYE",
@@ -249,6 +251,12 @@ def test_two_phones_call_and_the_wire_shows_no_tone(srtp_pbx, phones, capture, m
             assert suite, f"{d} leg not SRTP: {chans[d]['media']!r}\n{chans}"
         else:
             assert not suite, f"{d} leg SRTP in a plain call: {chans[d]['media']!r}"
+        # The media engine's counters: packets both ways, none refused by SRTP.
+        assert chans[d]["rx_packets"] > 0 and chans[d]["tx_packets"] > 0, chans[d]
+        # The media engine's counters: TALK seconds at 50 packets/s both ways; SRTP refuses at
+        # most the first packet or two (one can race the keys reaching the media worker).
+        assert chans[d]["rx_packets"] > 50 and chans[d]["tx_packets"] > 50, chans[d]
+        assert chans[d]["srtp_rejected"] <= 2, chans[d]
     for b in (b1, b2):
         check_sdp(b, srtp)
     check_ports(p, chans)
