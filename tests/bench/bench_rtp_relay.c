@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "../../pbx/media_priv.h"
+#include "bench_util.h"
 #include "pbx/config.h"
 #include "pbx/log.h"
 
@@ -56,55 +57,6 @@ struct result {
 static uv_loop_t loop;
 static struct pbx_rtp *rtp[2 * MAX_CALLS];
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* CPU seconds of this process: user + system, and user alone in *user. */
-static double cpu_s(double *user)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	*user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
-	return *user + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static long rss_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (!strncmp(line, "VmRSS:", 6))
-			kib = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kib;
-}
-
-static void pump(int ms)
-{
-	double end = now_s() + ms / 1000.0;
-	do {
-		uv_run(&loop, UV_RUN_NOWAIT);
-		usleep(1000);
-	} while (now_s() < end);
-}
-
-static struct sockaddr_in lo(int port)
-{
-	struct sockaddr_in a;
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	return a;
-}
-
 /* ---- the phones (child process) -------------------------------------------------------------- */
 
 struct leg {
@@ -115,28 +67,6 @@ struct leg {
 	uint32_t ts, ssrc;
 };
 
-static void drain(const int *socks, int n, uint64_t *received)
-{
-	static uint8_t bufs[64][256];
-	struct mmsghdr m[64];
-	struct iovec iov[64];
-	for (int i = 0; i < 64; i++) {
-		iov[i].iov_base = bufs[i];
-		iov[i].iov_len = sizeof bufs[i];
-		memset(&m[i].msg_hdr, 0, sizeof m[i].msg_hdr);
-		m[i].msg_hdr.msg_iov = &iov[i];
-		m[i].msg_hdr.msg_iovlen = 1;
-	}
-	for (int s = 0; s < n; s++) {
-		int got;
-		while ((got = recvmmsg(socks[s], m, 64, MSG_DONTWAIT, NULL)) > 0) {
-			*received += (uint64_t)got;
-			if (got < 64)
-				break;
-		}
-	}
-}
-
 static void phones(struct leg *legs, int nlegs, const int *socks, double seconds, int out)
 {
 	static uint8_t pkt[BATCH][172];
@@ -146,8 +76,8 @@ static void phones(struct leg *legs, int nlegs, const int *socks, double seconds
 	struct result res = {0, 0};
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	double end = now_s() + seconds;
-	for (unsigned tick = 0; now_s() < end; tick++) {
+	double end = bench_now_s() + seconds;
+	for (unsigned tick = 0; bench_now_s() < end; tick++) {
 		memset(nb, 0, sizeof nb);
 		int np = 0;
 		for (int i = (int)(tick % TICKS); i < nlegs && np < BATCH; i += TICKS) {
@@ -181,7 +111,7 @@ static void phones(struct leg *legs, int nlegs, const int *socks, double seconds
 				off += r;
 				res.sent += (uint64_t)r;
 			}
-		drain(socks, NSOCK * 2, &res.received);
+		bench_drain(socks, NSOCK * 2, &res.received);
 		next.tv_nsec += 1000000;
 		if (next.tv_nsec >= 1000000000) {
 			next.tv_nsec -= 1000000000;
@@ -191,7 +121,7 @@ static void phones(struct leg *legs, int nlegs, const int *socks, double seconds
 	}
 	/* What is still in flight. */
 	usleep(50000);
-	drain(socks, NSOCK * 2, &res.received);
+	bench_drain(socks, NSOCK * 2, &res.received);
 	if (write(out, &res, sizeof res) != sizeof res)
 		_exit(1);
 	_exit(0);
@@ -201,7 +131,7 @@ static void phones(struct leg *legs, int nlegs, const int *socks, double seconds
 
 static int setup_calls(int calls, bool transcode, const struct sockaddr_in *phone_addr)
 {
-	struct sockaddr_in l = lo(0);
+	struct sockaddr_in l = bench_lo(0);
 	for (int i = 0; i < calls; i++) {
 		struct pbx_rtp **a = &rtp[2 * i], **b = &rtp[2 * i + 1];
 		int err;
@@ -235,8 +165,8 @@ static void free_calls(int calls)
 	for (int i = 0; i < 2 * calls; i++)
 		pbx_rtp_free(rtp[i]);
 	for (int i = 0; i < 200 && pbx__media_sessions(); i++)
-		pump(5);
-	pump(50); /* the close events give the ports back */
+		bench_pump(&loop, 5);
+	bench_pump(&loop, 50); /* the close events give the ports back */
 }
 
 static uint64_t relayed(int calls, uint64_t *rx, uint64_t *dropped)
@@ -262,7 +192,7 @@ static int step(int calls, bool transcode, double seconds, long *rss_per_call)
 		socklen_t len = sizeof addr[s];
 		int buf = 1 << 20;
 		socks[s] = socket(AF_INET, SOCK_DGRAM, 0);
-		addr[s] = lo(0);
+		addr[s] = bench_lo(0);
 		setsockopt(socks[s], SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
 		if (socks[s] < 0 || bind(socks[s], (struct sockaddr *)&addr[s], sizeof addr[s]) ||
 		    getsockname(socks[s], (struct sockaddr *)&addr[s], &len)) {
@@ -271,16 +201,16 @@ static int step(int calls, bool transcode, double seconds, long *rss_per_call)
 		}
 	}
 	memset(legs, 0, sizeof legs); /* touched before the baseline, not counted per call */
-	long rss0 = rss_kib();
+	long rss0 = bench_rss_kib();
 	if (setup_calls(calls, transcode, addr))
 		return 1;
-	pump(100);
+	bench_pump(&loop, 100);
 	for (int i = 0; i < calls; i++) {
 		struct leg *a = &legs[2 * i], *b = &legs[2 * i + 1];
 		a->sock = i % NSOCK;
 		b->sock = NSOCK + i % NSOCK;
-		a->to = lo(pbx_rtp_port(rtp[2 * i]));
-		b->to = lo(pbx_rtp_port(rtp[2 * i + 1]));
+		a->to = bench_lo(pbx_rtp_port(rtp[2 * i]));
+		b->to = bench_lo(pbx_rtp_port(rtp[2 * i + 1]));
 		a->pt = 0;
 		b->pt = transcode ? 8 : 0;
 		a->ssrc = 0x10000000u + (uint32_t)i;
@@ -307,14 +237,14 @@ static int step(int calls, bool transcode, double seconds, long *rss_per_call)
 	for (int s = 0; s < NSOCK * 2; s++)
 		close(socks[s]);
 
-	pump((int)(warm * 1000));
+	bench_pump(&loop, (int)(warm * 1000));
 	if (rss_per_call)
-		*rss_per_call = (rss_kib() - rss0) * 1024 / calls; /* bytes */
-	double u0, u1, c0 = cpu_s(&u0), t0 = now_s();
+		*rss_per_call = (bench_rss_kib() - rss0) * 1024 / calls; /* bytes */
+	double u0, u1, c0 = bench_cpu_s(&u0), t0 = bench_now_s();
 	uint64_t rx0, rx1, dr0, dr1;
 	uint64_t p0 = relayed(calls, &rx0, &dr0);
 	usleep((useconds_t)(seconds * 1e6));
-	double c1 = cpu_s(&u1), t1 = now_s();
+	double c1 = bench_cpu_s(&u1), t1 = bench_now_s();
 	uint64_t p1 = relayed(calls, &rx1, &dr1);
 
 	struct result res = {0, 0};

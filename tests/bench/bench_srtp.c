@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "../../pbx/media_priv.h"
+#include "bench_util.h"
 #include "pbx/config.h"
 #include "pbx/log.h"
 
@@ -63,66 +64,7 @@ struct leg {
 static uv_loop_t loop;
 static struct pbx_rtp *rtp[2 * CALLS];
 static struct leg legs[2 * CALLS];
-static struct pbx_srtp_key phone_key; /* every leg's rx key: the phones encrypt with it */
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static void pump(int ms)
-{
-	double end = now_s() + ms / 1000.0;
-	do {
-		uv_run(&loop, UV_RUN_NOWAIT);
-		usleep(1000);
-	} while (now_s() < end);
-}
-
-static struct sockaddr_in lo(int port)
-{
-	struct sockaddr_in a;
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	return a;
-}
-
-/* ---- the phones (child process) -------------------------------------------------------------- */
-
-static void drain(const int *socks, uint64_t *received)
-{
-	static uint8_t bufs[64][256];
-	struct mmsghdr m[64];
-	struct iovec iov[64];
-	for (int i = 0; i < 64; i++) {
-		iov[i].iov_base = bufs[i];
-		iov[i].iov_len = sizeof bufs[i];
-		memset(&m[i].msg_hdr, 0, sizeof m[i].msg_hdr);
-		m[i].msg_hdr.msg_iov = &iov[i];
-		m[i].msg_hdr.msg_iovlen = 1;
-	}
-	for (int s = 0; s < NSOCK * 2; s++) {
-		int got;
-		while ((got = recvmmsg(socks[s], m, 64, MSG_DONTWAIT, NULL)) > 0) {
-			*received += (uint64_t)got;
-			if (got < 64)
-				break;
-		}
-	}
-}
-
+static struct pbx_srtp_key phone_key;
 static void phones(int nlegs, const int *socks, bool srtp, double seconds, int out)
 {
 	static uint8_t pkt[BATCH][PKT + SRTP_MAX_TRAILER_LEN];
@@ -146,8 +88,8 @@ static void phones(int nlegs, const int *socks, bool srtp, double seconds, int o
 			_exit(1);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	double end = now_s() + seconds;
-	for (unsigned tick = 0; now_s() < end; tick++) {
+	double end = bench_now_s() + seconds;
+	for (unsigned tick = 0; bench_now_s() < end; tick++) {
 		memset(nb, 0, sizeof nb);
 		int np = 0;
 		for (int i = (int)(tick % TICKS); i < nlegs && np < BATCH; i += TICKS) {
@@ -184,7 +126,7 @@ static void phones(int nlegs, const int *socks, bool srtp, double seconds, int o
 				off += r;
 				res.sent += (uint64_t)r;
 			}
-		drain(socks, &res.received);
+		bench_drain(socks, NSOCK * 2, &res.received);
 		next.tv_nsec += 1000000;
 		if (next.tv_nsec >= 1000000000) {
 			next.tv_nsec -= 1000000000;
@@ -193,7 +135,7 @@ static void phones(int nlegs, const int *socks, bool srtp, double seconds, int o
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 	}
 	usleep(50000);
-	drain(socks, &res.received);
+	bench_drain(socks, NSOCK * 2, &res.received);
 	if (write(out, &res, sizeof res) != sizeof res)
 		_exit(1);
 	_exit(0);
@@ -218,12 +160,12 @@ static uint64_t counted(int calls, uint64_t *rejected)
 static int step(int calls, bool srtp, double seconds, double *cpu, double *us)
 {
 	int socks[NSOCK * 2], fds[2];
-	struct sockaddr_in addr[NSOCK * 2], l = lo(0);
+	struct sockaddr_in addr[NSOCK * 2], l = bench_lo(0);
 	for (int s = 0; s < NSOCK * 2; s++) {
 		socklen_t len = sizeof addr[s];
 		int buf = 1 << 20;
 		socks[s] = socket(AF_INET, SOCK_DGRAM, 0);
-		addr[s] = lo(0);
+		addr[s] = bench_lo(0);
 		setsockopt(socks[s], SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
 		if (socks[s] < 0 || bind(socks[s], (struct sockaddr *)&addr[s], sizeof addr[s]) ||
 		    getsockname(socks[s], (struct sockaddr *)&addr[s], &len)) {
@@ -258,12 +200,12 @@ static int step(int calls, bool srtp, double seconds, double *cpu, double *us)
 		}
 		if (i & 1)
 			pbx_rtp_bridge(rtp[i - 1], rtp[i]);
-		legs[i].to = lo(pbx_rtp_port(rtp[i]));
+		legs[i].to = bench_lo(pbx_rtp_port(rtp[i]));
 		legs[i].ssrc = srtp ? 0x10000000u : 0x10000000u + (uint32_t)i;
 		legs[i].seq = 1;
 		legs[i].ts = 160;
 	}
-	pump(100);
+	bench_pump(&loop, 100);
 	if (pipe(fds)) {
 		printf("FAILED: pipe: %s\n", strerror(errno));
 		return 1;
@@ -283,12 +225,12 @@ static int step(int calls, bool srtp, double seconds, double *cpu, double *us)
 	for (int s = 0; s < NSOCK * 2; s++)
 		close(socks[s]);
 
-	pump((int)(warm * 1000));
+	bench_pump(&loop, (int)(warm * 1000));
 	uint64_t rj0, rj1;
-	double c0 = cpu_s(), t0 = now_s();
+	double c0 = bench_cpu_s(NULL), t0 = bench_now_s();
 	uint64_t p0 = counted(calls, &rj0);
 	usleep((useconds_t)(seconds * 1e6));
-	double c1 = cpu_s(), t1 = now_s();
+	double c1 = bench_cpu_s(NULL), t1 = bench_now_s();
 	uint64_t p1 = counted(calls, &rj1);
 
 	struct result res = {0, 0};
@@ -316,8 +258,8 @@ static int step(int calls, bool srtp, double seconds, double *cpu, double *us)
 	for (int i = 0; i < 2 * calls; i++)
 		pbx_rtp_free(rtp[i]);
 	for (int i = 0; i < 200 && pbx__media_sessions(); i++)
-		pump(5);
-	pump(50);
+		bench_pump(&loop, 5);
+	bench_pump(&loop, 50);
 	return 0;
 }
 
