@@ -127,21 +127,47 @@ static void flush_fire(struct sip_timer *t, void *arg)
 	flush_now(arg);
 }
 
-static void queue_op(struct sip_registrar *r, const struct sip_binding *b, bool del)
+/* A free slot in the write queue (the flush timer armed), or NULL when out of memory. */
+static struct pending_op *queue_slot(struct sip_registrar *r, bool del)
 {
 	if (r->nops == r->capops) {
 		size_t cap = r->capops ? r->capops * 2 : 64;
 		struct pending_op *ops = realloc(r->ops, cap * sizeof *ops);
-		if (!ops) {
-			pbx_warning("sip: out of memory; binding of %s not persisted", b->aor->ext);
-			return;
-		}
+		if (!ops)
+			return NULL;
 		r->ops = ops;
 		r->capops = cap;
 	}
 	struct pending_op *op = &r->ops[r->nops++];
 	memset(op, 0, sizeof *op);
 	op->del = del;
+	if (!sip_timer_running(&r->flush))
+		sip_timer_start(&r->s->timers, &r->flush, FLUSH_MS, flush_fire, r);
+	return op;
+}
+
+static void queue_del(struct sip_registrar *r, const char *ext, const char *contact)
+{
+	struct pending_op *op = queue_slot(r, true);
+	if (!op) {
+		pbx_warning("sip: out of memory; stale binding of %s stays in the database", ext);
+		return;
+	}
+	snprintf(op->b.ext, sizeof op->b.ext, "%s", ext);
+	snprintf(op->b.contact, sizeof op->b.contact, "%s", contact);
+}
+
+static void queue_op(struct sip_registrar *r, const struct sip_binding *b, bool del)
+{
+	if (del) {
+		queue_del(r, b->aor->ext, b->contact);
+		return;
+	}
+	struct pending_op *op = queue_slot(r, false);
+	if (!op) {
+		pbx_warning("sip: out of memory; binding of %s not persisted", b->aor->ext);
+		return;
+	}
 	snprintf(op->b.ext, sizeof op->b.ext, "%s", b->aor->ext);
 	snprintf(op->b.contact, sizeof op->b.contact, "%s", b->contact);
 	sip_peer_str(&b->src, op->b.source, sizeof op->b.source);
@@ -151,8 +177,6 @@ static void queue_op(struct sip_registrar *r, const struct sip_binding *b, bool 
 	op->b.registered = b->registered;
 	snprintf(op->b.user_agent, sizeof op->b.user_agent, "%s", b->user_agent);
 	snprintf(op->b.instance, sizeof op->b.instance, "%s", b->instance);
-	if (!sip_timer_running(&r->flush))
-		sip_timer_start(&r->s->timers, &r->flush, FLUSH_MS, flush_fire, r);
 }
 
 /* ---- bindings --------------------------------------------------------------------- */
@@ -485,13 +509,15 @@ static int restore_one(const struct pbx_binding *pb, void *arg)
 	const char *why;
 	struct sip_aor *a;
 	struct sip_binding *b;
-	if (pb->expires <= now || pbx_listen_parse(pb->source, &src, &why) ||
-	    !(a = aor_find(r, pb->ext, true)) || !(b = binding_add(r, a, pb->contact))) {
-		struct sip_binding tmp = {.aor = &(struct sip_aor){0}};
-		snprintf(tmp.aor->ext, sizeof tmp.aor->ext, "%s", pb->ext);
-		snprintf(tmp.contact, sizeof tmp.contact, "%s", pb->contact);
-		queue_op(r, &tmp, true); /* expired while we were down */
+	if (pb->expires <= now || pbx_listen_parse(pb->source, &src, &why)) {
+		queue_del(r, pb->ext, pb->contact); /* expired while we were down, or unreadable */
 		return 0;
+	}
+	if (!(a = aor_find(r, pb->ext, true)) || !(b = binding_add(r, a, pb->contact))) {
+		if (a)
+			aor_drop_if_empty(r, a);
+		pbx_warning("sip: out of memory restoring the binding of %s", pb->ext);
+		return 0; /* the row stays: the next start may restore it */
 	}
 	b->src.tp = src.tp;
 	b->src.addr = src.addr;
