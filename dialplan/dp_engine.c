@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "pbx/chan.h"
 #include "pbx/config.h"
@@ -37,7 +38,30 @@ static struct {
 	struct dp_state *cur;
 	char *file;
 	bool open;
+	bool missing_ok; /* dialplan.file not set: no file means an empty dialplan */
 } eng;
+
+struct dp_cfg {
+	char *file;
+};
+
+static const struct pbx_cfg_key cfg_keys[] = {
+	{.name = "file",
+	 .type = PBX_CFG_PATH,
+	 .off = PBX_CFG_OFF(struct dp_cfg, file),
+	 .def = "extensions.lua",
+	 .help = "the Lua dialplan (beside the config file by default)"},
+	{0},
+};
+
+PBX_CONFIG_SECTION(dp_section) = {
+	.name = "dialplan",
+	.module = "dialplan",
+	.order = 30,
+	.size = sizeof(struct dp_cfg),
+	.keys = cfg_keys,
+	.help = "dialplan",
+};
 
 /* ---- the state's allocator: counted, so one dialplan cannot eat the PBX ---------------------- */
 
@@ -311,7 +335,12 @@ static void put_error(lua_State *L, int idx, struct pbx_buf *err)
 static int run_chunk(struct dp_state *st, struct pbx_buf *err)
 {
 	lua_State *L = st->L;
-	if (luaL_loadfilex(L, st->file, "t")) { /* text only: a binary chunk could crash the VM */
+	/* With no dialplan.file in the config, a missing default file is an
+	 * empty dialplan (every call refused), so a minimal config starts. */
+	bool empty = eng.missing_ok && access(st->file, F_OK) && errno == ENOENT;
+	if (empty ? luaL_loadstring(L, "extensions = {}")
+		  : luaL_loadfilex(L, st->file,
+				   "t")) { /* text only: a binary chunk could crash the VM */
 		put_error(L, -1, err);
 		return EINVAL;
 	}
@@ -532,8 +561,14 @@ static const struct pbx_dialplan_ops ops = {
 static int load(void)
 {
 	const struct pbx_config *cfg = pbx_cfg();
-	const char *file = cfg && cfg->dialplan.file ? cfg->dialplan.file : "etc/extensions.lua";
+	const struct dp_cfg *dc = pbx_config_get(cfg, &dp_section);
+	const char *file = dc->file;
 	struct pbx_buf err;
+	eng.missing_ok = !pbx_config_is_set(cfg, &dp_section, "file");
+	if (eng.missing_ok && access(file, F_OK))
+		pbx_warning("dialplan: no %s (dialplan.file is not set): every call is refused "
+			    "until it exists and `dialplan reload` runs",
+			    file);
 	pbx_buf_init(&err);
 	int e = dp_engine_open(pbx_loop(), file, &err);
 	if (e) {

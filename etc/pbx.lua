@@ -1,11 +1,11 @@
 -- PBX configuration. Lua syntax; every key is optional and shown here with
 -- its default. Unknown keys are refused at start. `core show settings`
--- prints what is in force.
+-- prints what is in force. Paths are relative to this file's folder.
 
 pbx = {
-  state_dir = "var",            -- pbx.db, voicemail/, run/pbx.ctl live here
+  state_dir = "../var",         -- pbx.db, voicemail/, run/pbx.ctl live here
   log_level = "notice",         -- error | warning | notice | info | debug
-  -- log_file = "var/pbx.log",  -- also log to a file (default when not -f)
+  -- log_file = "../var/pbx.log", -- also log to a file (default when not -f)
   media_workers = 0,            -- RTP threads; 0 = one per core
 }
 
@@ -14,16 +14,25 @@ sip = {
   domain = "pbx.local",         -- SIP domain and digest realm
   -- Optional: without it a tls: address uses a self-signed certificate
   -- made once in STATE_DIR/tls/pbx.pem (CN = domain) and reused.
-  -- tls = { cert = "etc/tls/pbx.pem", key = "etc/tls/pbx.key" },
+  -- tls = { cert = "tls/pbx.pem", key = "tls/pbx.key" },
   max_contacts = 5,             -- per user; the oldest binding is replaced
   min_expires = 60,
   max_expires = 3600,
   default_expires = 3600,
   qualify_interval = 60,        -- OPTIONS ping to each contact; 0 = off
   nonce_lifetime = 300,
-  ban_threshold = 10,           -- failed logins from one address ...
+  -- Digest algorithms offered, in order. MD5 alone by default: many phones
+  -- give up on any challenge they do not know. { "SHA-256", "MD5" } offers
+  -- both (RFC 8760); `user set EXT auth sha-256` does it for one user.
+  auth_algorithms = { "MD5" },
+  -- Failed logins: counted per (address, user), so one phone with a wrong
+  -- password behind a NAT does not lock out its neighbours.
+  ban_threshold = 10,           -- failures of one user from one address ban that pair
+  ban_users = 5,                -- this many users failing from one address ban it
+  ban_threshold_address = 50,   -- failures from one address, any users, ban it
   ban_window = 60,              -- ... within this many seconds ...
-  ban_time = 600,               -- ... ban it for this long
+  ban_time = 600,               -- ... for this long
+  -- ban_ignore: see README
 }
 
 rtp = {
@@ -33,4 +42,4 @@ rtp = {
   timeout = 30,                 -- hang up after this long without RTP
 }
 
-dialplan = { file = "etc/extensions.lua" }
+dialplan = { file = "extensions.lua" }

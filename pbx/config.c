@@ -1,19 +1,19 @@
 /**
- * @file config.c  Load and validate the Lua configuration file
+ * @file config.c  Load the Lua configuration file and validate every module's section
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * The config is Lua (one language for config and dialplan), run in a
- * sandbox with only the base, string, math and table libraries; this is
- * the one place in the core that uses Lua. Every key is described once in
- * the schema below: its type, default, limits and where it is stored.
- * Anything the schema does not know is refused, so a typo never starts a
- * half-configured PBX.
+ * sandbox with only the base, string, math and table libraries; this and
+ * the dialplan engine are the only users of Lua. The loader knows no key
+ * itself: modules declare their sections (PBX_CONFIG_SECTION) and the
+ * loader walks the file against them, so every key of every module gets
+ * the same type checks, defaults and one-line errors. Anything no section
+ * declares is refused, so a typo never starts a half-configured PBX.
  */
 #include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,108 +22,149 @@
 #include "pbx/config.h"
 #include "pbx/log.h"
 
-enum key_type { K_TABLE, K_STRING, K_INT, K_ENUM, K_LISTEN, K_LOGLEVEL, K_DIGESTS };
+/* Bounds of the "pbx_cfg_sections" linker section; weak so a build without any links. */
+extern const struct pbx_cfg_section *const __start_pbx_cfg_sections[] __attribute__((weak));
+extern const struct pbx_cfg_section *const __stop_pbx_cfg_sections[] __attribute__((weak));
 
-struct key {
-	const char *path; /* "sip.domain" */
-	enum key_type type;
-	size_t off;                 /* offsetof in struct pbx_config */
-	const char *def;            /* default, as text; NULL: none (optional) */
-	long min, max;              /* K_INT */
-	const char *const *choices; /* K_ENUM, NULL-terminated */
-	const char *help;
+#define MAX_LIST_ITEMS 64 /* a list key longer than this is a mistake, not a config */
+
+/* One section's values: its struct, and the items of its list keys as
+ * written, so `core show settings` can show them. */
+struct sect_store {
+	const struct pbx_cfg_section *sec;
+	void *data;
+	char ***lists;       /* per key: NULL-terminated copies of the items, or NULL */
+	unsigned char *seen; /* per key: given in the file */
+	size_t nkeys;
 };
 
-#define OFF(f) offsetof(struct pbx_config, f)
-
-static const char *const srtp_choices[] = {"off", "optional", "mandatory", NULL};
-
-static const struct key schema[] = {
-	{"pbx", K_TABLE, 0, NULL, 0, 0, NULL, "core settings"},
-	{"pbx.state_dir", K_STRING, OFF(pbx.state_dir), "var", 0, 0, NULL,
-	 "directory for pbx.db, voicemail/, run/pbx.ctl"},
-	{"pbx.log_level", K_LOGLEVEL, OFF(pbx.log_level), "notice", 0, 0, NULL,
-	 "error, warning, notice, info or debug"},
-	{"pbx.log_file", K_STRING, OFF(pbx.log_file), NULL, 0, 0, NULL,
-	 "also log to this file (relative to the working directory)"},
-	{"pbx.media_workers", K_INT, OFF(pbx.media_workers), "0", 0, 64, NULL,
-	 "media threads; 0 = one per core"},
-	{"sip", K_TABLE, 0, NULL, 0, 0, NULL, "SIP driver"},
-	{"sip.listen", K_LISTEN, OFF(sip.listen), NULL, 0, 0, NULL,
-	 "list of \"udp|tcp|tls:ADDRESS:PORT\""},
-	{"sip.domain", K_STRING, OFF(sip.domain), "pbx.local", 0, 0, NULL,
-	 "SIP domain and digest realm"},
-	{"sip.user_agent", K_STRING, OFF(sip.user_agent), "pbx", 0, 0, NULL,
-	 "Server/User-Agent header value"},
-	{"sip.tls", K_TABLE, 0, NULL, 0, 0, NULL, "TLS certificate and key"},
-	{"sip.tls.cert", K_STRING, OFF(sip.tls_cert), NULL, 0, 0, NULL, "PEM certificate chain"},
-	{"sip.tls.key", K_STRING, OFF(sip.tls_key), NULL, 0, 0, NULL, "PEM private key"},
-	{"sip.max_contacts", K_INT, OFF(sip.max_contacts), "5", 1, 100, NULL,
-	 "contacts per user; the oldest is replaced"},
-	{"sip.min_expires", K_INT, OFF(sip.min_expires), "60", 1, 86400, NULL,
-	 "shorter REGISTER expiry gets 423"},
-	{"sip.max_expires", K_INT, OFF(sip.max_expires), "3600", 1, 604800, NULL,
-	 "longer expiry is cut to this"},
-	{"sip.default_expires", K_INT, OFF(sip.default_expires), "3600", 1, 604800, NULL,
-	 "expiry when the phone gives none"},
-	{"sip.qualify_interval", K_INT, OFF(sip.qualify_interval), "60", 0, 3600, NULL,
-	 "seconds between OPTIONS to each contact; 0 = off"},
-	{"sip.nonce_lifetime", K_INT, OFF(sip.nonce_lifetime), "300", 10, 86400, NULL,
-	 "seconds a digest nonce stays valid"},
-	{"sip.ban_threshold", K_INT, OFF(sip.ban_threshold), "10", 0, 100000, NULL,
-	 "failed authentications that ban an address; 0 = never ban"},
-	{"sip.ban_window", K_INT, OFF(sip.ban_window), "60", 1, 86400, NULL,
-	 "seconds in which those failures count"},
-	{"sip.ban_time", K_INT, OFF(sip.ban_time), "600", 1, 604800, NULL,
-	 "seconds an address stays banned"},
-	{"sip.tcp_idle_timeout", K_INT, OFF(sip.tcp_idle_timeout), "300", 5, 86400, NULL,
-	 "close TCP/TLS connections idle this long (no binding on them)"},
-	{"sip.max_message_size", K_INT, OFF(sip.max_message_size), "65535", 1024, 1048576, NULL,
-	 "larger messages get 513"},
-	{"sip.auth_algorithms", K_DIGESTS, OFF(sip.auth_algs), NULL, 0, 0, NULL,
-	 "digest algorithms offered, in order: \"SHA-256\", \"MD5\""},
-	{"rtp", K_TABLE, 0, NULL, 0, 0, NULL, "media"},
-	{"rtp.port_min", K_INT, OFF(rtp.port_min), "10000", 1024, 65535, NULL, "first RTP port"},
-	{"rtp.port_max", K_INT, OFF(rtp.port_max), "20000", 1024, 65535, NULL, "last RTP port"},
-	{"rtp.srtp", K_ENUM, OFF(rtp.srtp), "optional", 0, 0, srtp_choices,
-	 "default SRTP policy: off, optional or mandatory"},
-	{"rtp.timeout", K_INT, OFF(rtp.timeout), "30", 0, 3600, NULL,
-	 "hang up after this many seconds without RTP; 0 = never"},
-	{"dialplan", K_TABLE, 0, NULL, 0, 0, NULL, "dialplan"},
-	{"dialplan.file", K_STRING, OFF(dialplan.file), "etc/extensions.lua", 0, 0, NULL,
-	 "the Lua dialplan"},
+struct pbx_config {
+	char *file; /* as given */
+	char *dir;  /* its folder, the base of relative paths */
+	struct sect_store *s;
+	size_t n;
 };
 
-#define NKEYS (sizeof schema / sizeof *schema)
+struct pbx_cfg_err {
+	struct pbx_buf *out;
+	const char *file;
+	const char *section;
+};
 
-static const char *const default_listen[] = {"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"};
+const char *const pbx_srtp_policy_names[] = {"off", "optional", "mandatory", NULL};
 
 const char *pbx_srtp_policy_name(int policy)
 {
-	return policy >= 0 && policy < 3 ? srtp_choices[policy] : "?";
+	return policy >= 0 && policy < 3 ? pbx_srtp_policy_names[policy] : "?";
 }
 
 int pbx_srtp_policy_parse(const char *name)
 {
-	for (int i = 0; srtp_choices[i]; i++)
-		if (!strcmp(name, srtp_choices[i]))
+	for (int i = 0; pbx_srtp_policy_names[i]; i++)
+		if (!strcmp(name, pbx_srtp_policy_names[i]))
 			return i;
 	return -1;
 }
 
-static const struct key *key_find(const char *path)
+/* ---- the registry ------------------------------------------------------------------------ */
+
+static int by_order(const void *a, const void *b)
 {
-	for (size_t i = 0; i < NKEYS; i++)
-		if (!strcmp(schema[i].path, path))
-			return &schema[i];
+	const struct pbx_cfg_section *sa = *(const struct pbx_cfg_section *const *)a;
+	const struct pbx_cfg_section *sb = *(const struct pbx_cfg_section *const *)b;
+	if (sa->order != sb->order)
+		return sa->order < sb->order ? -1 : 1;
+	return strcmp(sa->name, sb->name);
+}
+
+static size_t nkeys_of(const struct pbx_cfg_section *sec)
+{
+	size_t n = 0;
+	while (sec->keys[n].name)
+		n++;
+	return n;
+}
+
+/* One store per linked section, in display order. */
+static int stores_alloc(struct pbx_config *cfg)
+{
+	// cppcheck-suppress comparePointers
+	size_t n = (size_t)(__stop_pbx_cfg_sections - __start_pbx_cfg_sections);
+	const struct pbx_cfg_section **all = n ? malloc(n * sizeof *all) : NULL;
+	if (n && !all)
+		return ENOMEM;
+	if (n)
+		memcpy(all, __start_pbx_cfg_sections, n * sizeof *all);
+	qsort(all, n, sizeof *all, by_order);
+	cfg->s = calloc(n ? n : 1, sizeof *cfg->s);
+	if (!cfg->s) {
+		free(all);
+		return ENOMEM;
+	}
+	cfg->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct sect_store *st = &cfg->s[i];
+		/* Two modules claiming one section is a build mistake. */
+		if (i && !strcmp(all[i]->name, all[i - 1]->name)) {
+			pbx_error("config: section '%s' is declared twice", all[i]->name);
+			free(all);
+			return EEXIST;
+		}
+		st->sec = all[i];
+		st->nkeys = nkeys_of(all[i]);
+		st->data = calloc(1, all[i]->size ? all[i]->size : 1);
+		st->lists = calloc(st->nkeys ? st->nkeys : 1, sizeof *st->lists);
+		st->seen = calloc(st->nkeys ? st->nkeys : 1, 1);
+		if (!st->data || !st->lists || !st->seen) {
+			free(all);
+			return ENOMEM;
+		}
+	}
+	free(all);
+	return 0;
+}
+
+static struct sect_store *store_find(const struct pbx_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n; i++)
+		if (!strcmp(cfg->s[i].sec->name, name))
+			return &cfg->s[i];
 	return NULL;
 }
+
+const void *pbx_config_get(const struct pbx_config *cfg, const struct pbx_cfg_section *sec)
+{
+	for (size_t i = 0; i < cfg->n; i++)
+		if (cfg->s[i].sec == sec)
+			return cfg->s[i].data;
+	return NULL;
+}
+
+bool pbx_config_is_set(const struct pbx_config *cfg, const struct pbx_cfg_section *sec,
+		       const char *key)
+{
+	for (size_t i = 0; i < cfg->n; i++) {
+		const struct sect_store *st = &cfg->s[i];
+		if (st->sec != sec)
+			continue;
+		for (size_t k = 0; k < st->nkeys; k++)
+			if (!strcmp(sec->keys[k].name, key))
+				return st->seen[k];
+	}
+	return false;
+}
+
+const char *pbx_config_file(const struct pbx_config *cfg)
+{
+	return cfg->file;
+}
+
+/* ---- errors ------------------------------------------------------------------------------ */
 
 struct loader {
 	struct pbx_config *cfg;
 	struct pbx_buf *err;
 	const char *file;
-	unsigned char seen[NKEYS];
 };
 
 static int fail(struct loader *ld, const char *path, const char *value, const char *why)
@@ -135,56 +176,170 @@ static int fail(struct loader *ld, const char *path, const char *value, const ch
 	return EINVAL;
 }
 
-static char **str_slot(struct pbx_config *cfg, const struct key *k)
+int pbx_cfg_error(struct pbx_cfg_err *e, const char *key, const char *value, const char *why)
 {
-	return (char **)((char *)cfg + k->off);
+	if (value)
+		pbx_buf_printf(e->out, "%s: %s.%s: '%s': %s", e->file, e->section, key, value, why);
+	else
+		pbx_buf_printf(e->out, "%s: %s.%s: %s", e->file, e->section, key, why);
+	return EINVAL;
 }
 
-static int *int_slot(struct pbx_config *cfg, const struct key *k)
+/* ---- paths ------------------------------------------------------------------------------- */
+
+/*
+ * @p rel against the config's folder, with "x/.." pairs folded so the
+ * result reads as the user would write it ("etc" + "../var" is "var").
+ * Folding is lexical: a symlinked folder followed by ".." lands beside
+ * the link, which is what the user who wrote "../" sees in a listing.
+ */
+static char *path_resolve(const char *dir, const char *rel)
 {
-	return (int *)((char *)cfg + k->off);
+	size_t n = strlen(dir) + strlen(rel) + 2;
+	char *joined = malloc(n), *out = malloc(n);
+	if (!joined || !out) {
+		free(joined);
+		free(out);
+		return NULL;
+	}
+	if (rel[0] == '/' || !strcmp(dir, "."))
+		snprintf(joined, n, "%s", rel);
+	else
+		snprintf(joined, n, "%s/%s", dir, rel);
+	bool abs = joined[0] == '/';
+	size_t o = 0, depth = 0; /* depth: components in out that ".." may remove */
+	out[0] = '\0';
+	for (char *save = NULL, *c = strtok_r(joined, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..") && depth) {
+			char *slash = strrchr(out, '/');
+			o = slash ? (size_t)(slash - out) : 0;
+			out[o] = '\0';
+			depth--;
+			continue;
+		}
+		if (!strcmp(c, "..") && abs)
+			continue; /* "/.." is "/" */
+		o += (size_t)snprintf(out + o, n - o, "%s%s", o || abs ? "/" : "", c);
+		if (strcmp(c, ".."))
+			depth++;
+	}
+	if (!o)
+		snprintf(out, n, "%s", abs ? "/" : ".");
+	free(joined);
+	return out;
 }
 
-/* Store a scalar given as text (defaults, and string values from Lua). */
-static int store_text(struct loader *ld, const struct key *k, const char *v)
+static char *dir_of(const char *file)
 {
-	char *end;
+	const char *slash = strrchr(file, '/');
+	if (!slash)
+		return strdup(".");
+	if (slash == file)
+		return strdup("/");
+	return strndup(file, (size_t)(slash - file));
+}
+
+/* ---- storing values ---------------------------------------------------------------------- */
+
+static char **str_slot(void *data, const struct pbx_cfg_key *k)
+{
+	return (char **)((char *)data + k->off);
+}
+
+static int *int_slot(void *data, const struct pbx_cfg_key *k)
+{
+	return (int *)((char *)data + k->off);
+}
+
+static bool *bool_slot(void *data, const struct pbx_cfg_key *k)
+{
+	return (bool *)((char *)data + k->off);
+}
+
+static void choices_text(const char *const *choices, char *buf, size_t len)
+{
+	size_t o = (size_t)snprintf(buf, len, "must be one of ");
+	for (int i = 0; choices[i] && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "", choices[i]);
+}
+
+/* Store a scalar given as text (defaults, and strings from Lua). */
+static int store_text(struct loader *ld, struct sect_store *st, const struct pbx_cfg_key *k,
+		      const char *path, const char *v)
+{
+	char *end, why[256];
 	long n;
 	switch (k->type) {
-	case K_STRING:
+	case PBX_CFG_STRING:
+	case PBX_CFG_PATH: {
 		if (!*v)
-			return fail(ld, k->path, v, "must not be empty");
-		free(*str_slot(ld->cfg, k));
-		*str_slot(ld->cfg, k) = strdup(v);
-		return *str_slot(ld->cfg, k) ? 0 : ENOMEM;
-	case K_INT:
+			return fail(ld, path, v, "must not be empty");
+		char *copy = k->type == PBX_CFG_PATH ? path_resolve(ld->cfg->dir, v) : strdup(v);
+		if (!copy)
+			return ENOMEM;
+		free(*str_slot(st->data, k));
+		*str_slot(st->data, k) = copy;
+		return 0;
+	}
+	case PBX_CFG_INT:
 		errno = 0;
 		n = strtol(v, &end, 10);
 		if (!*v || *end || errno)
-			return fail(ld, k->path, v, "not an integer");
+			return fail(ld, path, v, "not an integer");
 		if (n < k->min || n > k->max) {
-			char why[96];
 			snprintf(why, sizeof why, "out of range %ld..%ld", k->min, k->max);
-			return fail(ld, k->path, v, why);
+			return fail(ld, path, v, why);
 		}
-		*int_slot(ld->cfg, k) = (int)n;
+		*int_slot(st->data, k) = (int)n;
 		return 0;
-	case K_ENUM:
+	case PBX_CFG_BOOL:
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			return fail(ld, path, v, "must be true or false");
+		*bool_slot(st->data, k) = !strcmp(v, "true");
+		return 0;
+	case PBX_CFG_ENUM:
 		for (int i = 0; k->choices[i]; i++)
-			if (!strcmp(v, k->choices[i])) {
-				*int_slot(ld->cfg, k) = i;
+			if (!strcasecmp(v, k->choices[i])) {
+				*int_slot(st->data, k) = i;
 				return 0;
 			}
-		return fail(ld, k->path, v, "must be one of off, optional, mandatory");
-	case K_LOGLEVEL:
-		n = pbx_log_level_parse(v);
-		if (n < 0)
-			return fail(ld, k->path, v,
-				    "must be one of error, warning, notice, info, debug");
-		*int_slot(ld->cfg, k) = (int)n;
-		return 0;
+		choices_text(k->choices, why, sizeof why);
+		return fail(ld, path, v, why);
 	default: return EINVAL;
 	}
+}
+
+static int list_item(struct loader *ld, struct sect_store *st, size_t ki, const char *path, int i,
+		     const char *text)
+{
+	const struct pbx_cfg_key *k = &st->sec->keys[ki];
+	const char *why = "invalid";
+	char ipath[192];
+	snprintf(ipath, sizeof ipath, "%s[%d]", path, i + 1);
+	if (k->item && k->item(st->data, i, text, &why))
+		return fail(ld, ipath, text, why);
+	char **l = st->lists[ki];
+	l[i] = strdup(text);
+	return l[i] ? 0 : ENOMEM;
+}
+
+static void list_free(char **l)
+{
+	if (!l)
+		return;
+	for (char **p = l; *p; p++)
+		free(*p);
+	free(l);
+}
+
+static int list_begin(struct sect_store *st, size_t ki, size_t n)
+{
+	list_free(st->lists[ki]);
+	st->lists[ki] = calloc(n + 1, sizeof(char *));
+	return st->lists[ki] ? 0 : ENOMEM;
 }
 
 /* The value on top of the stack as the user wrote it, or its type for tables. */
@@ -203,12 +358,16 @@ static const char *shown(lua_State *L, char *buf, size_t len)
 	return buf;
 }
 
-static int store_listen(struct loader *ld, const struct key *k, lua_State *L)
+static int store_list(struct loader *ld, struct sect_store *st, size_t ki, const char *path,
+		      lua_State *L)
 {
-	char v[256];
-	if (!lua_istable(L, -1))
-		return fail(ld, k->path, shown(L, v, sizeof v),
-			    "must be a list of strings like \"udp:0.0.0.0:5060\"");
+	const struct pbx_cfg_key *k = &st->sec->keys[ki];
+	char v[256], why[160];
+	if (!lua_istable(L, -1)) {
+		snprintf(why, sizeof why, "must be a list of %s",
+			 k->list_of ? k->list_of : "strings");
+		return fail(ld, path, shown(L, v, sizeof v), why);
+	}
 	lua_Integer n = luaL_len(L, -1);
 	/* Only the array part: a key like { udp = "..." } is a mistake. */
 	lua_pushnil(L);
@@ -216,117 +375,104 @@ static int store_listen(struct loader *ld, const struct key *k, lua_State *L)
 		lua_pop(L, 1);
 		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > n) {
 			lua_pop(L, 1);
-			return fail(ld, k->path, NULL, "must be a list, not a table with keys");
+			return fail(ld, path, NULL, "must be a list, not a table with keys");
 		}
 	}
-	if (n < 1)
-		return fail(ld, k->path, NULL, "must list at least one address");
-	if (n > PBX_CFG_MAX_LISTEN)
-		return fail(ld, k->path, NULL, "too many addresses (at most 16)");
-	for (lua_Integer i = 1; i <= n; i++) {
-		char path[64];
-		snprintf(path, sizeof path, "%s[%lld]", k->path, (long long)i);
+	if (n < k->min) {
+		if (k->min == 1)
+			snprintf(why, sizeof why, "must list at least one %s",
+				 k->list_noun ? k->list_noun : "item");
+		else
+			snprintf(why, sizeof why, "must list at least %ld %ss", k->min,
+				 k->list_noun ? k->list_noun : "item");
+		return fail(ld, path, NULL, why);
+	}
+	long max = k->max ? k->max : MAX_LIST_ITEMS;
+	if (n > max) {
+		snprintf(why, sizeof why, "too many %ss (at most %ld)",
+			 k->list_noun ? k->list_noun : "item", max);
+		return fail(ld, path, NULL, why);
+	}
+	int err = list_begin(st, ki, (size_t)n);
+	for (lua_Integer i = 1; !err && i <= n; i++) {
+		char ipath[192];
 		lua_geti(L, -1, i);
 		if (lua_type(L, -1) != LUA_TSTRING) {
-			int e = fail(ld, path, shown(L, v, sizeof v), "must be a string");
-			lua_pop(L, 1);
-			return e;
-		}
-		const char *why, *text = lua_tostring(L, -1);
-		struct pbx_listen *l = &ld->cfg->sip.listen[i - 1];
-		if (pbx_listen_parse(text, l, &why)) {
-			int e = fail(ld, path, text, why);
-			lua_pop(L, 1);
-			return e;
-		}
-		for (lua_Integer j = 1; j < i; j++) {
-			struct pbx_listen *o = &ld->cfg->sip.listen[j - 1];
-			if (o->tp == l->tp &&
-			    !memcmp(&o->addr, &l->addr, pbx_sa_len((struct sockaddr *)&l->addr))) {
-				int e = fail(ld, path, text, "listed twice");
-				lua_pop(L, 1);
-				return e;
-			}
+			snprintf(ipath, sizeof ipath, "%s[%lld]", path, (long long)i);
+			err = fail(ld, ipath, shown(L, v, sizeof v), "must be a string");
+		} else {
+			err = list_item(ld, st, ki, path, (int)i - 1, lua_tostring(L, -1));
 		}
 		lua_pop(L, 1);
 	}
-	ld->cfg->sip.n_listen = (int)n;
-	return 0;
+	return err;
 }
 
-static int store_digests(struct loader *ld, const struct key *k, lua_State *L)
+static const struct pbx_cfg_key *key_find(struct sect_store *st, const char *name, size_t *ki)
 {
-	static const char *const names[] = {"MD5", "SHA-256"};
-	if (!lua_istable(L, -1) || luaL_len(L, -1) < 1 || luaL_len(L, -1) > 2)
-		return fail(ld, k->path, luaL_typename(L, -1),
-			    "must be a list of one or two of \"SHA-256\", \"MD5\"");
-	lua_Integer n = luaL_len(L, -1);
-	for (lua_Integer i = 1; i <= n; i++) {
-		char path[64];
-		snprintf(path, sizeof path, "%s[%lld]", k->path, (long long)i);
-		lua_geti(L, -1, i);
-		const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-		int alg = -1;
-		for (int j = 0; v && j < 2; j++)
-			if (!strcasecmp(v, names[j]))
-				alg = j;
-		if (alg < 0 || (i == 2 && alg == ld->cfg->sip.auth_algs[0])) {
-			int e = fail(ld, path, v ? v : luaL_typename(L, -1),
-				     alg < 0 ? "must be \"SHA-256\" or \"MD5\"" : "listed twice");
-			lua_pop(L, 1);
-			return e;
+	for (size_t i = 0; i < st->nkeys; i++)
+		if (!strcmp(st->sec->keys[i].name, name)) {
+			*ki = i;
+			return &st->sec->keys[i];
 		}
-		ld->cfg->sip.auth_algs[i - 1] = alg;
-		lua_pop(L, 1);
-	}
-	ld->cfg->sip.n_auth_algs = (int)n;
-	return 0;
+	return NULL;
 }
 
-/* Walk the table on top of the stack whose path is @p prefix. */
-static int walk_table(struct loader *ld, lua_State *L, const char *prefix)
+/* Walk the table on top of the stack: section @p st, keys under @p prefix ("" or "tls"). */
+static int walk_table(struct loader *ld, lua_State *L, struct sect_store *st, const char *prefix)
 {
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {
-		char path[128];
+		char name[128], path[160], v[256];
 		int err = 0;
 		if (lua_type(L, -2) != LUA_TSTRING) {
 			lua_pop(L, 2);
-			return fail(ld, prefix[0] ? prefix : "(top level)", NULL,
-				    "keys must be names");
+			snprintf(path, sizeof path, "%s%s%s", st->sec->name, *prefix ? "." : "",
+				 prefix);
+			return fail(ld, path, NULL, "keys must be names");
 		}
-		const char *name = lua_tostring(L, -2);
-		snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", name);
-		const struct key *k = key_find(path);
+		snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "",
+			 lua_tostring(L, -2));
+		snprintf(path, sizeof path, "%s.%s", st->sec->name, name);
+		size_t ki;
+		const struct pbx_cfg_key *k = key_find(st, name, &ki);
 		if (!k) {
+			char why[128];
 			lua_pop(L, 2);
-			return fail(ld, path, NULL, "unknown key");
+			snprintf(why, sizeof why, "unknown key (module %s)", st->sec->module);
+			return fail(ld, path, NULL, why);
 		}
-		ld->seen[k - schema] = 1;
+		st->seen[ki] = 1;
 		int t = lua_type(L, -1);
-		char v[256];
 		switch (k->type) {
-		case K_TABLE:
+		case PBX_CFG_TABLE:
 			if (t != LUA_TTABLE)
 				err = fail(ld, path, shown(L, v, sizeof v), "must be a table");
 			else
-				err = walk_table(ld, L, path);
+				err = walk_table(ld, L, st, name);
 			break;
-		case K_LISTEN: err = store_listen(ld, k, L); break;
-		case K_DIGESTS: err = store_digests(ld, k, L); break;
-		case K_INT:
+		case PBX_CFG_LIST: err = store_list(ld, st, ki, path, L); break;
+		case PBX_CFG_INT:
 			if (t != LUA_TNUMBER || !lua_isinteger(L, -1)) {
 				err = fail(ld, path, shown(L, v, sizeof v), "must be an integer");
 				break;
 			}
-			err = store_text(ld, k, lua_tostring(L, -1)); /* range check */
+			err = store_text(ld, st, k, path, lua_tostring(L, -1)); /* range check */
+			break;
+		case PBX_CFG_BOOL:
+			if (t != LUA_TBOOLEAN) {
+				err = fail(ld, path, shown(L, v, sizeof v),
+					   "must be true or false");
+				break;
+			}
+			err = store_text(ld, st, k, path, lua_toboolean(L, -1) ? "true" : "false");
 			break;
 		default:
 			if (t != LUA_TSTRING) {
 				err = fail(ld, path, shown(L, v, sizeof v), "must be a string");
 				break;
 			}
-			err = store_text(ld, k, lua_tostring(L, -1));
+			err = store_text(ld, st, k, path, lua_tostring(L, -1));
 		}
 		lua_pop(L, 1);
 		if (err) {
@@ -337,60 +483,56 @@ static int walk_table(struct loader *ld, lua_State *L, const char *prefix)
 	return 0;
 }
 
-static int apply_defaults(struct loader *ld)
+/* The file's top level: each name must be a section some module declared. */
+static int walk_top(struct loader *ld, lua_State *L)
 {
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct key *k = &schema[i];
-		if (ld->seen[i] || !k->def)
-			continue;
-		int err = store_text(ld, k, k->def);
-		if (err)
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		char v[256];
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			lua_pop(L, 2);
+			return fail(ld, "(top level)", NULL, "keys must be names");
+		}
+		const char *name = lua_tostring(L, -2);
+		struct sect_store *st = store_find(ld->cfg, name);
+		int err;
+		if (!st)
+			err = fail(ld, name, NULL, "unknown key (no module has this section)");
+		else if (!lua_istable(L, -1))
+			err = fail(ld, name, shown(L, v, sizeof v), "must be a table");
+		else
+			err = walk_table(ld, L, st, "");
+		lua_pop(L, 1);
+		if (err) {
+			lua_pop(L, 1);
 			return err;
-	}
-	if (!ld->seen[key_find("sip.listen") - schema]) {
-		const char *why;
-		for (size_t i = 0; i < sizeof default_listen / sizeof *default_listen; i++)
-			pbx_listen_parse(default_listen[i], &ld->cfg->sip.listen[i], &why);
-		ld->cfg->sip.n_listen = 2;
-	}
-	if (!ld->seen[key_find("sip.auth_algorithms") - schema]) {
-		/* RFC 8760: strongest first; clients take the first they know. */
-		ld->cfg->sip.auth_algs[0] = PBX_DIGEST_SHA256;
-		ld->cfg->sip.auth_algs[1] = PBX_DIGEST_MD5;
-		ld->cfg->sip.n_auth_algs = 2;
+		}
 	}
 	return 0;
 }
 
-static int cross_check(struct loader *ld)
+static int apply_defaults(struct loader *ld, struct sect_store *st)
 {
-	struct pbx_config *c = ld->cfg;
-	char v[64];
-	if (c->rtp.port_min >= c->rtp.port_max) {
-		snprintf(v, sizeof v, "%d", c->rtp.port_max);
-		return fail(ld, "rtp.port_max", v, "must be greater than rtp.port_min");
+	for (size_t i = 0; i < st->nkeys; i++) {
+		const struct pbx_cfg_key *k = &st->sec->keys[i];
+		char path[160];
+		int err = 0;
+		if (st->seen[i] || k->type == PBX_CFG_TABLE)
+			continue;
+		snprintf(path, sizeof path, "%s.%s", st->sec->name, k->name);
+		if (k->type == PBX_CFG_LIST) {
+			size_t n = 0;
+			while (k->list_def && k->list_def[n])
+				n++;
+			err = list_begin(st, i, n);
+			for (size_t j = 0; !err && j < n; j++)
+				err = list_item(ld, st, i, path, (int)j, k->list_def[j]);
+		} else if (k->def) {
+			err = store_text(ld, st, k, path, k->def);
+		}
+		if (err)
+			return err;
 	}
-	if ((c->rtp.port_max - c->rtp.port_min) < 3) {
-		snprintf(v, sizeof v, "%d", c->rtp.port_max);
-		return fail(ld, "rtp.port_max", v, "range too small for one call");
-	}
-	if (c->sip.min_expires > c->sip.max_expires) {
-		snprintf(v, sizeof v, "%d", c->sip.min_expires);
-		return fail(ld, "sip.min_expires", v, "greater than sip.max_expires");
-	}
-	if (c->sip.default_expires < c->sip.min_expires ||
-	    c->sip.default_expires > c->sip.max_expires) {
-		snprintf(v, sizeof v, "%d", c->sip.default_expires);
-		return fail(ld, "sip.default_expires", v,
-			    "must lie between sip.min_expires and sip.max_expires");
-	}
-	for (const char *p = c->sip.domain; *p; p++)
-		if (*p <= ' ' || strchr("\"<>@;:,\\/", *p))
-			return fail(ld, "sip.domain", c->sip.domain, "not a host name");
-	/* Without sip.tls the SIP module makes a self-signed pair in the state
-	 * dir; half a pair is a mistake worth stopping for. */
-	if (!c->sip.tls_cert != !c->sip.tls_key)
-		return fail(ld, "sip.tls", NULL, "needs both cert and key");
 	return 0;
 }
 
@@ -410,25 +552,16 @@ static void open_safe_libs(lua_State *L)
 	}
 }
 
-int pbx_config_load(struct pbx_config **cfgp, const char *file, struct pbx_buf *err)
+/* Run the file; its assignments are left in a table on top of the stack. */
+static int run_file(struct loader *ld, lua_State *L)
 {
-	struct loader ld = {.err = err, .file = file};
-	int rc = ENOMEM;
-	lua_State *L = luaL_newstate();
-	ld.cfg = calloc(1, sizeof *ld.cfg);
-	if (!L || !ld.cfg)
-		goto out;
-	ld.cfg->file = strdup(file);
-	open_safe_libs(L);
-
-	if (luaL_loadfilex(L, file, "t") != LUA_OK) {
+	if (luaL_loadfilex(L, ld->file, "t") != LUA_OK) {
 		/* Lua's message already names file:line, or says why it cannot open. */
-		pbx_buf_printf(err, "%s", lua_tostring(L, -1));
-		rc = EINVAL;
-		goto out;
+		pbx_buf_printf(ld->err, "%s", lua_tostring(L, -1));
+		return EINVAL;
 	}
-	/* Run with a fresh _ENV whose reads fall back to the safe globals, so
-	 * what the file assigns is exactly the env table's own keys. */
+	/* A fresh _ENV whose reads fall back to the safe globals, so what the
+	 * file assigns is exactly the env table's own keys. */
 	lua_newtable(L);
 	lua_newtable(L);
 	lua_pushglobaltable(L);
@@ -438,15 +571,34 @@ int pbx_config_load(struct pbx_config **cfgp, const char *file, struct pbx_buf *
 	lua_setupvalue(L, -3, 1);
 	lua_insert(L, -2); /* env below the chunk */
 	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-		pbx_buf_printf(err, "%s", lua_tostring(L, -1));
-		rc = EINVAL;
-		goto out;
+		pbx_buf_printf(ld->err, "%s", lua_tostring(L, -1));
+		return EINVAL;
 	}
-	rc = walk_table(&ld, L, "");
-	if (!rc)
-		rc = apply_defaults(&ld);
-	if (!rc)
-		rc = cross_check(&ld);
+	return 0;
+}
+
+int pbx_config_load(struct pbx_config **cfgp, const char *file, struct pbx_buf *err)
+{
+	struct loader ld = {.err = err, .file = file};
+	int rc = ENOMEM;
+	lua_State *L = luaL_newstate();
+	ld.cfg = calloc(1, sizeof *ld.cfg);
+	if (!L || !ld.cfg || !(ld.cfg->file = strdup(file)) || !(ld.cfg->dir = dir_of(file)))
+		goto out;
+	if ((rc = stores_alloc(ld.cfg)))
+		goto out;
+	open_safe_libs(L);
+	if ((rc = run_file(&ld, L)))
+		goto out;
+	rc = walk_top(&ld, L);
+	for (size_t i = 0; !rc && i < ld.cfg->n; i++)
+		rc = apply_defaults(&ld, &ld.cfg->s[i]);
+	for (size_t i = 0; !rc && i < ld.cfg->n; i++) {
+		struct sect_store *st = &ld.cfg->s[i];
+		struct pbx_cfg_err e = {err, file, st->sec->name};
+		if (st->sec->check)
+			rc = st->sec->check(st->data, &e);
+	}
 out:
 	if (L)
 		lua_close(L);
@@ -464,56 +616,66 @@ void pbx_config_free(struct pbx_config *cfg)
 {
 	if (!cfg)
 		return;
-	for (size_t i = 0; i < NKEYS; i++)
-		if (schema[i].type == K_STRING)
-			free(*str_slot(cfg, &schema[i]));
+	for (size_t i = 0; cfg->s && i < cfg->n; i++) {
+		struct sect_store *st = &cfg->s[i];
+		for (size_t k = 0; st->data && k < st->nkeys; k++) {
+			enum pbx_cfg_type t = st->sec->keys[k].type;
+			if (t == PBX_CFG_STRING || t == PBX_CFG_PATH)
+				free(*str_slot(st->data, &st->sec->keys[k]));
+			if (st->lists)
+				list_free(st->lists[k]);
+		}
+		free(st->data);
+		free(st->lists);
+		free(st->seen);
+	}
+	free(cfg->s);
 	free(cfg->file);
+	free(cfg->dir);
 	free(cfg);
+}
+
+static void dump_key(const struct sect_store *st, size_t ki, struct pbx_buf *out)
+{
+	const struct pbx_cfg_key *k = &st->sec->keys[ki];
+	char path[160];
+	snprintf(path, sizeof path, "%s.%s", st->sec->name, k->name);
+	pbx_buf_printf(out, "%-24s = ", path);
+	switch (k->type) {
+	case PBX_CFG_TABLE: return;
+	case PBX_CFG_STRING:
+	case PBX_CFG_PATH: {
+		const char *s = *str_slot(st->data, k);
+		if (s)
+			pbx_buf_json_str(out, s);
+		else
+			pbx_buf_puts(out, "nil");
+		break;
+	}
+	case PBX_CFG_INT: pbx_buf_printf(out, "%d", *int_slot(st->data, k)); break;
+	case PBX_CFG_BOOL: pbx_buf_puts(out, *bool_slot(st->data, k) ? "true" : "false"); break;
+	case PBX_CFG_ENUM: pbx_buf_printf(out, "\"%s\"", k->choices[*int_slot(st->data, k)]); break;
+	case PBX_CFG_LIST: {
+		char **l = st->lists[ki];
+		pbx_buf_puts(out, "{");
+		for (size_t j = 0; l && l[j]; j++) {
+			pbx_buf_puts(out, j ? ", " : " ");
+			pbx_buf_json_str(out, l[j]);
+		}
+		pbx_buf_puts(out, l && l[0] ? " }" : "}");
+		break;
+	}
+	}
+	pbx_buf_printf(out, "  -- %s\n", k->help);
 }
 
 void pbx_config_dump(const struct pbx_config *cfg, struct pbx_buf *out)
 {
 	pbx_buf_printf(out, "-- %s\n", cfg->file);
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct key *k = &schema[i];
-		struct pbx_config *c = (struct pbx_config *)cfg;
-		char lbuf[80];
-		switch (k->type) {
-		case K_TABLE: continue;
-		case K_STRING: {
-			const char *s = *str_slot(c, k);
-			pbx_buf_printf(out, "%-24s = ", k->path);
-			if (s)
-				pbx_buf_json_str(out, s);
-			else
-				pbx_buf_puts(out, "nil");
-			break;
-		}
-		case K_INT: pbx_buf_printf(out, "%-24s = %d", k->path, *int_slot(c, k)); break;
-		case K_ENUM:
-			pbx_buf_printf(out, "%-24s = \"%s\"", k->path, k->choices[*int_slot(c, k)]);
-			break;
-		case K_LOGLEVEL:
-			pbx_buf_printf(out, "%-24s = \"%s\"", k->path,
-				       pbx_log_level_name(*int_slot(c, k)));
-			break;
-		case K_DIGESTS:
-			pbx_buf_printf(out, "%-24s = {", k->path);
-			for (int j = 0; j < cfg->sip.n_auth_algs; j++)
-				pbx_buf_printf(out, "%s\"%s\"", j ? ", " : " ",
-					       cfg->sip.auth_algs[j] == PBX_DIGEST_MD5 ? "MD5"
-										       : "SHA-256");
-			pbx_buf_puts(out, " }");
-			break;
-		case K_LISTEN:
-			pbx_buf_printf(out, "%-24s = {", k->path);
-			for (int j = 0; j < cfg->sip.n_listen; j++)
-				pbx_buf_printf(
-					out, "%s\"%s\"", j ? ", " : " ",
-					pbx_listen_str(&cfg->sip.listen[j], lbuf, sizeof lbuf));
-			pbx_buf_puts(out, " }");
-			break;
-		}
-		pbx_buf_printf(out, "  -- %s\n", k->help);
+	for (size_t i = 0; i < cfg->n; i++) {
+		const struct sect_store *st = &cfg->s[i];
+		for (size_t k = 0; k < st->nkeys; k++)
+			if (st->sec->keys[k].type != PBX_CFG_TABLE)
+				dump_key(st, k, out);
 	}
 }

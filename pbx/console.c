@@ -46,7 +46,7 @@ static struct {
 
 void pbx__console_path(const struct pbx_config *cfg, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/run/pbx.ctl", cfg->pbx.state_dir);
+	snprintf(buf, len, "%s/run/pbx.ctl", pbx_config_core(cfg)->state_dir);
 }
 
 unsigned pbx__console_count(void)

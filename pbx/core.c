@@ -43,6 +43,18 @@ uv_loop_t *pbx_loop(void)
 	return &core.loop;
 }
 
+static char auth_realm[128];
+
+void pbx_auth_realm_set(const char *realm)
+{
+	snprintf(auth_realm, sizeof auth_realm, "%s", realm ? realm : "");
+}
+
+const char *pbx_auth_realm(void)
+{
+	return auth_realm;
+}
+
 const struct pbx_config *pbx_cfg(void)
 {
 	return core.cfg;
@@ -206,8 +218,10 @@ int pbx__core_run(struct pbx_config *cfg, bool foreground)
 	pthread_t console_tid;
 	bool console_thread_up = false;
 
+	const struct pbx_core_cfg *cc = pbx_config_core(cfg);
+	const char *file = pbx_config_file(cfg);
 	core.cfg = cfg;
-	pbx_log_set_level(cfg->pbx.log_level);
+	pbx_log_set_level(cc->log_level);
 	/* Each call holds four sockets (two RTP/RTCP pairs): take what the system allows. */
 	struct rlimit nofile;
 	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < nofile.rlim_max) {
@@ -215,27 +229,27 @@ int pbx__core_run(struct pbx_config *cfg, bool foreground)
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
 	umask(027); /* pbx.db holds password hashes: not for other users */
-	err = pbx__mkdir_writable(cfg->pbx.state_dir, &what);
+	err = pbx__mkdir_writable(cc->state_dir, &what);
 	if (err) {
-		fprintf(stderr, "%s: pbx.state_dir: '%s': %s (%s)\n", cfg->file, cfg->pbx.state_dir,
-			what, strerror(err));
+		fprintf(stderr, "%s: pbx.state_dir: '%s': %s (%s)\n", file, cc->state_dir, what,
+			strerror(err));
 		goto out_cfg;
 	}
-	snprintf(path, sizeof path, "%s/run", cfg->pbx.state_dir);
+	snprintf(path, sizeof path, "%s/run", cc->state_dir);
 	if ((err = pbx__mkdir_writable(path, &what)) || chmod(path, 0700)) {
-		fprintf(stderr, "%s: pbx.state_dir: '%s': %s (%s)\n", cfg->file, path,
+		fprintf(stderr, "%s: pbx.state_dir: '%s': %s (%s)\n", file, path,
 			what ? what : "cannot chmod", strerror(err ? err : errno));
 		goto out_cfg;
 	}
 	pbx__console_path(cfg, core.sock, sizeof core.sock);
-	const char *log_file = cfg->pbx.log_file;
+	const char *log_file = cc->log_file;
 	char default_log[PATH_MAX];
 	if (!log_file && !foreground) {
-		snprintf(default_log, sizeof default_log, "%s/pbx.log", cfg->pbx.state_dir);
+		snprintf(default_log, sizeof default_log, "%s/pbx.log", cc->state_dir);
 		log_file = default_log;
 	}
 	if (log_file && (err = pbx_log_set_file(log_file))) {
-		fprintf(stderr, "%s: pbx.log_file: '%s': cannot open (%s)\n", cfg->file, log_file,
+		fprintf(stderr, "%s: pbx.log_file: '%s': cannot open (%s)\n", file, log_file,
 			strerror(err));
 		goto out_cfg;
 	}
@@ -252,14 +266,9 @@ int pbx__core_run(struct pbx_config *cfg, bool foreground)
 	uv_async_init(&core.loop, &core.console_done, on_console_done);
 	signal(SIGPIPE, SIG_IGN);
 
-	snprintf(path, sizeof path, "%s/pbx.db", cfg->pbx.state_dir);
+	snprintf(path, sizeof path, "%s/pbx.db", cc->state_dir);
 	if ((err = pbx_dir_open(&core.dir, path)))
 		goto out;
-	int stale = pbx_user_count_other_realm(core.dir, cfg->sip.domain);
-	if (stale)
-		pbx_warning("%d user(s) have passwords hashed for another realm than sip.domain "
-			    "'%s': set their passwords again (user passwd)",
-			    stale, cfg->sip.domain);
 	if ((err = pbx_media_start()))
 		goto out;
 	media = true;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "pbx/config.h"
@@ -36,16 +37,17 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_USER_ADD] = "INSERT INTO users(extension,name,realm,ha1_md5,ha1_sha256,pin,email,"
-			"context,srtp,enabled,created,updated) "
-			"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11)",
+			"context,srtp,enabled,created,updated,auth) "
+			"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11,?12)",
 	[ST_USER_UPDATE] = "UPDATE users SET name=?2,realm=?3,ha1_md5=?4,ha1_sha256=?5,pin=?6,"
-			   "email=?7,context=?8,srtp=?9,enabled=?10,updated=?11 WHERE extension=?1",
+			   "email=?7,context=?8,srtp=?9,enabled=?10,updated=?11,auth=?12 "
+			   "WHERE extension=?1",
 	[ST_USER_DEL] = "DELETE FROM users WHERE extension=?1",
 	[ST_USER_FIND] = "SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
-			 "enabled,created,updated FROM users WHERE extension=?1",
+			 "enabled,created,updated,auth FROM users WHERE extension=?1",
 	[ST_USER_EACH] =
 		"SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
-		"enabled,created,updated FROM users WHERE substr(extension,1,length(?1))=?1 "
+		"enabled,created,updated,auth FROM users WHERE substr(extension,1,length(?1))=?1 "
 		"ORDER BY length(extension), extension",
 	[ST_USER_OTHER_REALM] = "SELECT count(*) FROM users WHERE ha1_md5 != '' AND realm != ?1",
 	[ST_BIND_SAVE] =
@@ -88,6 +90,8 @@ static const char *const migrations[] = {
 	" user_agent TEXT NOT NULL DEFAULT '',"
 	" instance TEXT NOT NULL DEFAULT '',"
 	" PRIMARY KEY(extension, contact));",
+	/* 2: per-user digest algorithms ('' follows sip.auth_algorithms). */
+	"ALTER TABLE users ADD COLUMN auth TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -254,6 +258,39 @@ const char *pbx_user_check_name(const char *name)
 	return NULL;
 }
 
+const char *pbx_user_check_auth(const char *value, char *canon, size_t len)
+{
+	static const char *const names[] = {"md5", "sha-256"};
+	char copy[64];
+	size_t o = 0;
+	int seen = 0;
+	if (!strcmp(value, "") || !strcmp(value, "default")) {
+		snprintf(canon, len, "%s", "");
+		return NULL;
+	}
+	if (strlen(value) >= sizeof copy)
+		return "must be md5, sha-256, sha-256,md5, md5,sha-256 or default";
+	snprintf(copy, sizeof copy, "%s", value);
+	canon[0] = '\0';
+	for (char *save = NULL, *w = strtok_r(copy, ", ", &save); w;
+	     w = strtok_r(NULL, ", ", &save)) {
+		int k = -1;
+		for (int i = 0; i < 2; i++)
+			if (!strcasecmp(w, names[i]))
+				k = i;
+		if (k < 0)
+			return "must be md5, sha-256, sha-256,md5, md5,sha-256 or default";
+		if (seen & (1 << k))
+			return "names an algorithm twice";
+		seen |= 1 << k;
+		o += (size_t)snprintf(canon + o, len > o ? len - o : 0, "%s%s", o ? "," : "",
+				      names[k]);
+	}
+	if (!seen)
+		return "must be md5, sha-256, sha-256,md5, md5,sha-256 or default";
+	return NULL;
+}
+
 static void hex_digest(const EVP_MD *md, const char *a, const char *b, const char *c, char *out)
 {
 	unsigned char dig[EVP_MAX_MD_SIZE];
@@ -321,6 +358,7 @@ static void bind_user(sqlite3_stmt *st, const struct pbx_user *u, int64_t now)
 	sqlite3_bind_text(st, 9, pbx_srtp_policy_name(u->srtp), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 10, u->enabled);
 	sqlite3_bind_int64(st, 11, now);
+	sqlite3_bind_text(st, 12, u->auth, -1, SQLITE_STATIC);
 }
 
 static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t len)
@@ -348,6 +386,7 @@ static void row_user(sqlite3_stmt *st, struct pbx_user *u)
 	u->enabled = sqlite3_column_int(st, 9) != 0;
 	u->created = sqlite3_column_int64(st, 10);
 	u->updated = sqlite3_column_int64(st, 11);
+	copy_col(st, 12, u->auth, sizeof u->auth);
 }
 
 /* Step a write statement once and reset it; maps SQLite codes to errno. */

@@ -470,9 +470,9 @@ static void drain(struct pbx__worker *w)
 	}
 }
 
-int pbx__media_start_with(const struct pbx_config *cfg, uv_loop_t *sig_loop)
+int pbx__media_start_with(const struct pbx_media_cfg *cfg, uv_loop_t *sig_loop)
 {
-	int err, n = cfg->pbx.media_workers;
+	int err, n = cfg->workers;
 	if (M.running)
 		return EALREADY;
 	if ((err = pbx__srtp_init()))
@@ -481,8 +481,8 @@ int pbx__media_start_with(const struct pbx_config *cfg, uv_loop_t *sig_loop)
 		n = (int)uv_available_parallelism();
 	if (n > MAX_WORKERS)
 		n = MAX_WORKERS;
-	if ((err = pbx__ports_init(cfg->rtp.port_min, cfg->rtp.port_max))) {
-		pbx_error("media: bad RTP port range %d-%d", cfg->rtp.port_min, cfg->rtp.port_max);
+	if ((err = pbx__ports_init(cfg->port_min, cfg->port_max))) {
+		pbx_error("media: bad RTP port range %d-%d", cfg->port_min, cfg->port_max);
 		return err;
 	}
 	M.sig = sig_loop;
@@ -501,7 +501,7 @@ int pbx__media_start_with(const struct pbx_config *cfg, uv_loop_t *sig_loop)
 	for (int i = 0; i < n; i++) {
 		struct pbx__worker *w = &M.w[i];
 		w->idx = i;
-		w->timeout_ms = cfg->rtp.timeout > 0 ? (unsigned)cfg->rtp.timeout * 1000 : 0;
+		w->timeout_ms = cfg->timeout > 0 ? (unsigned)cfg->timeout * 1000 : 0;
 		w->stop.type = PBX__CMD_STOP;
 		if ((err = uv_loop_init(&w->loop))) {
 			err = -err;
@@ -529,8 +529,8 @@ int pbx__media_start_with(const struct pbx_config *cfg, uv_loop_t *sig_loop)
 		pbx_media_stop();
 		return err;
 	}
-	pbx_info("media: %d worker(s), RTP ports %d-%d, timeout %d s", n, cfg->rtp.port_min,
-		 cfg->rtp.port_max, cfg->rtp.timeout);
+	pbx_info("media: %d worker(s), RTP ports %d-%d, timeout %d s", n, cfg->port_min,
+		 cfg->port_max, cfg->timeout);
 	return 0;
 out:
 	free(M.ev_async);
@@ -543,7 +543,9 @@ out:
 
 int pbx_media_start(void)
 {
-	return pbx__media_start_with(pbx_cfg(), pbx_loop());
+	struct pbx_media_cfg mc = *pbx_media_config(pbx_cfg());
+	mc.workers = pbx_config_core(pbx_cfg())->media_workers;
+	return pbx__media_start_with(&mc, pbx_loop());
 }
 
 void pbx_media_stop(void)

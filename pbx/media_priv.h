@@ -317,7 +317,7 @@ struct pbx__worker {
  * pbx_media_start does with the core's config; tests and benchmarks call it
  * with their own. 0 or errno.
  */
-int pbx__media_start_with(const struct pbx_config *cfg, uv_loop_t *sig_loop);
+int pbx__media_start_with(const struct pbx_media_cfg *cfg, uv_loop_t *sig_loop);
 /** Post an event to the signalling thread (any worker). */
 void pbx__media_post(enum pbx__ev_type type, uint32_t id, int val, uint32_t gen, char digit);
 /** The 20 ms tick of a worker's generating sessions. */

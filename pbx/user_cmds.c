@@ -11,10 +11,11 @@
 #include "pbx/config.h"
 #include "pbx/core.h"
 #include "pbx/directory.h"
+#include "pbx/media.h"
 #include "pbx/module.h"
 
 #define SRTP_CHOICES "off|optional|mandatory"
-#define FIELDS       "name|password|pin|email|context|srtp"
+#define FIELDS       "name|password|pin|email|context|srtp|auth"
 
 /* Apply one field to @p u after checking it; NULL on success, else the reason. */
 static const char *apply_field(struct pbx_user *u, const char *field, const char *value, char *why,
@@ -26,7 +27,7 @@ static const char *apply_field(struct pbx_user *u, const char *field, const char
 			snprintf(u->name, sizeof u->name, "%s", value);
 	} else if (!strcmp(field, "password")) {
 		if (!(bad = pbx_user_check_password(value)))
-			pbx_user_set_ha1(u, pbx_cfg()->sip.domain, value);
+			pbx_user_set_ha1(u, pbx_auth_realm(), value);
 	} else if (!strcmp(field, "pin")) {
 		if (!(bad = pbx_user_check_pin(value)))
 			snprintf(u->pin, sizeof u->pin, "%s", value);
@@ -42,6 +43,8 @@ static const char *apply_field(struct pbx_user *u, const char *field, const char
 			bad = "must be one of off, optional, mandatory";
 		else
 			u->srtp = p;
+	} else if (!strcmp(field, "auth")) {
+		bad = pbx_user_check_auth(value, u->auth, sizeof u->auth);
 	}
 	if (!bad)
 		return NULL;
@@ -58,16 +61,17 @@ static int user_add(struct pbx_cli *cli, const struct pbx_cli_args *a)
 {
 	static const char *const opts[][2] = {{"--name", "name"},       {"--password", "password"},
 					      {"--pin", "pin"},         {"--email", "email"},
-					      {"--context", "context"}, {"--srtp", "srtp"}};
+					      {"--context", "context"}, {"--srtp", "srtp"},
+					      {"--auth", "auth"}};
 	const char *ext = pbx_cli_arg(a, "EXT"), *bad;
-	struct pbx_user u = {.srtp = pbx_cfg()->rtp.srtp, .enabled = true};
+	struct pbx_user u = {.srtp = pbx_media_config(pbx_cfg())->srtp, .enabled = true};
 	char why[256];
 
 	if ((bad = pbx_user_check_ext(ext)))
 		return pbx_cli_error(cli, "user add: invalid extension '%s': %s", ext, bad);
 	snprintf(u.ext, sizeof u.ext, "%s", ext);
 	snprintf(u.context, sizeof u.context, "default");
-	snprintf(u.realm, sizeof u.realm, "%s", pbx_cfg()->sip.domain);
+	snprintf(u.realm, sizeof u.realm, "%s", pbx_auth_realm());
 	for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
 		const char *v = pbx_cli_arg(a, opts[i][0]);
 		if (v && apply_field(&u, opts[i][1], v, why, sizeof why))
@@ -115,6 +119,8 @@ static void json_user(struct pbx_buf *b, const struct pbx_user *u)
 	pbx_buf_json_str(b, u->email);
 	pbx_buf_puts(b, ",\"context\":");
 	pbx_buf_json_str(b, u->context);
+	pbx_buf_puts(b, ",\"auth\":");
+	pbx_buf_json_str(b, u->auth[0] ? u->auth : "default");
 	pbx_buf_printf(b,
 		       ",\"srtp\":\"%s\",\"enabled\":%s,\"has_password\":%s,\"has_pin\":%s,"
 		       "\"created\":%lld,\"updated\":%lld}",
@@ -181,9 +187,10 @@ static int user_show(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	fmt_time(u.updated, up, sizeof up);
 	return pbx_cli_printf(cli,
 			      "Extension : %s\nName      : %s\nContext   : %s\nE-mail    : %s\n"
-			      "SRTP      : %s\nEnabled   : %s\nPassword  : %s\nPIN       : %s\n"
-			      "Created   : %s\nUpdated   : %s\n",
+			      "SRTP      : %s\nAuth      : %s\nEnabled   : %s\nPassword  : %s\n"
+			      "PIN       : %s\nCreated   : %s\nUpdated   : %s\n",
 			      u.ext, u.name, u.context, u.email, pbx_srtp_policy_name(u.srtp),
+			      u.auth[0] ? u.auth : "default (sip.auth_algorithms)",
 			      u.enabled ? "yes" : "no", u.ha1_md5[0] ? "set" : "not set",
 			      u.pin[0] ? "set" : "not set", c, up);
 }
@@ -261,7 +268,7 @@ static void complete_ext(const char *prefix, struct pbx_buf *out)
 
 static const struct pbx_cli_cmd cmds[] = {
 	{"user add EXT [--name N] [--password P] [--pin N] [--email E] [--context C] "
-	 "[--srtp " SRTP_CHOICES "]",
+	 "[--srtp " SRTP_CHOICES "] [--auth A]",
 	 "add a user (extension)",
 	 "The password is stored only as digest hashes (MD5 and SHA-256) for sip.domain.\n"
 	 "Without --password the user exists but cannot register.",
@@ -271,7 +278,10 @@ static const struct pbx_cli_cmd cmds[] = {
 	{"user show EXT [--json]", "show one user", NULL, user_show},
 	{"user passwd EXT PASSWORD", "set a user's SIP password", NULL, user_passwd},
 	{"user set EXT " FIELDS " VALUE", "change one field of a user",
-	 "srtp takes off, optional or mandatory; email \"\" clears the address.", user_set},
+	 "srtp takes off, optional or mandatory; email \"\" clears the address.\n"
+	 "auth sets the digest algorithms this user is challenged with, in order:\n"
+	 "md5, sha-256, sha-256,md5 or md5,sha-256; default follows sip.auth_algorithms.",
+	 user_set},
 	{"user enable EXT", "allow a user to register and call", NULL, user_enable},
 	{"user disable EXT", "stop a user from registering and calling", NULL, user_disable},
 };

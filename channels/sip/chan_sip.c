@@ -516,7 +516,7 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 	if (!s)
 		return ENOENT;
 	/* The callee's SRTP policy; a URI (no user of ours) gets the default. */
-	enum sdp_srtp policy = sip__srtp_policy(s->cfg->rtp.srtp);
+	enum sdp_srtp policy = sip__srtp_policy(pbx_media_config(pbx_cfg())->srtp);
 	if (!strncasecmp(dest, "sip:", 4) || !strncasecmp(dest, "sips:", 5)) {
 		if ((err = uri_target(dest, &tg[0], to, sizeof to, peer_name, sizeof peer_name)))
 			return err;
@@ -540,7 +540,7 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 		}
 		if (!n)
 			return ENOENT; /* not registered: CHANUNAVAIL */
-		snprintf(to, sizeof to, "<sip:%s@%s>", dest, s->cfg->sip.domain);
+		snprintf(to, sizeof to, "<sip:%s@%s>", dest, s->cfg->domain);
 		snprintf(peer_name, sizeof peer_name, "%s", dest);
 		snprintf(exten, sizeof exten, "%s", dest);
 	}
@@ -571,9 +571,9 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 	sip__user_escape(ch->caller_num[0] ? ch->caller_num : "anonymous", user, sizeof user);
 	if (ch->caller_name[0]) {
 		sip__quote_name(ch->caller_name, name, sizeof name);
-		snprintf(from, sizeof from, "%s <sip:%s@%s>", name, user, s->cfg->sip.domain);
+		snprintf(from, sizeof from, "%s <sip:%s@%s>", name, user, s->cfg->domain);
 	} else {
-		snprintf(from, sizeof from, "<sip:%s@%s>", user, s->cfg->sip.domain);
+		snprintf(from, sizeof from, "<sip:%s@%s>", user, s->cfg->domain);
 	}
 	/* Newest contact first: the list is oldest first, and a phone that
 	 * re-registered recently is the likeliest to answer; the order only

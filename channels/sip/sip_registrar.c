@@ -234,7 +234,7 @@ static void qualify_response(void *arg, const struct sip_msg *resp, uint16_t cod
 	if (old != b->status)
 		pbx_notice("sip: %s contact %s is %s", b->aor->ext, b->contact,
 			   sip_contact_status_name(b->status));
-	qualify_start(r, b, (uint64_t)r->s->cfg->sip.qualify_interval * 1000);
+	qualify_start(r, b, (uint64_t)r->s->cfg->qualify_interval * 1000);
 }
 
 static void qualify_fire(struct sip_timer *t, void *arg)
@@ -249,7 +249,7 @@ static void qualify_fire(struct sip_timer *t, void *arg)
 	sip_random_token(tag, sizeof tag);
 	if (sip_transport_local(s->tp, &b->src, local, sizeof local))
 		return;
-	snprintf(from, sizeof from, "sip:pbx@%s", s->cfg->sip.domain);
+	snprintf(from, sizeof from, "sip:pbx@%s", s->cfg->domain);
 	struct sip_req_spec spec = {
 		.method = "OPTIONS",
 		.ruri = b->contact,
@@ -272,13 +272,12 @@ static void qualify_fire(struct sip_timer *t, void *arg)
 	}
 	pbx_buf_free(&req);
 	if (!b->qualify_tsx)
-		qualify_start(sip_stack_get()->reg, b,
-			      (uint64_t)s->cfg->sip.qualify_interval * 1000);
+		qualify_start(sip_stack_get()->reg, b, (uint64_t)s->cfg->qualify_interval * 1000);
 }
 
 static void qualify_start(struct sip_registrar *r, struct sip_binding *b, uint64_t delay_ms)
 {
-	if (r->s->cfg->sip.qualify_interval > 0)
+	if (r->s->cfg->qualify_interval > 0)
 		sip_timer_start(&r->s->timers, &b->qualify, delay_ms, qualify_fire, b);
 }
 
@@ -352,7 +351,7 @@ static void handle_register(struct sip_stack *s, const struct sip_msg *m,
 			    const struct sip_peer *src, struct sip_stsx *t)
 {
 	struct sip_registrar *r = s->reg;
-	const struct pbx_config *cfg = s->cfg;
+	const struct sip_config *cfg = s->cfg;
 	struct pbx_user u;
 	char to_user[PBX_EXT_MAX + 1];
 	struct contact_req cs[MAX_CONTACTS_PER_REQ];
@@ -398,21 +397,21 @@ static void handle_register(struct sip_stack *s, const struct sip_msg *m,
 		}
 		struct contact_req *c = &cs[ncs++];
 		c->uri = addr.uri;
-		c->expires = has_expires ? hdr_expires : (uint32_t)cfg->sip.default_expires;
+		c->expires = has_expires ? hdr_expires : (uint32_t)cfg->default_expires;
 		if (!sip_param_get(addr.params, "expires", &ev) && sip_pl_u32(ev, &c->expires)) {
 			sip_stack_reply(s, t, m, src, 400, "Bad Contact expires", NULL, NULL, NULL);
 			return;
 		}
 		c->instance = (struct sip_pl){0};
 		sip_param_get(addr.params, "+sip.instance", &c->instance);
-		if (c->expires && c->expires < (uint32_t)cfg->sip.min_expires) {
+		if (c->expires && c->expires < (uint32_t)cfg->min_expires) {
 			char mx[64];
-			snprintf(mx, sizeof mx, "Min-Expires: %d\r\n", cfg->sip.min_expires);
+			snprintf(mx, sizeof mx, "Min-Expires: %d\r\n", cfg->min_expires);
 			sip_stack_reply(s, t, m, src, 423, NULL, mx, NULL, NULL);
 			return;
 		}
-		if (c->expires > (uint32_t)cfg->sip.max_expires)
-			c->expires = (uint32_t)cfg->sip.max_expires;
+		if (c->expires > (uint32_t)cfg->max_expires)
+			c->expires = (uint32_t)cfg->max_expires;
 	}
 	struct sip_pl callid;
 	uint32_t cseq = m->cseq_num;
@@ -463,7 +462,7 @@ static void handle_register(struct sip_stack *s, const struct sip_msg *m,
 		bool fresh = !b;
 		if (fresh) {
 			/* Full: the oldest binding makes room (it is first in the list). */
-			while (a->n >= (unsigned)cfg->sip.max_contacts) {
+			while (a->n >= (unsigned)cfg->max_contacts) {
 				pbx_info("sip: %s has %u contacts; replacing the oldest %s", u.ext,
 					 a->n, a->bindings->contact);
 				binding_free(r, a->bindings, true);

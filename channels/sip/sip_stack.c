@@ -20,6 +20,7 @@
 #include "sip_auth.h"
 #include "sip_ban.h"
 #include "sip_build.h"
+#include "sip_config.h"
 #include "sip_registrar.h"
 #include "sip_stack.h"
 #include "sip_tsx.h"
@@ -117,22 +118,41 @@ int sip_msg_to_user(const struct sip_msg *m, char *buf, size_t len)
 
 /* ---- authentication -------------------------------------------------------- */
 
+/*
+ * The algorithms a user is challenged with: the user's own `auth` setting
+ * when it has one, else sip.auth_algorithms. Returns how many, in order.
+ */
+static int algs_for(const struct sip_stack *s, const char *user_auth, enum sip_auth_alg out[2])
+{
+	int n = 0;
+	if (user_auth && *user_auth) {
+		char copy[16];
+		snprintf(copy, sizeof copy, "%s", user_auth);
+		for (char *save = NULL, *w = strtok_r(copy, ",", &save); w && n < 2;
+		     w = strtok_r(NULL, ",", &save))
+			out[n++] = !strcmp(w, "sha-256") ? SIP_AUTH_SHA256 : SIP_AUTH_MD5;
+		if (n)
+			return n;
+	}
+	for (; n < s->cfg->n_auth_algs; n++)
+		out[n] = s->cfg->auth_algs[n];
+	return n;
+}
+
 static void challenge(struct sip_stack *s, struct sip_stsx *t, const struct sip_msg *m,
-		      const struct sip_peer *src, bool stale)
+		      const struct sip_peer *src, bool stale, const char *user_auth)
 {
 	struct sip_auth_chal ch;
+	enum sip_auth_alg want[2];
 	char extra[2 * SIP_AUTH_CHAL_MAX + 64];
 	size_t o = 0;
+	int n = algs_for(s, user_auth, want);
 	sip_auth_challenge(s->auth, sip_stack_now_s(), stale, &ch);
-	/* Offer what sip.auth_algorithms lists, in its order. */
-	for (int k = 0; k < s->cfg->sip.n_auth_algs; k++) {
-		enum sip_auth_alg want =
-			s->cfg->sip.auth_algs[k] == PBX_DIGEST_MD5 ? SIP_AUTH_MD5 : SIP_AUTH_SHA256;
+	for (int k = 0; k < n; k++)
 		for (unsigned i = 0; i < ch.n; i++)
-			if (ch.alg[i] == want)
+			if (ch.alg[i] == want[k])
 				o += (size_t)snprintf(extra + o, sizeof extra - o,
 						      "WWW-Authenticate: %s\r\n", ch.value[i]);
-	}
 	sip_stack_reply(s, t, m, src, 401, NULL, extra, NULL, NULL);
 }
 
@@ -144,6 +164,18 @@ static void auth_failed(struct sip_stack *s, const struct sip_peer *src, const c
 	bool banned = sip_ban_fail(s->ban, (const struct sockaddr *)&src->addr, sip_stack_now_s());
 	pbx_notice("sip: authentication failed for '%s' from %s: %s%s", user,
 		   sip_peer_str(src, a, sizeof a), why, banned ? "; address banned" : "");
+}
+
+/* The user a request acts for before it has credentials: the From user. */
+static void claimed_user(const struct sip_msg *m, char *buf, size_t len)
+{
+	struct sip_addr from;
+	struct sip_uri uri;
+	size_t n;
+	buf[0] = '\0';
+	if (sip_msg_from(m, &from) || sip_uri_parse(&uri, from.uri) || !uri.user.l ||
+	    sip_uri_unescape(uri.user, buf, len, &n) || strlen(buf) != n)
+		buf[0] = '\0';
 }
 
 int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
@@ -172,6 +204,16 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 			break;
 		}
 	}
+	/* The user's own algorithms decide the challenge (unknown users and
+	 * users without a setting get sip.auth_algorithms). Linear in the
+	 * header count; one directory lookup per request. */
+	char who[sizeof cred.username];
+	if (have)
+		snprintf(who, sizeof who, "%s", cred.username);
+	else
+		claimed_user(m, who, sizeof who);
+	int found = who[0] ? pbx_user_find(pbx_dir(), who, u) : ENOENT;
+	const char *user_auth = found ? NULL : u->auth;
 	if (!have) {
 		if (why) { /* credentials were sent but none could be read */
 			char reason[160];
@@ -179,10 +221,20 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 			sip_stack_reply(s, t, m, src, 400, reason, NULL, NULL, NULL);
 			return EACCES;
 		}
-		challenge(s, t, m, src, false);
+		challenge(s, t, m, src, false, user_auth);
 		return EACCES;
 	}
-	int found = pbx_user_find(pbx_dir(), cred.username, u);
+	/* Credentials in an algorithm this user is not offered (a downgrade to
+	 * MD5 for a SHA-256 user): not a wrong password, a fresh challenge. */
+	enum sip_auth_alg allowed[2];
+	int nallowed = algs_for(s, user_auth, allowed);
+	bool alg_ok = false;
+	for (int k = 0; k < nallowed; k++)
+		alg_ok |= allowed[k] == cred.alg;
+	if (!alg_ok) {
+		challenge(s, t, m, src, false, user_auth);
+		return EACCES;
+	}
 	/* The stand-in has the right length for the algorithm, so verify does
 	 * the same hashing for unknown users as for known ones. */
 	const char *ha1 = no_user_ha1 + 64 - sip_auth_hex_len(cred.alg);
@@ -195,7 +247,7 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 	sip_pl_strcpy(m->method_name, method, sizeof method);
 	int err = sip_auth_verify(s->auth, &cred, method, ha1, sip_stack_now_s(), &why);
 	if (err == ESTALE) {
-		challenge(s, t, m, src, true);
+		challenge(s, t, m, src, true, user_auth);
 		return EACCES;
 	}
 	if (err == EBADMSG) {
@@ -210,7 +262,7 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 			    found   ? "no such user"
 			    : !real ? "no password set"
 				    : "wrong password");
-		challenge(s, t, m, src, false);
+		challenge(s, t, m, src, false, user_auth);
 		return EACCES;
 	}
 	sip_ban_success(s->ban, (const struct sockaddr *)&src->addr, sip_stack_now_s());
@@ -380,7 +432,7 @@ static void stack_free(struct sip_stack *s)
 
 static int load(void)
 {
-	const struct pbx_config *cfg = pbx_cfg();
+	const struct sip_config *cfg = sip_config_get(pbx_cfg());
 	struct sip_stack *s = calloc(1, sizeof *s);
 	int err;
 	if (!s)
@@ -394,18 +446,25 @@ static int load(void)
 	s->timers.clock_arg = s;
 	pbx_buf_init(&s->out);
 	sip_random_token(s->to_tag, sizeof s->to_tag);
-	sip_build_set_server(cfg->sip.user_agent);
+	sip_build_set_server(cfg->user_agent);
 	sip_stack_set_handler(s, SIP_METHOD_OPTIONS, NULL);
-	if ((err = sip_auth_alloc(&s->auth, cfg->sip.domain, cfg->sip.nonce_lifetime)) ||
-	    (err = sip_ban_alloc(&s->ban, cfg->sip.ban_threshold, cfg->sip.ban_window,
-				 cfg->sip.ban_time)) ||
+	if ((err = sip_auth_alloc(&s->auth, cfg->domain, cfg->nonce_lifetime)) ||
+	    (err = sip_ban_alloc(&s->ban, cfg->ban_threshold, cfg->ban_window, cfg->ban_time)) ||
 	    (err = sip_tsx_layer_alloc(&s->tsx, &s->timers, &tsx_ops, s)) ||
-	    (err = sip_transport_alloc(&s->tp, s->loop, cfg, &tp_ops, s)) ||
+	    (err = sip_transport_alloc(&s->tp, s->loop, cfg, pbx_config_core(pbx_cfg())->state_dir,
+				       &tp_ops, s)) ||
 	    (err = sip_registrar_alloc(&s->reg, s))) {
 		stack_free(s);
 		return err;
 	}
 	the_stack = s;
+	/* The directory hashes passwords for our realm. */
+	pbx_auth_realm_set(cfg->domain);
+	int stale = pbx_user_count_other_realm(pbx_dir(), cfg->domain);
+	if (stale > 0)
+		pbx_warning("%d user(s) have passwords hashed for another realm than sip.domain "
+			    "'%s': set their passwords again (user passwd)",
+			    stale, cfg->domain);
 	sip_stack_timers_kick(s);
 	return 0;
 }

@@ -15,11 +15,12 @@
 
 #include "pbx/buf.h"
 #include "pbx/directory.h"
+#include "sip_config.h"
 #include "sip_msg.h"
 #include "sip_timer.h"
 #include "sip_transport.h"
 
-struct pbx_config;
+struct sip_config;
 struct sip_stsx;
 struct sip_stack;
 struct sip_auth;
@@ -59,7 +60,7 @@ typedef void sip_cancel_h(struct sip_stack *s, const struct sip_msg *m, const st
 			  struct sip_stsx *t, struct sip_stsx *inv);
 
 struct sip_stack {
-	const struct pbx_config *cfg;
+	const struct sip_config *cfg;
 	uv_loop_t *loop;
 	struct sip_transport *tp;
 	struct sip_timers timers;

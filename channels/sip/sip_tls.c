@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 
 #include "pbx/config.h"
+#include "sip_config.h"
 #include "pbx/log.h"
 #include "sip_tls.h"
 
@@ -103,11 +104,11 @@ out:
  * both exist, so phones that pinned the certificate keep trusting it across
  * restarts.
  */
-static int self_signed_files(const struct pbx_config *cfg, char *crt_path, char *key_path,
-			     size_t len)
+static int self_signed_files(const struct sip_config *cfg, const char *state_dir, char *crt_path,
+			     char *key_path, size_t len)
 {
 	char dir[4096], why[256];
-	snprintf(dir, sizeof dir, "%s/tls", cfg->pbx.state_dir);
+	snprintf(dir, sizeof dir, "%s/tls", state_dir);
 	snprintf(crt_path, len, "%s/pbx.pem", dir);
 	snprintf(key_path, len, "%s/pbx.key", dir);
 	if (!access(crt_path, F_OK) && !access(key_path, F_OK))
@@ -119,7 +120,7 @@ static int self_signed_files(const struct pbx_config *cfg, char *crt_path, char 
 	}
 	EVP_PKEY *key = NULL;
 	X509 *crt = NULL;
-	int err = self_signed_make(cfg->sip.domain, &key, &crt);
+	int err = self_signed_make(cfg->domain, &key, &crt);
 	if (err) {
 		pbx_error("sip: cannot make a self-signed certificate: %s",
 			  ssl_why(why, sizeof why));
@@ -134,14 +135,14 @@ static int self_signed_files(const struct pbx_config *cfg, char *crt_path, char 
 	return err;
 }
 
-int sip_tls_ctx_alloc(SSL_CTX **ctxp, const struct pbx_config *cfg)
+int sip_tls_ctx_alloc(SSL_CTX **ctxp, const struct sip_config *cfg, const char *state_dir)
 {
 	char crt_buf[4200], key_buf[4200], why[256];
-	const char *crt = cfg->sip.tls_cert, *key = cfg->sip.tls_key;
+	const char *crt = cfg->tls_cert, *key = cfg->tls_key;
 	int err;
 	ERR_clear_error();
 	if (!crt || !key) {
-		if ((err = self_signed_files(cfg, crt_buf, key_buf, sizeof crt_buf)))
+		if ((err = self_signed_files(cfg, state_dir, crt_buf, key_buf, sizeof crt_buf)))
 			return err;
 		crt = crt_buf;
 		key = key_buf;

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct pbx_config;
+struct sip_config;
 struct ssl_ctx_st;
 struct ssl_st;
 
@@ -23,7 +23,8 @@ struct ssl_st;
  * not configured, from a self-signed pair made (once) under the state dir.
  * Errors are logged naming the file; returns 0 or errno.
  */
-int sip_tls_ctx_alloc(struct ssl_ctx_st **ctxp, const struct pbx_config *cfg);
+int sip_tls_ctx_alloc(struct ssl_ctx_st **ctxp, const struct sip_config *cfg,
+		      const char *state_dir);
 void sip_tls_ctx_free(struct ssl_ctx_st *ctx);
 
 /** A server-side session on memory BIOs, waiting for the ClientHello. */

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "pbx/config.h"
+#include "sip_config.h"
 #include "pbx/log.h"
 #include "sip_tls.h"
 #include "sip_transport.h"
@@ -72,7 +73,7 @@ struct pending {
 
 struct sip_transport {
 	uv_loop_t *loop;
-	const struct pbx_config *cfg;
+	const struct sip_config *cfg;
 	struct sip_transport_ops ops;
 	void *arg;
 	struct listener *ls;
@@ -119,7 +120,7 @@ static void deliver(struct sip_transport *t, char *buf, size_t len, const struct
 	if (t->debug)
 		trace(t, true, src, buf, len);
 	int err = sip_msg_parse(&m, buf, len, &reason);
-	if (!err && m.len > (size_t)t->cfg->sip.max_message_size) {
+	if (!err && m.len > (size_t)t->cfg->max_message_size) {
 		err = EMSGSIZE;
 		reason = "Message Too Large";
 	}
@@ -316,7 +317,7 @@ void sip_transport_conn_hold(struct sip_transport *t, uint32_t conn, bool hold)
 /* Grow the framing buffer while it is nearly full, up to the message limit. */
 static void conn_reserve(struct conn *c)
 {
-	size_t max = (size_t)c->t->cfg->sip.max_message_size + 1024;
+	size_t max = (size_t)c->t->cfg->max_message_size + 1024;
 	if (c->cap - c->len < 4096 && c->cap < max) {
 		size_t cap = c->cap ? c->cap * 2 : 8192;
 		if (cap > max)
@@ -353,7 +354,7 @@ static void conn_frame(struct conn *c)
 	while (off < c->len && !c->closing) {
 		size_t n = 0;
 		int err = sip_msg_frame(c->buf + off, c->len - off,
-					(size_t)t->cfg->sip.max_message_size, &n);
+					(size_t)t->cfg->max_message_size, &n);
 		if (err == EAGAIN)
 			break;
 		if (err) {
@@ -380,7 +381,7 @@ static void conn_frame(struct conn *c)
 	memmove(c->buf, c->buf + off, c->len - off);
 	c->len -= off;
 	c->partial_since = c->len ? (c->partial_since ? c->partial_since : uv_now(t->loop)) : 0;
-	if (c->len == c->cap && c->cap >= (size_t)t->cfg->sip.max_message_size + 1024)
+	if (c->len == c->cap && c->cap >= (size_t)t->cfg->max_message_size + 1024)
 		conn_close(c, "message too large");
 }
 
@@ -618,7 +619,7 @@ static int tcp_send(struct sip_transport *t, const struct sip_peer *dst, const c
 static void idle_check(uv_timer_t *h)
 {
 	struct sip_transport *t = h->data;
-	uint64_t now = uv_now(t->loop), idle = (uint64_t)t->cfg->sip.tcp_idle_timeout * 1000;
+	uint64_t now = uv_now(t->loop), idle = (uint64_t)t->cfg->tcp_idle_timeout * 1000;
 	for (struct conn *c = t->conns; c; c = c->next) {
 		if (c->closing)
 			continue;
@@ -719,8 +720,8 @@ static int listener_start(struct sip_transport *t, struct listener *l)
 }
 
 int sip_transport_alloc(struct sip_transport **tp, struct uv_loop_s *loop,
-			const struct pbx_config *cfg, const struct sip_transport_ops *ops,
-			void *arg)
+			const struct sip_config *cfg, const char *state_dir,
+			const struct sip_transport_ops *ops, void *arg)
 {
 	struct sip_transport *t = calloc(1, sizeof *t);
 	if (!t)
@@ -729,17 +730,17 @@ int sip_transport_alloc(struct sip_transport **tp, struct uv_loop_s *loop,
 	t->cfg = cfg;
 	t->ops = *ops;
 	t->arg = arg;
-	t->ls = calloc((size_t)cfg->sip.n_listen, sizeof *t->ls);
+	t->ls = calloc((size_t)cfg->n_listen, sizeof *t->ls);
 	if (!t->ls) {
 		free(t);
 		return ENOMEM;
 	}
 	uv_timer_init(loop, &t->idle);
 	t->idle.data = t;
-	for (int i = 0; i < cfg->sip.n_listen; i++) {
-		if (cfg->sip.listen[i].tp != PBX_TP_TLS)
+	for (int i = 0; i < cfg->n_listen; i++) {
+		if (cfg->listen[i].tp != PBX_TP_TLS)
 			continue;
-		int err = sip_tls_ctx_alloc(&t->tls, cfg);
+		int err = sip_tls_ctx_alloc(&t->tls, cfg, state_dir);
 		if (err) {
 			t->nls = 0;
 			sip_transport_free(t);
@@ -747,8 +748,8 @@ int sip_transport_alloc(struct sip_transport **tp, struct uv_loop_s *loop,
 		}
 		break;
 	}
-	for (int i = 0; i < cfg->sip.n_listen; i++) {
-		t->ls[i].cfg = cfg->sip.listen[i];
+	for (int i = 0; i < cfg->n_listen; i++) {
+		t->ls[i].cfg = cfg->listen[i];
 		int err = listener_start(t, &t->ls[i]);
 		if (err) {
 			t->nls = i + (err == EADDRINUSE); /* handles initialised so far */
@@ -756,7 +757,7 @@ int sip_transport_alloc(struct sip_transport **tp, struct uv_loop_s *loop,
 			return err;
 		}
 	}
-	t->nls = cfg->sip.n_listen;
+	t->nls = cfg->n_listen;
 	uv_timer_start(&t->idle, idle_check, IDLE_CHECK_MS, IDLE_CHECK_MS);
 	*tp = t;
 	return 0;

@@ -16,7 +16,7 @@
 #include "pbx/net.h"
 #include "sip_msg.h"
 
-struct pbx_config;
+struct sip_config;
 struct uv_loop_s;
 
 /** Where a message came from, or where one goes. */
@@ -46,8 +46,8 @@ struct sip_transport_ops {
 };
 
 int sip_transport_alloc(struct sip_transport **tp, struct uv_loop_s *loop,
-			const struct pbx_config *cfg, const struct sip_transport_ops *ops,
-			void *arg);
+			const struct sip_config *cfg, const char *state_dir,
+			const struct sip_transport_ops *ops, void *arg);
 void sip_transport_free(struct sip_transport *t);
 
 /**

@@ -285,7 +285,7 @@ int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 3;
 	int workers = argc > 2 ? atoi(argv[2]) : 1;
-	struct pbx_config cfg;
+	struct pbx_media_cfg cfg;
 	struct rlimit rl;
 	if (seconds <= 0 || seconds > 60 || workers < 0 || workers > 64) {
 		fprintf(stderr, "usage: %s [SECONDS <= 60 [WORKERS]]\n", argv[0]);
@@ -304,10 +304,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(&cfg, 0, sizeof cfg);
-	cfg.pbx.media_workers = workers;
-	cfg.rtp.port_min = 30000;
-	cfg.rtp.port_max = 39999;
-	cfg.rtp.timeout = 0;
+	cfg.workers = workers;
+	cfg.port_min = 30000;
+	cfg.port_max = 39999;
+	cfg.timeout = 0;
 	if (uv_loop_init(&loop) || pbx__media_start_with(&cfg, &loop)) {
 		printf("FAILED: cannot start the media engine\n");
 		return 1;

@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 2;
 	int workers = argc > 2 ? atoi(argv[2]) : 1;
-	struct pbx_config cfg;
+	struct pbx_media_cfg cfg;
 	struct rlimit rl;
 	/* Two steps of SECONDS + about 1.5 s: 8 s keeps the run within 20 s. */
 	if (seconds <= 0 || seconds > 8 || workers < 0 || workers > 64) {
@@ -286,10 +286,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(&cfg, 0, sizeof cfg);
-	cfg.pbx.media_workers = workers;
-	cfg.rtp.port_min = 40000;
-	cfg.rtp.port_max = 44999;
-	cfg.rtp.timeout = 0;
+	cfg.workers = workers;
+	cfg.port_min = 40000;
+	cfg.port_max = 44999;
+	cfg.timeout = 0;
 	if (uv_loop_init(&loop) || pbx__media_start_with(&cfg, &loop)) {
 		printf("FAILED: cannot start the media engine\n");
 		return 1;

@@ -26,10 +26,15 @@ def one_line(err):
 
 # (sections to merge into the working config, raw Lua, the expected message after "FILE: ")
 BAD = [
-    ({}, "bogus = 1", "bogus: unknown key"),
-    ({"pbx": {"bogus": 1}}, "", "pbx.bogus: unknown key"),
-    ({"sip": {"domian": "x"}}, "", "sip.domian: unknown key"),
-    ({"sip": {"tls": {"crt": "a.pem"}}}, "", "sip.tls.crt: unknown key"),
+    ({}, "bogus = 1", "bogus: unknown key (no module has this section)"),
+    ({"pbx": {"bogus": 1}}, "", "pbx.bogus: unknown key (module core)"),
+    ({"sip": {"domian": "x"}}, "", "sip.domian: unknown key (module sip)"),
+    ({"sip": {"tls": {"crt": "a.pem"}}}, "", "sip.tls.crt: unknown key (module sip)"),
+    ({"rtp": {"codec": "x"}}, "", "rtp.codec: unknown key (module media)"),
+    ({"dialplan": {"files": "x"}}, "", "dialplan.files: unknown key (module dialplan)"),
+    ({"sip": {"auth_algorithms": ["SHA-1"]}}, "",
+     "sip.auth_algorithms[1]: 'SHA-1': must be \"SHA-256\" or \"MD5\""),
+    ({"sip": {"ban_users": 1}}, "", "sip.ban_users: '1': out of range 2..1000"),
     ({"rtp": {"port_min": "abc"}}, "", "rtp.port_min: 'abc': must be an integer"),
     ({"rtp": {"port_min": "10000"}}, "", "rtp.port_min: '10000': must be an integer"),
     ({"rtp": {"port_min": 1.5}}, "", "rtp.port_min: '1.5': must be an integer"),
@@ -196,7 +201,9 @@ def test_shipped_sample_config_is_valid(pbx_factory):
     p = pbx_factory()
     port = free_port()
     text = (REPO / "etc" / "pbx.lua").read_text()
-    text = text.replace('state_dir = "var"', f'state_dir = "{p.state_dir}"')
+    text = text.replace('state_dir = "../var"', f'state_dir = "{p.state_dir}"')
+    # The sample's dialplan is beside it, as in etc/.
+    (p.dir / "extensions.lua").write_text((REPO / "etc" / "extensions.lua").read_text())
     tls_port = free_port()
     text = text.replace('"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060", "tls:0.0.0.0:5061"',
                         f'"udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}", '
@@ -210,6 +217,27 @@ def test_shipped_sample_config_is_valid(pbx_factory):
     out = p.ok("core show settings")
     assert re.search(r'^sip\.domain\s+= "pbx\.local"', out, re.M)
     assert re.search(r"^rtp\.port_min\s+= 10000 ", out, re.M)
+    assert re.search(r'^sip\.auth_algorithms\s+= \{ "MD5" \}', out, re.M), out
+    assert re.search(r'^dialplan\.file\s+= "%s"' % re.escape(str(p.dir / "extensions.lua")),
+                     out, re.M), out
+    p.stop()
+
+
+def test_paths_are_relative_to_the_config_file(pbx_factory, tmp_path):
+    """A relative state_dir and dialplan.file are found beside the config,
+    wherever the PBX is started from (the tests run it from the repository)."""
+    p = pbx_factory()
+    (p.dir / "dp").mkdir()
+    (p.dir / "dp" / "ext.lua").write_text(
+        'extensions = { default = { ["777"] = function() app.answer() end } }\n')
+    p.sections["pbx"]["state_dir"] = "rel-state"
+    p.sections["dialplan"] = {"file": "dp/ext.lua"}
+    p.state_dir = p.dir / "rel-state"
+    p.sock_path = p.state_dir / "run" / "pbx.ctl"
+    p.write_config()
+    p.start()
+    assert (p.dir / "rel-state" / "pbx.db").exists()
+    assert "777" in p.ok("dialplan show")
     p.stop()
 
 
@@ -222,4 +250,8 @@ def test_minimal_config_uses_defaults(pbx_factory):
     assert re.search(r'^sip\.domain\s+= "pbx\.local"', out, re.M)
     assert re.search(r'^pbx\.log_level\s+= "notice"', out, re.M)
     assert re.search(r'^rtp\.srtp\s+= "optional"', out, re.M)
-    assert re.search(r'^dialplan\.file\s+= "etc/extensions\.lua"', out, re.M)
+    # Paths are relative to the config file's folder: the default dialplan
+    # is beside it, and a missing default file is an empty dialplan.
+    assert re.search(r'^dialplan\.file\s+= "%s"' % re.escape(str(p.dir / "extensions.lua")),
+                     out, re.M), out
+    assert "dialplan.file is not set" in p.log()

@@ -86,7 +86,7 @@ def test_daemon_bad_config_fails_in_the_foreground(pbx_factory):
     p = pbx_factory(sections={"pbx": {"bogus": True}})
     cp = p.run("-c", str(p.cfg_path))
     assert cp.returncode == 1
-    assert cp.stderr == f"{p.cfg_path}: pbx.bogus: unknown key\n"
+    assert cp.stderr == f"{p.cfg_path}: pbx.bogus: unknown key (module core)\n"
     assert not p.state_dir.exists()
 
 

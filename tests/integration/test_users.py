@@ -9,9 +9,9 @@ import sqlite3
 import pytest
 
 ADD_USAGE = ("user add EXT [--name N] [--password P] [--pin N] [--email E] [--context C] "
-             "[--srtp off|optional|mandatory]")
-SET_USAGE = "user set EXT name|password|pin|email|context|srtp VALUE"
-JSON_KEYS = {"extension", "name", "email", "context", "srtp", "enabled", "has_password",
+             "[--srtp off|optional|mandatory] [--auth A]")
+SET_USAGE = "user set EXT name|password|pin|email|context|srtp|auth VALUE"
+JSON_KEYS = {"extension", "auth", "name", "email", "context", "srtp", "enabled", "has_password",
              "has_pin", "created", "updated"}
 
 
@@ -50,7 +50,8 @@ def test_add_with_every_option(pbx):
     f = show(pbx, 1001)
     assert f == {
         "Extension": "1001", "Name": "Alice Smith", "Context": "office",
-        "E-mail": "alice@example.com", "SRTP": "mandatory", "Enabled": "yes",
+        "E-mail": "alice@example.com", "SRTP": "mandatory",
+        "Auth": "default (sip.auth_algorithms)", "Enabled": "yes",
         "Password": "set", "PIN": "set", "Created": f["Created"], "Updated": f["Updated"],
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", f["Created"])
@@ -315,12 +316,12 @@ def test_set_field_refuses_bad_value(pbx, field, value, error):
 def test_set_errors(pbx):
     pbx.ok("user add 1002")
     assert pbx.fail("user set 1002 color red") == \
-        "Error: user set: 'color' is not one of name|password|pin|email|context|srtp\n"
+        "Error: user set: 'color' is not one of name|password|pin|email|context|srtp|auth\n"
     assert pbx.fail("user set 9999 name x") == "Error: user set: no such user '9999'\n"
     assert pbx.fail("user set 1002 name") == \
         f"Error: user set: missing argument VALUE (usage: {SET_USAGE})\n"
     assert pbx.fail("user set 1002") == \
-        f"Error: user set: missing argument name|password|pin|email|context|srtp " \
+        f"Error: user set: missing argument name|password|pin|email|context|srtp|auth " \
         f"(usage: {SET_USAGE})\n"
     assert pbx.fail("user set 1002 name a b") == "Error: user set: unexpected argument 'b'\n"
 
@@ -384,7 +385,7 @@ def test_database_holds_ha1_never_the_password(pbx):
         rows = db.execute("SELECT * FROM users").fetchall()
         cols = [d[0] for d in db.execute("SELECT * FROM users").description]
         u = dict(zip(cols, rows[0]))
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert "password" not in " ".join(cols)
     for row in rows:

@@ -7,8 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../channels/sip/sip_config.h"
 #include "pbx/config.h"
 #include "pbx/log.h"
+#include "pbx/media.h"
 #include "unit.h"
 
 /* Load @p text as a config file; returns rc, *errp gets the message. */
@@ -47,17 +49,21 @@ static void test_defaults(void **state)
 	struct pbx_config *cfg = NULL;
 	char err[512];
 	assert_int_equal(load_text("", &cfg, err, sizeof err), 0);
-	assert_string_equal(cfg->pbx.state_dir, "var");
-	assert_int_equal(cfg->pbx.log_level, PBX_LOG_NOTICE);
-	assert_null(cfg->pbx.log_file);
-	assert_string_equal(cfg->sip.domain, "pbx.local");
-	assert_int_equal(cfg->sip.n_listen, 2);
-	assert_int_equal(cfg->sip.listen[0].tp, PBX_TP_UDP);
-	assert_int_equal(cfg->sip.listen[1].tp, PBX_TP_TCP);
-	assert_int_equal(cfg->rtp.port_min, 10000);
-	assert_int_equal(cfg->rtp.port_max, 20000);
-	assert_int_equal(cfg->rtp.srtp, PBX_SRTP_OPTIONAL);
-	assert_string_equal(cfg->dialplan.file, "etc/extensions.lua");
+	const struct pbx_core_cfg *core = pbx_config_core(cfg);
+	const struct sip_config *sip = sip_config_get(cfg);
+	const struct pbx_media_cfg *rtp = pbx_media_config(cfg);
+	/* Paths are relative to the config's folder (/tmp here). */
+	assert_string_equal(core->state_dir, "/tmp/var");
+	assert_int_equal(core->log_level, PBX_LOG_NOTICE);
+	assert_null(core->log_file);
+	assert_string_equal(sip->domain, "pbx.local");
+	assert_int_equal(sip->n_listen, 2);
+	assert_int_equal(sip->listen[0].tp, PBX_TP_UDP);
+	assert_int_equal(sip->listen[1].tp, PBX_TP_TCP);
+	assert_int_equal(rtp->port_min, 10000);
+	assert_int_equal(rtp->port_max, 20000);
+	assert_int_equal(rtp->srtp, PBX_SRTP_OPTIONAL);
+	assert_int_equal(sip->ban_users, 5);
 	pbx_config_free(cfg);
 }
 
@@ -71,14 +77,15 @@ static void test_values(void **state)
 			   "        domain = 'example.org', max_contacts = 3 }\n"
 			   "rtp = { port_min = 30000, port_max = 30100, srtp = 'mandatory' }\n";
 	assert_int_equal(load_text(text, &cfg, err, sizeof err), 0);
-	assert_string_equal(cfg->pbx.state_dir, "/tmp/x");
-	assert_int_equal(cfg->pbx.log_level, PBX_LOG_DEBUG);
-	assert_int_equal(cfg->sip.n_listen, 2);
-	assert_string_equal(pbx_listen_str(&cfg->sip.listen[0], a, sizeof a), "udp:127.0.0.1:5070");
-	assert_string_equal(pbx_listen_str(&cfg->sip.listen[1], a, sizeof a), "tcp:[::1]:5071");
-	assert_string_equal(cfg->sip.domain, "example.org");
-	assert_int_equal(cfg->sip.max_contacts, 3);
-	assert_int_equal(cfg->rtp.srtp, PBX_SRTP_MANDATORY);
+	const struct sip_config *sip = sip_config_get(cfg);
+	assert_string_equal(pbx_config_core(cfg)->state_dir, "/tmp/x");
+	assert_int_equal(pbx_config_core(cfg)->log_level, PBX_LOG_DEBUG);
+	assert_int_equal(sip->n_listen, 2);
+	assert_string_equal(pbx_listen_str(&sip->listen[0], a, sizeof a), "udp:127.0.0.1:5070");
+	assert_string_equal(pbx_listen_str(&sip->listen[1], a, sizeof a), "tcp:[::1]:5071");
+	assert_string_equal(sip->domain, "example.org");
+	assert_int_equal(sip->max_contacts, 3);
+	assert_int_equal(pbx_media_config(cfg)->srtp, PBX_SRTP_MANDATORY);
 	struct pbx_buf dump;
 	pbx_buf_init(&dump);
 	pbx_config_dump(cfg, &dump);
@@ -91,9 +98,16 @@ static void test_values(void **state)
 
 static void test_unknown_keys(void **state)
 {
-	expect_error("bogus = 1\n", "CFG: bogus: unknown key");
-	expect_error("pbx = { state_dri = 'x' }\n", "CFG: pbx.state_dri: unknown key");
-	expect_error("sip = { tls = { crt = 'x' } }\n", "CFG: sip.tls.crt: unknown key");
+	expect_error("bogus = 1\n", "CFG: bogus: unknown key (no module has this section)");
+	expect_error("pbx = { state_dri = 'x' }\n",
+		     "CFG: pbx.state_dri: unknown key (module core)");
+	/* A module's section: the error names the module that owns it. */
+	expect_error("sip = { domian = 'x' }\n", "CFG: sip.domian: unknown key (module sip)");
+	expect_error("sip = { tls = { crt = 'x' } }\n",
+		     "CFG: sip.tls.crt: unknown key (module sip)");
+	expect_error("rtp = { prot_min = 1 }\n", "CFG: rtp.prot_min: unknown key (module media)");
+	expect_error("dialplan = { fiel = 'x' }\n",
+		     "CFG: dialplan.fiel: unknown key (module dialplan)");
 	expect_error("pbx = { [1] = 'x' }\n", "CFG: pbx: keys must be names");
 }
 
@@ -144,23 +158,46 @@ static void test_auth_algorithms(void **state)
 {
 	struct pbx_config *cfg = NULL;
 	char err[512];
+	/* MD5 alone by default: what phones in the field answer. */
 	assert_int_equal(load_text("", &cfg, err, sizeof err), 0);
-	assert_int_equal(cfg->sip.n_auth_algs, 2);
-	assert_int_equal(cfg->sip.auth_algs[0], PBX_DIGEST_SHA256);
-	assert_int_equal(cfg->sip.auth_algs[1], PBX_DIGEST_MD5);
+	assert_int_equal(sip_config_get(cfg)->n_auth_algs, 1);
+	assert_int_equal(sip_config_get(cfg)->auth_algs[0], SIP_AUTH_MD5);
 	pbx_config_free(cfg);
-	assert_int_equal(load_text("sip = { auth_algorithms = { 'md5' } }", &cfg, err, sizeof err),
+	assert_int_equal(load_text("sip = { auth_algorithms = { 'sha-256', 'MD5' } }", &cfg, err,
+				   sizeof err),
 			 0);
-	assert_int_equal(cfg->sip.n_auth_algs, 1);
-	assert_int_equal(cfg->sip.auth_algs[0], PBX_DIGEST_MD5);
+	assert_int_equal(sip_config_get(cfg)->n_auth_algs, 2);
+	assert_int_equal(sip_config_get(cfg)->auth_algs[0], SIP_AUTH_SHA256);
+	assert_int_equal(sip_config_get(cfg)->auth_algs[1], SIP_AUTH_MD5);
 	pbx_config_free(cfg);
 	expect_error("sip = { auth_algorithms = { 'SHA-1' } }",
 		     "CFG: sip.auth_algorithms[1]: 'SHA-1': must be \"SHA-256\" or \"MD5\"");
 	expect_error("sip = { auth_algorithms = { 'MD5', 'md5' } }",
 		     "CFG: sip.auth_algorithms[2]: 'md5': listed twice");
 	expect_error("sip = { auth_algorithms = {} }",
-		     "CFG: sip.auth_algorithms: 'table': must be a list of one or two of "
-		     "\"SHA-256\", \"MD5\"");
+		     "CFG: sip.auth_algorithms: must list at least one algorithm");
+	expect_error(
+		"sip = { auth_algorithms = 'MD5' }",
+		"CFG: sip.auth_algorithms: 'MD5': must be a list of \"SHA-256\" and/or \"MD5\"");
+}
+
+/* Paths in the file are relative to its folder, folded as the user reads them. */
+static void test_paths(void **state)
+{
+	struct pbx_config *cfg = NULL;
+	char err[512];
+	assert_int_equal(load_text("pbx = { state_dir = '../var', log_file = 'a/./b/../pbx.log' }\n"
+				   "dialplan = { file = '/etc/pbx/x.lua' }\n",
+				   &cfg, err, sizeof err),
+			 0);
+	assert_string_equal(pbx_config_core(cfg)->state_dir, "/var");
+	assert_string_equal(pbx_config_core(cfg)->log_file, "/tmp/a/pbx.log");
+	struct pbx_buf dump;
+	pbx_buf_init(&dump);
+	pbx_config_dump(cfg, &dump);
+	assert_non_null(strstr(dump.data, "\"/etc/pbx/x.lua\""));
+	pbx_buf_free(&dump);
+	pbx_config_free(cfg);
 }
 
 static void test_lua_errors(void **state)
@@ -185,7 +222,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_defaults),     cmocka_unit_test(test_values),
 	cmocka_unit_test(test_unknown_keys), cmocka_unit_test(test_types_and_ranges),
 	cmocka_unit_test(test_listen),       cmocka_unit_test(test_auth_algorithms),
-	cmocka_unit_test(test_lua_errors),
+	cmocka_unit_test(test_lua_errors),   cmocka_unit_test(test_paths),
 };
 
 UNIT_GROUP(config, tests, NULL, NULL);

@@ -205,7 +205,7 @@ static void test_schema_version(void **state)
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	assert_int_equal(sqlite3_column_int(st, 0), 2);
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -218,7 +218,29 @@ static void test_schema_version(void **state)
 	assert_int_equal(pbx_dir_open(&d2, dbpath), EPROTO);
 }
 
+/* Per-user digest algorithms: canonical forms, refusals, and a round trip. */
+static void test_auth_setting(void **state)
+{
+	struct pbx_dir *d = *state;
+	char c[16];
+	assert_null(pbx_user_check_auth("md5", c, sizeof c));
+	assert_string_equal(c, "md5");
+	assert_null(pbx_user_check_auth("SHA-256, MD5", c, sizeof c));
+	assert_string_equal(c, "sha-256,md5");
+	assert_null(pbx_user_check_auth("default", c, sizeof c));
+	assert_string_equal(c, "");
+	assert_non_null(pbx_user_check_auth("sha-1", c, sizeof c));
+	assert_non_null(pbx_user_check_auth("md5,md5", c, sizeof c));
+	assert_non_null(pbx_user_check_auth(",", c, sizeof c));
+	struct pbx_user u = {.ext = "1001", .context = "default", .enabled = true}, got;
+	snprintf(u.auth, sizeof u.auth, "sha-256");
+	assert_int_equal(pbx_user_add(d, &u), 0);
+	assert_int_equal(pbx_user_find(d, "1001", &got), 0);
+	assert_string_equal(got.auth, "sha-256");
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_auth_setting, setup, teardown),
 	cmocka_unit_test(test_validation),
 	cmocka_unit_test(test_ha1),
 	cmocka_unit_test_setup_teardown(test_crud, setup, teardown),

@@ -22,7 +22,7 @@
 #include "unit.h"
 
 static uv_loop_t loop;
-static struct pbx_config cfg;
+static struct pbx_media_cfg cfg;
 
 struct rec {
 	char digits[32];
@@ -76,10 +76,10 @@ static void pump(int ms)
 static int start_engine(int port_min, int port_max, int timeout)
 {
 	memset(&cfg, 0, sizeof cfg);
-	cfg.pbx.media_workers = 2;
-	cfg.rtp.port_min = port_min;
-	cfg.rtp.port_max = port_max;
-	cfg.rtp.timeout = timeout;
+	cfg.workers = 2;
+	cfg.port_min = port_min;
+	cfg.port_max = port_max;
+	cfg.timeout = timeout;
 	if (uv_loop_init(&loop))
 		return -1;
 	return pbx__media_start_with(&cfg, &loop);
@@ -197,7 +197,7 @@ static struct pbx_rtp *alloc(struct pbx_rtp *near, struct rec *rec)
 	assert_int_equal(pbx_rtp_alloc(&r, (struct sockaddr *)&lo, near, &events, rec), 0);
 	assert_non_null(r);
 	int port = pbx_rtp_port(r);
-	assert_true(port >= cfg.rtp.port_min && port < cfg.rtp.port_max && !(port & 1));
+	assert_true(port >= cfg.port_min && port < cfg.port_max && !(port & 1));
 	return r;
 }
 

@@ -24,7 +24,7 @@
 #include "unit.h"
 
 static uv_loop_t loop;
-static struct pbx_config cfg;
+static struct pbx_media_cfg cfg;
 static int ndigits;
 
 static void on_dtmf(void *arg, char digit, int ms)
@@ -59,10 +59,10 @@ static int setup(void **state)
 	(void)state;
 	int base = 20000 + (int)(getpid() % 90) * 100 + 60;
 	memset(&cfg, 0, sizeof cfg);
-	cfg.pbx.media_workers = 2;
-	cfg.rtp.port_min = base;
-	cfg.rtp.port_max = base + 39;
-	cfg.rtp.timeout = 0;
+	cfg.workers = 2;
+	cfg.port_min = base;
+	cfg.port_max = base + 39;
+	cfg.timeout = 0;
 	ndigits = 0;
 	if (uv_loop_init(&loop))
 		return -1;

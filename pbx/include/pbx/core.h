@@ -26,6 +26,14 @@ time_t pbx_start_time(void);
 void pbx_stop(bool graceful);
 bool pbx_stopping(void);
 
+/**
+ * The realm of the directory's password hashes (HA1 = H(ext:realm:pw)).
+ * The driver that authenticates users sets it at load (SIP: sip.domain);
+ * the console's `user passwd` hashes for it. "" until set.
+ */
+void pbx_auth_realm_set(const char *realm);
+const char *pbx_auth_realm(void);
+
 /** Reports how many calls are up, for graceful stop; set by the channel core. */
 typedef unsigned pbx_busy_probe_h(void);
 void pbx_core_set_busy_probe(pbx_busy_probe_h *probe);

@@ -26,6 +26,8 @@ struct pbx_user {
 	char email[129];
 	char context[65];
 	int srtp; /* enum pbx_srtp_policy */
+	char auth
+		[16]; /* digest algorithms offered: "md5", "sha-256,md5"...; "" = sip.auth_algorithms */
 	bool enabled;
 	int64_t created, updated; /* unix seconds */
 };
@@ -40,6 +42,12 @@ const char *pbx_user_check_pin(const char *pin);
 const char *pbx_user_check_email(const char *email);
 const char *pbx_user_check_context(const char *ctx);
 const char *pbx_user_check_name(const char *name);
+/**
+ * Digest algorithms for one user: "md5", "sha-256", "sha-256,md5",
+ * "md5,sha-256" (in the order offered), or "default"/"" for the
+ * configured ones. The canonical form goes to @p canon ("" for default).
+ */
+const char *pbx_user_check_auth(const char *value, char *canon, size_t len);
 
 /** Fill both HA1s of @p u from @p password and @p realm. */
 void pbx_user_set_ha1(struct pbx_user *u, const char *realm, const char *password);

@@ -91,6 +91,18 @@ struct pbx_rtp_stats {
 	uint64_t srtp_rejected; /* failed authentication or replay: dropped */
 };
 
+/** The media engine's configuration: the rtp section, and pbx.media_workers. */
+struct pbx_media_cfg {
+	int port_min, port_max;
+	int srtp;    /* enum pbx_srtp_policy: the default of new users */
+	int timeout; /* seconds without RTP before hangup; 0 = never */
+	int workers; /* not a key of rtp: pbx.media_workers, filled by pbx_media_start */
+};
+
+struct pbx_config;
+/** The rtp section of @p cfg. */
+const struct pbx_media_cfg *pbx_media_config(const struct pbx_config *cfg);
+
 /** Start the media workers (rtp.* and pbx.media_workers from the config). */
 int pbx_media_start(void);
 void pbx_media_stop(void);

@@ -30,7 +30,7 @@ def call_pbx(pbx_factory):
     """
 
     def start(dialplan=DIALPLAN, users=USERS, rtp=None, **sip):
-        sipcfg = {"auth_algorithms": ["MD5"], "qualify_interval": 0}
+        sipcfg = {"qualify_interval": 0}
         sipcfg.update(sip)
         rtpcfg = {"port_min": 20000, "port_max": 24999}
         rtpcfg.update(rtp or {})

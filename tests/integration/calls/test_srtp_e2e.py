@@ -47,7 +47,7 @@ def srtp_pbx(pbx_factory):
 
     def start(policies=None):
         base = random.randrange(25000, 32000, 100)  # below the ephemeral ports
-        p = pbx_factory(sections={"sip": {"auth_algorithms": ["MD5"], "qualify_interval": 0},
+        p = pbx_factory(sections={"sip": {"qualify_interval": 0},
                                   "rtp": {"port_min": base, "port_max": base + 39}})
         p.rtp_range = (base, base + 39)
         p.phone_ranges = [(base + 40, base + 59), (base + 60, base + 79)]

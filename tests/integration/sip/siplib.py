@@ -474,7 +474,7 @@ class UA:
         self.last_challenge = r
         return r
 
-    def register(self, alg="SHA-256", password=None, auth_user=None, **kw):
+    def register(self, alg="MD5", password=None, auth_user=None, **kw):
         """Challenge, then answer it with @alg; the final response to the second REGISTER."""
         r = self.challenge(**{k: v for k, v in kw.items() if k != "auth"})
         ch = challenge_for(r, alg)

@@ -2,6 +2,7 @@
 digest challenges and answers (SHA-256 and MD5), bans, expiry rules,
 contact limits, persistence across a restart, TCP, and OPTIONS qualify."""
 
+import json
 import re
 import sqlite3
 import time
@@ -37,8 +38,24 @@ def db_rows(p, sql="SELECT extension, contact, source, user_agent, expires FROM 
 
 
 @pytest.mark.parametrize("tp", TRANSPORTS)
-def test_register_without_credentials_is_challenged_sha256_then_md5(sip_pbx, sip_client, tp):
+def test_register_without_credentials_is_challenged_md5_alone_by_default(sip_pbx, sip_client, tp):
+    """The shipped default offers MD5 alone, as Asterisk and Kamailio do:
+    SIPp and baresip give up on a challenge naming anything else."""
     p = sip_pbx(users=["1001"])
+    c = sip_client(p, tp)
+    r = ua_for(p, c).challenge()
+    raw = r.all("WWW-Authenticate")
+    assert len(raw) == 1, r.text()
+    assert re.search(r"\balgorithm=MD5\b", raw[0]), raw[0]
+    assert re.search(r'\bqop="auth"', raw[0]), raw[0]
+    (md5,) = challenges(r)
+    assert md5["realm"] == p.domain and re.fullmatch(r"[0-9a-f]{64}", md5["nonce"])
+    assert registrations(p) == []
+
+
+@pytest.mark.parametrize("tp", TRANSPORTS)
+def test_register_without_credentials_is_challenged_sha256_then_md5(sip_pbx, sip_client, tp):
+    p = sip_pbx(users=["1001"], auth_algorithms=["SHA-256", "MD5"])
     c = sip_client(p, tp)
     r = ua_for(p, c).challenge()
     raw = r.all("WWW-Authenticate")
@@ -60,7 +77,7 @@ def test_register_without_credentials_is_challenged_sha256_then_md5(sip_pbx, sip
 @pytest.mark.parametrize("tp", TRANSPORTS)
 @pytest.mark.parametrize("alg", ["SHA-256", "MD5"])
 def test_register_with_correct_digest(sip_pbx, sip_client, tp, alg):
-    p = sip_pbx(users=["1001"])
+    p = sip_pbx(users=["1001"], auth_algorithms=["SHA-256", "MD5"])
     c = sip_client(p, tp)
     ua = ua_for(p, c)
     r = ua.register(alg=alg, expires=600)
@@ -118,13 +135,48 @@ def test_unknown_user_is_challenged_like_a_known_one(sip_pbx, sip_client, tp):
     assert registrations(p) == []
 
 
+def test_user_set_to_sha256_is_challenged_with_sha256_only(sip_pbx, sip_client):
+    """`user set EXT auth sha-256` (RFC 8760) on the shipped defaults: that
+    user alone is challenged with SHA-256, an MD5 answer is not accepted
+    for it, and every other user keeps the MD5 challenge."""
+    p = sip_pbx(users=["1001", "1002"])
+    assert "auth updated" in p.ok("user set 1001 auth sha-256")
+    assert "Auth      : sha-256" in p.ok("user show 1001")
+    assert json.loads(p.ok("user show 1001 --json"))["auth"] == "sha-256"
+    c = sip_client(p, "udp")
+    ua = ua_for(p, c, "1001")
+    raw = ua.challenge().all("WWW-Authenticate")
+    assert len(raw) == 1 and re.search(r"\balgorithm=SHA-256\b", raw[0]), raw
+    # A downgrade to MD5 is answered with a fresh SHA-256 challenge.
+    ch = challenges(ua.last_challenge)[0]
+    auth = authorization(ch, "1001", "s3cret", "REGISTER", ua.ruri, alg="MD5")
+    r = ua.register_once(auth=auth, expires=600)
+    assert r.status == 401 and "algorithm=SHA-256" in r["WWW-Authenticate"], r.text()
+    assert registrations(p) == []
+    assert ua.register(alg="SHA-256", expires=600).status == 200
+    # The neighbour, and a user who does not exist, get the default.
+    other = ua_for(p, c, "1002").challenge().all("WWW-Authenticate")
+    assert len(other) == 1 and "algorithm=MD5" in other[0], other
+    ghost = ua_for(p, c, "1999").challenge().all("WWW-Authenticate")
+    assert len(ghost) == 1 and "algorithm=MD5" in ghost[0], ghost
+    # Both, in the order given; and back to the default.
+    p.ok("user set 1002 auth sha-256,md5")
+    both = ua_for(p, c, "1002").challenge().all("WWW-Authenticate")
+    assert [re.search(r"algorithm=([\w-]+)", v).group(1) for v in both] == ["SHA-256", "MD5"]
+    p.ok("user set 1001 auth default")
+    raw = ua_for(p, c, "1001").challenge().all("WWW-Authenticate")
+    assert len(raw) == 1 and "algorithm=MD5" in raw[0], raw
+    err = p.fail("user set 1001 auth sha-1")
+    assert "invalid auth 'sha-1'" in err, err
+
+
 def test_wrong_password_is_challenged_again(sip_pbx, sip_client):
     p = sip_pbx(users=["1001"])
     c = sip_client(p, "udp")
     ua = ua_for(p, c)
     r = ua.register(password="not-it")
     assert r.status == 401, r.text()
-    assert len(challenges(r)) == 2
+    assert len(challenges(r)) == 1
     assert all("stale" not in v for v in r.all("WWW-Authenticate"))
     assert registrations(p) == []
     # The right password still works afterwards.
@@ -342,7 +394,7 @@ def test_lower_cseq_on_the_same_call_id_gets_500(sip_pbx, sip_client):
     ua = ua_for(p, c)
     ua.cseq = 10
     assert ua.register(expires=600).status == 200   # CSeq 11 (401), 12 (200)
-    ch = challenge_for(ua.challenge(cseq=4), "SHA-256")
+    ch = challenge_for(ua.challenge(cseq=4), "MD5")
     auth = authorization(ch, "1001", "s3cret", "REGISTER", ua.ruri)
     r = ua.register_once(cseq=5, auth=auth, expires=600)
     assert r.status == 500, r.text()
@@ -392,7 +444,7 @@ def test_nonce_count_replay_is_refused(sip_pbx, sip_client):
     p = sip_pbx(users=["1001"])
     c = sip_client(p, "udp")
     ua = ua_for(p, c)
-    ch = challenge_for(ua.challenge(), "SHA-256")
+    ch = challenge_for(ua.challenge(), "MD5")
     auth1 = authorization(ch, "1001", "s3cret", "REGISTER", ua.ruri, nc=1, cnonce="abc")
     assert ua.register_once(auth=auth1, expires=600).status == 200
     # Same nonce, same nc, new transaction: a replay.
@@ -408,7 +460,7 @@ def test_correct_answer_to_a_foreign_nonce_is_stale_not_a_failure(sip_pbx, sip_c
     p = sip_pbx(users=["1001"], ban_threshold=2)
     c = sip_client(p, "udp")
     ua = ua_for(p, c)
-    ch = challenge_for(ua.challenge(), "SHA-256")
+    ch = challenge_for(ua.challenge(), "MD5")
     for i in range(3):
         forged = token(32)  # 64 hex digits, not issued by this PBX
         auth = authorization(ch, "1001", "s3cret", "REGISTER", ua.ruri, nonce=forged)
@@ -428,7 +480,7 @@ def test_expired_nonce_gets_stale_true(sip_pbx, sip_client):
     auth = authorization(ch, "1001", "s3cret", "REGISTER", ua.ruri)
     r = ua.register_once(auth=auth)
     assert r.status == 401, r.text()
-    assert len(r.all("WWW-Authenticate")) == 2
+    assert len(r.all("WWW-Authenticate")) == 1
     assert all(re.search(r"\bstale=true\b", v) for v in r.all("WWW-Authenticate")), r.text()
     fresh = challenge_for(r, "MD5")
     assert fresh["nonce"] != ch["nonce"]

@@ -1,0 +1,39 @@
+/**
+ * @file sip_config.h  The SIP driver's config section: sip.*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SIP_CONFIG_H
+#define SIP_CONFIG_H
+
+#include "pbx/net.h"
+#include "sip_auth.h"
+
+#define SIP_CFG_MAX_LISTEN 16
+
+struct pbx_config;
+
+struct sip_config {
+	struct pbx_listen listen[SIP_CFG_MAX_LISTEN];
+	int n_listen;
+	char *domain;
+	char *user_agent;
+	char *tls_cert, *tls_key;
+	int max_contacts; /* per user; the oldest is replaced */
+	int min_expires, max_expires, default_expires;
+	int qualify_interval;           /* seconds; 0 disables OPTIONS qualify */
+	int nonce_lifetime;             /* seconds */
+	int ban_threshold;              /* failed auths of one (address, user) that ban the pair */
+	int ban_threshold_address;      /* ... of one address, any users, that ban the address */
+	int ban_users;                  /* distinct users failing from one address that ban it */
+	int ban_window;                 /* seconds in which failures count */
+	int ban_time;                   /* seconds a ban lasts */
+	int tcp_idle_timeout;           /* seconds */
+	int max_message_size;           /* bytes */
+	enum sip_auth_alg auth_algs[2]; /* offered, in this order */
+	int n_auth_algs;
+};
+
+/** The sip section of @p cfg (defaults filled in). */
+const struct sip_config *sip_config_get(const struct pbx_config *cfg);
+
+#endif
