@@ -5,10 +5,10 @@ The PBX comes from the parent conftest (pbx_factory); the raw SIP code
 and add_users from ../sip/siplib.py (callib puts that folder on sys.path,
 since this folder's conftest may be loaded before ../sip's).
 
-Every PBX here offers MD5 digests only: SIPp 3.6 and baresip 1.0 compute
-nothing else (see ../sip/test_sipp.py and ../sip/test_baresip.py), and
-the raw phones answer MD5 as well. Qualify is off: SIPp has no scenario
-step for the PBX's OPTIONS.
+Every PBX here offers the default digest, MD5 alone: SIPp 3.6 and
+baresip 1.0 compute nothing else (see ../sip/test_sipp.py and
+../sip/test_baresip.py). Qualify is off: most SIPp scenarios here have no
+step for the PBX's OPTIONS (test_shipped_defaults.py runs with it on).
 """
 
 import pytest

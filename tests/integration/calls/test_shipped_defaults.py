@@ -1,0 +1,141 @@
+"""Phones work out of the box: the shipped etc/pbx.lua and etc/extensions.lua,
+with only what a user must set (state folder, listen addresses, domain,
+dialplan file) changed, as README tells a newcomer to do.
+
+The config is the shipped file itself with a few assignments appended, so
+every default that a user gets (digest algorithms, qualify, bans, SRTP
+policy, RTP ports) is the one in force here. Real peers only:
+
+- SIPp 3.6 registers with digest and places a call with digest to a
+  second SIPp that registered and answers, through the shipped `_1XXX`
+  extension. SIPp answers the PBX's qualify OPTIONS itself (-aa, SIPp's own
+  switch for that), as a SIPp user against any PBX would.
+- Two baresip 1.0 softphones register, one calls the other, and each hears
+  the other's tone.
+"""
+
+import time
+
+import pytest
+
+import callib
+import test_calls_sipp as sippcalls
+from callib import Baresip, free_port_pair, read_wav, tone_seconds, write_wav
+from pbxlib import REPO, lua_value
+
+SHIPPED_CONFIG = REPO / "etc" / "pbx.lua"
+SHIPPED_DIALPLAN = REPO / "etc" / "extensions.lua"
+F_CALLER, F_CALLEE = 1000, 1400
+TALK = 3.0
+
+
+def shipped_config(p):
+    """The shipped config, plus only the keys a user must set."""
+    return SHIPPED_CONFIG.read_text() + (
+        "\n-- What a user sets: where state lives, addresses, domain, dialplan.\n"
+        f"pbx.state_dir = {lua_value(str(p.state_dir))}\n"
+        f"sip.listen = {{ \"udp:127.0.0.1:{p.port}\", \"tcp:127.0.0.1:{p.port}\" }}\n"
+        f"sip.domain = {lua_value(p.domain)}\n"
+        f"dialplan.file = {lua_value(str(SHIPPED_DIALPLAN))}\n")
+
+
+@pytest.fixture
+def shipped_pbx(pbx_factory):
+    def start(users=("1001", "1002")):
+        p = pbx_factory()
+        p.write_config(shipped_config(p))
+        p.start()
+        callib.siplib.add_users(p, users, callib.PASSWORD)
+        return p
+
+    return start
+
+
+def test_shipped_config_is_what_runs(shipped_pbx):
+    """The settings a phone meets are the shipped ones: MD5 alone, qualify
+    on, bans on with loopback ignored, SRTP optional."""
+    p = shipped_pbx(users=())
+    out = p.ok("core show settings")
+    for key, value in (("sip.auth_algorithms", '{ "MD5" }'), ("sip.qualify_interval", "60"),
+                       ("rtp.srtp", '"optional"'), ("sip.ban_threshold", "10"),
+                       ("dialplan.file", lua_value(str(SHIPPED_DIALPLAN)))):
+        lines = [line for line in out.splitlines() if line.strip().startswith(key + " ")]
+        assert lines and f"= {value}" in lines[0], f"{key}: {lines}\n{out}"
+
+
+def test_sipp_registers_and_calls_with_digest(shipped_pbx, tmp_path):
+    p = shipped_pbx()
+    uas_port, uas_mport = free_port_pair(), free_port_pair()
+    uac_port, uac_mport = free_port_pair(), free_port_pair()
+    sippcalls.sipp_register(p, tmp_path, "1002", uas_port, uas_mport)
+    regs = callib.siplib.contacts_of(p, 1002)
+    assert [r["source"] for r in regs] == [f"udp:127.0.0.1:{uas_port}"], regs
+
+    rx = callib.Rtp()
+    try:
+        (tmp_path / "uas.xml").write_text(sippcalls.uas_xml(False, "PCMU", rx.port))
+        (tmp_path / "uac.xml").write_text(sippcalls.uac_xml(True))
+        uas = callib.Sipp(callib.sipp_cmd(p, tmp_path / "uas.xml", uas_port, uas_mport, "-aa",
+                                          timeout=25, workdir=tmp_path, name="uas"),
+                          tmp_path, "uas")
+        try:
+            time.sleep(0.3)  # the UAS binds its port
+            uac = callib.Sipp(callib.sipp_cmd(p, tmp_path / "uac.xml", uac_port, uac_mport,
+                                              "-aa", timeout=25, service="1002",
+                                              workdir=tmp_path, name="uac"), tmp_path, "uac")
+            try:
+                rc_uac = uac.wait(35)
+                rc_uas = uas.wait(10)
+            finally:
+                uac.kill()
+        finally:
+            uas.kill()
+        assert rc_uac == 0, f"SIPp UAC exited {rc_uac}\n{uac.detail()}"
+        assert rc_uas == 0, f"SIPp UAS exited {rc_uas}\n{uas.detail()}"
+        uac_msgs = sippcalls.sipp_messages(tmp_path, "uac")
+        # Digest on the INVITE: challenged with MD5 alone, then answered.
+        assert "SIP/2.0 401" in uac_msgs and "SIP/2.0 200 OK" in uac_msgs, uac_msgs[:3000]
+        chal = [line for line in uac_msgs.splitlines()
+                if line.lower().startswith("www-authenticate")]
+        assert chal and all("algorithm=MD5" in line for line in chal), chal
+        # Media flowed from the caller's pcap to the callee's socket.
+        assert rx.count() >= 40, f"only {rx.count()} RTP packets reached the callee"
+    finally:
+        rx.close()
+    callib.wait_channels(p, 0, what="no channel left after the BYE")
+
+
+def test_baresips_register_and_call(shipped_pbx, tmp_path):
+    p = shipped_pbx()
+    write_wav(tmp_path / "caller.wav", callib.tone(F_CALLER, 15))
+    write_wav(tmp_path / "callee.wav", callib.tone(F_CALLEE, 15))
+    b1 = Baresip(tmp_path, p, "1001", tmp_path / "caller.wav", "PCMU").start()
+    b2 = None
+    try:
+        b2 = Baresip(tmp_path, p, "1002", tmp_path / "callee.wav", "PCMU",
+                     answermode="auto").start()
+        callib.siplib.wait_for(lambda: len(callib.siplib.registrations(p)) == 2, 10,
+                               "both baresips to register", interval=0.1)
+        assert b1.command("dial", "1002").get("ok", True)
+
+        def up():
+            chans = callib.channels(p)
+            return len(chans) == 2 and all(c["state"] == "Up" and c["bridged_to"]
+                                           for c in chans)
+
+        callib.siplib.wait_for(up, 10, "the call to be answered and bridged", interval=0.1)
+        callib.siplib.wait_for(lambda: "Call established" in b1.log(), 5,
+                               "1001: call established", interval=0.1)
+        time.sleep(TALK)
+        b1.command("hangup")
+        callib.wait_channels(p, 0, what="no channel left after the caller hung up")
+    finally:
+        b1.stop()
+        if b2:
+            b2.stop()
+    for b, theirs in ((b1, F_CALLEE), (b2, F_CALLER)):
+        recs = b.recordings("dec")
+        assert len(recs) == 1, f"{b.user}: recordings {recs}"
+        rate, samples = read_wav(recs[0])
+        heard = tone_seconds(samples, theirs, rate)
+        assert heard >= TALK - 1.0, f"{b.user} heard {heard:.1f}s of the other's {theirs} Hz"
