@@ -2,7 +2,9 @@
  * @file log.h  Levelled, timestamped logging to stderr and an optional file
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Safe to call from any thread: one write(2) per line under a mutex.
+ * Safe to call from any thread: one write(2) per line under a mutex. Lines
+ * are also queued, without waiting, for consoles attached with `pbx -r`,
+ * each at its own level.
  */
 #ifndef PBX_LOG_H
 #define PBX_LOG_H
@@ -21,6 +23,13 @@ enum pbx_log_level {
 int pbx_log_level_parse(const char *name);
 const char *pbx_log_level_name(enum pbx_log_level level);
 
+/**
+ * The level a console's "core set verbose N" shows, as Asterisk's verbosity
+ * numbers: 0 error, 1 warning, 2 notice, 3 info, 4 and more debug.
+ */
+enum pbx_log_level pbx_log_level_of_verbose(unsigned verbose);
+
+/** Level of the log on stderr and in the log file (consoles have their own). */
 void pbx_log_set_level(enum pbx_log_level level);
 enum pbx_log_level pbx_log_get_level(void);
 /** Also append to @p path (NULL: stop). Returns 0 or errno. */
