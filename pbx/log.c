@@ -210,11 +210,21 @@ static void feed_push(enum pbx_log_level level, const char *line, size_t len)
 
 /* ---- writing a line ------------------------------------------------------- */
 
+static bool to_consoles(enum pbx_log_level level)
+{
+	return (int)level <= __atomic_load_n(&feed.level, __ATOMIC_RELAXED);
+}
+
+bool pbx_log_wanted(enum pbx_log_level level)
+{
+	return level <= pbx_log_get_level() || to_consoles(level);
+}
+
 void pbx_vlog(enum pbx_log_level level, const char *fmt, va_list ap)
 {
 	bool to_log = level <= pbx_log_get_level();
-	bool to_consoles = (int)level <= __atomic_load_n(&feed.level, __ATOMIC_RELAXED);
-	if (!to_log && !to_consoles)
+	bool to_cons = to_consoles(level);
+	if (!to_log && !to_cons)
 		return;
 	char line[2048];
 	struct timeval tv;
@@ -230,7 +240,7 @@ void pbx_vlog(enum pbx_log_level level, const char *fmt, va_list ap)
 	n += m;
 	if (n > (int)sizeof line - 2)
 		n = (int)sizeof line - 2; /* truncated: long lines are cut, not lost */
-	if (to_consoles)
+	if (to_cons)
 		feed_push(level, line, (size_t)n);
 	if (!to_log)
 		return;

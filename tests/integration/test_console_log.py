@@ -12,6 +12,8 @@ import pexpect
 from pbxlib import TIMEOUT, assert_no_sanitizer_report, spawn_console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sip"))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "calls"))
+import callib  # noqa: E402
 from siplib import UA, SipClient  # noqa: E402
 
 PROMPT = "pbx> "
@@ -63,6 +65,54 @@ def test_register_is_shown_on_an_attached_console(pbx):
         command(child, "user show 1001", "Extension : 1001")
         leave(child)
     finally:
+        child.terminate(force=True)
+
+
+CALL_DIALPLAN = """
+extensions = {
+  default = {
+    ["700"] = function(context, exten)
+      app.verbose("CALL TO " .. exten .. " FROM " .. channel["CALLERID(num)"]:get())
+      app.hangup("USER_BUSY")
+    end,
+    ["701"] = function() app.answer() app.wait(5) app.hangup() end,
+  },
+}
+"""
+
+
+def test_a_call_is_shown_on_an_attached_console(pbx_factory):
+    p = pbx_factory(sections={"sip": {"qualify_interval": 0}})
+    p.sections["dialplan"] = {"file": str(p.dir / "extensions.lua")}
+    (p.dir / "extensions.lua").write_text(CALL_DIALPLAN)
+    p.write_config()
+    p.start()
+    p.ok("user add 1001 --password s3cret")
+    child = attach(p)
+    phone = callib.Phone(p, "1001", "s3cret")
+    try:
+        phone.register()
+        child.expect_exact("notice: sip: 1001 registered")
+        call = phone.call("700")
+        r = call.final()
+        assert r.status == 486, r.text()
+        call.ack_failure(r)
+        # The dialplan's line, logged during the call, on the console.
+        child.expect(r"\] notice: CALL TO 700 FROM 1001\r?\n")
+        child.expect_exact(PROMPT)
+        # A media worker's line (another thread) reaches a console at debug:
+        # the PBX latches to where the phone's RTP comes from.
+        command(child, "core set verbose debug", "is now 4 (debug).")
+        call = phone.call("701")
+        call.established()
+        call.rtp.start_stream("PCMU", callib.tone(440, 0.2))
+        child.expect(r"\] debug: rtp \d+: latched to 127\.0\.0\.1 port %d\r?\n"
+                     % call.rtp.port)
+        call.rtp.stop_stream()
+        call.bye()
+        leave(child)
+    finally:
+        phone.close()
         child.terminate(force=True)
 
 

@@ -129,7 +129,10 @@ static void test_feed_takes_lines_at_the_console_level(void **state)
 	assert_int_equal(pbx__log_feed_pop(&level, out, sizeof out, &dropped), -1);
 	assert_int_equal(wakes, 0);
 
+	assert_false(pbx_log_wanted(PBX_LOG_NOTICE));
 	pbx__log_feed_set_level(PBX_LOG_NOTICE);
+	assert_true(pbx_log_wanted(PBX_LOG_NOTICE));
+	assert_false(pbx_log_wanted(PBX_LOG_INFO));
 	pbx_debug("too verbose for the console");
 	pbx_notice("for the console %d", 1);
 	pbx_warning("for the console %d", 2);

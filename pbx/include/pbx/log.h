@@ -10,6 +10,7 @@
 #define PBX_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum pbx_log_level {
 	PBX_LOG_ERROR,
@@ -32,6 +33,11 @@ enum pbx_log_level pbx_log_level_of_verbose(unsigned verbose);
 /** Level of the log on stderr and in the log file (consoles have their own). */
 void pbx_log_set_level(enum pbx_log_level level);
 enum pbx_log_level pbx_log_get_level(void);
+/**
+ * Would a line at @p level be written anywhere (the log, or a console at its
+ * own level)? For callers that prepare costly arguments only when needed.
+ */
+bool pbx_log_wanted(enum pbx_log_level level);
 /** Also append to @p path (NULL: stop). Returns 0 or errno. */
 int pbx_log_set_file(const char *path);
 /** Send log lines to stderr (default true). */
