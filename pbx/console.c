@@ -8,6 +8,16 @@
  * lists one candidate per line. Commands run to completion on the
  * signalling thread, so a console that disconnects mid-command changes
  * nothing: the command finished (or never started) before we notice.
+ *
+ * The line "\x02" asks for the log (pbx -r does, -rx does not); it is
+ * answered like a command. From then on log lines, each "\x02LINE", come
+ * between replies, never inside one, at the console's own level (at first
+ * the PBX's log level; "core set verbose" changes it). They carry no
+ * control bytes, so a log line cannot end a reply or drive the terminal.
+ *
+ * A console that does not read costs bounded memory: log lines past
+ * LOG_PENDING_OUT of unsent output are dropped for it and counted, and a
+ * console whose replies pile up past MAX_PENDING_OUT is disconnected.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,11 +36,16 @@
 
 #define LINE_MAX_BYTES  4096
 #define MAX_CONSOLES    64
-#define MAX_PENDING_OUT (4u << 20) /* a console that stops reading is dropped */
+#define MAX_PENDING_OUT (4u << 20)   /* a console that stops reading is dropped */
+#define LOG_PENDING_OUT (256u << 10) /* past this, log lines for a console are dropped */
+#define LOG_LINE_BYTES  2048         /* as log.c formats them */
 
 struct conn {
 	uv_pipe_t pipe;
 	struct conn *next;
+	int log_level;             /* -1: this console does not show the log */
+	unsigned long log_dropped; /* lines it missed; told once it catches up */
+	struct pbx_buf logs;       /* log lines of the drain in progress */
 	size_t len;
 	bool discarding; /* skipping the rest of an over-long line */
 	char line[LINE_MAX_BYTES];
@@ -39,6 +54,8 @@ struct conn {
 static struct {
 	uv_pipe_t listener;
 	bool listening;
+	uv_async_t feed; /* log lines are queued (log.c) */
+	bool feeding;
 	struct conn *conns;
 	unsigned count;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -54,6 +71,16 @@ unsigned pbx__console_count(void)
 	return srv.count;
 }
 
+/* Tell log.c how verbose the most verbose console is. Linear: consoles are few. */
+static void feed_level_update(void)
+{
+	int level = -1;
+	for (struct conn *c = srv.conns; c; c = c->next)
+		if (c->log_level > level && !uv_is_closing((uv_handle_t *)&c->pipe))
+			level = c->log_level;
+	pbx__log_feed_set_level(level);
+}
+
 static void on_conn_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
@@ -63,7 +90,9 @@ static void on_conn_closed(uv_handle_t *h)
 			break;
 		}
 	srv.count--;
+	pbx_buf_free(&c->logs);
 	free(c);
+	feed_level_update();
 }
 
 static void conn_close(struct conn *c)
@@ -72,10 +101,33 @@ static void conn_close(struct conn *c)
 		uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
 }
 
+static void conn_send(struct conn *c, const char *data, size_t len);
+
+/* Append the count of lines @p c missed to @p b, and start counting again. */
+static void log_dropped_note(struct conn *c, struct pbx_buf *b)
+{
+	pbx_buf_printf(b,
+		       "\x02[console] %lu log line(s) dropped: this console did not read them in "
+		       "time\n",
+		       c->log_dropped);
+	c->log_dropped = 0;
+}
+
 static void on_written(uv_write_t *req, int status)
 {
+	struct conn *c = req->handle->data;
 	free(req->data);
 	free(req);
+	/* Caught up after missing lines: say how many, without waiting for the next. */
+	if (!status && c->log_dropped && !uv_is_closing((uv_handle_t *)&c->pipe) &&
+	    !uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe)) {
+		struct pbx_buf note;
+		pbx_buf_init(&note);
+		log_dropped_note(c, &note);
+		if (note.len)
+			conn_send(c, note.data, note.len);
+		pbx_buf_free(&note);
+	}
 }
 
 static void conn_send(struct conn *c, const char *data, size_t len)
@@ -144,7 +196,13 @@ static void handle_line(struct conn *c, char *line, size_t n)
 	pbx_buf_init(&cli.out);
 	if (n && line[n - 1] == '\r')
 		line[--n] = '\0';
-	if (n && line[0] == '\x01') {
+	if (n == 1 && line[0] == '\x02') {
+		if (c->log_level < 0) {
+			c->log_level = (int)pbx_log_get_level();
+			feed_level_update();
+		}
+		reply(c, &cli.out, 0);
+	} else if (n && line[0] == '\x01') {
 		if (!line_check((unsigned char *)line + 1, n - 1))
 			pbx_cli_complete(line + 1, &cli.out);
 		reply(c, &cli.out, 0);
@@ -225,6 +283,8 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	uv_pipe_init(pbx_loop(), &c->pipe, 0);
 	c->pipe.data = c;
+	c->log_level = -1;
+	pbx_buf_init(&c->logs);
 	c->next = srv.conns;
 	srv.conns = c;
 	srv.count++;
@@ -248,6 +308,83 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+int pbx__console_log_level(const void *conn)
+{
+	const struct conn *c = conn;
+	return c ? c->log_level : -1;
+}
+
+int pbx__console_set_log_level(void *conn, int level)
+{
+	struct conn *c = conn;
+	if (!c || c->log_level < 0)
+		return ENOTSUP;
+	c->log_level = level;
+	feed_level_update();
+	return 0;
+}
+
+/* Append one log line for @p c to its batch, unless it is too far behind. */
+static void conn_log(struct conn *c, const char *line, size_t n)
+{
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) + c->logs.len >
+	    LOG_PENDING_OUT) {
+		c->log_dropped++;
+		return;
+	}
+	if (c->log_dropped)
+		log_dropped_note(c, &c->logs);
+	pbx_buf_puts(&c->logs, "\x02");
+	pbx_buf_append(&c->logs, line, n);
+	pbx_buf_puts(&c->logs, "\n");
+}
+
+/*
+ * Deliver what log.c queued: each console gets the lines at or below its
+ * level, in one write per drain. Bounded by the queue's size (log.c); a line
+ * logged while we deliver (a console dropped for not reading) wakes us again.
+ */
+static void feed_drain(void)
+{
+	char line[LOG_LINE_BYTES];
+	unsigned long dropped = 0;
+	int level, n;
+	while ((n = pbx__log_feed_pop(&level, line, sizeof line, &dropped)) >= 0) {
+		/* A line quoting the network must not end a reply or move the cursor. */
+		for (int i = 0; i < n; i++)
+			if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+				line[i] = line[i] == '\t' ? ' ' : '?';
+		for (struct conn *c = srv.conns; c; c = c->next)
+			if (level <= c->log_level && !uv_is_closing((uv_handle_t *)&c->pipe))
+				conn_log(c, line, (size_t)n);
+	}
+	for (struct conn *c = srv.conns; c; c = c->next) {
+		if (dropped && c->log_level >= 0)
+			pbx_buf_printf(&c->logs,
+				       "\x02[console] %lu log line(s) dropped: the PBX logged "
+				       "faster than the consoles were fed\n",
+				       dropped);
+		if (c->logs.len) {
+			conn_send(c, c->logs.data, c->logs.len);
+			if (c->logs.cap > (64u << 10))
+				pbx_buf_free(&c->logs); /* a burst's buffer is not kept */
+			else
+				pbx_buf_reset(&c->logs);
+		}
+	}
+}
+
+static void on_feed(uv_async_t *a)
+{
+	feed_drain();
+}
+
+/* From any thread, with the feed locked (log.c). */
+static void feed_wake(void *arg)
+{
+	uv_async_send(&srv.feed);
 }
 
 /* Is a PBX already answering on @p path? */
@@ -291,6 +428,9 @@ int pbx__console_start(const char *path)
 		return EIO;
 	}
 	srv.listening = true;
+	uv_async_init(pbx_loop(), &srv.feed, on_feed);
+	srv.feeding = true;
+	pbx__log_feed_start(feed_wake, NULL);
 	return 0;
 }
 
@@ -300,6 +440,13 @@ void pbx__console_stop(void)
 		uv_close((uv_handle_t *)&srv.listener, NULL);
 		unlink(srv.path);
 		srv.listening = false;
+	}
+	if (srv.feeding) {
+		/* Consoles see the last lines ("pbx stopped") before they are let go. */
+		feed_drain();
+		pbx__log_feed_stop();
+		uv_close((uv_handle_t *)&srv.feed, NULL);
+		srv.feeding = false;
 	}
 	/* Shut down rather than close, so replies already queued reach the client. */
 	for (struct conn *c = srv.conns; c; c = c->next) {

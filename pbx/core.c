@@ -160,7 +160,7 @@ static void on_console_done(uv_async_t *a)
 
 static void *console_thread(void *arg)
 {
-	pbx__console_client(core.sock, NULL);
+	pbx__console_client(core.sock, NULL, false);
 	uv_async_send(&core.console_done);
 	return NULL;
 }

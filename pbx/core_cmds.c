@@ -2,10 +2,13 @@
  * @file core_cmds.c  Console commands: core show|set|stop
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core_priv.h"
 #include "pbx/cli.h"
 #include "pbx/config.h"
 #include "pbx/core.h"
@@ -64,6 +67,39 @@ static int set_loglevel(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	return pbx_cli_printf(cli, "Log level is now %s.\n", pbx_log_level_name(level));
 }
 
+/* "3" or "info": a verbosity number (pbx_log_level_of_verbose) or a level name. */
+static int console_level_parse(const char *s)
+{
+	if (*s >= '0' && *s <= '9') {
+		char *end;
+		errno = 0;
+		unsigned long n = strtoul(s, &end, 10);
+		if (*end || errno || n > 100)
+			return -1;
+		return (int)pbx_log_level_of_verbose((unsigned)n);
+	}
+	return pbx_log_level_parse(s);
+}
+
+static int set_verbose(struct pbx_cli *cli, const struct pbx_cli_args *a)
+{
+	const char *arg = pbx_cli_arg(a, "LEVEL");
+	int was = pbx__console_log_level(cli->conn);
+	int level = console_level_parse(arg);
+	if (level < 0)
+		return pbx_cli_error(cli,
+				     "core set verbose: '%s' is not a number from 0 to 100 nor one "
+				     "of error|warning|notice|info|debug",
+				     arg);
+	if (pbx__console_set_log_level(cli->conn, level))
+		return pbx_cli_error(cli,
+				     "core set verbose: this console does not show the log; attach "
+				     "one with 'pbx -r' (the PBX's own log: core set loglevel)");
+	return pbx_cli_printf(cli, "Verbosity of this console was %d (%s) and is now %d (%s).\n",
+			      was, pbx_log_level_name((enum pbx_log_level)was), level,
+			      pbx_log_level_name((enum pbx_log_level)level));
+}
+
 static int stop(struct pbx_cli *cli, const struct pbx_cli_args *a)
 {
 	bool graceful = !strcmp(pbx_cli_arg(a, "now|gracefully"), "gracefully");
@@ -77,18 +113,35 @@ static const struct pbx_cli_cmd cmds[] = {
 	{"core show uptime", "show how long the PBX has been running", NULL, show_uptime},
 	{"core show settings", "show every configuration key and its value", NULL, show_settings},
 	{"core set loglevel error|warning|notice|info|debug", "change the log level now",
-	 "Applies at once to the log on stderr and in pbx.log_file.", set_loglevel},
+	 "Applies at once to the log on stderr and in pbx.log_file. Consoles attached\n"
+	 "with 'pbx -r' keep their own level: see core set verbose.",
+	 set_loglevel},
+	{"core set verbose LEVEL", "change how much of the log this console shows",
+	 "For a console attached with 'pbx -r' only; other consoles and the PBX's own\n"
+	 "log keep their level. LEVEL is a level name or, as Asterisk's verbosity,\n"
+	 "a number: 0 error, 1 warning, 2 notice, 3 info, 4 and more debug. A console\n"
+	 "starts at the PBX's log level. 'pbx -rx' shows no log.",
+	 set_verbose},
 	{"core stop now|gracefully", "stop the PBX",
 	 "'now' ends every call and stops; 'gracefully' refuses new calls and stops\n"
 	 "when the last call ends.",
 	 stop},
 };
 
+static void complete_level(const char *prefix, struct pbx_buf *out)
+{
+	for (int i = PBX_LOG_ERROR; i <= PBX_LOG_DEBUG; i++) {
+		const char *name = pbx_log_level_name((enum pbx_log_level)i);
+		if (!strncmp(name, prefix, strlen(prefix)))
+			pbx_buf_printf(out, "%s\n", name);
+	}
+}
+
 static int load(void)
 {
 	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
 		pbx_cli_register(&cmds[i]);
-	return 0;
+	return pbx_cli_completer_register("LEVEL", complete_level);
 }
 
 static void unload(void)

@@ -6,6 +6,7 @@
 #define PBX_CORE_PRIV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct pbx_config;
 struct pbx_buf;
@@ -19,11 +20,49 @@ int pbx__console_start(const char *path);
 void pbx__console_stop(void);
 unsigned pbx__console_count(void);
 
+/** This console's log level, or -1 when it does not show the log. */
+int pbx__console_log_level(const void *conn);
+/** Set this console's log level. 0, or ENOTSUP when it does not show the log. */
+int pbx__console_set_log_level(void *conn, int level);
+
 /**
  * Client side: run @p cmd (or an interactive session when NULL) against the
- * console socket at @p path. Returns the exit status.
+ * console socket at @p path. An interactive session with @p logs asks the
+ * server to stream log lines to it (pbx -r); the foreground console does
+ * not, as it has the log on stderr already. Returns the exit status.
  */
-int pbx__console_client(const char *path, const char *cmd);
+int pbx__console_client(const char *path, const char *cmd, bool logs);
+
+/*
+ * Log lines for consoles (log.c). A bounded queue of (level, line) records
+ * in a byte ring; the caller locks. A full queue refuses the line and
+ * counts it.
+ */
+struct pbx__logq {
+	char *buf;
+	size_t cap;
+	size_t head; /* where the oldest record starts */
+	size_t len;  /* bytes in use */
+	unsigned long dropped;
+};
+void pbx__logq_init(struct pbx__logq *q, char *buf, size_t cap);
+/** Queue a copy of @p line (no newline). 0, or ENOBUFS when full (counted). */
+int pbx__logq_push(struct pbx__logq *q, int level, const char *line, size_t len);
+/** Oldest line into @p out (cut to @p size). Its length, or -1 when empty. */
+int pbx__logq_pop(struct pbx__logq *q, int *level, char *out, size_t size);
+/** Lines refused since the last call. */
+unsigned long pbx__logq_take_dropped(struct pbx__logq *q);
+
+/** Called from any thread, with the feed locked, when lines are waiting. */
+typedef void pbx__log_wake_h(void *arg);
+/** Start queueing lines for consoles; @p wake must not block. */
+void pbx__log_feed_start(pbx__log_wake_h *wake, void *arg);
+/** Stop queueing and drop what is queued; no wake-up after this returns. */
+void pbx__log_feed_stop(void);
+/** The most verbose level any console shows; -1 when none listens. */
+void pbx__log_feed_set_level(int level);
+/** Take the oldest queued line (see pbx__logq_pop); adds the lines dropped to *dropped. */
+int pbx__log_feed_pop(int *level, char *out, size_t size, unsigned long *dropped);
 
 /** Create @p dir and parents; check it is a writable directory. 0 or errno; *what names the failing step. */
 int pbx__mkdir_writable(const char *dir, const char **what);

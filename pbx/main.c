@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 		char path[PATH_MAX];
 		pbx__console_path(cfg, path, sizeof path);
 		pbx_config_free(cfg);
-		return pbx__console_client(path, cmd);
+		return pbx__console_client(path, cmd, true);
 	}
 	return pbx__core_run(cfg, foreground);
 }

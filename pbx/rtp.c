@@ -371,7 +371,7 @@ static bool latch(struct pbx__sess *s, const union pbx__sa *src, uint32_t ssrc)
 		}
 		return false;
 	}
-	if (pbx_log_get_level() >= PBX_LOG_DEBUG) {
+	if (pbx_log_wanted(PBX_LOG_DEBUG)) {
 		char b[64];
 		inet_ntop(src->sa.sa_family,
 			  src->sa.sa_family == AF_INET6 ? (const void *)&src->in6.sin6_addr

@@ -2,12 +2,15 @@
  * @file log.h  Levelled, timestamped logging to stderr and an optional file
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Safe to call from any thread: one write(2) per line under a mutex.
+ * Safe to call from any thread: one write(2) per line under a mutex. Lines
+ * are also queued, without waiting, for consoles attached with `pbx -r`,
+ * each at its own level.
  */
 #ifndef PBX_LOG_H
 #define PBX_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum pbx_log_level {
 	PBX_LOG_ERROR,
@@ -21,8 +24,20 @@ enum pbx_log_level {
 int pbx_log_level_parse(const char *name);
 const char *pbx_log_level_name(enum pbx_log_level level);
 
+/**
+ * The level a console's "core set verbose N" shows, as Asterisk's verbosity
+ * numbers: 0 error, 1 warning, 2 notice, 3 info, 4 and more debug.
+ */
+enum pbx_log_level pbx_log_level_of_verbose(unsigned verbose);
+
+/** Level of the log on stderr and in the log file (consoles have their own). */
 void pbx_log_set_level(enum pbx_log_level level);
 enum pbx_log_level pbx_log_get_level(void);
+/**
+ * Would a line at @p level be written anywhere (the log, or a console at its
+ * own level)? For callers that prepare costly arguments only when needed.
+ */
+bool pbx_log_wanted(enum pbx_log_level level);
 /** Also append to @p path (NULL: stop). Returns 0 or errno. */
 int pbx_log_set_file(const char *path);
 /** Send log lines to stderr (default true). */
