@@ -454,18 +454,23 @@ bool sip_ban_fail(struct sip_ban *ban, const struct sockaddr *addr, const char *
 		list_unlink(&ban->watch, a);
 	if (p)
 		list_unlink(&ban->watch, p);
-	size_t need = !a + !p;
-	while (ban->count + need > SIP_BAN_MAX && (ban->watch.head || ban->banned.head))
+	bool a_new = !a, p_new = !p;
+	while (ban->count + a_new + p_new > SIP_BAN_MAX && (ban->watch.head || ban->banned.head))
 		drop(ban, ban->watch.head ? ban->watch.head : ban->banned.head);
-	if (!a && (a = entry_new(ban, &ak, now)))
+	if (a_new && (a = entry_new(ban, &ak, now)))
 		a->window_id = ++ban->next_window;
-	if (a && !p && (p = entry_new(ban, &pk, now)))
+	if (p_new && (p = entry_new(ban, &pk, now)))
 		text_escape(p->text, user);
 	if (!a || !p) { /* out of memory: forgetting one failure is harmless */
-		if (a)
-			drop_entry(ban, a, false);
-		if (p)
-			drop_entry(ban, p, false);
+		struct ban_entry *both[] = {a, p};
+		for (int i = 0; i < 2; i++) {
+			if (!both[i])
+				continue;
+			if (i ? p_new : a_new) /* what it counted so far stays */
+				drop_entry(ban, both[i], false);
+			else
+				list_append(&ban->watch, both[i]);
+		}
 		return false;
 	}
 	if (now - a->window_start >= ban->conf.window_s) {
