@@ -229,13 +229,9 @@ static bool key_parse(struct ban_key *k, const char *text, size_t n)
 	return true;
 }
 
-/*
- * Write @p user into @p buf (SIP_BAN_TEXT_MAX bytes) escaped: bytes outside
- * a safe set as %XX, so that a user name chosen by an attacker can neither
- * break a log line nor forge a field or a comma in it. As much as fits;
- * returns false when that was not all.
- */
-static bool text_escape(char *buf, const char *user)
+/* A user name chosen by an attacker can neither break a log line nor
+ * forge a field or a comma in it. */
+bool sip_ban_escape(char *buf, const char *user)
 {
 	static const char safe[] = "-_.!~*+@$&";
 	static const char hex[] = "0123456789ABCDEF";
@@ -460,7 +456,7 @@ bool sip_ban_fail(struct sip_ban *ban, const struct sockaddr *addr, const char *
 	if (a_new && (a = entry_new(ban, &ak, now)))
 		a->window_id = ++ban->next_window;
 	if (p_new && (p = entry_new(ban, &pk, now)))
-		text_escape(p->text, user);
+		sip_ban_escape(p->text, user);
 	if (!a || !p) { /* out of memory: forgetting one failure is harmless */
 		struct ban_entry *both[] = {a, p};
 		for (int i = 0; i < 2; i++) {
@@ -491,7 +487,7 @@ bool sip_ban_fail(struct sip_ban *ban, const struct sockaddr *addr, const char *
 		p->window_id = a->window_id;
 		a->n_users++;
 		char one[SIP_BAN_TEXT_MAX];
-		size_t n = strlen(a->text), m = text_escape(one, user) ? strlen(one) : SIZE_MAX;
+		size_t n = strlen(a->text), m = sip_ban_escape(one, user) ? strlen(one) : SIZE_MAX;
 		if (!a->cut && m < sizeof a->text - n - 1) {
 			if (n)
 				a->text[n++] = ',';

@@ -130,6 +130,13 @@ int sip_ban_remove(struct sip_ban *ban, const char *text, int64_t now);
  */
 int sip_ban_each(struct sip_ban *ban, sip_ban_each_h *cb, void *arg, int64_t now);
 
+/**
+ * Write @p user into @p buf (SIP_BAN_TEXT_MAX bytes) as sip_ban_info shows
+ * users: bytes outside [A-Za-z0-9-_.!~*+@$&] as %XX, as much as fits.
+ * Returns false when that was not all of it.
+ */
+bool sip_ban_escape(char *buf, const char *user);
+
 /** The reason of @p i as a phrase: "10 failed logins for 1001", "5 users tried: 1001,1002". */
 void sip_ban_reason(const struct sip_ban_info *i, char *buf, size_t len);
 

@@ -173,7 +173,9 @@ static void challenge(struct sip_stack *s, struct sip_stsx *t, const struct sip_
  * [A-Za-z0-9-_.!~*+@$&] are written %XX, so a name chosen by an attacker
  * cannot add a field, a comma or a line. failures: within the window (the
  * pair's, or the address's for any user). The notice of each failure
- * ("sip: authentication failed for ...") precedes it.
+ * ("sip: authentication failed for '1001' from udp:192.0.2.7:5060: wrong
+ * password") precedes it, its user escaped the same way; a watcher should
+ * still match "SECURITY sip ban " right after the level, not anywhere.
  */
 static void ban_logged(const struct sip_stack *s, const struct sip_ban_info *b)
 {
@@ -186,12 +188,15 @@ static void ban_logged(const struct sip_stack *s, const struct sip_ban_info *b)
 static void auth_failed(struct sip_stack *s, const struct sip_peer *src, const char *user,
 			const char *why)
 {
-	char a[96];
+	char a[96], shown[SIP_BAN_TEXT_MAX];
 	struct sip_ban_info b;
 	s->stats.auth_fail++;
 	bool banned = sip_ban_fail(s->ban, (const struct sockaddr *)&src->addr, user,
 				   sip_stack_now_s(), &b);
-	pbx_notice("sip: authentication failed for '%s' from %s: %s%s", user,
+	/* Escaped as in the SECURITY line: a user name holding "SECURITY sip
+	 * ban ..." must not pass for one in a watcher's eyes. */
+	bool whole = sip_ban_escape(shown, user);
+	pbx_notice("sip: authentication failed for '%s%s' from %s: %s%s", shown, whole ? "" : "...",
 		   sip_peer_str(src, a, sizeof a), why,
 		   !banned  ? ""
 		   : b.pair ? "; user banned at this address"

@@ -498,6 +498,12 @@ static void test_users_text_bounded(void **state)
 	char why[160];
 	sip_ban_reason(&seen.info[0], why, sizeof why);
 	assert_non_null(strstr(why, "100008,..."));
+	/* The escaping the failure notice uses too. */
+	char esc[SIP_BAN_TEXT_MAX];
+	assert_false(sip_ban_escape(esc, user));
+	assert_int_equal(strlen(esc), SIP_BAN_TEXT_MAX - 1);
+	assert_true(sip_ban_escape(esc, "x\nSECURITY sip ban scope=pair"));
+	assert_string_equal(esc, "x%0ASECURITY%20sip%20ban%20scope%3Dpair");
 	sip_ban_free(b);
 }
 
