@@ -32,7 +32,9 @@ sip = {
   ban_threshold_address = 50,   -- failures from one address, any users, ban it
   ban_window = 60,              -- ... within this many seconds ...
   ban_time = 600,               -- ... for this long
-  -- ban_ignore: see README
+  -- Networks (CIDR, IPv4 or IPv6) never counted nor banned, as fail2ban's
+  -- ignoreip: loopback by default; add the office LAN, a monitoring host.
+  ban_ignore = { "127.0.0.0/8", "::1/128" },
 }
 
 rtp = {

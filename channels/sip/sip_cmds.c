@@ -107,34 +107,69 @@ static int show_contacts(struct pbx_cli *cli, const struct pbx_cli_args *args)
 	return 0;
 }
 
-static int ban_line(const char *addr, unsigned failures, int64_t remaining, void *arg)
+struct bans_state {
+	struct pbx_cli *cli;
+	bool json;
+	int n, pairs, addrs;
+};
+
+static int ban_line(const struct sip_ban_info *b, void *arg)
 {
-	struct show_state *st = arg;
-	if (remaining > 0) {
-		pbx_cli_printf(st->cli, "%-40s %8u %9lld s\n", addr, failures,
-			       (long long)remaining);
-		st->n++;
+	struct bans_state *st = arg;
+	char reason[160];
+	sip_ban_reason(b, reason, sizeof reason);
+	if (b->banned)
+		*(b->pair ? &st->pairs : &st->addrs) += 1;
+	if (st->json) {
+		struct pbx_buf *o = &st->cli->out;
+		pbx_buf_puts(o, st->n++ ? ",\n {\"scope\":" : "{\"scope\":");
+		pbx_buf_json_str(o, b->pair ? "pair" : "address");
+		pbx_buf_puts(o, ",\"address\":");
+		pbx_buf_json_str(o, b->addr);
+		pbx_buf_puts(o, b->pair ? ",\"user\":" : ",\"users\":");
+		pbx_buf_json_str(o, b->users);
+		pbx_buf_printf(o,
+			       ",\"user_count\":%u,\"failures\":%u,\"banned\":%s,"
+			       "\"remaining_s\":%lld,\"reason\":",
+			       b->n_users, b->failures, b->banned ? "true" : "false",
+			       (long long)b->remaining_s);
+		pbx_buf_json_str(o, reason);
+		pbx_buf_puts(o, "}");
+		return 0;
 	}
+	pbx_cli_printf(st->cli, "%-7s %-10s %-40s %9lld s  %s\n", b->pair ? "pair" : "address",
+		       b->banned ? "banned" : "counting", b->addr, (long long)b->remaining_s,
+		       reason);
 	return 0;
 }
 
+/* Bans first (soonest to end first), then counters; "Left" is the ban's
+ * time left, or for a counter the time left in its window. */
 static int show_bans(struct pbx_cli *cli, const struct pbx_cli_args *args)
 {
-	struct show_state st = {.cli = cli};
-	pbx_cli_printf(cli, "%-40s %8s %11s\n", "Address", "Failures", "Remaining");
+	struct bans_state st = {.cli = cli, .json = pbx_cli_flag(args, "--json")};
+	if (st.json)
+		pbx_cli_printf(cli, "[");
+	else
+		pbx_cli_printf(cli, "%-7s %-10s %-40s %11s  %s\n", "Scope", "State", "Address",
+			       "Left", "Reason");
 	sip_ban_each(sip_stack_get()->ban, ban_line, &st, sip_stack_now_s());
-	return pbx_cli_printf(cli, "%d address%s banned\n", st.n, st.n == 1 ? "" : "es");
+	if (st.json)
+		return pbx_cli_printf(cli, "]\n");
+	return pbx_cli_printf(cli, "%d address%s banned, %d pair%s banned\n", st.addrs,
+			      st.addrs == 1 ? "" : "es", st.pairs, st.pairs == 1 ? "" : "s");
 }
 
 static int unban(struct pbx_cli *cli, const struct pbx_cli_args *args)
 {
-	const char *addr = pbx_cli_arg(args, "ADDR");
-	int err = sip_ban_remove(sip_stack_get()->ban, addr);
+	const char *what = pbx_cli_arg(args, "ADDR");
+	int err = sip_ban_remove(sip_stack_get()->ban, what, sip_stack_now_s());
 	if (err == EINVAL)
-		return pbx_cli_error(cli, "sip unban: '%s' is not an IP address", addr);
+		return pbx_cli_error(cli, "sip unban: '%s' is not an IP address nor USER@ADDRESS",
+				     what);
 	if (err)
-		return pbx_cli_error(cli, "sip unban: %s is not banned", addr);
-	return pbx_cli_printf(cli, "%s unbanned.\n", addr);
+		return pbx_cli_error(cli, "sip unban: %s is not banned", what);
+	return pbx_cli_printf(cli, "%s unbanned.\n", what);
 }
 
 static int set_debug(struct pbx_cli *cli, const struct pbx_cli_args *args)
@@ -147,8 +182,15 @@ static int set_debug(struct pbx_cli *cli, const struct pbx_cli_args *args)
 static const struct pbx_cli_cmd cmds[] = {
 	{"sip show registrations [--json]", "list registered contacts", NULL, show_registrations},
 	{"sip show contacts EXT", "show the registered contacts of one user", NULL, show_contacts},
-	{"sip show bans", "list addresses banned after failed logins", NULL, show_bans},
-	{"sip unban ADDR", "lift the ban on an address", NULL, unban},
+	{"sip show bans [--json]", "list banned users at addresses, banned addresses, counters",
+	 "A pair is one user at one address, banned after sip.ban_threshold failed logins;\n"
+	 "an address is banned when sip.ban_users users or sip.ban_threshold_address\n"
+	 "logins fail from it.",
+	 show_bans},
+	{"sip unban ADDR", "lift the ban on ADDR and its users, or on one user as USER@ADDR",
+	 "ADDR lifts the address ban and every user ban at it; USER@ADDR lifts one\n"
+	 "user's ban at that address. IPv6: 2001:db8::1, [2001:db8::1], USER@[2001:db8::1].",
+	 unban},
 	{"sip set debug on|off", "log every SIP message sent and received",
 	 "Messages are logged at notice level with their addresses.", set_debug},
 };

@@ -51,11 +51,23 @@ static int alg_item(void *sect, int i, const char *text, const char **why)
 	return 0;
 }
 
+static int ban_ignore_item(void *sect, int i, const char *text, const char **why)
+{
+	struct sip_config *c = sect;
+	if (sip_ban_net_parse(&c->ban_ignore[i], text, why))
+		return EINVAL;
+	c->n_ban_ignore = i + 1;
+	return 0;
+}
+
 static const char *const default_listen[] = {"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060", NULL};
 /* MD5 alone, as Asterisk and Kamailio offer: many phones (baresip 1.0,
  * SIPp, desk phones) give up on a challenge naming an algorithm they do
  * not know, even beside one they do. SHA-256 is opt-in, here or per user. */
 static const char *const default_algs[] = {"MD5", NULL};
+/* Loopback, as fail2ban's ignoreip: a test phone with a typo on the PBX's
+ * own host must not lock out the admin's tools. `{}` bans loopback too. */
+static const char *const default_ban_ignore[] = {"127.0.0.0/8", "::1/128", NULL};
 
 static const struct pbx_cfg_key keys[] = {
 	{.name = "listen",
@@ -171,6 +183,16 @@ static const struct pbx_cfg_key keys[] = {
 	 .min = 1,
 	 .max = 604800,
 	 .help = "seconds a ban lasts"},
+	{.name = "ban_ignore",
+	 .type = PBX_CFG_LIST,
+	 .off = OFF(ban_ignore),
+	 .min = 0,
+	 .max = SIP_CFG_MAX_BAN_IGNORE,
+	 .item = ban_ignore_item,
+	 .list_def = default_ban_ignore,
+	 .list_of = "networks like \"192.0.2.0/24\" or \"2001:db8::/32\"",
+	 .list_noun = "network",
+	 .help = "networks (CIDR, IPv4 or IPv6) never counted nor banned; default loopback"},
 	{.name = "tcp_idle_timeout",
 	 .type = PBX_CFG_INT,
 	 .off = OFF(tcp_idle_timeout),

@@ -7,8 +7,10 @@
 
 #include "pbx/net.h"
 #include "sip_auth.h"
+#include "sip_ban.h"
 
-#define SIP_CFG_MAX_LISTEN 16
+#define SIP_CFG_MAX_LISTEN     16
+#define SIP_CFG_MAX_BAN_IGNORE 64
 
 struct pbx_config;
 
@@ -20,13 +22,15 @@ struct sip_config {
 	char *tls_cert, *tls_key;
 	int max_contacts; /* per user; the oldest is replaced */
 	int min_expires, max_expires, default_expires;
-	int qualify_interval;           /* seconds; 0 disables OPTIONS qualify */
-	int nonce_lifetime;             /* seconds */
-	int ban_threshold;              /* failed auths of one (address, user) that ban the pair */
-	int ban_threshold_address;      /* ... of one address, any users, that ban the address */
-	int ban_users;                  /* distinct users failing from one address that ban it */
-	int ban_window;                 /* seconds in which failures count */
-	int ban_time;                   /* seconds a ban lasts */
+	int qualify_interval;      /* seconds; 0 disables OPTIONS qualify */
+	int nonce_lifetime;        /* seconds */
+	int ban_threshold;         /* failed auths of one (address, user) that ban the pair */
+	int ban_threshold_address; /* ... of one address, any users, that ban the address */
+	int ban_users;             /* distinct users failing from one address that ban it */
+	int ban_window;            /* seconds in which failures count */
+	int ban_time;              /* seconds a ban lasts */
+	struct sip_ban_net ban_ignore[SIP_CFG_MAX_BAN_IGNORE]; /* never banned */
+	int n_ban_ignore;
 	int tcp_idle_timeout;           /* seconds */
 	int max_message_size;           /* bytes */
 	enum sip_auth_alg auth_algs[2]; /* offered, in this order */

@@ -2,7 +2,8 @@
  * @file sip_stack.c  The SIP driver module: receive path, core behaviour, auth
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Every received request goes: ban check -> transactions (retransmissions
+ * Every received message goes: address ban check (in the transport, before
+ * parsing) -> pair ban check -> transactions (retransmissions
  * end there) -> sanity (Max-Forwards, Require, Request-URI) -> a new server
  * transaction -> the method's handler. What no handler takes is answered
  * 405 (a method we know) or 501 (one we do not), with Allow.
@@ -156,14 +157,52 @@ static void challenge(struct sip_stack *s, struct sip_stsx *t, const struct sip_
 	sip_stack_reply(s, t, m, src, 401, NULL, extra, NULL, NULL);
 }
 
+/*
+ * Every ban writes one line, at warning level, for log watchers (fail2ban,
+ * a SIEM). Its format is fixed: these fields, in this order, separated by
+ * one space, no value holding a space:
+ *
+ *   SECURITY sip ban scope=pair address=192.0.2.7 users=1001 user_count=1 failures=10 ban_s=600
+ *   SECURITY sip ban scope=address address=2001:db8::7 users=1001,1002,1003,1004,1005
+ *            user_count=5 failures=5 ban_s=600                     (one line)
+ *
+ * scope: "pair" (that user from that address) or "address" (everyone
+ * there). users: the pair's user, or the users that failed from the
+ * address in its window, in order, as many as fit in 63 bytes; user_count
+ * is how many there were. Bytes of a user name outside
+ * [A-Za-z0-9-_.!~*+@$&] are written %XX, so a name chosen by an attacker
+ * cannot add a field, a comma or a line. failures: within the window (the
+ * pair's, or the address's for any user). The notice of each failure
+ * ("sip: authentication failed for '1001' from udp:192.0.2.7:5060: wrong
+ * password") precedes it, its user escaped the same way; a watcher should
+ * still match "SECURITY sip ban " right after the level, not anywhere.
+ */
+static void ban_logged(const struct sip_stack *s, const struct sip_ban_info *b)
+{
+	pbx_warning("SECURITY sip ban scope=%s address=%s users=%s user_count=%u failures=%u "
+		    "ban_s=%d",
+		    b->pair ? "pair" : "address", b->addr, b->users, b->n_users, b->failures,
+		    s->cfg->ban_time);
+}
+
 static void auth_failed(struct sip_stack *s, const struct sip_peer *src, const char *user,
 			const char *why)
 {
-	char a[96];
+	char a[96], shown[SIP_BAN_TEXT_MAX];
+	struct sip_ban_info b;
 	s->stats.auth_fail++;
-	bool banned = sip_ban_fail(s->ban, (const struct sockaddr *)&src->addr, sip_stack_now_s());
-	pbx_notice("sip: authentication failed for '%s' from %s: %s%s", user,
-		   sip_peer_str(src, a, sizeof a), why, banned ? "; address banned" : "");
+	bool banned = sip_ban_fail(s->ban, (const struct sockaddr *)&src->addr, user,
+				   sip_stack_now_s(), &b);
+	/* Escaped as in the SECURITY line: a user name holding "SECURITY sip
+	 * ban ..." must not pass for one in a watcher's eyes. */
+	bool whole = sip_ban_escape(shown, user);
+	pbx_notice("sip: authentication failed for '%s%s' from %s: %s%s", shown, whole ? "" : "...",
+		   sip_peer_str(src, a, sizeof a), why,
+		   !banned  ? ""
+		   : b.pair ? "; user banned at this address"
+			    : "; address banned");
+	if (banned)
+		ban_logged(s, &b);
 }
 
 /* The user a request acts for before it has credentials: the From user. */
@@ -265,7 +304,8 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 		challenge(s, t, m, src, false, user_auth);
 		return EACCES;
 	}
-	sip_ban_success(s->ban, (const struct sockaddr *)&src->addr, sip_stack_now_s());
+	sip_ban_success(s->ban, (const struct sockaddr *)&src->addr, cred.username,
+			sip_stack_now_s());
 	if (!u->enabled) {
 		sip_stack_reply(s, t, m, src, 403, "Forbidden (account disabled)", NULL, NULL,
 				NULL);
@@ -372,13 +412,62 @@ static void recv_request(struct sip_stack *s, struct sip_msg *m, const struct si
 			NULL);
 }
 
+/*
+ * The user a request acts for, as the ban table keys it: the username of
+ * its credentials for our realm (else of any it carries), else the From
+ * user. Parses every Authorization header: paid only while a pair is banned.
+ */
+static void request_user(const struct sip_stack *s, const struct sip_msg *m, char *buf, size_t len)
+{
+	struct sip_auth_cred cred;
+	buf[0] = '\0';
+	for (const struct sip_hdr *h = sip_msg_hdr_first(m, SIP_HDR_AUTHORIZATION); h;
+	     h = sip_msg_hdr_next(m, h)) {
+		if (sip_auth_parse(h->value.p, h->value.l, &cred) || !cred.username[0])
+			continue;
+		if (!buf[0] || !strcmp(cred.realm, sip_auth_realm(s->auth)))
+			snprintf(buf, len, "%s", cred.username);
+		if (!strcmp(cred.realm, sip_auth_realm(s->auth)))
+			return;
+	}
+	if (!buf[0])
+		claimed_user(m, buf, len);
+}
+
+/* Address bans: before parsing, so a banned scanner costs one lookup. */
+static bool admit(void *arg, const struct sip_peer *src)
+{
+	struct sip_stack *s = arg;
+	if (!sip_ban_check(s->ban, (const struct sockaddr *)&src->addr, sip_stack_now_s()))
+		return true;
+	s->stats.banned_drops++;
+	return false;
+}
+
+/*
+ * A banned pair is dropped silently, as an address is and as fail2ban
+ * does, rather than answered 403: an answer would tell a guesser that it
+ * was seen and that the name it tries is worth more guesses, and would
+ * cost a response for each of its packets (a reflection, with UDP and a
+ * forged source). A phone with a wrong password shows "no answer" or
+ * "timeout" instead of "forbidden"; `sip show bans` and the log say why.
+ */
+static bool pair_banned(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src)
+{
+	char user[sizeof((struct sip_auth_cred *)0)->username];
+	if (!sip_ban_pairs_banned(s->ban))
+		return false;
+	request_user(s, m, user, sizeof user);
+	return sip_ban_check_user(s->ban, (const struct sockaddr *)&src->addr, user,
+				  sip_stack_now_s());
+}
+
 static void on_recv(void *arg, struct sip_msg *m, const struct sip_peer *src)
 {
 	struct sip_stack *s = arg;
 	s->stats.rx++;
 	sip_timers_run(&s->timers, uv_now(s->loop));
-	if (m->request &&
-	    sip_ban_check(s->ban, (const struct sockaddr *)&src->addr, sip_stack_now_s())) {
+	if (m->request && pair_banned(s, m, src)) {
 		s->stats.banned_drops++;
 		return;
 	}
@@ -392,8 +481,7 @@ static void on_recv_bad(void *arg, struct sip_msg *m, int err, const char *reaso
 {
 	struct sip_stack *s = arg;
 	s->stats.bad++;
-	if (!sip_msg_can_reply(m) ||
-	    sip_ban_check(s->ban, (const struct sockaddr *)&src->addr, sip_stack_now_s()))
+	if (!sip_msg_can_reply(m))
 		return;
 	uint16_t code = err == EPROTONOSUPPORT ? 505 : err == EMSGSIZE ? 513 : 400;
 	sip_stack_reply(s, NULL, m, src, code, code == 400 ? reason : NULL, NULL, NULL, NULL);
@@ -408,7 +496,8 @@ static int tsx_send(void *arg, const struct sip_peer *dst, const char *buf, size
 /* ---- module -------------------------------------------------------------------- */
 
 static const struct sip_tsx_ops tsx_ops = {.send = tsx_send};
-static const struct sip_transport_ops tp_ops = {.recv = on_recv, .recv_bad = on_recv_bad};
+static const struct sip_transport_ops tp_ops = {
+	.admit = admit, .recv = on_recv, .recv_bad = on_recv_bad};
 
 static void stack_closed(uv_handle_t *h)
 {
@@ -433,6 +522,13 @@ static void stack_free(struct sip_stack *s)
 static int load(void)
 {
 	const struct sip_config *cfg = sip_config_get(pbx_cfg());
+	const struct sip_ban_conf ban_conf = {.threshold = cfg->ban_threshold,
+					      .users = cfg->ban_users,
+					      .threshold_address = cfg->ban_threshold_address,
+					      .window_s = cfg->ban_window,
+					      .ban_s = cfg->ban_time,
+					      .ignore = cfg->ban_ignore,
+					      .n_ignore = cfg->n_ban_ignore};
 	struct sip_stack *s = calloc(1, sizeof *s);
 	int err;
 	if (!s)
@@ -449,7 +545,7 @@ static int load(void)
 	sip_build_set_server(cfg->user_agent);
 	sip_stack_set_handler(s, SIP_METHOD_OPTIONS, NULL);
 	if ((err = sip_auth_alloc(&s->auth, cfg->domain, cfg->nonce_lifetime)) ||
-	    (err = sip_ban_alloc(&s->ban, cfg->ban_threshold, cfg->ban_window, cfg->ban_time)) ||
+	    (err = sip_ban_alloc(&s->ban, &ban_conf)) ||
 	    (err = sip_tsx_layer_alloc(&s->tsx, &s->timers, &tsx_ops, s)) ||
 	    (err = sip_transport_alloc(&s->tp, s->loop, cfg, pbx_config_core(pbx_cfg())->state_dir,
 				       &tp_ops, s)) ||

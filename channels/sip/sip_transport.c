@@ -117,6 +117,8 @@ static void deliver(struct sip_transport *t, char *buf, size_t len, const struct
 {
 	struct sip_msg m;
 	const char *reason = NULL;
+	if (t->ops.admit && !t->ops.admit(t->arg, src))
+		return;
 	if (t->debug)
 		trace(t, true, src, buf, len);
 	int err = sip_msg_parse(&m, buf, len, &reason);

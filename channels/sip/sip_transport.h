@@ -40,7 +40,15 @@ typedef void sip_recv_h(void *arg, struct sip_msg *m, const struct sip_peer *src
 typedef void sip_recv_bad_h(void *arg, struct sip_msg *m, int err, const char *reason,
 			    const struct sip_peer *src);
 
+/**
+ * May a message from @p src be parsed at all? Asked for every message
+ * before parsing, so that a banned address costs a lookup, not a parse.
+ * False drops it unanswered.
+ */
+typedef bool sip_admit_h(void *arg, const struct sip_peer *src);
+
 struct sip_transport_ops {
+	sip_admit_h *admit; /* may be NULL: admit all */
 	sip_recv_h *recv;
 	sip_recv_bad_h *recv_bad;
 };

@@ -35,6 +35,11 @@ BAD = [
     ({"sip": {"auth_algorithms": ["SHA-1"]}}, "",
      "sip.auth_algorithms[1]: 'SHA-1': must be \"SHA-256\" or \"MD5\""),
     ({"sip": {"ban_users": 1}}, "", "sip.ban_users: '1': out of range 2..1000"),
+    ({"sip": {"ban_ignore": ["127.0.0.0/8", "office"]}}, "",
+     "sip.ban_ignore[2]: 'office': not a network like \"192.0.2.0/24\", \"2001:db8::/32\" "
+     "or an address"),
+    ({"sip": {"ban_ignore": ["10.0.0.0/33"]}}, "",
+     "sip.ban_ignore[1]: '10.0.0.0/33': prefix length must be 0-32"),
     ({"rtp": {"port_min": "abc"}}, "", "rtp.port_min: 'abc': must be an integer"),
     ({"rtp": {"port_min": "10000"}}, "", "rtp.port_min: '10000': must be an integer"),
     ({"rtp": {"port_min": 1.5}}, "", "rtp.port_min: '1.5': must be an integer"),

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../../channels/sip/sip_config.h"
@@ -181,6 +182,49 @@ static void test_auth_algorithms(void **state)
 		"CFG: sip.auth_algorithms: 'MD5': must be a list of \"SHA-256\" and/or \"MD5\"");
 }
 
+static void test_ban_ignore(void **state)
+{
+	struct pbx_config *cfg = NULL;
+	char err[512];
+	/* Loopback by default, as fail2ban's ignoreip. */
+	assert_int_equal(load_text("", &cfg, err, sizeof err), 0);
+	const struct sip_config *sip = sip_config_get(cfg);
+	assert_int_equal(sip->n_ban_ignore, 2);
+	assert_int_equal(sip->ban_ignore[0].family, AF_INET);
+	assert_int_equal(sip->ban_ignore[0].prefix, 8);
+	assert_int_equal(sip->ban_ignore[0].ip[0], 127);
+	assert_int_equal(sip->ban_ignore[1].family, AF_INET6);
+	assert_int_equal(sip->ban_ignore[1].prefix, 128);
+	assert_int_equal(sip->ban_threshold_address, 50);
+	pbx_config_free(cfg);
+	/* {} empties it: loopback is banned like any address. */
+	assert_int_equal(load_text("sip = { ban_ignore = {} }", &cfg, err, sizeof err), 0);
+	assert_int_equal(sip_config_get(cfg)->n_ban_ignore, 0);
+	pbx_config_free(cfg);
+	assert_int_equal(load_text("sip = { ban_ignore = { '10.0.0.0/8', '2001:db8::1', "
+				   "'192.0.2.7/24' } }",
+				   &cfg, err, sizeof err),
+			 0);
+	sip = sip_config_get(cfg);
+	assert_int_equal(sip->n_ban_ignore, 3);
+	assert_int_equal(sip->ban_ignore[1].prefix, 128);
+	assert_int_equal(sip->ban_ignore[2].prefix, 24);
+	assert_int_equal(sip->ban_ignore[2].ip[3], 0);
+	pbx_config_free(cfg);
+	expect_error("sip = { ban_ignore = { '10.0.0.0/8', 'office' } }",
+		     "CFG: sip.ban_ignore[2]: 'office': not a network like \"192.0.2.0/24\", "
+		     "\"2001:db8::/32\" or an address");
+	expect_error("sip = { ban_ignore = { '10.0.0.0/33' } }",
+		     "CFG: sip.ban_ignore[1]: '10.0.0.0/33': prefix length must be 0-32");
+	expect_error("sip = { ban_ignore = { '::/200' } }",
+		     "CFG: sip.ban_ignore[1]: '::/200': prefix length must be 0-128");
+	expect_error("sip = { ban_ignore = '127.0.0.1' }",
+		     "CFG: sip.ban_ignore: '127.0.0.1': must be a list of networks like "
+		     "\"192.0.2.0/24\" or \"2001:db8::/32\"");
+	expect_error("sip = { ban_ignore = { 127 } }",
+		     "CFG: sip.ban_ignore[1]: '127': must be a string");
+}
+
 /* Paths in the file are relative to its folder, folded as the user reads them. */
 static void test_paths(void **state)
 {
@@ -223,6 +267,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_unknown_keys), cmocka_unit_test(test_types_and_ranges),
 	cmocka_unit_test(test_listen),       cmocka_unit_test(test_auth_algorithms),
 	cmocka_unit_test(test_lua_errors),   cmocka_unit_test(test_paths),
+	cmocka_unit_test(test_ban_ignore),
 };
 
 UNIT_GROUP(config, tests, NULL, NULL);
