@@ -326,6 +326,13 @@ void pbx_chan_unbridge(struct pbx_chan *ch)
 	ch->bridged = NULL;
 }
 
+bool pbx_chan_media_encrypted(const struct pbx_chan *ch)
+{
+	/* The media engine keeps the parameters it was given last, on this
+	 * thread: no round trip to the worker. */
+	return ch->rtp && pbx_rtp_is_srtp(ch->rtp, NULL);
+}
+
 /* ---- variables ------------------------------------------------------------------------- */
 
 const char *pbx_chan_var_get(struct pbx_chan *ch, const char *name)

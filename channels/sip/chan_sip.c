@@ -19,6 +19,15 @@
  * answers to our offers: an answer mirrors what we asked, and passing it
  * back would bounce re-INVITEs between the two legs forever.
  *
+ * SRTP: a callee is offered what its user's policy allows, and when that
+ * is optional, the profile of the caller's leg (pbx_chan_media_encrypted):
+ * RTP/SAVP to a phone that may well accept only that when the caller
+ * encrypts, RTP/AVP when not. A contact that refuses the profile for its
+ * media (488; 415 or 406 naming it) is offered the other one once, in a
+ * retry of its INVITE (fork_reoffer); the other forks do not notice. Each
+ * fork keeps which of the two offers it carries, and its answer is taken
+ * against that one (sip__call_use_fork_offer).
+ *
  * This file makes sessions (incoming INVITE, outgoing forks) and speaks to
  * the channel core; chan_sip_sess.c has what happens inside their dialogs
  * and chan_sip_util.c the stateless helpers.
@@ -84,8 +93,10 @@ static void fork_provisional(struct sip_sess *f, const struct sip_msg *resp, uin
 		/* Early media (183, or a 180 with SDP): the first fork that
 		 * gives it is heard; the others only ring. */
 		struct sdp_choice ch;
-		const char *why;
-		int err = sip__call_take_answer(call, resp, &ch, &why);
+		const char *why = NULL;
+		int err = sip__call_use_fork_offer(call, f);
+		if (!err)
+			err = sip__call_take_answer(call, resp, &ch, &why);
 		if (!err) {
 			sip__call_apply(call, f, &ch);
 			call->early = f;
@@ -162,12 +173,15 @@ static void fork_2xx(struct sip_sess *f, const struct sip_msg *resp)
 		fork_unwanted_2xx(f, resp, CAUSE_ANSWERED_ELSEWHERE);
 		return;
 	}
-	/* The winner. Its SDP answers our offer, unless a 183 of it did. */
+	/* The winner. Its SDP answers the offer it was sent (plain or
+	 * SRTP), unless a 183 of it did. */
 	struct sdp_choice ch;
 	const char *why = NULL;
-	err = resp->body.l       ? sip__call_take_answer(call, resp, &ch, &why)
-	      : call->early == f ? 0
-				 : EPROTO;
+	err = sip__call_use_fork_offer(call, f);
+	if (!err)
+		err = resp->body.l       ? sip__call_take_answer(call, resp, &ch, &why)
+		      : call->early == f ? 0
+					 : EPROTO;
 	sip__sess_ack(f, resp->cseq_num, NULL);
 	f->state = SIP_SESS_CONFIRMED;
 	if (err) {
@@ -195,6 +209,67 @@ static void fork_2xx(struct sip_sess *f, const struct sip_msg *resp)
 	pbx_chan_set_state(call->ch, PBX_CHAN_UP);
 }
 
+static int fork_invite(struct sip_sess *f);
+
+/* The Request-URI of fork @p f's INVITE, from the text we sent. 0 or EINVAL. */
+static int fork_ruri(const struct sip_sess *f, char *buf, size_t len)
+{
+	const char *end = f->inv_text + f->inv_len;
+	const char *p = f->inv_text ? memchr(f->inv_text, ' ', f->inv_len) : NULL;
+	const char *q = p ? memchr(p + 1, ' ', (size_t)(end - p - 1)) : NULL;
+	if (!q || (size_t)(q - p - 1) >= len)
+		return EINVAL;
+	memcpy(buf, p + 1, (size_t)(q - p - 1));
+	buf[q - p - 1] = '\0';
+	return 0;
+}
+
+/*
+ * The contact of fork @p f refused the media of our offer: offer it the
+ * other profile, once, in a new INVITE that replaces @p f (RFC 3261
+ * 8.1.3.5: same Call-ID, From and To tags, CSeq one higher, a new
+ * transaction). The other forks and the dial's timer go on untouched;
+ * the call never looks failed meanwhile, since the new fork joins it
+ * before @p f leaves. Returns 0 (@p f is freed), or an errno with @p f
+ * still attached for fork_failed (its dialog may be unlinked: it is over).
+ */
+static int fork_reoffer(struct sip_sess *f, uint16_t code)
+{
+	struct sip_call *call = f->call;
+	char ruri[512];
+	const char *sdp;
+	int err;
+	if ((err = fork_ruri(f, ruri, sizeof ruri)))
+		return err;
+	/* Built before anything changes, so a failure leaves f whole. */
+	if ((err = sip__call_fork_offer(call, !f->srtp_offer, &sdp)))
+		return err;
+	struct sip_sess *g = sip__sess_new(call);
+	if (!g)
+		return ENOMEM;
+	memcpy(g->local, f->local, sizeof g->local);
+	memcpy(g->contact, f->contact, sizeof g->contact);
+	g->srtp_offer = !f->srtp_offer;
+	g->reoffered = true;
+	err = sip_dialog_uac_init(&g->dlg, f->dlg.call_id, f->dlg.local_tag, f->dlg.local_uri,
+				  f->dlg.remote_uri, ruri, f->dlg.local_cseq + 1, &f->dlg.peer);
+	/* Same Call-ID and tag: only one of the two may be in the table. */
+	sip_dialog_unlink(&f->dlg);
+	if (!err)
+		err = sip_dialog_link(sip__cs.dialogs, &g->dlg);
+	if (!err)
+		err = fork_invite(g);
+	if (err) {
+		sip__sess_free(g);
+		return err;
+	}
+	pbx_info("%s: %s refused %s with %u; offering it %s", call->ch->name, ruri,
+		 f->srtp_offer ? "RTP/SAVP" : "RTP/AVP", code,
+		 g->srtp_offer ? "RTP/SAVP" : "RTP/AVP");
+	sip__sess_free(f);
+	return 0;
+}
+
 static void fork_resp(void *arg, const struct sip_msg *resp, uint16_t code)
 {
 	struct sip_sess *f = sip__sess_of(arg);
@@ -210,8 +285,17 @@ static void fork_resp(void *arg, const struct sip_msg *resp, uint16_t code)
 	}
 	/* A final failure; the transaction has ACKed it. */
 	f->final = code;
-	if (f->call)
-		pbx_debug("%s: fork %s failed: %u", f->call->ch->name, f->dlg.remote_target, code);
+	struct sip_call *call = f->call;
+	if (call)
+		pbx_debug("%s: fork %s failed: %u", call->ch->name, f->dlg.remote_target, code);
+	if (call && !call->ended && !call->sess && !f->cancel_wanted && !f->cancel_sent &&
+	    sip__reoffer_wanted(call->srtp, f->reoffered, resp, code)) {
+		int err = fork_reoffer(f, code);
+		if (!err)
+			return;
+		pbx_notice("%s: cannot re-offer %s: %s", call->ch->name, f->dlg.remote_target,
+			   strerror(err));
+	}
 	fork_failed(f, sip__code_to_cause(code, resp == NULL));
 }
 
@@ -220,6 +304,10 @@ static int fork_invite(struct sip_sess *f)
 {
 	char branch[SIP_TSX_BRANCH_SIZE];
 	struct sip_ctsx *c;
+	const char *sdp;
+	int err = sip__call_fork_offer(f->call, f->srtp_offer, &sdp);
+	if (err)
+		return err;
 	pbx_buf_reset(&sip__cs.hdrs);
 	sip__put_caps(&sip__cs.hdrs);
 	sip_tsx_branch(branch, sizeof branch);
@@ -230,8 +318,8 @@ static int fork_invite(struct sip_sess *f)
 				   .contact = f->contact,
 				   .extra = sip__cs.hdrs.data,
 				   .body_type = SDP_TYPE,
-				   .body = f->call->offer};
-	int err = sip_dialog_build(&sip__cs.out, &f->dlg, &r, &f->inv_cseq);
+				   .body = sdp};
+	err = sip_dialog_build(&sip__cs.out, &f->dlg, &r, &f->inv_cseq);
 	if (err)
 		return err;
 	f->inv_text = malloc(sip__cs.out.len);
@@ -515,7 +603,8 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 	int n = 0, err;
 	if (!s)
 		return ENOENT;
-	/* The callee's SRTP policy; a URI (no user of ours) gets the default. */
+	/* The callee's SRTP policy; a URI (no user of ours) gets the default.
+	 * An optional callee is first offered what the caller's leg uses. */
 	enum sdp_srtp policy = sip__srtp_policy(pbx_media_config(pbx_cfg())->srtp);
 	if (!strncasecmp(dest, "sip:", 4) || !strncasecmp(dest, "sips:", 5)) {
 		if ((err = uri_target(dest, &tg[0], to, sizeof to, peer_name, sizeof peer_name)))
@@ -558,6 +647,8 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 	call->outgoing = true;
 	call->want = call->remote_dir = PBX_DIR_SENDRECV;
 	call->srtp = policy;
+	call->first_srtp =
+		sip__offer_srtp(policy, requester && pbx_chan_media_encrypted(requester));
 	sip__random_u64(&call->sdp_id);
 	call->sdp_id &= 0x7fffffffffffffffULL;
 	call->sdp_ver = 1;
@@ -585,6 +676,7 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 			err = ENOMEM;
 			goto fail;
 		}
+		f->srtp_offer = call->first_srtp;
 		sip_random_token(callid, sizeof callid);
 		sip_random_token(tag, sizeof tag);
 		if (sip__sess_set_peer(f, &tg[i].peer) ||
@@ -629,9 +721,10 @@ static int tech_call(struct pbx_chan *ch, int timeout_s)
 {
 	struct sip_call *call = ch->tech_pvt;
 	int sent = 0;
+	const char *sdp;
 	if (!call->outgoing || call->ended)
 		return EINVAL;
-	if (sip__call_offer(call, PBX_DIR_SENDRECV))
+	if (sip__call_fork_offer(call, call->first_srtp, &sdp))
 		return ENOMEM;
 	for (struct sip_sess *f = call->sessions, *next; f; f = next) {
 		next = f->next;
@@ -800,6 +893,8 @@ static void tech_destroy(struct pbx_chan *ch)
 	ch->tech_pvt = NULL;
 	free(call->sdp_last);
 	free(call->offer);
+	for (int i = 0; i < 2; i++)
+		free(call->fork_offer[i].sdp);
 	free(call);
 }
 

@@ -65,7 +65,9 @@ struct sip_sess {
 	bool cancel_wanted; /* CANCEL as soon as a 1xx arrives */
 	bool cancel_sent;
 	int cancel_cause;
-	uint16_t final; /* final response code, 0 before */
+	uint16_t final;  /* final response code, 0 before */
+	bool srtp_offer; /* our INVITE offered RTP/SAVP (else RTP/AVP): call->fork_offer[it] */
+	bool reoffered;  /* this INVITE is the one re-offer, with the other profile */
 
 	/* The 2xx we sent last (INVITE or re-INVITE), repeated until its ACK. */
 	char *ok;
@@ -96,6 +98,13 @@ struct sip_sess {
 	struct sip_timer linger; /* detached: the end of waiting */
 };
 
+/* An initial offer of an outgoing call and the SRTP keys it carries. */
+struct sip_offer {
+	char *sdp; /* NULL until first sent */
+	struct sdp_crypto keys[SIP_SRTP_NSUITES];
+	int nkeys;
+};
+
 struct sip_call {
 	struct pbx_chan *ch; /* the driver's reference until released */
 	bool outgoing;
@@ -115,6 +124,12 @@ struct sip_call {
 	uint64_t sdp_id, sdp_ver;
 	char *sdp_last; /* the last body we sent, to keep the version while unchanged */
 	char *offer;    /* our offer waiting for its answer */
+	/* Outgoing: the INVITE offers, plain ([0]) and RTP/SAVP ([1]). The
+	 * forks start with one profile; a contact that refuses it is offered
+	 * the other, so two can be out at once. The answered fork's is then
+	 * installed as call->offer, keys and sdp_last. */
+	struct sip_offer fork_offer[2];
+	bool first_srtp; /* the profile the forks start with */
 
 	/* SRTP (SDES): the user's policy, and our keys as in the last SDP we
 	 * built (an offer: one per suite; an answer: one). Fresh for every
@@ -195,6 +210,28 @@ int sip__srtp_params(const struct sdp_choice *ch, const struct sdp_crypto *ours,
  */
 uint16_t sip__offer_refusal(const struct sdp_choice *ch, enum sdp_srtp policy, const char **reason,
 			    char *warn, size_t wlen);
+/**
+ * The profile of the first offer to a callee under @p policy: RTP/SAVP
+ * (true) when mandatory, RTP/AVP when off, and when optional the one of
+ * the caller's leg (@p caller_srtp; false when there is no caller).
+ */
+bool sip__offer_srtp(enum sdp_srtp policy, bool caller_srtp);
+/**
+ * Does final response @p resp (code @p code; NULL when none came) refuse
+ * the media of our offer? 488 always; 415 and 406 when they name the
+ * media: a Warning 3xx (RFC 3261 20.43, the SDP codes) or a reason phrase
+ * naming RTP, SRTP, SAVP, crypto or encryption. A bare 415 is about the
+ * body's type, which another profile does not change.
+ */
+bool sip__media_refused(const struct sip_msg *resp, uint16_t code);
+/**
+ * Should a contact that answered our INVITE with @p resp be offered the
+ * other profile? Only under an optional @p policy (mandatory and off
+ * allow one profile each), once (@p reoffered: this was the re-offer),
+ * and when the response refuses the media.
+ */
+bool sip__reoffer_wanted(enum sdp_srtp policy, bool reoffered, const struct sip_msg *resp,
+			 uint16_t code);
 
 enum sip_refresher { SIP_REFRESHER_NONE, SIP_REFRESHER_UAC, SIP_REFRESHER_UAS };
 
@@ -244,6 +281,10 @@ void sip__put_caps(struct pbx_buf *b);
 int sip__body_sdp(const struct sip_msg *m, struct sdp_session **sp, const char **why);
 void sip__prefs_init(struct sdp_prefs *p, enum pbx_media_dir dir);
 int sip__call_offer(struct sip_call *call, enum pbx_media_dir dir);
+/** The INVITE offer of profile @p srtp, made the first time it is asked for (call->fork_offer). */
+int sip__call_fork_offer(struct sip_call *call, bool srtp, const char **sdp);
+/** Fork @p f's offer becomes the call's (offer, keys, sdp_last): before taking its answer. */
+int sip__call_use_fork_offer(struct sip_call *call, const struct sip_sess *f);
 int sip__call_answer_sdp(struct sip_call *call, const struct sdp_session *offer,
 			 const struct sdp_choice *ch);
 /** Negotiated media to the engine; @p x (NULL: the call's session) is the dialog it came in. */

@@ -388,15 +388,8 @@ static int call_sdp(struct sip_call *call, struct sdp_build_spec *sp)
 	return 0;
 }
 
-/*
- * Our offer into sip__cs.sdp, remembered until its answer. RTP/SAVP with
- * a fresh key per suite when the user's policy is mandatory, or when the
- * call is already encrypted (a hold must not fall back to plain RTP).
- * An optional policy offers plain RTP/AVP: a best-effort offer (RTP/AVP
- * with a=crypto) breaks phones that refuse unknown attributes or answer
- * the keys while sending plain RTP, so it is not made.
- */
-int sip__call_offer(struct sip_call *call, enum pbx_media_dir dir)
+/* Our offer of profile @p srtp into sip__cs.sdp and call->offer, with fresh keys in call->keys. */
+static int call_offer_build(struct sip_call *call, enum pbx_media_dir dir, bool srtp)
 {
 	struct sdp_build_spec sp = {.dir = dir,
 				    .codecs = our_codecs,
@@ -404,8 +397,7 @@ int sip__call_offer(struct sip_call *call, enum pbx_media_dir dir)
 				    .dtmf_pt = DTMF_PT,
 				    .proto = SDP_PROTO_RTP_AVP};
 	call->nkeys = 0;
-	if (call->srtp == SDP_SRTP_MANDATORY ||
-	    (call->srtp != SDP_SRTP_OFF && call->have_choice && call->choice.srtp)) {
+	if (srtp) {
 		int n = sip__srtp_offer_keys(call->keys);
 		if (n < 0)
 			return -n;
@@ -420,6 +412,63 @@ int sip__call_offer(struct sip_call *call, enum pbx_media_dir dir)
 	free(call->offer);
 	call->offer = strdup(sip__cs.sdp.data);
 	return call->offer ? 0 : ENOMEM;
+}
+
+/*
+ * Our offer into sip__cs.sdp, remembered until its answer. RTP/SAVP with
+ * a fresh key per suite when the user's policy is mandatory, or when the
+ * call is already encrypted (a hold must not fall back to plain RTP).
+ * Otherwise plain RTP/AVP, never a best-effort offer (RTP/AVP with
+ * a=crypto): it breaks phones that refuse unknown attributes or answer
+ * the keys while sending plain RTP. An optional callee's first INVITE
+ * follows the caller's leg instead (sip__call_fork_offer).
+ */
+int sip__call_offer(struct sip_call *call, enum pbx_media_dir dir)
+{
+	bool srtp = call->srtp == SDP_SRTP_MANDATORY ||
+		    (call->srtp != SDP_SRTP_OFF && call->have_choice && call->choice.srtp);
+	return call_offer_build(call, dir, srtp);
+}
+
+int sip__call_fork_offer(struct sip_call *call, bool srtp, const char **sdp)
+{
+	struct sip_offer *o = &call->fork_offer[srtp];
+	if (!o->sdp) {
+		/* Sendrecv: a hold that came meanwhile is offered after the
+		 * answer (fork_2xx), as for the first INVITE. */
+		int err = call_offer_build(call, PBX_DIR_SENDRECV, srtp);
+		if (err)
+			return err;
+		o->sdp = strdup(call->offer);
+		if (!o->sdp)
+			return ENOMEM;
+		memcpy(o->keys, call->keys, sizeof o->keys);
+		o->nkeys = call->nkeys;
+	}
+	*sdp = o->sdp;
+	return 0;
+}
+
+int sip__call_use_fork_offer(struct sip_call *call, const struct sip_sess *f)
+{
+	const struct sip_offer *o = &call->fork_offer[f->srtp_offer];
+	if (!o->sdp)
+		return EPROTO; /* never sent: cannot be answered */
+	char *offer = strdup(o->sdp), *last = strdup(o->sdp);
+	if (!offer || !last) {
+		free(offer);
+		free(last);
+		return ENOMEM;
+	}
+	free(call->offer);
+	call->offer = offer;
+	/* What this phone saw last: a session refresh repeats it. The
+	 * version only goes up, so a new offer still counts as newer. */
+	free(call->sdp_last);
+	call->sdp_last = last;
+	memcpy(call->keys, o->keys, sizeof call->keys);
+	call->nkeys = o->nkeys;
+	return 0;
 }
 
 int sip__call_answer_sdp(struct sip_call *call, const struct sdp_session *offer,

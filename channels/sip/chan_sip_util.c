@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -344,4 +345,53 @@ uint16_t sip__offer_refusal(const struct sdp_choice *ch, enum sdp_srtp policy, c
 	*reason = srtp ? "SRTP required" : NULL;
 	snprintf(warn, wlen, "Warning: 305 pbx \"Incompatible media format: %s\"\r\n", why);
 	return 488;
+}
+
+bool sip__offer_srtp(enum sdp_srtp policy, bool caller_srtp)
+{
+	switch (policy) {
+	case SDP_SRTP_MANDATORY: return true;
+	case SDP_SRTP_OFF: return false;
+	default: return caller_srtp;
+	}
+}
+
+/* Does @p pl contain @p word, any case? Linear in both; a reason phrase is short. */
+static bool pl_has_casestr(struct sip_pl pl, const char *word)
+{
+	size_t n = strlen(word);
+	for (size_t i = 0; n && i + n <= pl.l; i++)
+		if (!strncasecmp(pl.p + i, word, n))
+			return true;
+	return false;
+}
+
+bool sip__media_refused(const struct sip_msg *resp, uint16_t code)
+{
+	/* What phones write when they turn a profile down: baresip and
+	 * most desk phones answer 488; some say 415 or 406 with a Warning
+	 * 305 "Incompatible media format" or a phrase such as "SRTP
+	 * required" or "Encryption required". */
+	static const char *const words[] = {"rtp", "savp", "crypto", "encrypt", "sdes"};
+	if (code == 488)
+		return true;
+	if ((code != 415 && code != 406) || !resp)
+		return false;
+	for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+		if (pl_has_casestr(resp->reason, words[i]))
+			return true;
+	struct sip_value_iter it;
+	struct sip_pl v;
+	sip_value_iter_init(&it, resp, SIP_HDR_WARNING);
+	while (!sip_value_iter_next(&it, &v))
+		if (v.l >= 4 && v.p[0] == '3' && v.p[1] >= '0' && v.p[1] <= '9' && v.p[2] >= '0' &&
+		    v.p[2] <= '9' && v.p[3] == ' ')
+			return true;
+	return false;
+}
+
+bool sip__reoffer_wanted(enum sdp_srtp policy, bool reoffered, const struct sip_msg *resp,
+			 uint16_t code)
+{
+	return policy == SDP_SRTP_OPTIONAL && !reoffered && sip__media_refused(resp, code);
 }

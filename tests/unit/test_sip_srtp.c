@@ -6,7 +6,8 @@
  * chan_sip uses them: an offer we build must parse back with every suite
  * usable; an answer to an SRTP offer carries the offer's tag and suite
  * with a key of ours; a plain offer to a mandatory user is refused with a
- * reason; the media parameters carry our key out and the peer's in.
+ * reason; the media parameters carry our key out and the peer's in; the
+ * profile a callee is offered first, and which refusals earn it the other.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -260,10 +261,91 @@ static void test_refusal(void **state)
 	free(offer);
 }
 
+/* The profile of a callee's first INVITE: its policy, and when optional the caller's leg. */
+static void test_offer_profile(void **state)
+{
+	(void)state;
+	assert_true(sip__offer_srtp(SDP_SRTP_MANDATORY, false));
+	assert_true(sip__offer_srtp(SDP_SRTP_MANDATORY, true));
+	assert_false(sip__offer_srtp(SDP_SRTP_OFF, false));
+	assert_false(sip__offer_srtp(SDP_SRTP_OFF, true));
+	assert_true(sip__offer_srtp(SDP_SRTP_OPTIONAL, true));
+	assert_false(sip__offer_srtp(SDP_SRTP_OPTIONAL, false)); /* also: no caller */
+}
+
+struct resp {
+	char buf[1024];
+	struct sip_msg m;
+};
+
+/* A final response to an INVITE: status line @p status, extra header lines @p hdrs. */
+static struct resp *response(const char *status, const char *hdrs)
+{
+	struct resp *r = malloc(sizeof *r);
+	const char *why;
+	assert_non_null(r);
+	int n = snprintf(r->buf, sizeof r->buf,
+			 "SIP/2.0 %s\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\n"
+			 "From: <sip:1001@pbx.local>;tag=a\r\nTo: <sip:1002@pbx.local>;tag=b\r\n"
+			 "Call-ID: c\r\nCSeq: 1 INVITE\r\n%sContent-Length: 0\r\n\r\n",
+			 status, hdrs);
+	assert_true(n > 0 && (size_t)n < sizeof r->buf);
+	assert_int_equal(sip_msg_parse(&r->m, r->buf, (size_t)n, &why), 0);
+	return r;
+}
+
+static bool refused(const char *status, const char *hdrs)
+{
+	struct resp *r = response(status, hdrs);
+	bool yes = sip__media_refused(&r->m, r->m.status);
+	free(r);
+	return yes;
+}
+
+/* Which final responses refuse the media (and so earn a re-offer), and under which policy. */
+static void test_reoffer_decision(void **state)
+{
+	(void)state;
+	/* 488 always, whatever it says. */
+	assert_true(refused("488 Not Acceptable Here", ""));
+	assert_true(refused("488 Whatever", ""));
+	/* 415 and 406 only when they name the media. */
+	assert_false(refused("415 Unsupported Media Type", "Accept: application/sdp\r\n"));
+	assert_true(refused("415 Unsupported Media Type",
+			    "Warning: 305 phone \"Incompatible media format\"\r\n"));
+	assert_true(refused("415 SRTP required", ""));
+	assert_true(refused("406 Encryption Required", ""));
+	assert_true(refused("406 Not Acceptable", "Warning: 399 a \"x\", 303 b \"RTP/SAVP\"\r\n"));
+	assert_false(refused("406 Not Acceptable", "Warning: 399x a \"x\"\r\n"));
+	assert_false(refused("406 Not Acceptable", "Warning: 499 a \"media\"\r\n"));
+	assert_false(refused("406 Not Acceptable", ""));
+	assert_true(refused("406 No crypto suite in common", ""));
+	/* Other failures never, even naming the media. */
+	assert_false(refused("486 Busy Here", ""));
+	assert_false(
+		refused("603 Decline", "Warning: 305 phone \"Incompatible media format\"\r\n"));
+	assert_false(refused("500 SRTP failure", ""));
+	/* No response (timeout, transport error): nothing was refused. */
+	assert_false(sip__media_refused(NULL, 408));
+	assert_true(sip__media_refused(NULL, 488));
+
+	struct resp *r = response("488 Not Acceptable Here", "");
+	/* Only an optional callee gets the other profile, and only once. */
+	assert_true(sip__reoffer_wanted(SDP_SRTP_OPTIONAL, false, &r->m, 488));
+	assert_false(sip__reoffer_wanted(SDP_SRTP_OPTIONAL, true, &r->m, 488));
+	assert_false(sip__reoffer_wanted(SDP_SRTP_MANDATORY, false, &r->m, 488));
+	assert_false(sip__reoffer_wanted(SDP_SRTP_OFF, false, &r->m, 488));
+	free(r);
+	r = response("486 Busy Here", "");
+	assert_false(sip__reoffer_wanted(SDP_SRTP_OPTIONAL, false, &r->m, 486));
+	free(r);
+}
+
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_policy_map),  cmocka_unit_test(test_mandatory_offer),
-	cmocka_unit_test(test_answer_savp), cmocka_unit_test(test_answer_to_our_offer),
-	cmocka_unit_test(test_refusal),
+	cmocka_unit_test(test_policy_map),       cmocka_unit_test(test_mandatory_offer),
+	cmocka_unit_test(test_answer_savp),      cmocka_unit_test(test_answer_to_our_offer),
+	cmocka_unit_test(test_refusal),          cmocka_unit_test(test_offer_profile),
+	cmocka_unit_test(test_reoffer_decision),
 };
 
 UNIT_GROUP(sip_srtp, tests, NULL, NULL);

@@ -298,6 +298,11 @@ static void test_plain_srtp(void **state)
 	assert_true(pbx_rtp_is_srtp(rb, &suite));
 	assert_int_equal(suite, PBX_SRTP_AES_CM_128_HMAC_SHA1_80);
 	assert_true(pbx_rtp_is_srtp(rb, NULL));
+	/* The same through a channel, as a driver asks about the caller's leg. */
+	struct pbx_chan plain = {.rtp = ra}, srtp = {.rtp = rb}, none = {.rtp = NULL};
+	assert_false(pbx_chan_media_encrypted(&plain));
+	assert_true(pbx_chan_media_encrypted(&srtp));
+	assert_false(pbx_chan_media_encrypted(&none));
 
 	/* A key whose length does not fit its suite is refused at once. */
 	struct pbx_rtp_params bad = qb;

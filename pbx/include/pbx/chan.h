@@ -191,6 +191,12 @@ int pbx_chan_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms);
  */
 int pbx_chan_bridge(struct pbx_chan *a, struct pbx_chan *b);
 void pbx_chan_unbridge(struct pbx_chan *ch);
+/**
+ * Whether @p ch's media is encrypted (SRTP) as negotiated last. False
+ * before its media is negotiated: a driver placing an outgoing leg for it
+ * then follows its own default. Any driver, any channel.
+ */
+bool pbx_chan_media_encrypted(const struct pbx_chan *ch);
 
 /* ---- variables ---------------------------------------------------------------- */
 

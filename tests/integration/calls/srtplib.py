@@ -1,4 +1,4 @@
-"""Helpers for the end-to-end SRTP tests (test_srtp_e2e.py): a baresip 1.0
+"""Helpers for the end-to-end SRTP tests (test_srtp_e2e.py, test_srtp_reoffer.py): a baresip 1.0
 phone that can register over TLS and encrypt its media (mediaenc=srtp-mand,
 the srtp module), a loopback capture with dumpcap, and the measure of what
 the captured RTP payloads carry.
@@ -11,10 +11,15 @@ payloads are AES-CTR/GCM output, shows it in none (noise spreads its energy
 over every frequency: a 160-sample block of it puts ~1% at any one bin).
 The control test (a plain call) proves the check can fail.
 
+Last, a call between two such phones (talk) and its checks: what each phone
+heard (frequency and level), each leg's wire, SDP and media ports.
+
 Everything is bounded: dumpcap has its own duration limit besides ours.
 """
 
+import math
 import os
+import re
 import signal
 import socket
 import struct
@@ -24,7 +29,12 @@ from pathlib import Path
 
 import callib
 import siplib
-from callib import PT_CODEC, Baresip, decode, goertzel, rms
+from callib import PT_CODEC, Baresip, decode, goertzel, read_wav, rms, tone_seconds
+
+# Each phone's tone, and how long a call talks (seconds).
+F_CALLER, F_CALLEE = 1000, 1400
+TALK = 3.0
+TONE_AMPLITUDE = 8000  # callib.tone's default: what each phone's WAV holds
 
 
 def free_port_run(n=2):
@@ -210,5 +220,134 @@ def plain_frames(codec, freq, seconds=1.0):
     return {enc[i:i + 160] for i in range(0, len(enc) - 160)}
 
 
+# ---- a call between two phones, and what it shows ------------------------------------------
+
+
+def registered(p, b1, b2):
+    try:
+        siplib.wait_for(lambda: len(siplib.registrations(p)) == 2, 10,
+                        "both baresips to register", interval=0.1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n--- {b1.user}:\n{b1.log()[-2500:]}\n--- {b2.user}:\n"
+                             f"{b2.log()[-2500:]}\n--- PBX:\n{p.log()[-3000:]}") from None
+
+
+def talk(p, b1, b2):
+    """b1 dials b2 (answering by itself); TALK seconds of audio; b1 hangs up.
+    Returns the channels ({direction: channel}) seen while the call was up."""
+    r = b1.command("dial", b2.user)
+    assert r.get("ok", True), r
+    chans = None
+
+    def up():
+        nonlocal chans
+        chans = callib.channels(p)
+        return len(chans) == 2 and all(c["state"] == "Up" and c["bridged_to"] for c in chans)
+
+    try:
+        siplib.wait_for(up, 10, "the call to be answered and bridged", interval=0.1)
+        siplib.wait_for(lambda: "Call established" in b1.log(), 5,
+                        f"{b1.user}: call established", interval=0.1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nchannels: {chans}\n--- {b1.user}:\n{b1.log()[-3000:]}\n"
+                             f"--- {b2.user}:\n{b2.log()[-3000:]}\n--- PBX:\n"
+                             f"{p.log()[-4000:]}") from None
+    time.sleep(TALK)
+    # Seen again at the end of the talk, so the media counters cover it.
+    chans = callib.channels(p)
+    b1.command("hangup")
+    callib.wait_channels(p, 0, what=f"no channel left after {b1.user} hung up")
+    siplib.wait_for(lambda: "terminated" in b2.log(), 5, f"{b2.user} to see the BYE",
+                    interval=0.1)
+    b1.stop()
+    b2.stop()
+    return {c["direction"]: c for c in chans}
+
+
+def check_heard(b, theirs, mine):
+    recs = b.recordings("dec")
+    assert len(recs) == 1, f"{b.user}: recordings {recs}\n{b.log()[-3000:]}"
+    rate, samples = read_wav(recs[0])
+    assert rate == 8000
+    heard = tone_seconds(samples, theirs, rate)
+    assert heard >= TALK - 1.0, \
+        (f"{b.user} heard {heard:.1f}s of the other phone's {theirs} Hz in a "
+         f"{len(samples) / rate:.1f}s recording: {callib.tone_windows(samples, theirs)[:20]}"
+         f"\n{b.log()[-3000:]}")
+    assert tone_seconds(samples, mine, rate, share=0.2) == 0, \
+        f"{b.user} hears its own {mine} Hz tone"
+    # The level: the tone's RMS as sent (its amplitude over sqrt 2), within 3 dB. G.711
+    # and a relay keep it to a fraction of a dB; a gain or a mix would show.
+    levels = sorted(r for r, g in callib.tone_windows(samples, theirs, rate) if g >= 0.6)
+    level = levels[len(levels) // 2]
+    sent = TONE_AMPLITUDE / math.sqrt(2)
+    assert 0.7 * sent <= level <= 1.4 * sent, \
+        f"{b.user} heard the {theirs} Hz tone at RMS {level:.0f}, sent at {sent:.0f}"
+    print(f"\n{b.user} heard {theirs} Hz for {heard:.1f}s at RMS {level:.0f} (sent {sent:.0f})")
+
+
+FRAMES = None
+
+
+def exact_matches(audio):
+    """How many payloads' first 160 bytes equal a u-law frame of either tone."""
+    global FRAMES
+    if FRAMES is None:
+        FRAMES = plain_frames("PCMU", F_CALLER) | plain_frames("PCMU", F_CALLEE)
+    return sum(1 for *_, pt, pl in audio if pt == 0 and pl[:160] in FRAMES)
+
+
+def check_leg(audio, ports, encrypted, what):
+    """The wire check of one phone's leg (packets from or to @ports)."""
+    pkts = leg(audio, ports)
+    hits, n = tone_packets(pkts, (F_CALLER, F_CALLEE))
+    exact = exact_matches(pkts)
+    # both directions of TALK seconds at 50 packets a second, give or take
+    assert n >= 2 * 50 * (TALK - 1.0), \
+        f"{what}: only {n} G.711-sized RTP packets captured on phone ports {ports}"
+    lens = sorted({len(a[3]) for a in pkts})
+    if encrypted:
+        assert hits == 0 and exact == 0, \
+            (f"{what}: SRTP leg, yet {hits} of {n} payloads decode to a tone and {exact} "
+             f"equal a plain G.711 frame of it (payload lengths {lens})")
+        assert all(len(a[3]) > 160 for a in pkts), \
+            f"{what}: SRTP payloads carry an authentication tag; lengths seen {lens}"
+    else:
+        assert hits >= 0.8 * n and exact >= 0.8 * n, \
+            (f"{what}: plain leg, yet only {hits} of {n} payloads decode to a tone and "
+             f"{exact} equal a G.711 frame of it ({lens})")
+    print(f"\n{what}: hits={hits} n={n} exact={exact} lens={lens}")
+    return hits, n, exact
+
+
+def check_sdp(b, encrypted):
+    """Every audio stream in @b's SIP trace (its offers and answers, and the PBX's)
+    is RTP/SAVP with a=crypto when @encrypted, RTP/AVP without a=crypto when not."""
+    ms = b.sdp_lines("m=audio")
+    cr = b.sdp_lines("a=crypto:")
+    assert len(ms) >= 2, f"{b.user}: no offer/answer in the SIP trace: {ms}\n{b.log()[-3000:]}"
+    if encrypted:
+        assert all(" RTP/SAVP " in m for m in ms) and cr, \
+            f"{b.user} (SRTP): SDP streams {ms}, crypto lines {cr}"
+    else:
+        assert all(" RTP/AVP " in m for m in ms) and not cr, \
+            f"{b.user} (plain): SDP streams {ms}, crypto lines {cr}"
+
+
+def check_ports(p, chans):
+    """The PBX's legs point at the phones' own RTP ranges ("in" at 1001's, "out" at
+    1002's): what lets the capture be split by leg."""
+    for d, rng in (("in", p.phone_ranges[0]), ("out", p.phone_ranges[1])):
+        m = re.search(r"127\.0\.0\.1:(\d+)", chans[d]["media"])
+        assert m and rng[0] <= int(m.group(1)) <= rng[1], \
+            f"{d} leg's media {chans[d]['media']!r} not in the phone's RTP range {rng}"
+
+
+def srtp_suite(media):
+    m = re.search(r"SRTP (\S+)", media or "")
+    return m and m.group(1)
+
+
 __all__ = ["SrtpBaresip", "Capture", "rtp_audio", "tone_packets", "leg", "plain_frames",
-           "free_port_run"]
+           "free_port_run", "F_CALLER", "F_CALLEE", "TALK", "registered", "talk", "check_heard",
+           "exact_matches", "check_leg", "check_sdp", "check_ports", "srtp_suite"]

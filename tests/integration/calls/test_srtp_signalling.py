@@ -5,7 +5,10 @@ rtp.srtp = optional): a mandatory caller's plain offer gets 488 "SRTP
 required"; an optional caller's RTP/SAVP offer is answered RTP/SAVP with one
 a=crypto of the same tag and suite and a key of the PBX's own; a mandatory
 callee is offered RTP/SAVP with one a=crypto per suite, while its plain
-caller's leg stays RTP/AVP. `core show channels` tells the legs apart.
+caller's leg stays RTP/AVP; an optional callee is offered the profile of the
+caller's leg, and a contact that refuses it (488; 415 or 406 naming the
+media) is offered the other profile once. `core show channels` tells the
+legs apart.
 
 Only the signalling is checked here: the raw phones do not encrypt. Audio
 through SRTP is the media engine's tests' business (and baresip's).
@@ -13,6 +16,8 @@ through SRTP is the media engine's tests' business (and baresip's).
 
 import base64
 import re
+
+import pytest
 
 import callib
 from callib import WAIT, Call, authorization, challenge_for, sdp_offer
@@ -82,18 +87,38 @@ def test_mandatory_caller_plain_offer_gets_488(call_pbx, phone):
     callib.wait_channels(p, 0)
 
 
-def test_optional_caller_savp_offer_answered_savp_callee_plain(call_pbx, phone):
-    """1001 (optional) offers SRTP; 1002 (optional) is offered plain RTP: one leg each way."""
+def answer_savp(ph, c, tag=1, suite="AES_CM_128_HMAC_SHA1_80"):
+    """@c (an incoming Call of phone @ph) answered RTP/SAVP, taking tag @tag of the
+    PBX's offer, with a key of its own; waits for the ACK."""
+    c.rtp = ph.new_rtp()
+    answer = savp(sdp_offer(c.rtp.port, ("PCMU",)), [f"{tag} {suite} inline:{KEY_80}"])
+    ph.reply(c.invite, 200, to_tag=c.local_tag, body=answer, contact=True)
+    c.remote_uri = callib._uri_of(c.remote_from)
+    c.local_uri = callib._uri_of(c.local_to)
+    c.wait_request("ACK")
+
+
+def check_savp_offer(body):
+    """An RTP/SAVP offer of the PBX: one a=crypto per suite, fresh keys of the right size."""
+    assert m_proto(body) == "RTP/SAVP", body
+    offered = cryptos(body)
+    assert [(t, s) for t, s, _ in offered] == list(zip(range(1, 5), SUITES)), body
+    assert all(len(k) == KEY_LEN[s] for _, s, k in offered), offered
+    assert len({k for _, _, k in offered}) == 4, "the same key for two suites"
+
+
+def test_optional_caller_savp_offer_answered_savp_callee_offered_savp(call_pbx, phone):
+    """1001 (optional) offers SRTP; 1002 (optional) is offered what 1001's leg uses:
+    RTP/SAVP. Both legs SRTP, each with keys of its own."""
     p = call_pbx()
     a = phone(p, "1001")
     b = phone(p, "1002")
     offered = [f"5 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}"]
     ca = call_with_sdp(a, "1002", lambda port: savp(sdp_offer(port), offered))
     cb = b.incoming()
-    # Optional is not best-effort: the callee gets a plain offer, no keys.
-    assert m_proto(cb.invite.body) == "RTP/AVP", cb.invite.body
-    assert not cryptos(cb.invite.body), cb.invite.body
-    cb.answer()
+    check_savp_offer(cb.invite.body)
+    assert KEY_80 not in cb.invite.body.decode(), "the caller's key passed on to the callee"
+    answer_savp(b, cb)
     r = ca.established()
     assert m_proto(r.body) == "RTP/SAVP", r.body
     keys = cryptos(r.body)
@@ -103,7 +128,7 @@ def test_optional_caller_savp_offer_answered_savp_callee_plain(call_pbx, phone):
     assert len(key) == 30 and key != base64.b64decode(KEY_80), "the PBX answered our own key"
     media = media_of(p)
     assert media["in"].endswith(" SRTP AES_CM_128_HMAC_SHA1_80"), media
-    assert media["out"].endswith(" RTP") and "SRTP" not in media["out"], media
+    assert media["out"].endswith(" SRTP AES_CM_128_HMAC_SHA1_80"), media
     callib.wait_log(p, r"SDES keys for SIP/1001-\S+ sent over udp: not confidential; use TLS")
 
     # A re-INVITE with the same offer is answered with a fresh key.
@@ -120,6 +145,185 @@ def test_optional_caller_savp_offer_answered_savp_callee_plain(call_pbx, phone):
     callib.wait_channels(p, 0)
 
 
+def test_optional_plain_caller_callee_offered_plain(call_pbx, phone):
+    """1001 (optional) offers plain RTP: 1002 (optional) is offered plain RTP, no keys."""
+    p = call_pbx()
+    a = phone(p, "1001")
+    b = phone(p, "1002")
+    ca = a.call("1002")
+    cb = b.incoming()
+    assert m_proto(cb.invite.body) == "RTP/AVP" and not cryptos(cb.invite.body), cb.invite.body
+    cb.answer()
+    ca.established()
+    media = media_of(p)
+    assert media["in"].endswith(" RTP") and media["out"].endswith(" RTP"), media
+    assert ca.bye().status == 200
+    cb.wait_bye()
+    callib.wait_channels(p, 0)
+
+
+# ---- re-offers: a callee that refuses the profile is offered the other one once -------------
+
+
+def is_new_invite(m):
+    return m.method == "INVITE" and ";tag=" not in m.get("To", "")
+
+
+@pytest.mark.parametrize("caller_srtp", [False, True], ids=["plain-caller", "srtp-caller"])
+def test_refusing_contact_reoffered_other_forks_untouched(call_pbx, phone, caller_srtp):
+    """1003 has two contacts. The one that refuses the caller's profile with 488 gets a
+    new INVITE with the other profile (same Call-ID and From tag, CSeq one higher); the
+    other contact hears nothing new and the caller sees no failure. The re-offered
+    contact answers, the other is CANCELled."""
+    p = call_pbx()
+    a = phone(p, "1001")
+    refuser = phone(p, "1003", name="1003-refuser")
+    other = phone(p, "1003", name="1003-other")
+    assert len(callib.siplib.contacts_of(p, 1003)) == 2
+    if caller_srtp:
+        ca = call_with_sdp(a, "1003", lambda port: savp(
+            sdp_offer(port), [f"1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}"]))
+    else:
+        ca = a.call("1003")
+    c1 = refuser.incoming()
+    c2 = other.incoming()
+    first = "RTP/SAVP" if caller_srtp else "RTP/AVP"
+    for c in (c1, c2):
+        assert m_proto(c.invite.body) == first, c.invite.body
+    c2.ring()
+    ca.provisional(180)
+    assert c1.reject(488).method == "ACK"
+
+    c1b = refuser.incoming()
+    assert c1b.call_id == c1.call_id and c1b.remote_tag == c1.remote_tag, \
+        "the re-offer is not a retry of the same request (Call-ID, From tag)"
+    assert c1b.invite.cseq[0] == c1.invite.cseq[0] + 1, (c1.invite.cseq, c1b.invite.cseq)
+    via1 = re.search(r"branch=([^;,\s]+)", c1.invite["Via"]).group(1)
+    via2 = re.search(r"branch=([^;,\s]+)", c1b.invite["Via"]).group(1)
+    assert via1 != via2, "the re-offer reuses the refused transaction's branch"
+    if caller_srtp:
+        assert m_proto(c1b.invite.body) == "RTP/AVP" and not cryptos(c1b.invite.body)
+    else:
+        check_savp_offer(c1b.invite.body)
+    # The other fork and the caller: nothing new while the re-offer is out.
+    assert other.quiet(lambda m: m.method in ("INVITE", "CANCEL", "BYE"), 0.5), other.log[-6:]
+    assert a.quiet(lambda m: m.is_response and m.call_id == ca.call_id and m.status >= 200,
+                   0.2), a.log[-6:]
+
+    if caller_srtp:
+        c1b.answer()
+    else:
+        answer_savp(refuser, c1b)
+    r = ca.established()
+    assert m_proto(r.body) == first, r.body
+    cancel = c2.wait_request("CANCEL")
+    other.reply(cancel, 200)
+    c2.reject(487)
+    media = media_of(p)
+    assert media["out"].endswith(" RTP" if caller_srtp else " SRTP AES_CM_128_HMAC_SHA1_80"), \
+        media
+    assert ca.bye().status == 200
+    c1b.wait_bye()
+    callib.wait_channels(p, 0)
+
+
+@pytest.mark.parametrize("policy", ["mandatory", "off"])
+def test_no_reoffer_outside_the_callee_policy(call_pbx, phone, policy):
+    """A mandatory callee is only ever offered RTP/SAVP, an off one only RTP/AVP: a 488
+    from either ends that contact, and the caller gets the failure."""
+    p = call_pbx()
+    p.ok(f"user set 1002 srtp {policy}")
+    a = phone(p, "1001")
+    b = phone(p, "1002")
+    # The caller's leg uses the profile the callee's policy excludes.
+    if policy == "off":
+        ca = call_with_sdp(a, "1002", lambda port: savp(
+            sdp_offer(port), [f"1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}"]))
+    else:
+        ca = a.call("1002")
+    cb = b.incoming()
+    assert m_proto(cb.invite.body) == ("RTP/SAVP" if policy == "mandatory" else "RTP/AVP")
+    cb.reject(488)
+    r = ca.final()
+    assert r.status >= 400, r.text()
+    ca.ack_failure(r)
+    assert b.quiet(is_new_invite, 0.5), f"{policy} callee re-offered: {b.log[-6:]}"
+    callib.wait_channels(p, 0)
+
+
+def test_reoffer_refused_too_ends_the_contact(call_pbx, phone):
+    """The re-offer is made once: a contact that refuses both profiles is done."""
+    p = call_pbx()
+    a = phone(p, "1001")
+    b = phone(p, "1002")
+    ca = a.call("1002")
+    cb = b.incoming()
+    cb.reject(488)
+    cb2 = b.incoming()
+    assert m_proto(cb2.invite.body) == "RTP/SAVP"
+    cb2.reject(488)
+    r = ca.final()
+    assert r.status >= 400, r.text()
+    ca.ack_failure(r)
+    assert b.quiet(is_new_invite, 0.5), f"a third INVITE: {b.log[-6:]}"
+    callib.wait_channels(p, 0)
+
+
+@pytest.mark.parametrize("status,headers,reoffer", [
+    (415, ["Accept: application/sdp"], False),
+    (415, ['Warning: 305 phone "Incompatible media format"'], True),
+    (406, [], False),
+    (406, [], True),
+], ids=["415-bare", "415-warning-305", "406-bare", "406-srtp-reason"])
+def test_415_406_reoffered_only_when_naming_the_media(call_pbx, phone, status, headers,
+                                                        reoffer):
+    p = call_pbx()
+    a = phone(p, "1001")
+    b = phone(p, "1002")
+    ca = a.call("1002")
+    cb = b.incoming()
+    reason = "SRTP Required" if status == 406 and reoffer else None
+    b.reply(cb.invite, status, reason=reason, to_tag=cb.local_tag, headers=headers)
+    cb.wait_request("ACK")
+    if reoffer:
+        cb2 = b.incoming()
+        assert m_proto(cb2.invite.body) == "RTP/SAVP", cb2.invite.body
+        answer_savp(b, cb2)
+        ca.established()
+        assert ca.bye().status == 200
+        cb2.wait_bye()
+    else:
+        r = ca.final()
+        assert r.status >= 400, r.text()
+        ca.ack_failure(r)
+        assert b.quiet(is_new_invite, 0.5), f"re-offered after {status}: {b.log[-6:]}"
+    callib.wait_channels(p, 0)
+
+
+def test_reoffer_within_the_dial_timeout(call_pbx, phone):
+    """2002 dials 1002 for 2 s. The callee refuses the first offer at once and lets the
+    re-offer ring: the dial ends on its own timeout (NOANSWER, the re-offer CANCELled),
+    not on the refusal."""
+    p = call_pbx()
+    a = phone(p, "1001")
+    b = phone(p, "1002")
+    ca = a.call("2002")
+    cb = b.incoming()
+    cb.reject(488)
+    cb2 = b.incoming()
+    cb2.ring()
+    ca.provisional(180)
+    # The 2 s dial timeout CANCELs the re-offer (bounded wait; no timing asserted).
+    cancel = cb2.wait_request("CANCEL", timeout=10)
+    b.reply(cancel, 200)
+    cb2.reject(487)
+    r = ca.final()
+    assert r.status == 408, f"caller got {r.status} {r.reason}, expected the noanswer branch"
+    ca.ack_failure(r)
+    callib.wait_log(p, r"DIALSTATUS=NOANSWER")
+    callib.wait_channels(p, 0)
+
+
 def test_mandatory_callee_offered_savp_plain_caller(call_pbx, phone):
     p = call_pbx()
     p.ok("user set 1002 srtp mandatory")
@@ -127,20 +331,9 @@ def test_mandatory_callee_offered_savp_plain_caller(call_pbx, phone):
     b = phone(p, "1002")
     ca = a.call("1002")
     cb = b.incoming()
-    assert m_proto(cb.invite.body) == "RTP/SAVP", cb.invite.body
-    offered = cryptos(cb.invite.body)
-    assert [(t, s) for t, s, _ in offered] == list(zip(range(1, 5), SUITES)), cb.invite.body
-    assert all(len(k) == KEY_LEN[s] for _, s, k in offered), offered
-    assert len({k for _, _, k in offered}) == 4, "the same key for two suites"
-
+    check_savp_offer(cb.invite.body)
     # The callee takes tag 1 and answers with a key of its own.
-    cb.rtp = b.new_rtp()
-    answer = savp(sdp_offer(cb.rtp.port, ("PCMU",)),
-                  [f"1 AES_CM_128_HMAC_SHA1_80 inline:{KEY_80}"])
-    b.reply(cb.invite, 200, to_tag=cb.local_tag, body=answer, contact=True)
-    cb.remote_uri = callib._uri_of(cb.remote_from)
-    cb.local_uri = callib._uri_of(cb.local_to)
-    cb.wait_request("ACK")
+    answer_savp(b, cb)
 
     r = ca.established()
     assert m_proto(r.body) == "RTP/AVP", r.body
