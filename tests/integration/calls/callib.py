@@ -920,6 +920,27 @@ def wait_log(pbx, pattern, timeout=WAIT, what=None):
 SIPP_PCAP_DIR = Path("/usr/share/sip-tester")
 
 
+def wait_udp_bound(port, timeout=WAIT):
+    """Wait until some process has a UDP socket bound to @port (read from
+    /proc/net/udp, so the check itself never takes the port). A SIPp UAS
+    started under load may take a second to bind, and an INVITE sent
+    before that meets ICMP port unreachable and fails the fork."""
+    want = f":{port:04X}"
+
+    def bound():
+        for table in ("/proc/net/udp", "/proc/net/udp6"):
+            try:
+                with open(table) as f:
+                    next(f)
+                    if any(line.split()[1].endswith(want) for line in f):
+                        return True
+            except OSError:
+                continue
+        return False
+
+    siplib.wait_for(bound, timeout, f"a process to bind UDP port {port}", interval=0.02)
+
+
 def free_port_pair():
     """An even port P with P..P+3 free on UDP (SIPp's media port, RTCP, video)."""
     for _ in range(200):

@@ -18,7 +18,6 @@ play_pcap_audio sends through a raw socket, so SIPp needs CAP_NET_RAW
 (the test runs as root, as .ci does).
 """
 
-import time
 from pathlib import Path
 
 import pytest
@@ -264,7 +263,7 @@ def test_sipp_uac_to_sipp_uas_with_pcap_audio(call_pbx, tmp_path, bye_from, uas_
         uas = Sipp(sipp_cmd(p, uas_file, uas_port, uas_mport, timeout=25, workdir=tmp_path,
                             name="uas"), tmp_path, "uas")
         try:
-            time.sleep(0.3)  # the UAS binds its port
+            callib.wait_udp_bound(uas_port)
             uac = Sipp(sipp_cmd(p, uac_file, uac_port, uac_mport, timeout=25, service="1002",
                                 workdir=tmp_path, name="uac"), tmp_path, "uac")
             try:

@@ -79,7 +79,7 @@ def test_sipp_registers_and_calls_with_digest(shipped_pbx, tmp_path):
                                           timeout=25, workdir=tmp_path, name="uas"),
                           tmp_path, "uas")
         try:
-            time.sleep(0.3)  # the UAS binds its port
+            callib.wait_udp_bound(uas_port)
             uac = callib.Sipp(callib.sipp_cmd(p, tmp_path / "uac.xml", uac_port, uac_mport,
                                               "-aa", timeout=25, service="1002",
                                               workdir=tmp_path, name="uac"), tmp_path, "uac")
