@@ -196,6 +196,7 @@ static void fork_2xx(struct sip_sess *f, const struct sip_msg *resp)
 	if (resp->body.l)
 		sip__call_apply(call, f, &ch);
 	call->sess = f;
+	sip__call_drop_fork_offers(call);
 	sip__se_uac(f, resp);
 	/* The others lose: CANCEL them (RFC 3261 9.1 timing applies). */
 	for (struct sip_sess *g = call->sessions, *next; g; g = next) {
@@ -893,8 +894,7 @@ static void tech_destroy(struct pbx_chan *ch)
 	ch->tech_pvt = NULL;
 	free(call->sdp_last);
 	free(call->offer);
-	for (int i = 0; i < 2; i++)
-		free(call->fork_offer[i].sdp);
+	sip__call_drop_fork_offers(call);
 	free(call);
 }
 

@@ -128,8 +128,8 @@ struct sip_call {
 	 * forks start with one profile; a contact that refuses it is offered
 	 * the other, so two can be out at once. The answered fork's is then
 	 * installed as call->offer, keys and sdp_last. */
-	struct sip_offer fork_offer[2];
-	bool first_srtp; /* the profile the forks start with */
+	struct sip_offer *fork_offer; /* [2], made on first use, freed at answer */
+	bool first_srtp;              /* the profile the forks start with */
 
 	/* SRTP (SDES): the user's policy, and our keys as in the last SDP we
 	 * built (an offer: one per suite; an answer: one). Fresh for every
@@ -285,6 +285,12 @@ int sip__call_offer(struct sip_call *call, enum pbx_media_dir dir);
 int sip__call_fork_offer(struct sip_call *call, bool srtp, const char **sdp);
 /** Fork @p f's offer becomes the call's (offer, keys, sdp_last): before taking its answer. */
 int sip__call_use_fork_offer(struct sip_call *call, const struct sip_sess *f);
+/**
+ * Forget the INVITE offers once a fork has won: no re-offer can follow, and
+ * they would cost every established call about 2 KiB (the keys of every
+ * suite, twice, and the two SDP texts).
+ */
+void sip__call_drop_fork_offers(struct sip_call *call);
 int sip__call_answer_sdp(struct sip_call *call, const struct sdp_session *offer,
 			 const struct sdp_choice *ch);
 /** Negotiated media to the engine; @p x (NULL: the call's session) is the dialog it came in. */

@@ -432,6 +432,8 @@ int sip__call_offer(struct sip_call *call, enum pbx_media_dir dir)
 
 int sip__call_fork_offer(struct sip_call *call, bool srtp, const char **sdp)
 {
+	if (!call->fork_offer && !(call->fork_offer = calloc(2, sizeof *call->fork_offer)))
+		return ENOMEM;
 	struct sip_offer *o = &call->fork_offer[srtp];
 	if (!o->sdp) {
 		/* Sendrecv: a hold that came meanwhile is offered after the
@@ -449,10 +451,20 @@ int sip__call_fork_offer(struct sip_call *call, bool srtp, const char **sdp)
 	return 0;
 }
 
+void sip__call_drop_fork_offers(struct sip_call *call)
+{
+	if (!call->fork_offer)
+		return;
+	for (int i = 0; i < 2; i++)
+		free(call->fork_offer[i].sdp);
+	free(call->fork_offer);
+	call->fork_offer = NULL;
+}
+
 int sip__call_use_fork_offer(struct sip_call *call, const struct sip_sess *f)
 {
-	const struct sip_offer *o = &call->fork_offer[f->srtp_offer];
-	if (!o->sdp)
+	const struct sip_offer *o = call->fork_offer ? &call->fork_offer[f->srtp_offer] : NULL;
+	if (!o || !o->sdp)
 		return EPROTO; /* never sent: cannot be answered */
 	char *offer = strdup(o->sdp), *last = strdup(o->sdp);
 	if (!offer || !last) {
