@@ -104,12 +104,14 @@ static int stores_alloc(struct pbx_config *cfg)
 	cfg->n = n;
 	for (size_t i = 0; i < n; i++) {
 		struct sect_store *st = &cfg->s[i];
-		/* Two modules claiming one section is a build mistake. */
-		if (i && !strcmp(all[i]->name, all[i - 1]->name)) {
-			pbx_error("config: section '%s' is declared twice", all[i]->name);
-			free(all);
-			return EEXIST;
-		}
+		/* Two modules claiming one section is a build mistake. Quadratic
+		 * in the number of sections; there are a handful. */
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(all[i]->name, all[j]->name)) {
+				pbx_error("config: section '%s' is declared twice", all[i]->name);
+				free(all);
+				return EEXIST;
+			}
 		st->sec = all[i];
 		st->nkeys = nkeys_of(all[i]);
 		st->data = calloc(1, all[i]->size ? all[i]->size : 1);
