@@ -445,7 +445,7 @@ static bool admit(void *arg, const struct sip_peer *src)
 }
 
 /*
- * A banned pair is dropped silently, as an address is and as fail2ban
+ * A banned pair's new requests are dropped silently, as an address is and as fail2ban
  * does, rather than answered 403: an answer would tell a guesser that it
  * was seen and that the name it tries is worth more guesses, and would
  * cost a response for each of its packets (a reflection, with UDP and a
@@ -455,7 +455,14 @@ static bool admit(void *arg, const struct sip_peer *src)
 static bool pair_banned(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src)
 {
 	char user[sizeof((struct sip_auth_cred *)0)->username];
+	struct sip_addr to;
 	if (!sip_ban_pairs_banned(s->ban))
+		return false;
+	/* Inside a dialog (a To tag) the request belongs to a call that was
+	 * authenticated when it began: a ban stops new work, not a BYE or a
+	 * re-INVITE of a call already up. The ACK of a 401 carries a tag too,
+	 * and only ends that transaction. */
+	if (!sip_msg_to(m, &to) && to.tag.l)
 		return false;
 	request_user(s, m, user, sizeof user);
 	return sip_ban_check_user(s->ban, (const struct sockaddr *)&src->addr, user,

@@ -55,3 +55,29 @@ def test_a_phone_with_a_wrong_password_is_banned_not_its_neighbours(call_pbx, ph
     ca2.wait_bye()
     callib.wait_channels(p, 0)
     assert len(re.findall(r"SECURITY sip ban", p.log())) == 1
+
+
+def test_a_call_up_before_the_ban_still_ends_cleanly(call_pbx, phone):
+    """A ban stops new requests of that user at that address, not the
+    requests inside a call it already has: its BYE is answered."""
+    p = call_pbx(ban_ignore=[], ban_threshold=3)
+    a = phone(p, "1001")
+    c3 = phone(p, "1003")
+    call = c3.call("1001")
+    inc = a.incoming()
+    inc.answer()
+    call.established()
+    # The same user fails its logins from the same address (a second
+    # account on the phone with a typo, say) until the pair is banned.
+    c = siplib.SipClient(p.port, "udp")
+    try:
+        bad = siplib.UA(c, "1003", "s3cert", domain=p.domain)
+        for i in range(3):
+            assert bad.register().status == 401, f"attempt {i + 1}"
+        bad.send_register()
+        assert c.silent(), "the banned pair got an answer to a new request"
+    finally:
+        c.close()
+    assert call.bye().status == 200
+    inc.wait_bye()
+    callib.wait_channels(p, 0)
