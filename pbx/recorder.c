@@ -1,0 +1,231 @@
+/**
+ * @file recorder.c  WAV recording through libsndfile on the thread pool
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Blocks of one second (32 KiB at 16 kHz) are filled on the loop and
+ * written by a thread-pool job. At most one job runs per recorder: the
+ * job owns the blocks handed to it and the file handle; the loop owns the
+ * rest. A recording costs its open block plus whatever the disk has not
+ * taken yet; a disk that stalls grows the queue by one block a second.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pbx/recorder.h"
+
+struct block {
+	struct block *next;
+	size_t n; /* samples used */
+	int16_t pcm[];
+};
+
+struct pbx_recorder {
+	uv_loop_t *loop;
+	uv_work_t work;
+	char path[PATH_MAX];
+	char tmp[PATH_MAX + 8];
+	unsigned rate;
+	size_t block_samples;
+	pbx_recorder_done_h *done;
+	void *arg;
+	/* Loop side. */
+	struct block *cur;          /* being filled */
+	struct block *full, **tail; /* filled, waiting for a job */
+	bool busy;                  /* a job is running */
+	bool closing, keep;
+	uint64_t samples;
+	int err; /* the first error a job met, as the loop knows it */
+	/* Job side (only while busy). */
+	struct block *job_blocks;
+	int job_err; /* err when the job started, then the job's own */
+	bool job_final;
+	int fd;
+	SNDFILE *sf;
+};
+
+static void start_job(struct pbx_recorder *r);
+
+static struct block *block_new(const struct pbx_recorder *r)
+{
+	struct block *b = malloc(sizeof *b + r->block_samples * sizeof *b->pcm);
+	if (b) {
+		b->next = NULL;
+		b->n = 0;
+	}
+	return b;
+}
+
+static void free_blocks(struct block *b)
+{
+	while (b) {
+		struct block *next = b->next;
+		free(b);
+		b = next;
+	}
+}
+
+/* fsync the folder of @p path, so the rename itself survives a crash. */
+static int sync_dir(const char *path)
+{
+	char copy[PATH_MAX];
+	snprintf(copy, sizeof copy, "%s", path);
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int err = fsync(fd) ? errno : 0;
+	close(fd);
+	return err;
+}
+
+/* In the thread pool. */
+static void job_run(uv_work_t *w)
+{
+	struct pbx_recorder *r = w->data;
+	int err = r->job_err;
+	if (!err && !r->sf) {
+		r->fd = open(r->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (r->fd < 0) {
+			err = errno;
+		} else {
+			SF_INFO info = {.samplerate = (int)r->rate,
+					.channels = 1,
+					.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+			r->sf = sf_open_fd(r->fd, SFM_WRITE, &info, 0);
+			if (!r->sf)
+				err = EIO;
+		}
+	}
+	for (struct block *b = r->job_blocks; b && !err; b = b->next)
+		if (sf_write_short(r->sf, b->pcm, (sf_count_t)b->n) != (sf_count_t)b->n)
+			err = EIO;
+	if (r->job_final) {
+		if (r->sf && sf_close(r->sf) && !err)
+			err = EIO;
+		r->sf = NULL;
+		if (r->fd >= 0) {
+			if (!err && r->keep && fsync(r->fd))
+				err = errno;
+			close(r->fd);
+			r->fd = -1;
+		}
+		if (!err && r->keep) {
+			if (rename(r->tmp, r->path))
+				err = errno;
+			else
+				err = sync_dir(r->path);
+		}
+		if (err || !r->keep)
+			unlink(r->tmp);
+	}
+	r->job_err = err;
+}
+
+/* Back on the loop. */
+static void job_done(uv_work_t *w, int status)
+{
+	struct pbx_recorder *r = w->data;
+	free_blocks(r->job_blocks);
+	r->job_blocks = NULL;
+	r->err = r->job_err;
+	r->busy = false;
+	if (r->job_final) {
+		if (r->done)
+			r->done(r->err, r->path, r->rate ? (double)r->samples / r->rate : 0,
+				r->arg);
+		free(r);
+		return;
+	}
+	(void)status;
+	if (r->full || r->closing)
+		start_job(r);
+}
+
+static void start_job(struct pbx_recorder *r)
+{
+	if (r->busy)
+		return;
+	if (r->closing) {
+		/* The last job takes the open block too, and closes. */
+		if (r->cur && r->cur->n) {
+			*r->tail = r->cur;
+			r->tail = &r->cur->next;
+		} else {
+			free(r->cur);
+		}
+		r->cur = NULL;
+		r->job_final = true;
+	}
+	r->job_blocks = r->full;
+	r->full = NULL;
+	r->tail = &r->full;
+	r->busy = true;
+	r->job_err = r->err;
+	r->work.data = r;
+	if (uv_queue_work(r->loop, &r->work, job_run, job_done)) {
+		/* Cannot happen with a valid loop; fail the recording rather than leak. */
+		r->job_err = EIO;
+		job_run(&r->work);
+		job_done(&r->work, 0);
+	}
+}
+
+int pbx_recorder_open(struct pbx_recorder **rp, uv_loop_t *loop, const char *path, unsigned rate,
+		      pbx_recorder_done_h *done, void *arg)
+{
+	struct pbx_recorder *r;
+	*rp = NULL;
+	if (!pbx_frame_rate_ok(rate) || strlen(path) >= PATH_MAX)
+		return EINVAL;
+	if (!(r = calloc(1, sizeof *r)))
+		return ENOMEM;
+	r->loop = loop;
+	snprintf(r->path, sizeof r->path, "%s", path);
+	snprintf(r->tmp, sizeof r->tmp, "%s.part", path);
+	r->rate = rate;
+	r->block_samples = rate; /* one second */
+	r->done = done;
+	r->arg = arg;
+	r->tail = &r->full;
+	r->fd = -1;
+	*rp = r;
+	return 0;
+}
+
+int pbx_recorder_write(struct pbx_recorder *r, const struct pbx_frame *f)
+{
+	if (f->rate != r->rate || r->closing)
+		return EINVAL;
+	if (r->err)
+		return r->err;
+	for (unsigned i = 0; i < f->samples;) {
+		if (!r->cur && !(r->cur = block_new(r)))
+			return ENOMEM;
+		size_t room = r->block_samples - r->cur->n;
+		size_t take = f->samples - i < room ? f->samples - i : room;
+		memcpy(r->cur->pcm + r->cur->n, f->pcm + i, take * sizeof *f->pcm);
+		r->cur->n += take;
+		i += (unsigned)take;
+		if (r->cur->n == r->block_samples) {
+			*r->tail = r->cur;
+			r->tail = &r->cur->next;
+			r->cur = NULL;
+			start_job(r);
+		}
+	}
+	r->samples += f->samples;
+	return 0;
+}
+
+void pbx_recorder_close(struct pbx_recorder *r, bool keep)
+{
+	r->closing = true;
+	r->keep = keep;
+	start_job(r); /* now, or when the running job comes back */
+}
