@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "pbx/app.h"
+#include "pbx/bridge.h"
 #include "pbx/chan.h"
 #include "pbx/core.h"
 #include "pbx/log.h"
@@ -68,7 +69,8 @@ struct dial {
 	int causes[DIAL_MAX_TARGETS]; /* of every target that failed, in any way */
 	size_t ncauses;
 	struct dial_leg *winner;
-	struct pbx_chan *early; /* the leg whose early media the caller hears */
+	struct pbx_chan *early;    /* the leg whose early media the caller hears */
+	struct pbx_bridge *bridge; /* caller and early or answered leg; made on first use */
 	bool rang, progressed;
 	bool in_exec;   /* exec has not returned: it decides the end and returns the status */
 	bool cancelled; /* the caller hung up: the engine expects no finish */
@@ -190,6 +192,7 @@ static void leg_hangup(struct dial_leg *leg, int cause)
 static void dial_closed(uv_handle_t *h)
 {
 	struct dial *d = h->data;
+	pbx_bridge_unref(d->bridge);
 	free(d->str);
 	free(d->buf);
 	free(d);
@@ -229,6 +232,10 @@ static void dial_end(struct dial *d, const char *status, int cause)
 				break;
 			}
 	set_times(d);
+	/* After Dial the caller is in no bridge: what the script does next
+	 * (playback, another Dial) starts from a channel of its own. */
+	if (d->caller->bridge == d->bridge)
+		pbx_bridge_leave(d->caller);
 	pbx_info("%s: Dial(%s) ends: %s", d->caller->name, d->str, status);
 	if (d->in_exec || d->cancelled)
 		return;
@@ -255,7 +262,11 @@ static void early_media(struct dial *d, struct dial_leg *leg)
 		d->progressed = true;
 		pbx_chan_indicate(d->caller, PBX_IND_PROGRESS);
 	}
-	int err = pbx_chan_bridge(d->caller, leg->ch);
+	int err = d->bridge ? 0 : pbx_bridge_alloc(&d->bridge);
+	if (!err)
+		err = pbx_bridge_join(d->bridge, d->caller);
+	if (!err)
+		err = pbx_bridge_join(d->bridge, leg->ch);
 	if (err)
 		pbx_warning("%s: Dial: early media of %s: %s", d->caller->name, leg->ch->name,
 			    strerror(err));
@@ -272,11 +283,16 @@ static void answered(struct dial *d, struct dial_leg *win)
 		if (&d->legs[i] != win)
 			leg_hangup(&d->legs[i], PBX_CAUSE_ANSWERED_ELSEWHERE);
 	struct pbx_chan *caller = d->caller, *callee = win->ch;
-	/* Bridge before answering, so the first words of the callee are not clipped. */
-	if (caller->bridged != callee) {
-		if (caller->bridged)
-			pbx_chan_unbridge(caller);
-		int err = pbx_chan_bridge(caller, callee);
+	/* Bridge before answering, so the first words of the callee are not
+	 * clipped. When another leg's early media was heard, the winner takes
+	 * its place in the bridge (a swap: the caller's media stays joined). */
+	if (pbx_chan_peer(caller) != callee) {
+		int err = d->bridge ? 0 : pbx_bridge_alloc(&d->bridge);
+		struct pbx_chan *early = pbx_chan_peer(caller);
+		if (!err && early && caller->bridge == d->bridge)
+			err = pbx_bridge_swap(d->bridge, early, callee);
+		else if (!err && !(err = pbx_bridge_join(d->bridge, caller)))
+			err = pbx_bridge_join(d->bridge, callee);
 		if (err)
 			pbx_warning("%s: Dial: cannot bridge with %s: %s", caller->name,
 				    callee->name, strerror(err));
@@ -339,9 +355,8 @@ static void leg_hungup(struct pbx_chan *ch, int cause, void *arg)
 	pbx_debug("%s: Dial: leg %s gone, cause %d", d->caller->name, leg->dest, cause);
 	cause_add(d, cause);
 	if (d->early == ch) {
+		/* The hangup took it out of the bridge; the caller waits there. */
 		d->early = NULL;
-		if (d->caller->bridged == ch)
-			pbx_chan_unbridge(d->caller);
 		early_media_next(d);
 	}
 	pbx_chan_unref(ch);

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "core_priv.h"
+#include "pbx/bridge.h"
 #include "pbx/chan.h"
 #include "pbx/core.h"
 #include "pbx/log.h"
@@ -170,7 +171,7 @@ static void gone(struct pbx_chan *ch, int cause)
 	ch->hangup_cause = cause;
 	snprintf(num, sizeof num, "%d", cause);
 	pbx_chan_var_set(ch, "HANGUPCAUSE", num);
-	pbx_chan_unbridge(ch);
+	pbx_bridge_leave(ch);
 	pbx_chan_ref(ch);
 	ch->app_ev = NULL;
 	const struct pbx_chan_events *ev = ch->ev;
@@ -203,7 +204,7 @@ void pbx_chan_hangup(struct pbx_chan *ch, int cause)
 /* Pass a digit across the bridge unless the media engine relayed it already. */
 static void dtmf_to_peer(struct pbx_chan *ch, char digit, bool signalled)
 {
-	struct pbx_chan *peer = ch->bridged;
+	struct pbx_chan *peer = pbx_chan_peer(ch);
 	if (!peer || peer->state == PBX_CHAN_HUNGUP)
 		return;
 	if (!signalled && ch->rtp && peer->rtp && pbx_rtp_get_params(ch->rtp)->dtmf_pt &&
@@ -239,7 +240,7 @@ void pbx_chan_remote_dtmf_signalled(struct pbx_chan *ch, char digit)
 
 void pbx_chan_remote_media_dir(struct pbx_chan *ch, enum pbx_media_dir dir)
 {
-	struct pbx_chan *peer = ch->bridged;
+	struct pbx_chan *peer = pbx_chan_peer(ch);
 	if (peer && peer->state != PBX_CHAN_HUNGUP && peer->tech->peer_media_changed)
 		peer->tech->peer_media_changed(peer, dir);
 }
@@ -298,32 +299,9 @@ int pbx_chan_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms)
 	return ch->tech->send_dtmf ? ch->tech->send_dtmf(ch, digit, duration_ms) : ENOTSUP;
 }
 
-int pbx_chan_bridge(struct pbx_chan *a, struct pbx_chan *b)
+struct pbx_chan *pbx_chan_peer(const struct pbx_chan *ch)
 {
-	if (a->state == PBX_CHAN_HUNGUP || b->state == PBX_CHAN_HUNGUP)
-		return ENOTCONN;
-	if (a->bridged == b)
-		return 0;
-	pbx_chan_unbridge(a);
-	pbx_chan_unbridge(b);
-	a->bridged = b;
-	b->bridged = a;
-	snprintf(a->peer_name, sizeof a->peer_name, "%s", b->name);
-	snprintf(b->peer_name, sizeof b->peer_name, "%s", a->name);
-	if (a->rtp && b->rtp)
-		return pbx_rtp_bridge(a->rtp, b->rtp);
-	return 0;
-}
-
-void pbx_chan_unbridge(struct pbx_chan *ch)
-{
-	struct pbx_chan *peer = ch->bridged;
-	if (!peer)
-		return;
-	if (ch->rtp)
-		pbx_rtp_bridge(ch->rtp, NULL);
-	peer->bridged = NULL;
-	ch->bridged = NULL;
+	return pbx_bridge_peer(ch);
 }
 
 bool pbx_chan_media_encrypted(const struct pbx_chan *ch)

@@ -53,7 +53,7 @@ static int show_one(struct pbx_chan *ch, void *arg)
 		pbx_buf_puts(o, ",\"context\":");
 		pbx_buf_json_str(o, ch->context);
 		pbx_buf_puts(o, ",\"bridged_to\":");
-		pbx_buf_json_str(o, ch->bridged ? ch->bridged->name : "");
+		pbx_buf_json_str(o, pbx_chan_peer(ch) ? pbx_chan_peer(ch)->name : "");
 		pbx_buf_puts(o, ",\"media\":");
 		pbx_buf_json_str(o, media.data ? media.data : "");
 		pbx_buf_printf(o, ",\"duration\":%ld", (long)(st->now - ch->created));
@@ -70,7 +70,7 @@ static int show_one(struct pbx_chan *ch, void *arg)
 				 (unsigned long long)rs.srtp_rejected);
 		pbx_cli_printf(st->cli, "%-28s %-9s %-12s %-12s %-28s %s  %-16s %s\n", ch->name,
 			       pbx_chan_state_name(ch->state), ch->caller_num, ch->exten,
-			       ch->bridged ? ch->bridged->name : "", dur, pkts,
+			       pbx_chan_peer(ch) ? pbx_chan_peer(ch)->name : "", dur, pkts,
 			       media.data ? media.data : "");
 	}
 	pbx_buf_free(&media);
@@ -96,7 +96,8 @@ static int show_channels(struct pbx_cli *cli, const struct pbx_cli_args *a)
 static int count_call(struct pbx_chan *ch, void *arg)
 {
 	/* A call is a leg that started it: incoming, or originated (no peer that owns it). */
-	if (!ch->outgoing || !ch->bridged || ch->bridged->outgoing)
+	const struct pbx_chan *peer = pbx_chan_peer(ch);
+	if (!ch->outgoing || !peer || peer->outgoing)
 		(*(int *)arg)++;
 	return 0;
 }

@@ -171,7 +171,7 @@ def test_help_prefix_lists_matching_commands(pbx):
     out = pbx.ok("help core show")
     assert [line.split("  ")[0] for line in out.splitlines()] == \
         ["core show version", "core show uptime", "core show settings",
-         "core show channels [--json]", "core show calls"]
+         "core show bridges [--json]", "core show channels [--json]", "core show calls"]
     assert pbx.ok("help core show version") == "Usage: core show version\n  show the PBX version\n"
     assert pbx.fail("help bogus") == "Error: help: no command starts with 'bogus'\n"
 
@@ -191,6 +191,7 @@ def test_incomplete_command_lists_continuations(pbx):
     out = pbx.fail("core show")
     assert out == ("Error: incomplete command; one of:\n"
                    "  core show version\n  core show uptime\n  core show settings\n"
+                   "  core show bridges [--json]\n"
                    "  core show channels [--json]\n  core show calls\n")
     out = pbx.fail("user")
     lines = out.splitlines()

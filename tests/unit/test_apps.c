@@ -630,7 +630,7 @@ static void test_dial_answer_then_callee_hangs_up(void **state)
 	assert_int_equal(caller->state, PBX_CHAN_RING);
 	pbx_chan_set_state(leg(0), PBX_CHAN_UP);
 	assert_int_equal(caller->state, PBX_CHAN_UP);
-	assert_ptr_equal(caller->bridged, leg(0));
+	assert_ptr_equal(pbx_chan_peer(caller), leg(0));
 	assert_string_equal(var("DIALSTATUS"), "ANSWER");
 	assert_string_equal(var("DIALEDPEERNAME"), leg(0)->name);
 	assert_string_equal(var("DIALEDPEERNUMBER"), "a");
@@ -640,7 +640,7 @@ static void test_dial_answer_then_callee_hangs_up(void **state)
 	assert_true(the_call.finished);
 	assert_string_equal(the_call.result, "ANSWER");
 	assert_int_equal(caller->state, PBX_CHAN_UP);
-	assert_null(caller->bridged);
+	assert_null(pbx_chan_peer(caller));
 	assert_string_equal(var("ANSWEREDTIME"), "0");
 }
 
@@ -652,12 +652,12 @@ static void test_dial_fork_first_answer_wins(void **state)
 	/* Early media of b reaches the caller. */
 	pbx_chan_set_state(leg(1), PBX_CHAN_PROGRESS);
 	assert_true(fake_of(caller)->ind & 1u << PBX_IND_PROGRESS);
-	assert_ptr_equal(caller->bridged, leg(1));
+	assert_ptr_equal(pbx_chan_peer(caller), leg(1));
 	pbx_chan_set_state(leg(0), PBX_CHAN_UP);
 	assert_int_equal(fakes[2].hangup_cause, 26); /* b: answered elsewhere, CANCEL */
 	assert_int_equal(leg(1)->state, PBX_CHAN_HUNGUP);
 	assert_int_equal(fakes[1].hangup_cause, 0);
-	assert_ptr_equal(caller->bridged, leg(0));
+	assert_ptr_equal(pbx_chan_peer(caller), leg(0));
 	assert_int_equal(caller->state, PBX_CHAN_UP);
 	/* The caller hangs up: the engine cancels Dial, which sends BYE to the callee. */
 	pbx_chan_remote_hangup(caller, PBX_CAUSE_NORMAL);
@@ -671,9 +671,9 @@ static void test_dial_busy_wins_over_unavailable(void **state)
 {
 	assert_int_equal(RUN3("dial", "TEST/a&TEST/b", "", ""), EINPROGRESS);
 	pbx_chan_set_state(leg(0), PBX_CHAN_PROGRESS);
-	assert_ptr_equal(caller->bridged, leg(0));
+	assert_ptr_equal(pbx_chan_peer(caller), leg(0));
 	pbx_chan_remote_hangup(leg(0), PBX_CAUSE_UNAVAILABLE);
-	assert_null(caller->bridged);
+	assert_null(pbx_chan_peer(caller));
 	assert_false(the_call.finished);
 	pbx_chan_remote_hangup(leg(1), PBX_CAUSE_BUSY);
 	assert_true(the_call.finished);
@@ -687,10 +687,10 @@ static void test_dial_early_media_moves_on(void **state)
 	assert_int_equal(RUN3("dial", "TEST/a&TEST/b", "", ""), EINPROGRESS);
 	pbx_chan_set_state(leg(0), PBX_CHAN_PROGRESS);
 	pbx_chan_set_state(leg(1), PBX_CHAN_PROGRESS);
-	assert_ptr_equal(caller->bridged, leg(0));
+	assert_ptr_equal(pbx_chan_peer(caller), leg(0));
 	pbx_chan_remote_hangup(leg(0), PBX_CAUSE_CONGESTION);
 	/* b's early media takes over from a's. */
-	assert_ptr_equal(caller->bridged, leg(1));
+	assert_ptr_equal(pbx_chan_peer(caller), leg(1));
 	pbx_chan_remote_hangup(leg(1), PBX_CAUSE_UNAVAILABLE);
 	assert_string_equal(the_call.result, "CONGESTION");
 }
@@ -750,7 +750,7 @@ static void test_dial_option_r(void **state)
 	assert_int_equal(RUN3("dial", "TEST/a", "", "r"), EINPROGRESS);
 	assert_true(fake_of(caller)->ind & 1u << PBX_IND_RINGING);
 	pbx_chan_set_state(leg(0), PBX_CHAN_PROGRESS);
-	assert_null(caller->bridged); /* no early media with r */
+	assert_null(pbx_chan_peer(caller)); /* no early media with r */
 	assert_false(fake_of(caller)->ind & 1u << PBX_IND_PROGRESS);
 	pbx_chan_remote_hangup(leg(0), PBX_CAUSE_NO_ANSWER);
 	assert_string_equal(the_call.result, "NOANSWER");

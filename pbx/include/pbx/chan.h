@@ -119,7 +119,7 @@ struct pbx_chan {
 	void *ev_arg;
 	const struct pbx_chan_events *app_ev; /* a running application, see pbx_chan_app_events */
 	void *app_ev_arg;
-	struct pbx_chan *bridged; /* media bridge peer (no reference held) */
+	struct pbx_bridge *bridge; /* the bridge it is a member of (a reference), or NULL */
 	struct pbx_var *vars;
 	time_t created, answered;
 	int hangup_cause; /* once hung up; before, a cause proposed by an app */
@@ -185,12 +185,10 @@ int pbx_chan_indicate(struct pbx_chan *ch, enum pbx_indication ind);
 int pbx_chan_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms);
 
 /**
- * Bridge the media of two channels (either may still be ringing: early
- * media). Relays packets when both legs share a codec, transcodes
- * otherwise. Hold/resume of one is passed to the other.
+ * The other member of @p ch's two-party bridge, or NULL: where its DTMF,
+ * hold and resume go. Bridges themselves are in pbx/bridge.h.
  */
-int pbx_chan_bridge(struct pbx_chan *a, struct pbx_chan *b);
-void pbx_chan_unbridge(struct pbx_chan *ch);
+struct pbx_chan *pbx_chan_peer(const struct pbx_chan *ch);
 /**
  * Whether @p ch's media is encrypted (SRTP) as negotiated last. False
  * before its media is negotiated: a driver placing an outgoing leg for it

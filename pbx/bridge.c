@@ -1,0 +1,200 @@
+/**
+ * @file bridge.c  Bridges: members, references, mode, media joins, the list for the console
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The bridge decides; the media engine executes: after every change the
+ * bridge sets its mode again and tells the engine which RTP sessions to
+ * join (pbx_rtp_bridge), which moves them to one worker. Joining two legs
+ * whose sessions are already joined costs nothing, so recomputing after
+ * each change is cheap and keeps one code path for join, leave and swap.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pbx/bridge.h"
+#include "pbx/chan.h"
+#include "pbx/log.h"
+#include "pbx/media.h"
+
+static struct {
+	struct pbx_bridge *head, *tail;
+	unsigned count, next_id;
+} all;
+
+int pbx_bridge_alloc(struct pbx_bridge **bp)
+{
+	struct pbx_bridge *b = calloc(1, sizeof *b);
+	*bp = NULL;
+	if (!b)
+		return ENOMEM;
+	b->id = ++all.next_id;
+	b->refs = 1;
+	b->created = time(NULL);
+	b->prev = all.tail;
+	*(all.tail ? &all.tail->next : &all.head) = b;
+	all.tail = b;
+	all.count++;
+	*bp = b;
+	return 0;
+}
+
+struct pbx_bridge *pbx_bridge_ref(struct pbx_bridge *b)
+{
+	b->refs++;
+	return b;
+}
+
+void pbx_bridge_unref(struct pbx_bridge *b)
+{
+	if (!b)
+		return;
+	assert(b->refs > 0);
+	if (--b->refs)
+		return;
+	/* Members hold references: the last one cannot go while any is in. */
+	assert(b->n == 0);
+	*(b->prev ? &b->prev->next : &all.head) = b->next;
+	*(b->next ? &b->next->prev : &all.tail) = b->prev;
+	all.count--;
+	free(b);
+}
+
+static bool has_media(const struct pbx_chan *ch)
+{
+	return ch->rtp && ch->state != PBX_CHAN_HUNGUP;
+}
+
+/* Set the mode from the members and join their media. */
+static int update(struct pbx_bridge *b)
+{
+	assert(b->n <= PBX_BRIDGE_MAX_MEMBERS);
+	if (b->n == 2 && has_media(b->members[0]) && has_media(b->members[1])) {
+		b->mode = PBX_BRIDGE_RELAY;
+		return pbx_rtp_bridge(b->members[0]->rtp, b->members[1]->rtp);
+	}
+	b->mode = PBX_BRIDGE_IDLE;
+	for (size_t i = 0; i < b->n; i++)
+		if (has_media(b->members[i]))
+			pbx_rtp_bridge(b->members[i]->rtp, NULL);
+	return 0;
+}
+
+static void peer_names(struct pbx_bridge *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct pbx_chan *peer = pbx_bridge_peer(b->members[i]);
+		if (peer)
+			snprintf(b->members[i]->peer_name, sizeof b->members[i]->peer_name, "%s",
+				 peer->name);
+	}
+}
+
+/* Take @p ch out of @p b without telling the media engine (the caller updates). */
+static void remove_member(struct pbx_bridge *b, struct pbx_chan *ch)
+{
+	size_t i = 0;
+	while (i < b->n && b->members[i] != ch)
+		i++;
+	assert(i < b->n);
+	memmove(&b->members[i], &b->members[i + 1], (b->n - i - 1) * sizeof *b->members);
+	b->n--;
+	ch->bridge = NULL;
+}
+
+int pbx_bridge_join(struct pbx_bridge *b, struct pbx_chan *ch)
+{
+	if (ch->state == PBX_CHAN_HUNGUP)
+		return ENOTCONN;
+	if (ch->bridge == b)
+		return 0;
+	if (b->n == PBX_BRIDGE_MAX_MEMBERS)
+		return ENOSPC;
+	pbx_bridge_leave(ch);
+	b->members[b->n++] = pbx_chan_ref(ch);
+	ch->bridge = pbx_bridge_ref(b);
+	peer_names(b);
+	int err = update(b);
+	pbx_debug("bridge %u: %s joined (%zu member%s, %s)", b->id, ch->name, b->n,
+		  b->n == 1 ? "" : "s", pbx_bridge_mode_name(b->mode));
+	return err;
+}
+
+void pbx_bridge_leave(struct pbx_chan *ch)
+{
+	struct pbx_bridge *b = ch->bridge;
+	if (!b)
+		return;
+	if (has_media(ch))
+		pbx_rtp_bridge(ch->rtp, NULL);
+	remove_member(b, ch);
+	update(b);
+	pbx_debug("bridge %u: %s left (%zu member%s)", b->id, ch->name, b->n, b->n == 1 ? "" : "s");
+	pbx_chan_unref(ch);
+	pbx_bridge_unref(b);
+}
+
+int pbx_bridge_swap(struct pbx_bridge *b, struct pbx_chan *out, struct pbx_chan *in)
+{
+	size_t i = 0;
+	if (out->bridge != b)
+		return ENOENT;
+	if (in->state == PBX_CHAN_HUNGUP)
+		return ENOTCONN;
+	if (in == out)
+		return 0;
+	if (in->bridge)
+		pbx_bridge_leave(in);
+	while (b->members[i] != out)
+		i++;
+	/* In place: the other members' legs are joined to the newcomer
+	 * directly, so their media never passes through an unbridged moment. */
+	b->members[i] = pbx_chan_ref(in);
+	in->bridge = pbx_bridge_ref(b);
+	out->bridge = NULL;
+	peer_names(b);
+	int err = update(b);
+	/* Whatever out was joined to is now someone else's peer; if it still
+	 * is joined to anything (no other member had media), undo that. */
+	if (has_media(out) && b->mode != PBX_BRIDGE_RELAY)
+		pbx_rtp_bridge(out->rtp, NULL);
+	pbx_info("bridge %u: %s replaces %s", b->id, in->name, out->name);
+	pbx_chan_unref(out);
+	pbx_bridge_unref(b);
+	return err;
+}
+
+struct pbx_chan *pbx_bridge_peer(const struct pbx_chan *ch)
+{
+	const struct pbx_bridge *b = ch->bridge;
+	if (!b || b->n != 2)
+		return NULL;
+	return b->members[0] == ch ? b->members[1] : b->members[0];
+}
+
+const char *pbx_bridge_mode_name(enum pbx_bridge_mode m)
+{
+	switch (m) {
+	case PBX_BRIDGE_IDLE: return "idle";
+	case PBX_BRIDGE_RELAY: return "relay";
+	}
+	return "?";
+}
+
+int pbx_bridge_each(int (*cb)(struct pbx_bridge *b, void *arg), void *arg)
+{
+	for (struct pbx_bridge *b = all.head, *next; b; b = next) {
+		next = b->next;
+		int r = cb(b, arg);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+unsigned pbx_bridge_count(void)
+{
+	return all.count;
+}

@@ -1,0 +1,74 @@
+/**
+ * @file bridge.h  Bridges: the core object that joins channels' media
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A bridge is refcounted and holds its members; a member holds a reference
+ * to its bridge (ch->bridge) and the bridge one to each member, until the
+ * member leaves (a hangup makes it leave). The bridge picks its mode from
+ * its members: two legs with media are relayed packet by packet by the
+ * media engine (no decode when they share a codec, a table per byte
+ * between the G.711 laws), which moves them to one worker. Fewer than two
+ * legs with media: idle.
+ *
+ * Today a bridge holds at most two members. Mixing more (conferences) and
+ * attaching recorders or players (frames mode) come with the frame path of
+ * the media core; join then refuses a third member with ENOSPC.
+ *
+ * Signalling thread only.
+ */
+#ifndef PBX_BRIDGE_H
+#define PBX_BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct pbx_chan;
+
+#define PBX_BRIDGE_MAX_MEMBERS 2
+
+enum pbx_bridge_mode {
+	PBX_BRIDGE_IDLE,  /* fewer than two members with media */
+	PBX_BRIDGE_RELAY, /* two legs: packets relayed by the media engine */
+};
+
+struct pbx_bridge {
+	unsigned id; /* for the console: "bridge 7" */
+	unsigned refs;
+	enum pbx_bridge_mode mode;
+	size_t n;
+	struct pbx_chan *members[PBX_BRIDGE_MAX_MEMBERS]; /* in join order */
+	time_t created;
+	struct pbx_bridge *next, *prev; /* all bridges, for the console */
+};
+
+/** A new, empty bridge with one reference (the caller's). 0 or ENOMEM. */
+int pbx_bridge_alloc(struct pbx_bridge **bp);
+struct pbx_bridge *pbx_bridge_ref(struct pbx_bridge *b);
+/** Drop a reference; the last one frees the bridge (it has no members then). */
+void pbx_bridge_unref(struct pbx_bridge *b);
+
+/**
+ * Put @p ch into @p b (leaving the bridge it was in). Early media works:
+ * @p ch may still be ringing. 0; ENOTCONN (hung up); ENOSPC (full); or the
+ * media engine's error (the member is in, but its media is not joined).
+ */
+int pbx_bridge_join(struct pbx_bridge *b, struct pbx_chan *ch);
+/** Take @p ch out of its bridge, if any. */
+void pbx_bridge_leave(struct pbx_chan *ch);
+/**
+ * Put @p in where @p out is, without breaking the other members' media:
+ * their legs are joined to @p in directly (a transfer). @p out leaves.
+ * 0; ENOENT (@p out not in @p b); ENOTCONN (@p in hung up).
+ */
+int pbx_bridge_swap(struct pbx_bridge *b, struct pbx_chan *out, struct pbx_chan *in);
+
+/** The other member of a two-member bridge, or NULL. */
+struct pbx_chan *pbx_bridge_peer(const struct pbx_chan *ch);
+
+const char *pbx_bridge_mode_name(enum pbx_bridge_mode m);
+/** Call @p cb for every bridge, oldest first, until it returns non-zero. */
+int pbx_bridge_each(int (*cb)(struct pbx_bridge *b, void *arg), void *arg);
+unsigned pbx_bridge_count(void);
+
+#endif
