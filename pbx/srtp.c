@@ -2,7 +2,8 @@
  * @file srtp.c  SRTP and SRTCP for the media engine (libsrtp2): suites, keys, per-session contexts
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * The only file that speaks libsrtp2. A session on SRTP owns two contexts,
+ * The only file that speaks libsrtp2's protocol API (srtp_ossl.c gives it
+ * OpenSSL's ciphers and HMAC, installed here once). A session on SRTP owns two contexts,
  * created on its worker when the parameters arrive: an inbound one with the
  * peer's key (it authenticates and decrypts what the phone sends, and keeps
  * the replay window), and an outbound one with our key. Each is made for
@@ -12,7 +13,7 @@
  *
  * Cost per relayed packet between two SRTP legs: one unprotect and one
  * protect, AES-CM or AES-GCM and, for the CM suites, HMAC-SHA1 over about
- * 170 bytes (see tests/bench/bench_srtp.c for the figures).
+ * 170 bytes, all by OpenSSL (see tests/bench/bench_srtp.c for the figures).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 
 #include "media_priv.h"
 #include "pbx/log.h"
+#include "srtp_ossl.h"
 
 _Static_assert(PBX__SRTP_TRAILER >= SRTP_MAX_TRAILER_LEN + 4,
 	       "room after a packet for the SRTP/SRTCP trailer");
@@ -91,6 +93,12 @@ static srtp_err_status_t init_status;
 static void init_once(void)
 {
 	init_status = srtp_init();
+	/* Before any worker runs, as the crypto kernel's type list is global.
+	 * Should OpenSSL lack an algorithm, libsrtp2's own (NSS on Debian)
+	 * still does it right, only several times slower. */
+	if (init_status == srtp_err_status_ok && pbx__srtp_ossl_install())
+		pbx_warning("srtp: libsrtp2 keeps its own crypto for some suites: SRTP costs "
+			    "several times more CPU");
 }
 
 int pbx__srtp_init(void)
