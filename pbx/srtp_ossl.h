@@ -23,4 +23,8 @@
  */
 int pbx__srtp_ossl_install(void);
 
+struct srtp_cipher_type_t;
+/** Our cipher type for libsrtp2's id @p id (SRTP_AES_ICM_128, ...); NULL if none. For tests. */
+const struct srtp_cipher_type_t *pbx__srtp_ossl_cipher_type(int id);
+
 #endif

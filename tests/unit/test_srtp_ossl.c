@@ -318,10 +318,56 @@ static void test_cm_256(void **state)
 	srtp_dealloc(o_in);
 }
 
+/* AES-CM asked for its keystream in pieces after one IV (libsrtp's own
+ * calls take a packet at once; the type allows more), against one call of
+ * libsrtp2's own over the whole. */
+static void test_cm_pieces(void **state)
+{
+	(void)state;
+	static const unsigned cuts[] = {1, 15, 16, 17, 3, 600, 40, 513, 7, 0, 32};
+	static const srtp_cipher_type_t *native[] = {&srtp_aes_icm_128, &srtp_aes_icm_256};
+	static const int ids[] = {SRTP_AES_ICM_128, SRTP_AES_ICM_256};
+	static const int klen[] = {SRTP_AES_ICM_128_KEY_LEN_WSALT, SRTP_AES_ICM_256_KEY_LEN_WSALT};
+	uint8_t k[SRTP_AES_ICM_256_KEY_LEN_WSALT], iv[16], a[1400], b[1400];
+	for (int t = 0; t < 2; t++) {
+		srtp_cipher_t *n = NULL, *o = NULL;
+		const srtp_cipher_type_t *ours = pbx__srtp_ossl_cipher_type(ids[t]);
+		assert_non_null(ours);
+		for (size_t i = 0; i < sizeof k; i++)
+			k[i] = (uint8_t)(i * 13 + 7 * t);
+		for (size_t i = 0; i < sizeof iv; i++)
+			iv[i] = (uint8_t)(i < 14 ? i * 29 + 1 : 0);
+		for (size_t i = 0; i < sizeof a; i++)
+			a[i] = b[i] = (uint8_t)(i * 3);
+		assert_int_equal(srtp_cipher_type_alloc(native[t], &n, klen[t], 0),
+				 srtp_err_status_ok);
+		assert_int_equal(srtp_cipher_type_alloc(ours, &o, klen[t], 0), srtp_err_status_ok);
+		assert_int_equal(srtp_cipher_init(n, k), srtp_err_status_ok);
+		assert_int_equal(srtp_cipher_init(o, k), srtp_err_status_ok);
+		assert_int_equal(srtp_cipher_set_iv(n, iv, srtp_direction_encrypt),
+				 srtp_err_status_ok);
+		assert_int_equal(srtp_cipher_set_iv(o, iv, srtp_direction_encrypt),
+				 srtp_err_status_ok);
+		uint32_t all = 0, len;
+		for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
+			len = cuts[c];
+			assert_int_equal(srtp_cipher_encrypt(o, b + all, &len), srtp_err_status_ok);
+			all += cuts[c];
+		}
+		len = all;
+		assert_int_equal(srtp_cipher_encrypt(n, a, &len), srtp_err_status_ok);
+		assert_memory_equal(a, b, all);
+		for (uint32_t i = all; i < sizeof b; i++) /* what follows was left alone */
+			assert_int_equal(b[i], (uint8_t)(i * 3));
+		assert_int_equal(srtp_cipher_dealloc(n), srtp_err_status_ok);
+		assert_int_equal(srtp_cipher_dealloc(o), srtp_err_status_ok);
+	}
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_cm_80),   cmocka_unit_test(test_cm_32),
 	cmocka_unit_test(test_gcm_128), cmocka_unit_test(test_gcm_256),
-	cmocka_unit_test(test_cm_256),
+	cmocka_unit_test(test_cm_256),  cmocka_unit_test(test_cm_pieces),
 };
 
 UNIT_GROUP(srtp_ossl, tests, group_setup, group_teardown);
