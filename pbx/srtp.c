@@ -94,11 +94,10 @@ static void init_once(void)
 {
 	init_status = srtp_init();
 	/* Before any worker runs, as the crypto kernel's type list is global.
-	 * Should OpenSSL lack an algorithm, libsrtp2's own (NSS on Debian)
-	 * still does it right, only several times slower. */
-	if (init_status == srtp_err_status_ok && pbx__srtp_ossl_install())
-		pbx_warning("srtp: libsrtp2 keeps its own crypto for some suites: SRTP costs "
-			    "several times more CPU");
+	 * A failure is not fatal, and install said which: libsrtp2's own type
+	 * (NSS on Debian) stays for it, correct, only several times slower. */
+	if (init_status == srtp_err_status_ok)
+		(void)pbx__srtp_ossl_install();
 }
 
 int pbx__srtp_init(void)

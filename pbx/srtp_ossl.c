@@ -562,17 +562,22 @@ int pbx__srtp_ossl_install(void)
 	srtp_err_status_t st;
 	for (int k = 0; k < NALGO; k++)
 		if (!evp[k] && !(evp[k] = EVP_CIPHER_fetch(NULL, algos[k].evp_name, NULL))) {
-			pbx_error("srtp: OpenSSL has no %s", algos[k].evp_name);
+			pbx_warning("srtp: OpenSSL has no %s: SRTP stays on libsrtp2's own "
+				    "crypto, several times slower",
+				    algos[k].evp_name);
 			return EIO;
 		}
 	for (int k = 0; k < NALGO; k++)
 		if ((st = srtp_replace_cipher_type(&types[k], algos[k].id))) {
-			pbx_error("srtp: libsrtp2 refused OpenSSL's %s (error %d)",
-				  algos[k].evp_name, (int)st);
+			pbx_warning("srtp: libsrtp2 refused OpenSSL's %s (error %d): it "
+				    "keeps its own for it, several times slower",
+				    algos[k].evp_name, (int)st);
 			return EIO;
 		}
 	if ((st = srtp_replace_auth_type(&hmac_type, SRTP_HMAC_SHA1))) {
-		pbx_error("srtp: libsrtp2 refused OpenSSL's HMAC-SHA1 (error %d)", (int)st);
+		pbx_warning("srtp: libsrtp2 refused OpenSSL's HMAC-SHA1 (error %d): it keeps "
+			    "its own for it, several times slower",
+			    (int)st);
 		return EIO;
 	}
 	return 0;
