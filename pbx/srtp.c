@@ -13,7 +13,12 @@
  *
  * Cost per relayed packet between two SRTP legs: one unprotect and one
  * protect, AES-CM or AES-GCM and, for the CM suites, HMAC-SHA1 over about
- * 170 bytes, all by OpenSSL (see tests/bench/bench_srtp.c for the figures).
+ * 170 bytes, all by OpenSSL: about 0.85 us for the pair in a hot loop
+ * (AES_CM_128_HMAC_SHA1_80). In bench_srtp at 500 calls SRTP adds 3.5 to 5
+ * us per relayed packet to plain's 7 to 9 on the shared 2-core machine:
+ * the rest looks like cache misses, as 2000 contexts' libsrtp streams,
+ * replay windows and OpenSSL contexts take turns (perf: the first touches,
+ * srtp_get_stream, srtp_key_limit_update, our own entry points, are hot).
  */
 #include <errno.h>
 #include <pthread.h>
