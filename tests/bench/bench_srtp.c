@@ -21,8 +21,10 @@
  *
  * Why one phone context: Debian's libsrtp2 is built on NSS, whose softoken
  * looks sessions up in a table that slows with their number; a protect
- * costs about 4 us with one context and 12 us with a thousand (AES-CM-80).
- * The PBX pays this too, with its 2000 contexts at 500 calls.
+ * cost about 4 us with one context and 12 us with a thousand (AES-CM-80).
+ * The engine now gives libsrtp2 OpenSSL's crypto (pbx/srtp_ossl.c), which
+ * does not slow so, for the PBX's 2000 contexts and for the phones, forked
+ * after it was installed; one phone context still keeps the phones cheap.
  *
  * Runtime: about 2 * (SECONDS + 1.5) s; 7 s by default.
  */
