@@ -177,15 +177,37 @@ static void on_check(uv_timer_t *t)
 	pbx__sess_check(t->data);
 }
 
+/*
+ * The packets of a turn go out twice a turn. Before the loop blocks in
+ * epoll (prepare): what the timers made (playback, DTMF) must not wait for
+ * the next wake-up. After the I/O callbacks (check): what was relayed goes
+ * out before the closing phase frees or hands on the sessions closed in
+ * the turn, whose counters the queue still names.
+ */
+static void on_flush_prepare(uv_prepare_t *h)
+{
+	struct pbx__worker *w = h->data;
+	pbx__io_flush(w->io);
+}
+
+static void on_flush_check(uv_check_t *h)
+{
+	struct pbx__worker *w = h->data;
+	pbx__io_flush(w->io);
+}
+
 static void worker_stop(struct pbx__worker *w)
 {
 	w->stopping = true;
+	pbx__io_flush(w->io); /* the flush handle closes below, before its turn */
 	while (w->sessions)
 		pbx__sess_close(w->sessions);
 	pbx__queue_close(&w->q);
 	uv_close((uv_handle_t *)&w->wake, NULL);
 	uv_close((uv_handle_t *)&w->tick, NULL);
 	uv_close((uv_handle_t *)&w->check, NULL);
+	uv_close((uv_handle_t *)&w->flush, NULL);
+	uv_close((uv_handle_t *)&w->flush_timers, NULL);
 }
 
 /* A session handed to a worker that has stopped: it was never watched there. */
@@ -256,6 +278,8 @@ static void worker_main(void *arg)
 	int err = uv_loop_close(&w->loop);
 	if (err)
 		pbx_warning("media worker %d: loop not closed: %s", w->idx, uv_strerror(err));
+	pbx__io_free(w->io);
+	w->io = NULL;
 }
 
 /* ---- sessions by id (signalling thread) ------------------------------------------------------ */
@@ -503,23 +527,36 @@ int pbx__media_start_with(const struct pbx_media_cfg *cfg, uv_loop_t *sig_loop)
 		w->idx = i;
 		w->timeout_ms = cfg->timeout > 0 ? (unsigned)cfg->timeout * 1000 : 0;
 		w->stop.type = PBX__CMD_STOP;
+		if ((err = pbx__io_alloc(&w->io, !cfg->no_batch)))
+			break;
 		if ((err = uv_loop_init(&w->loop))) {
 			err = -err;
+			pbx__io_free(w->io);
 			break;
 		}
 		uv_async_init(&w->loop, &w->wake, on_wake);
 		uv_timer_init(&w->loop, &w->tick);
 		uv_timer_init(&w->loop, &w->check);
+		uv_check_init(&w->loop, &w->flush);
+		uv_prepare_init(&w->loop, &w->flush_timers);
 		w->wake.data = w->tick.data = w->check.data = w;
+		w->flush.data = w->flush_timers.data = w;
 		pbx__queue_init(&w->q, &w->wake);
 		uv_timer_start(&w->check, on_check, 1000, 1000);
+		if (pbx__io_batched(w->io)) {
+			uv_check_start(&w->flush, on_flush_check);
+			uv_prepare_start(&w->flush_timers, on_flush_prepare);
+		}
 		if ((err = uv_thread_create(&w->thread, worker_main, w))) {
 			err = -err;
 			uv_close((uv_handle_t *)&w->wake, NULL);
 			uv_close((uv_handle_t *)&w->tick, NULL);
 			uv_close((uv_handle_t *)&w->check, NULL);
+			uv_close((uv_handle_t *)&w->flush, NULL);
+			uv_close((uv_handle_t *)&w->flush_timers, NULL);
 			uv_run(&w->loop, UV_RUN_DEFAULT);
 			uv_loop_close(&w->loop);
+			pbx__io_free(w->io);
 			break;
 		}
 		M.nw++;

@@ -290,13 +290,41 @@ void *pbx__queue_take(struct pbx__queue *q);
 /** No more wake-ups: the consumer closes its async handle. */
 void pbx__queue_close(struct pbx__queue *q);
 
+/* ---- media_io.c: a worker's outgoing packets ------------------------------------------------ */
+
+struct pbx__io;
+
+/**
+ * A send queue for one worker's thread. With @p batch, packets wait for
+ * pbx__io_flush and go out in one io_uring submission; without it, or where
+ * io_uring is refused, pbx__io_send sends at once. 0 or ENOMEM.
+ */
+int pbx__io_alloc(struct pbx__io **iop, bool batch);
+/** Free @p io; packets still queued are dropped. */
+void pbx__io_free(struct pbx__io *io);
+/**
+ * Send @p len bytes of @p p from @p fd to @p to, now or at the next flush
+ * (copied: @p p and @p to are the caller's again on return). @p st counts
+ * the packet once sent, so it must stay valid until the flush.
+ */
+void pbx__io_send(struct pbx__io *io, int fd, const uint8_t *p, size_t len, const union pbx__sa *to,
+		  socklen_t tolen, struct pbx_rtp_stats *st);
+/** Send everything queued; on return each packet is sent or lost, and counted. */
+void pbx__io_flush(struct pbx__io *io);
+/** Whether sends wait for the flush (io_uring in use). */
+bool pbx__io_batched(const struct pbx__io *io);
+unsigned pbx__io_queued(const struct pbx__io *io);
+
 struct pbx__worker {
 	int idx;
 	uv_thread_t thread;
 	uv_loop_t loop;
 	uv_async_t wake;
-	uv_timer_t tick;  /* 20 ms, while some session makes packets */
-	uv_timer_t check; /* 1 s: timeouts, DTMF presses without an end */
+	uv_timer_t tick;           /* 20 ms, while some session makes packets */
+	uv_timer_t check;          /* 1 s: timeouts, DTMF presses without an end */
+	uv_check_t flush;          /* after the I/O callbacks: the turn's packets go out */
+	uv_prepare_t flush_timers; /* before epoll_wait: the timers' packets go out */
+	struct pbx__io *io;
 	struct pbx__queue q;
 	struct pbx__sess *sessions;
 	struct pbx__sess *gens;

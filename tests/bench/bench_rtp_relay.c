@@ -18,6 +18,10 @@
  * real network card. The phones share the machine: on two cores the
  * figures include some contention.
  *
+ * Sends go out in one io_uring submission per worker turn (media_io.c);
+ * BENCH_NO_BATCH=1 in the environment sends each at once with sendto, as
+ * before, to compare on the same machine and moment.
+ *
  * Memory per call: VmRSS growth over 1000 bridged, latched calls, divided
  * by 1000 (kernel socket buffers are not in it).
  *
@@ -308,12 +312,15 @@ int main(int argc, char **argv)
 	cfg.port_min = 30000;
 	cfg.port_max = 39999;
 	cfg.timeout = 0;
+	/* BENCH_NO_BATCH=1: one sendto per packet, the way before media_io.c, to compare. */
+	cfg.no_batch = getenv("BENCH_NO_BATCH") && *getenv("BENCH_NO_BATCH") == '1';
 	if (uv_loop_init(&loop) || pbx__media_start_with(&cfg, &loop)) {
 		printf("FAILED: cannot start the media engine\n");
 		return 1;
 	}
-	printf("    %d media worker(s), %.1f s per step, %d CPUs\n", pbx__media_workers(), seconds,
-	       (int)uv_available_parallelism());
+	printf("    %d media worker(s), %.1f s per step, %d CPUs, sends %s\n", pbx__media_workers(),
+	       seconds, (int)uv_available_parallelism(),
+	       cfg.no_batch ? "one sendto each (BENCH_NO_BATCH)" : "batched per turn");
 
 	long per_call = 0;
 	int err = step(1000, false, seconds, &per_call) || step(500, false, seconds, NULL) ||

@@ -94,9 +94,10 @@ struct pbx_rtp_stats {
 /** The media engine's configuration: the rtp section, and pbx.media_workers. */
 struct pbx_media_cfg {
 	int port_min, port_max;
-	int srtp;    /* enum pbx_srtp_policy: the default of new users */
-	int timeout; /* seconds without RTP before hangup; 0 = never */
-	int workers; /* not a key of rtp: pbx.media_workers, filled by pbx_media_start */
+	int srtp;      /* enum pbx_srtp_policy: the default of new users */
+	int timeout;   /* seconds without RTP before hangup; 0 = never */
+	int workers;   /* not a key of rtp: pbx.media_workers, filled by pbx_media_start */
+	bool no_batch; /* not a key: one sendto per packet, no io_uring (tests, benchmarks) */
 };
 
 struct pbx_config;
