@@ -41,4 +41,22 @@ sox -V1 -D -n -r $RATE -c 1 -b 16 -e signed-integer beep.wav \
 mkdir -p silence
 sox -V1 -D -n -r $RATE -c 1 -b 16 -e signed-integer silence/1.wav trim 0 1
 
+# Music on hold, class "default": 32 s of plucked chords (C, Am, F, G, two
+# bars each at 60 bpm, then again), made here, so it is ours to license
+# with the rest of the project. Quiet (-12 dBFS peak) so a held caller is
+# not startled, with fades at both ends so the loop joins without a click.
+mkdir -p moh/default
+chord() { # FILE NOTE NOTE NOTE: a 4 s chord, one pluck per second
+	sox -V1 -D -n -r $RATE -c 1 -b 16 -e signed-integer "$1" \
+		synth 1 pluck "$2" pluck "$3" pluck "$4" channels 1 repeat 3
+}
+chord "$tmp/c.wav" C3 E3 G3
+chord "$tmp/am.wav" A2 C3 E3
+chord "$tmp/f.wav" F2 A2 C3
+chord "$tmp/g.wav" G2 B2 D3
+sox -V1 -D "$tmp/c.wav" "$tmp/am.wav" "$tmp/f.wav" "$tmp/g.wav" \
+	"$tmp/c.wav" "$tmp/am.wav" "$tmp/f.wav" "$tmp/g.wav" \
+	-r $RATE -c 1 -b 16 -e signed-integer moh/default/chords.wav \
+	norm -12 fade t 0.05 0 0.05
+
 echo "sounds: $(find . -name '*.wav' | wc -l) files, $(du -sh --apparent-size . | cut -f1)"
