@@ -107,6 +107,14 @@ struct pbx__srtp;
 
 /** Load libsrtp2 (once per process, whoever calls first). 0 or EIO. */
 int pbx__srtp_init(void);
+struct srtp_policy_t;
+/**
+ * libsrtp2's policy for key @p k (its suite, the key, a 1024-packet replay
+ * window, no repeated keystream) and SSRC type @p ssrc_type (an
+ * srtp_ssrc_type_t). The one place that maps our suites onto libsrtp2's;
+ * the unit tests make their raw contexts with it too.
+ */
+void pbx__srtp_policy(struct srtp_policy_t *pol, const struct pbx_srtp_key *k, int ssrc_type);
 /** The key's length matches its suite. */
 bool pbx__srtp_key_valid(const struct pbx_srtp_key *k);
 /**

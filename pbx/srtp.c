@@ -119,7 +119,7 @@ int pbx__srtp_init(void)
 
 /* ---- per-session contexts (the session's worker) --------------------------------------------- */
 
-static void policy(srtp_policy_t *pol, const struct pbx_srtp_key *k, srtp_ssrc_type_t type)
+void pbx__srtp_policy(struct srtp_policy_t *pol, const struct pbx_srtp_key *k, int ssrc_type)
 {
 	memset(pol, 0, sizeof *pol);
 	switch (k->suite) {
@@ -141,7 +141,7 @@ static void policy(srtp_policy_t *pol, const struct pbx_srtp_key *k, srtp_ssrc_t
 		srtp_crypto_policy_set_aes_gcm_256_16_auth(&pol->rtcp);
 		break;
 	}
-	pol->ssrc.type = type;
+	pol->ssrc.type = (srtp_ssrc_type_t)ssrc_type;
 	pol->key = (unsigned char *)k->key;
 	/* 1024 packets (20 s of voice) of reordering tolerated before a late
 	 * packet counts as a replay; the window is a bitmap, 128 bytes. */
@@ -153,7 +153,7 @@ static srtp_t ctx_new(uint32_t id, const struct pbx_srtp_key *k, srtp_ssrc_type_
 {
 	srtp_policy_t pol;
 	srtp_t ctx = NULL;
-	policy(&pol, k, type);
+	pbx__srtp_policy(&pol, k, type);
 	srtp_err_status_t st = srtp_create(&ctx, &pol);
 	if (st != srtp_err_status_ok) {
 		pbx_error("rtp %u: libsrtp2 refused the %s key (error %d): the leg stays silent",

@@ -99,27 +99,7 @@ static srtp_t ctx(const struct pbx_srtp_key *k, srtp_ssrc_type_t type)
 {
 	srtp_policy_t pol;
 	srtp_t c = NULL;
-	memset(&pol, 0, sizeof pol);
-	switch (k->suite) {
-	case PBX_SRTP_AES_CM_128_HMAC_SHA1_80:
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-		break;
-	case PBX_SRTP_AES_CM_128_HMAC_SHA1_32:
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-		break;
-	case PBX_SRTP_AEAD_AES_128_GCM:
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
-		break;
-	case PBX_SRTP_AEAD_AES_256_GCM:
-		srtp_crypto_policy_set_aes_gcm_256_16_auth(&pol.rtp);
-		srtp_crypto_policy_set_aes_gcm_256_16_auth(&pol.rtcp);
-		break;
-	}
-	pol.ssrc.type = type;
-	pol.key = (unsigned char *)k->key;
+	pbx__srtp_policy(&pol, k, type);
 	assert_int_equal(srtp_create(&c, &pol), srtp_err_status_ok);
 	return c;
 }
