@@ -12,24 +12,26 @@
 #include "media_priv.h"
 #include "pbx/codec.h"
 
-static int ulaw_encode(void *st, const int16_t *pcm, size_t n, uint8_t *out, size_t max)
+static int encode_with(const uint8_t table[16384], const int16_t *pcm, size_t n, uint8_t *out,
+		       size_t max)
 {
-	(void)st;
 	if (n > max)
 		return -ENOBUFS;
 	for (size_t i = 0; i < n; i++)
-		out[i] = pbx__ulaw_enc[(uint16_t)pcm[i] >> 2];
+		out[i] = table[(uint16_t)pcm[i] >> 2];
 	return (int)n;
+}
+
+static int ulaw_encode(void *st, const int16_t *pcm, size_t n, uint8_t *out, size_t max)
+{
+	(void)st;
+	return encode_with(pbx__ulaw_enc, pcm, n, out, max);
 }
 
 static int alaw_encode(void *st, const int16_t *pcm, size_t n, uint8_t *out, size_t max)
 {
 	(void)st;
-	if (n > max)
-		return -ENOBUFS;
-	for (size_t i = 0; i < n; i++)
-		out[i] = pbx__alaw_enc[(uint16_t)pcm[i] >> 2];
-	return (int)n;
+	return encode_with(pbx__alaw_enc, pcm, n, out, max);
 }
 
 static int decode_with(const int16_t table[256], const uint8_t *in, size_t len, int16_t *pcm,
