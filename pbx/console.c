@@ -75,6 +75,10 @@ unsigned pbx__console_count(void)
 static void feed_level_update(void)
 {
 	int level = -1;
+	/* Once stopping, the feed is gone: consoles closing after it must not
+	 * turn it back on for nobody. */
+	if (!srv.feeding)
+		return;
 	for (struct conn *c = srv.conns; c; c = c->next)
 		if (c->log_level > level && !uv_is_closing((uv_handle_t *)&c->pipe))
 			level = c->log_level;
