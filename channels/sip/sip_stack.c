@@ -251,6 +251,15 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 		snprintf(who, sizeof who, "%s", cred.username);
 	else
 		claimed_user(m, who, sizeof who);
+	/* A banned pair's new requests are dropped before they get here
+	 * (pair_banned); one that claims a dialog it does not have (a To tag,
+	 * no match) comes through, and must not get to guess: refused
+	 * without checking its credentials, and without counting. */
+	if (sip_ban_check_user(s->ban, (const struct sockaddr *)&src->addr, who,
+			       sip_stack_now_s())) {
+		sip_stack_reply(s, t, m, src, 403, "Forbidden (banned)", NULL, NULL, NULL);
+		return EACCES;
+	}
 	int found = who[0] ? pbx_user_find(pbx_dir(), who, u) : ENOENT;
 	const char *user_auth = found ? NULL : u->auth;
 	if (!have) {

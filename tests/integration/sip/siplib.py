@@ -446,7 +446,7 @@ class UA:
         return f"<{self.c.contact_uri(self.user)}>{params}"
 
     def send_register(self, *, contact="default", expires=None, auth=None, to_uri=None,
-                      headers=(), cseq=None, branch_id=None, from_uri=None):
+                      headers=(), cseq=None, branch_id=None, from_uri=None, to_tag=None):
         """Send one REGISTER; returns (bytes sent, cseq)."""
         if cseq is None:
             self.cseq += 1
@@ -456,7 +456,7 @@ class UA:
             hs.append(f"Authorization: {auth}")
         data = self.c.request(
             "REGISTER", self.ruri, from_uri=from_uri or self.aor, from_tag=self.tag,
-            to_uri=to_uri or self.aor, call_id=self.call_id, cseq=cseq,
+            to_uri=to_uri or self.aor, to_tag=to_tag, call_id=self.call_id, cseq=cseq,
             contact=self.contact() if contact == "default" else contact, expires=expires,
             headers=hs, branch_id=branch_id)
         return data, cseq

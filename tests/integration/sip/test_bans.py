@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from siplib import UA, token, wait_for
+from siplib import UA, authorization, challenge_for, registrations, token, wait_for
 
 # The documented format (channels/sip/sip_stack.c, ban_logged): fixed
 # fields in a fixed order.
@@ -157,3 +157,23 @@ def test_unban_lifts_pairs_and_names_bad_arguments(sip_pbx, sip_client):
         assert f"sip unban: '{arg}' is not an IP address nor USER@ADDRESS" in out, out
     out = p.fail("sip unban 192.0.2.1")
     assert "sip unban: 192.0.2.1 is not banned" in out, out
+
+
+def test_a_banned_pair_cannot_guess_by_claiming_a_dialog(sip_pbx, sip_client):
+    """A To tag makes a request look in-dialog, which a ban lets through for
+    calls already up; one that matches no dialog must not reach a password
+    check: refused, with the right password too, and not counted."""
+    p = sip_pbx(users=["1001"], ban_threshold=3, ban_ignore=[])
+    c = sip_client(p, "udp")
+    ua = ua_for(p, c, "1001", "wrong")
+    for _ in range(3):
+        assert ua.register().status == 401
+    (b,) = banned(p)
+    ch = challenge_for(ua.last_challenge, "MD5")
+    for auth in (None, authorization(ch, "1001", "s3cret", "REGISTER", ua.ruri)):
+        r = ua.register_once(auth=auth, to_tag="forged", expires=600)
+        assert r is not None and r.status == 403, r and r.text()
+        assert "banned" in r.reason, r.text()
+    (after,) = banned(p)
+    assert after["failures"] == b["failures"], after
+    assert registrations(p) == []
