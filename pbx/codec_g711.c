@@ -12,30 +12,27 @@
 #include "media_priv.h"
 #include "pbx/codec.h"
 
-static int encode_with(const uint8_t table[16384], const int16_t *pcm, size_t n, uint8_t *out,
-		       size_t max)
+static int encode_with(enum pbx_codec law, const int16_t *pcm, size_t n, uint8_t *out, size_t max)
 {
 	if (n > max)
 		return -ENOBUFS;
-	for (size_t i = 0; i < n; i++)
-		out[i] = table[(uint16_t)pcm[i] >> 2];
+	pbx__g711_encode(law, pcm, out, n);
 	return (int)n;
 }
 
 static int ulaw_encode(void *st, const int16_t *pcm, size_t n, uint8_t *out, size_t max)
 {
 	(void)st;
-	return encode_with(pbx__ulaw_enc, pcm, n, out, max);
+	return encode_with(PBX_CODEC_PCMU, pcm, n, out, max);
 }
 
 static int alaw_encode(void *st, const int16_t *pcm, size_t n, uint8_t *out, size_t max)
 {
 	(void)st;
-	return encode_with(pbx__alaw_enc, pcm, n, out, max);
+	return encode_with(PBX_CODEC_PCMA, pcm, n, out, max);
 }
 
-static int decode_with(const int16_t table[256], const uint8_t *in, size_t len, int16_t *pcm,
-		       size_t max)
+static int decode_with(enum pbx_codec law, const uint8_t *in, size_t len, int16_t *pcm, size_t max)
 {
 	if (!in) {
 		memset(pcm, 0, max * sizeof *pcm);
@@ -43,21 +40,20 @@ static int decode_with(const int16_t table[256], const uint8_t *in, size_t len, 
 	}
 	if (len > max)
 		return -ENOBUFS;
-	for (size_t i = 0; i < len; i++)
-		pcm[i] = table[in[i]];
+	pbx__g711_decode(law, in, pcm, len);
 	return (int)len;
 }
 
 static int ulaw_decode(void *st, const uint8_t *in, size_t len, int16_t *pcm, size_t max)
 {
 	(void)st;
-	return decode_with(pbx__ulaw_dec, in, len, pcm, max);
+	return decode_with(PBX_CODEC_PCMU, in, len, pcm, max);
 }
 
 static int alaw_decode(void *st, const uint8_t *in, size_t len, int16_t *pcm, size_t max)
 {
 	(void)st;
-	return decode_with(pbx__alaw_dec, in, len, pcm, max);
+	return decode_with(PBX_CODEC_PCMA, in, len, pcm, max);
 }
 
 PBX_CODEC_REGISTER(pcmu) = {
