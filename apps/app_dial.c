@@ -279,13 +279,11 @@ static void answered(struct dial *d, struct dial_leg *win)
 	d->winner = win;
 	d->answered = time(NULL);
 	uv_timer_stop(&d->timer);
-	for (size_t i = 0; i < d->nlegs; i++)
-		if (&d->legs[i] != win)
-			leg_hangup(&d->legs[i], PBX_CAUSE_ANSWERED_ELSEWHERE);
 	struct pbx_chan *caller = d->caller, *callee = win->ch;
 	/* Bridge before answering, so the first words of the callee are not
-	 * clipped. When another leg's early media was heard, the winner takes
-	 * its place in the bridge (a swap: the caller's media stays joined). */
+	 * clipped, and before the losers hang up: when another leg's early
+	 * media was heard, the winner takes its place in the bridge (a swap:
+	 * the caller's media stays joined throughout). */
 	if (pbx_chan_peer(caller) != callee) {
 		int err = d->bridge ? 0 : pbx_bridge_alloc(&d->bridge);
 		struct pbx_chan *early = pbx_chan_peer(caller);
@@ -297,6 +295,9 @@ static void answered(struct dial *d, struct dial_leg *win)
 			pbx_warning("%s: Dial: cannot bridge with %s: %s", caller->name,
 				    callee->name, strerror(err));
 	}
+	for (size_t i = 0; i < d->nlegs; i++)
+		if (&d->legs[i] != win)
+			leg_hangup(&d->legs[i], PBX_CAUSE_ANSWERED_ELSEWHERE);
 	d->early = NULL;
 	if (caller->state != PBX_CHAN_UP) {
 		int err = pbx_chan_answer(caller);

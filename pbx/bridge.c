@@ -75,21 +75,16 @@ static int update(struct pbx_bridge *b)
 		b->mode = PBX_BRIDGE_RELAY;
 		return pbx_rtp_bridge(b->members[0]->rtp, b->members[1]->rtp);
 	}
+	/* Out of relay: the engine unjoins both sides of a pair at once, and a
+	 * session never joined costs nothing (pbx_rtp_bridge checks). */
+	int err = 0;
 	b->mode = PBX_BRIDGE_IDLE;
 	for (size_t i = 0; i < b->n; i++)
-		if (has_media(b->members[i]))
-			pbx_rtp_bridge(b->members[i]->rtp, NULL);
-	return 0;
-}
-
-static void peer_names(struct pbx_bridge *b)
-{
-	for (size_t i = 0; i < b->n; i++) {
-		struct pbx_chan *peer = pbx_bridge_peer(b->members[i]);
-		if (peer)
-			snprintf(b->members[i]->peer_name, sizeof b->members[i]->peer_name, "%s",
-				 peer->name);
-	}
+		if (has_media(b->members[i])) {
+			int e = pbx_rtp_bridge(b->members[i]->rtp, NULL);
+			err = err ? err : e;
+		}
+	return err;
 }
 
 /* Take @p ch out of @p b without telling the media engine (the caller updates). */
@@ -115,7 +110,6 @@ int pbx_bridge_join(struct pbx_bridge *b, struct pbx_chan *ch)
 	pbx_bridge_leave(ch);
 	b->members[b->n++] = pbx_chan_ref(ch);
 	ch->bridge = pbx_bridge_ref(b);
-	peer_names(b);
 	int err = update(b);
 	pbx_debug("bridge %u: %s joined (%zu member%s, %s)", b->id, ch->name, b->n,
 		  b->n == 1 ? "" : "s", pbx_bridge_mode_name(b->mode));
@@ -127,10 +121,15 @@ void pbx_bridge_leave(struct pbx_chan *ch)
 	struct pbx_bridge *b = ch->bridge;
 	if (!b)
 		return;
-	if (has_media(ch))
+	/* Its session, whatever its state: gone() marks a channel hung up
+	 * before it leaves, and its media must stop being relayed. */
+	if (ch->rtp)
 		pbx_rtp_bridge(ch->rtp, NULL);
 	remove_member(b, ch);
-	update(b);
+	int err = update(b);
+	if (err)
+		pbx_warning("bridge %u: media of the others after %s left: %s", b->id, ch->name,
+			    strerror(err));
 	pbx_debug("bridge %u: %s left (%zu member%s)", b->id, ch->name, b->n, b->n == 1 ? "" : "s");
 	pbx_chan_unref(ch);
 	pbx_bridge_unref(b);
@@ -154,12 +153,9 @@ int pbx_bridge_swap(struct pbx_bridge *b, struct pbx_chan *out, struct pbx_chan 
 	b->members[i] = pbx_chan_ref(in);
 	in->bridge = pbx_bridge_ref(b);
 	out->bridge = NULL;
-	peer_names(b);
+	/* In relay, joining the other leg to @p in unjoins @p out in the
+	 * engine; when idle, update() unjoined everyone. */
 	int err = update(b);
-	/* Whatever out was joined to is now someone else's peer; if it still
-	 * is joined to anything (no other member had media), undo that. */
-	if (has_media(out) && b->mode != PBX_BRIDGE_RELAY)
-		pbx_rtp_bridge(out->rtp, NULL);
 	pbx_info("bridge %u: %s replaces %s", b->id, in->name, out->name);
 	pbx_chan_unref(out);
 	pbx_bridge_unref(b);

@@ -171,8 +171,9 @@ static void gone(struct pbx_chan *ch, int cause)
 	ch->hangup_cause = cause;
 	snprintf(num, sizeof num, "%d", cause);
 	pbx_chan_var_set(ch, "HANGUPCAUSE", num);
-	pbx_bridge_leave(ch);
+	/* Our own reference first: the bridge's may be the last one. */
 	pbx_chan_ref(ch);
+	pbx_bridge_leave(ch);
 	ch->app_ev = NULL;
 	const struct pbx_chan_events *ev = ch->ev;
 	ch->ev = NULL; /* no event after hangup */

@@ -814,10 +814,12 @@ int pbx_rtp_bridge(struct pbx_rtp *a, struct pbx_rtp *b)
 	if (!a->s || (b && !b->s))
 		return ENODEV;
 	if (!b) {
-		if (a->peer) {
-			a->peer->peer = NULL;
-			a->peer = NULL;
-		}
+		/* Not joined: nothing to tell the worker (the signalling side's
+		 * view follows every join, so it is the worker's too). */
+		if (!a->peer)
+			return 0;
+		a->peer->peer = NULL;
+		a->peer = NULL;
 		return post(a, PBX__CMD_UNBRIDGE, NULL);
 	}
 	if (a == b)

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "pbx/app.h"
+#include "pbx/bridge.h"
 #include "pbx/chan.h"
 #include "pbx/core.h"
 #include "pbx/module.h"
@@ -653,7 +654,10 @@ static void test_dial_fork_first_answer_wins(void **state)
 	pbx_chan_set_state(leg(1), PBX_CHAN_PROGRESS);
 	assert_true(fake_of(caller)->ind & 1u << PBX_IND_PROGRESS);
 	assert_ptr_equal(pbx_chan_peer(caller), leg(1));
+	struct pbx_bridge *early_bridge = caller->bridge;
 	pbx_chan_set_state(leg(0), PBX_CHAN_UP);
+	/* The winner was swapped in: the caller never left its bridge. */
+	assert_ptr_equal(caller->bridge, early_bridge);
 	assert_int_equal(fakes[2].hangup_cause, 26); /* b: answered elsewhere, CANCEL */
 	assert_int_equal(leg(1)->state, PBX_CHAN_HUNGUP);
 	assert_int_equal(fakes[1].hangup_cause, 0);

@@ -112,7 +112,6 @@ struct pbx_chan {
 	bool outgoing;
 	char caller_num[80], caller_name[80];
 	char exten[80], context[80];
-	char peer_name[80];               /* for show channels: the other leg's name */
 	struct pbx_rtp *rtp;              /* set by the driver; NULL before media. Valid
 					   * until the owner's hangup event has returned. */
 	const struct pbx_chan_events *ev; /* owner */
