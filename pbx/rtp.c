@@ -629,6 +629,10 @@ static void on_closed(uv_handle_t *h)
 	struct pbx__sess *s = h->data;
 	if (--s->closing)
 		return;
+	/* Packets of this session still queued (a send from a callback of this
+	 * very turn) go out now, while its socket and counters exist: the
+	 * queue must never outlive what it points at. Cheap when empty. */
+	pbx__io_flush(s->w->io);
 	if (s->migrate) {
 		struct pbx__cmd *c = s->migrate;
 		s->migrate = NULL;
