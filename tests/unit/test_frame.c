@@ -7,21 +7,8 @@
 #include <stdlib.h>
 
 #include "pbx/frame.h"
+#include "tone_check.h"
 #include "unit.h"
-
-/* Power of @p f in @p x relative to the whole signal's: near 1 for a pure tone. */
-static double tone_share(const int16_t *x, size_t n, double f, double rate)
-{
-	double w = 2 * M_PI * f / rate, c = 2 * cos(w), s1 = 0, s2 = 0, energy = 0;
-	for (size_t i = 0; i < n; i++) {
-		double s0 = x[i] + c * s1 - s2;
-		s2 = s1;
-		s1 = s0;
-		energy += (double)x[i] * x[i];
-	}
-	double power = s1 * s1 + s2 * s2 - c * s1 * s2;
-	return energy > 0 ? 2 * power / ((double)n * energy) : 0;
-}
 
 static void test_init(void **state)
 {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pbx/recorder.h"
+#include "tone_check.h"
 #include "unit.h"
 
 struct outcome {
@@ -95,15 +96,7 @@ static void test_tone_round_trip(void **state)
 	assert_int_equal(sf_read_short(sf, x, 56000), 56000);
 	sf_close(sf);
 	/* Measured: a 1 kHz tone at the level sent, over the whole file. */
-	double w = 2 * M_PI * 1000 / 16000, c = 2 * cos(w), s1 = 0, s2 = 0, e = 0;
-	for (int i = 0; i < 56000; i++) {
-		double s0 = x[i] + c * s1 - s2;
-		s2 = s1;
-		s1 = s0;
-		e += (double)x[i] * x[i];
-	}
-	double share = 2 * (s1 * s1 + s2 * s2 - c * s1 * s2) / (56000.0 * e);
-	double level = sqrt(e / 56000);
+	double share = tone_share(x, 56000, 1000, 16000), level = rms(x, 56000);
 	assert_true(share > 0.99);
 	assert_true(fabs(level - 8000 / M_SQRT2) < 50);
 	free(x);
@@ -130,9 +123,28 @@ static void test_errors(void **state)
 	struct outcome o = record(path, 8000, 440, 60, true);
 	assert_int_equal(o.calls, 1);
 	assert_int_equal(o.err, ENOENT);
-	/* Writes after the failed job say so; which write sees it first
-	 * depends on the thread pool's timing, so only the kind is checked. */
-	assert_true(o.write_err == 0 || o.write_err == ENOENT);
+	/* Once the failed job is back, the next write says why. */
+	uv_loop_t l2;
+	struct pbx_recorder *bad;
+	struct outcome o2 = {0};
+	struct pbx_tone t;
+	struct pbx_tone_spec spec = {.freq = {440}, .amplitude = 8000};
+	struct pbx_frame fr;
+	assert_int_equal(uv_loop_init(&l2), 0);
+	assert_int_equal(pbx_recorder_open(&bad, &l2, path, 8000, on_done, &o2), 0);
+	assert_int_equal(pbx_tone_init(&t, &spec, 8000), 0);
+	for (int k = 0; k < 50; k++) { /* one second: the first block's job starts */
+		pbx_tone_next(&t, &fr, 20);
+		assert_int_equal(pbx_recorder_write(bad, &fr), 0);
+	}
+	uv_run(&l2, UV_RUN_DEFAULT); /* until the job is back */
+	pbx_tone_next(&t, &fr, 20);
+	assert_int_equal(pbx_recorder_write(bad, &fr), ENOENT);
+	pbx_recorder_close(bad, true);
+	uv_run(&l2, UV_RUN_DEFAULT);
+	assert_int_equal(o2.calls, 1);
+	assert_int_equal(o2.err, ENOENT);
+	assert_int_equal(uv_loop_close(&l2), 0);
 	uv_loop_t loop;
 	struct pbx_recorder *r;
 	struct pbx_frame f;
