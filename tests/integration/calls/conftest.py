@@ -47,12 +47,7 @@ def call_pbx(pbx_factory):
         p.sections["dialplan"] = {"file": str(p.dialplan)}
         p.write_config()
         p.start()
-        c = siplib.SipClient(p.port, "udp")
-        try:
-            siplib.wait_for(lambda: (lambda r: r is not None and r.status == 200)(
-                c.options()), 10, "the PBX to answer OPTIONS")
-        finally:
-            c.close()
+        siplib.wait_answering(p)
         if users:
             siplib.add_users(p, users, PASSWORD)
         return p
@@ -113,12 +108,7 @@ def srtp_pbx(pbx_factory):
         p.sections["dialplan"] = {"file": str(p.dialplan)}
         p.write_config()
         p.start()
-        c = siplib.SipClient(p.port, "udp")
-        try:
-            siplib.wait_for(lambda: (lambda r: r is not None and r.status == 200)(
-                c.options()), 10, "the PBX to answer OPTIONS")
-        finally:
-            c.close()
+        siplib.wait_answering(p)
         siplib.add_users(p, SRTP_USERS, PASSWORD)
         for ext, pol in (policies or {}).items():
             p.ok(f"user set {ext} srtp {pol}")

@@ -240,6 +240,26 @@ def sipp_register(p, workdir, ext, port, mport):
     assert rc == 0, f"SIPp REGISTER of {ext} exited {rc}\n{s.detail()}"
 
 
+def sipp_call(p, workdir, uas_file, uac_file, uas_ports, uac_ports, extra=()):
+    """Run the UAS scenario, then the UAC's call to 1002 through the PBX;
+    both must end with status 0. @extra: SIPp options for both (-aa)."""
+    uas = Sipp(sipp_cmd(p, uas_file, *uas_ports, *extra, timeout=25, workdir=workdir,
+                        name="uas"), workdir, "uas")
+    try:
+        callib.wait_udp_bound(uas_ports[0])
+        uac = Sipp(sipp_cmd(p, uac_file, *uac_ports, *extra, timeout=25, service="1002",
+                            workdir=workdir, name="uac"), workdir, "uac")
+        try:
+            rc_uac = uac.wait(35)
+            rc_uas = uas.wait(10)
+        finally:
+            uac.kill()
+    finally:
+        uas.kill()
+    assert rc_uac == 0, f"SIPp UAC exited {rc_uac}\n{uac.detail()}"
+    assert rc_uas == 0, f"SIPp UAS exited {rc_uas}\n{uas.detail()}"
+
+
 def sipp_messages(workdir, name):
     f = workdir / f"sipp-{name}-messages.log"
     return f.read_text(errors="replace") if f.exists() else ""
@@ -260,21 +280,7 @@ def test_sipp_uac_to_sipp_uas_with_pcap_audio(call_pbx, tmp_path, bye_from, uas_
         uas_file.write_text(uas_xml(bye_from == "uas", uas_codec, rx.port))
         uac_file = tmp_path / "uac.xml"
         uac_file.write_text(uac_xml(bye_from == "uac"))
-        uas = Sipp(sipp_cmd(p, uas_file, uas_port, uas_mport, timeout=25, workdir=tmp_path,
-                            name="uas"), tmp_path, "uas")
-        try:
-            callib.wait_udp_bound(uas_port)
-            uac = Sipp(sipp_cmd(p, uac_file, uac_port, uac_mport, timeout=25, service="1002",
-                                workdir=tmp_path, name="uac"), tmp_path, "uac")
-            try:
-                rc_uac = uac.wait(35)
-                rc_uas = uas.wait(10)
-            finally:
-                uac.kill()
-        finally:
-            uas.kill()
-        assert rc_uac == 0, f"SIPp UAC exited {rc_uac}\n{uac.detail()}"
-        assert rc_uas == 0, f"SIPp UAS exited {rc_uas}\n{uas.detail()}"
+        sipp_call(p, tmp_path, uas_file, uac_file, (uas_port, uas_mport), (uac_port, uac_mport))
 
         # On the wire: the PBX offered both G.711 laws to the UAS, and
         # answered the UAC's PCMA offer with PCMA.

@@ -45,6 +45,7 @@ def shipped_pbx(pbx_factory):
         p = pbx_factory()
         p.write_config(shipped_config(p))
         p.start()
+        callib.siplib.wait_answering(p)
         callib.siplib.add_users(p, users, callib.PASSWORD)
         return p
 
@@ -75,23 +76,8 @@ def test_sipp_registers_and_calls_with_digest(shipped_pbx, tmp_path):
     try:
         (tmp_path / "uas.xml").write_text(sippcalls.uas_xml(False, "PCMU", rx.port))
         (tmp_path / "uac.xml").write_text(sippcalls.uac_xml(True))
-        uas = callib.Sipp(callib.sipp_cmd(p, tmp_path / "uas.xml", uas_port, uas_mport, "-aa",
-                                          timeout=25, workdir=tmp_path, name="uas"),
-                          tmp_path, "uas")
-        try:
-            callib.wait_udp_bound(uas_port)
-            uac = callib.Sipp(callib.sipp_cmd(p, tmp_path / "uac.xml", uac_port, uac_mport,
-                                              "-aa", timeout=25, service="1002",
-                                              workdir=tmp_path, name="uac"), tmp_path, "uac")
-            try:
-                rc_uac = uac.wait(35)
-                rc_uas = uas.wait(10)
-            finally:
-                uac.kill()
-        finally:
-            uas.kill()
-        assert rc_uac == 0, f"SIPp UAC exited {rc_uac}\n{uac.detail()}"
-        assert rc_uas == 0, f"SIPp UAS exited {rc_uas}\n{uas.detail()}"
+        sippcalls.sipp_call(p, tmp_path, tmp_path / "uas.xml", tmp_path / "uac.xml",
+                            (uas_port, uas_mport), (uac_port, uac_mport), extra=("-aa",))
         uac_msgs = sippcalls.sipp_messages(tmp_path, "uac")
         # Digest on the INVITE: challenged with MD5 alone, then answered.
         assert "SIP/2.0 401" in uac_msgs and "SIP/2.0 200 OK" in uac_msgs, uac_msgs[:3000]

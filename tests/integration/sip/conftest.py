@@ -23,12 +23,7 @@ def sip_pbx(pbx_factory):
     def start(users=(), password="s3cret", **sip):
         p = pbx_factory(sections={"sip": sip} if sip else None)
         p.start()
-        c = siplib.SipClient(p.port, "udp")
-        try:
-            siplib.wait_for(lambda: (lambda r: r is not None and r.status == 200)(
-                c.options()), 10, "the PBX to answer OPTIONS")
-        finally:
-            c.close()
+        siplib.wait_answering(p)
         if users:
             siplib.add_users(p, users, password)
         return p

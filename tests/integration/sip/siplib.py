@@ -509,6 +509,16 @@ def wait_for(cond, timeout, what, interval=0.05):
         interval = min(interval * 1.5, 0.5)
 
 
+def wait_answering(p, timeout=10):
+    """Wait until PBX @p answers OPTIONS over UDP with 200: its SIP side is up."""
+    c = SipClient(p.port, "udp")
+    try:
+        wait_for(lambda: (lambda r: r is not None and r.status == 200)(c.options()), timeout,
+                 "the PBX to answer OPTIONS")
+    finally:
+        c.close()
+
+
 def add_users(pbx, exts, password="s3cret", extra=""):
     """Create users over one raw console connection (fast for a hundred)."""
     with pbx.console() as con:
