@@ -7,8 +7,6 @@
 
 #define OFF(f) PBX_CFG_OFF(struct pbx_core_cfg, f)
 
-static const char *const log_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
-
 static const struct pbx_cfg_key keys[] = {
 	{.name = "state_dir",
 	 .type = PBX_CFG_PATH,
@@ -19,7 +17,7 @@ static const struct pbx_cfg_key keys[] = {
 	 .type = PBX_CFG_ENUM,
 	 .off = OFF(log_level),
 	 .def = "notice",
-	 .choices = log_levels,
+	 .choices = pbx_log_level_names,
 	 .help = "error, warning, notice, info or debug"},
 	{.name = "log_file",
 	 .type = PBX_CFG_PATH,

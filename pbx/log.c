@@ -20,7 +20,7 @@
 #include "core_priv.h"
 #include "pbx/log.h"
 
-static const char *const level_names[] = {"error", "warning", "notice", "info", "debug"};
+const char *const pbx_log_level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
 
 static struct {
 	pthread_mutex_t lock;
@@ -47,16 +47,15 @@ static struct {
 
 int pbx_log_level_parse(const char *name)
 {
-	for (int i = 0; i < (int)(sizeof level_names / sizeof *level_names); i++)
-		if (!strcasecmp(name, level_names[i]))
+	for (int i = 0; i < PBX_LOG_DEBUG + 1; i++)
+		if (!strcasecmp(name, pbx_log_level_names[i]))
 			return i;
 	return -1;
 }
 
 const char *pbx_log_level_name(enum pbx_log_level level)
 {
-	return (unsigned)level < sizeof level_names / sizeof *level_names ? level_names[level]
-									  : "?";
+	return (unsigned)level < PBX_LOG_DEBUG + 1 ? pbx_log_level_names[level] : "?";
 }
 
 void pbx_log_set_level(enum pbx_log_level level)

@@ -21,6 +21,8 @@ enum pbx_log_level {
 };
 
 /** Parse "error|warning|notice|info|debug"; returns level or -1. */
+/** The level names in order, NULL-terminated: "error" .. "debug" (config ENUM choices). */
+extern const char *const pbx_log_level_names[];
 int pbx_log_level_parse(const char *name);
 const char *pbx_log_level_name(enum pbx_log_level level);
 
