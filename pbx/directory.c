@@ -261,7 +261,8 @@ const char *pbx_user_check_name(const char *name)
 const char *pbx_user_check_auth(const char *value, char *canon, size_t len)
 {
 	static const char *const names[] = {"md5", "sha-256"};
-	char copy[64];
+	static const char *const bad = "must be md5, sha-256, sha-256,md5, md5,sha-256 or default";
+	char copy[64], out[sizeof copy] = "";
 	size_t o = 0;
 	int seen = 0;
 	if (!strcmp(value, "") || !strcmp(value, "default")) {
@@ -269,9 +270,9 @@ const char *pbx_user_check_auth(const char *value, char *canon, size_t len)
 		return NULL;
 	}
 	if (strlen(value) >= sizeof copy)
-		return "must be md5, sha-256, sha-256,md5, md5,sha-256 or default";
+		return bad;
 	snprintf(copy, sizeof copy, "%s", value);
-	canon[0] = '\0';
+	/* Built aside: @p canon changes only when the whole value is good. */
 	for (char *save = NULL, *w = strtok_r(copy, ", ", &save); w;
 	     w = strtok_r(NULL, ", ", &save)) {
 		int k = -1;
@@ -279,15 +280,15 @@ const char *pbx_user_check_auth(const char *value, char *canon, size_t len)
 			if (!strcasecmp(w, names[i]))
 				k = i;
 		if (k < 0)
-			return "must be md5, sha-256, sha-256,md5, md5,sha-256 or default";
+			return bad;
 		if (seen & (1 << k))
 			return "names an algorithm twice";
 		seen |= 1 << k;
-		o += (size_t)snprintf(canon + o, len > o ? len - o : 0, "%s%s", o ? "," : "",
-				      names[k]);
+		o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", o ? "," : "", names[k]);
 	}
 	if (!seen)
-		return "must be md5, sha-256, sha-256,md5, md5,sha-256 or default";
+		return bad;
+	snprintf(canon, len, "%s", out);
 	return NULL;
 }
 

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "pbx/config.h"
+#include "pbx/directory.h"
 #include "sip_config.h"
 
 #define OFF(f) PBX_CFG_OFF(struct sip_config, f)
@@ -223,6 +224,10 @@ static int check(void *sect, struct pbx_cfg_err *e)
 		return pbx_cfg_error(e, "default_expires", v,
 				     "must lie between sip.min_expires and sip.max_expires");
 	}
+	/* The realm of every stored HA1: longer than the directory keeps
+	 * would hash passwords for a cut name that no phone sends. */
+	if (strlen(c->domain) >= sizeof((struct pbx_user *)0)->realm)
+		return pbx_cfg_error(e, "domain", c->domain, "longer than 127 characters");
 	for (const char *p = c->domain; *p; p++)
 		if (*p <= ' ' || strchr("\"<>@;:,\\/", *p))
 			return pbx_cfg_error(e, "domain", c->domain, "not a host name");

@@ -130,6 +130,15 @@ static void test_types_and_ranges(void **state)
 	expect_error("rtp = { port_min = 20000, port_max = 10000 }\n",
 		     "CFG: rtp.port_max: '10000': must be greater than rtp.port_min");
 	expect_error("sip = { domain = 'a b' }\n", "CFG: sip.domain: 'a b': not a host name");
+	{ /* the realm of every stored HA1: never cut */
+		char text[200], want[240], name[129];
+		memset(name, 'a', 128);
+		name[128] = '\0';
+		snprintf(text, sizeof text, "sip = { domain = '%s' }\n", name);
+		snprintf(want, sizeof want, "CFG: sip.domain: '%s': longer than 127 characters",
+			 name);
+		expect_error(text, want);
+	}
 }
 
 static void test_listen(void **state)
