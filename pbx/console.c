@@ -163,6 +163,12 @@ static void conn_send(struct conn *c, const char *data, size_t len)
 
 static void reply(struct conn *c, struct pbx_buf *out, int status)
 {
+	/* A line of output that starts with a protocol byte (a User-Agent
+	 * from the network, say) must not pass for a log line or the end. */
+	for (size_t i = 0; i < out->len; i++)
+		if ((!i || out->data[i - 1] == '\n') &&
+		    (out->data[i] == '\x02' || out->data[i] == '\x04'))
+			out->data[i] = '?';
 	if (out->len && out->data[out->len - 1] != '\n')
 		pbx_buf_puts(out, "\n");
 	pbx_buf_printf(out, "\x04%d\n", status);
