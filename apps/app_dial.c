@@ -284,9 +284,9 @@ static void answered(struct dial *d, struct dial_leg *win)
 	 * clipped, and before the losers hang up: when another leg's early
 	 * media was heard, the winner takes its place in the bridge (a swap:
 	 * the caller's media stays joined throughout). */
-	if (pbx_chan_peer(caller) != callee) {
+	if (pbx_bridge_peer(caller) != callee) {
 		int err = d->bridge ? 0 : pbx_bridge_alloc(&d->bridge);
-		struct pbx_chan *early = pbx_chan_peer(caller);
+		struct pbx_chan *early = pbx_bridge_peer(caller);
 		if (!err && early && caller->bridge == d->bridge)
 			err = pbx_bridge_swap(d->bridge, early, callee);
 		else if (!err && !(err = pbx_bridge_join(d->bridge, caller)))

@@ -205,7 +205,7 @@ void pbx_chan_hangup(struct pbx_chan *ch, int cause)
 /* Pass a digit across the bridge unless the media engine relayed it already. */
 static void dtmf_to_peer(struct pbx_chan *ch, char digit, bool signalled)
 {
-	struct pbx_chan *peer = pbx_chan_peer(ch);
+	struct pbx_chan *peer = pbx_bridge_peer(ch);
 	if (!peer || peer->state == PBX_CHAN_HUNGUP)
 		return;
 	if (!signalled && ch->rtp && peer->rtp && pbx_rtp_get_params(ch->rtp)->dtmf_pt &&
@@ -241,7 +241,7 @@ void pbx_chan_remote_dtmf_signalled(struct pbx_chan *ch, char digit)
 
 void pbx_chan_remote_media_dir(struct pbx_chan *ch, enum pbx_media_dir dir)
 {
-	struct pbx_chan *peer = pbx_chan_peer(ch);
+	struct pbx_chan *peer = pbx_bridge_peer(ch);
 	if (peer && peer->state != PBX_CHAN_HUNGUP && peer->tech->peer_media_changed)
 		peer->tech->peer_media_changed(peer, dir);
 }
@@ -298,11 +298,6 @@ int pbx_chan_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms)
 	if (ch->state == PBX_CHAN_HUNGUP)
 		return ENOTCONN;
 	return ch->tech->send_dtmf ? ch->tech->send_dtmf(ch, digit, duration_ms) : ENOTSUP;
-}
-
-struct pbx_chan *pbx_chan_peer(const struct pbx_chan *ch)
-{
-	return pbx_bridge_peer(ch);
 }
 
 bool pbx_chan_media_encrypted(const struct pbx_chan *ch)

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core_priv.h"
+#include "pbx/bridge.h"
 #include "pbx/chan.h"
 #include "pbx/cli.h"
 #include "pbx/core.h"
@@ -35,6 +36,7 @@ static int show_one(struct pbx_chan *ch, void *arg)
 	char dur[64];
 	/* Packet counters come from the media engine, whatever the driver. */
 	struct pbx_rtp_stats rs = {0};
+	const struct pbx_chan *peer = pbx_bridge_peer(ch);
 	pbx_buf_init(&media);
 	if (ch->tech->describe)
 		ch->tech->describe(ch, &media);
@@ -53,7 +55,7 @@ static int show_one(struct pbx_chan *ch, void *arg)
 		pbx_buf_puts(o, ",\"context\":");
 		pbx_buf_json_str(o, ch->context);
 		pbx_buf_puts(o, ",\"bridged_to\":");
-		pbx_buf_json_str(o, pbx_chan_peer(ch) ? pbx_chan_peer(ch)->name : "");
+		pbx_buf_json_str(o, peer ? peer->name : "");
 		pbx_buf_puts(o, ",\"media\":");
 		pbx_buf_json_str(o, media.data ? media.data : "");
 		pbx_buf_printf(o, ",\"duration\":%ld", (long)(st->now - ch->created));
@@ -70,8 +72,7 @@ static int show_one(struct pbx_chan *ch, void *arg)
 				 (unsigned long long)rs.srtp_rejected);
 		pbx_cli_printf(st->cli, "%-28s %-9s %-12s %-12s %-28s %s  %-16s %s\n", ch->name,
 			       pbx_chan_state_name(ch->state), ch->caller_num, ch->exten,
-			       pbx_chan_peer(ch) ? pbx_chan_peer(ch)->name : "", dur, pkts,
-			       media.data ? media.data : "");
+			       peer ? peer->name : "", dur, pkts, media.data ? media.data : "");
 	}
 	pbx_buf_free(&media);
 	st->n++;
@@ -96,7 +97,7 @@ static int show_channels(struct pbx_cli *cli, const struct pbx_cli_args *a)
 static int count_call(struct pbx_chan *ch, void *arg)
 {
 	/* A call is a leg that started it: incoming, or originated (no peer that owns it). */
-	const struct pbx_chan *peer = pbx_chan_peer(ch);
+	const struct pbx_chan *peer = pbx_bridge_peer(ch);
 	if (!ch->outgoing || !peer || peer->outgoing)
 		(*(int *)arg)++;
 	return 0;

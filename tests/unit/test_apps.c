@@ -631,7 +631,7 @@ static void test_dial_answer_then_callee_hangs_up(void **state)
 	assert_int_equal(caller->state, PBX_CHAN_RING);
 	pbx_chan_set_state(leg(0), PBX_CHAN_UP);
 	assert_int_equal(caller->state, PBX_CHAN_UP);
-	assert_ptr_equal(pbx_chan_peer(caller), leg(0));
+	assert_ptr_equal(pbx_bridge_peer(caller), leg(0));
 	assert_string_equal(var("DIALSTATUS"), "ANSWER");
 	assert_string_equal(var("DIALEDPEERNAME"), leg(0)->name);
 	assert_string_equal(var("DIALEDPEERNUMBER"), "a");
@@ -641,7 +641,7 @@ static void test_dial_answer_then_callee_hangs_up(void **state)
 	assert_true(the_call.finished);
 	assert_string_equal(the_call.result, "ANSWER");
 	assert_int_equal(caller->state, PBX_CHAN_UP);
-	assert_null(pbx_chan_peer(caller));
+	assert_null(pbx_bridge_peer(caller));
 	assert_string_equal(var("ANSWEREDTIME"), "0");
 }
 
@@ -653,7 +653,7 @@ static void test_dial_fork_first_answer_wins(void **state)
 	/* Early media of b reaches the caller. */
 	pbx_chan_set_state(leg(1), PBX_CHAN_PROGRESS);
 	assert_true(fake_of(caller)->ind & 1u << PBX_IND_PROGRESS);
-	assert_ptr_equal(pbx_chan_peer(caller), leg(1));
+	assert_ptr_equal(pbx_bridge_peer(caller), leg(1));
 	struct pbx_bridge *early_bridge = caller->bridge;
 	pbx_chan_set_state(leg(0), PBX_CHAN_UP);
 	/* The winner was swapped in: the caller never left its bridge. */
@@ -661,7 +661,7 @@ static void test_dial_fork_first_answer_wins(void **state)
 	assert_int_equal(fakes[2].hangup_cause, 26); /* b: answered elsewhere, CANCEL */
 	assert_int_equal(leg(1)->state, PBX_CHAN_HUNGUP);
 	assert_int_equal(fakes[1].hangup_cause, 0);
-	assert_ptr_equal(pbx_chan_peer(caller), leg(0));
+	assert_ptr_equal(pbx_bridge_peer(caller), leg(0));
 	assert_int_equal(caller->state, PBX_CHAN_UP);
 	/* The caller hangs up: the engine cancels Dial, which sends BYE to the callee. */
 	pbx_chan_remote_hangup(caller, PBX_CAUSE_NORMAL);
@@ -675,9 +675,9 @@ static void test_dial_busy_wins_over_unavailable(void **state)
 {
 	assert_int_equal(RUN3("dial", "TEST/a&TEST/b", "", ""), EINPROGRESS);
 	pbx_chan_set_state(leg(0), PBX_CHAN_PROGRESS);
-	assert_ptr_equal(pbx_chan_peer(caller), leg(0));
+	assert_ptr_equal(pbx_bridge_peer(caller), leg(0));
 	pbx_chan_remote_hangup(leg(0), PBX_CAUSE_UNAVAILABLE);
-	assert_null(pbx_chan_peer(caller));
+	assert_null(pbx_bridge_peer(caller));
 	assert_false(the_call.finished);
 	pbx_chan_remote_hangup(leg(1), PBX_CAUSE_BUSY);
 	assert_true(the_call.finished);
@@ -691,10 +691,10 @@ static void test_dial_early_media_moves_on(void **state)
 	assert_int_equal(RUN3("dial", "TEST/a&TEST/b", "", ""), EINPROGRESS);
 	pbx_chan_set_state(leg(0), PBX_CHAN_PROGRESS);
 	pbx_chan_set_state(leg(1), PBX_CHAN_PROGRESS);
-	assert_ptr_equal(pbx_chan_peer(caller), leg(0));
+	assert_ptr_equal(pbx_bridge_peer(caller), leg(0));
 	pbx_chan_remote_hangup(leg(0), PBX_CAUSE_CONGESTION);
 	/* b's early media takes over from a's. */
-	assert_ptr_equal(pbx_chan_peer(caller), leg(1));
+	assert_ptr_equal(pbx_bridge_peer(caller), leg(1));
 	pbx_chan_remote_hangup(leg(1), PBX_CAUSE_UNAVAILABLE);
 	assert_string_equal(the_call.result, "CONGESTION");
 }
@@ -754,7 +754,7 @@ static void test_dial_option_r(void **state)
 	assert_int_equal(RUN3("dial", "TEST/a", "", "r"), EINPROGRESS);
 	assert_true(fake_of(caller)->ind & 1u << PBX_IND_RINGING);
 	pbx_chan_set_state(leg(0), PBX_CHAN_PROGRESS);
-	assert_null(pbx_chan_peer(caller)); /* no early media with r */
+	assert_null(pbx_bridge_peer(caller)); /* no early media with r */
 	assert_false(fake_of(caller)->ind & 1u << PBX_IND_PROGRESS);
 	pbx_chan_remote_hangup(leg(0), PBX_CAUSE_NO_ANSWER);
 	assert_string_equal(the_call.result, "NOANSWER");

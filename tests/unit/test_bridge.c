@@ -53,12 +53,12 @@ static void test_join_leave(void **state)
 	assert_int_equal(listed(), (int)before + 1);
 	assert_int_equal(pbx_bridge_join(b, a), 0);
 	assert_ptr_equal(a->bridge, b);
-	assert_null(pbx_chan_peer(a));              /* alone: no peer */
+	assert_null(pbx_bridge_peer(a));            /* alone: no peer */
 	assert_int_equal(pbx_bridge_join(b, a), 0); /* again: nothing changes */
 	assert_int_equal(b->n, 1);
 	assert_int_equal(pbx_bridge_join(b, c), 0);
-	assert_ptr_equal(pbx_chan_peer(a), c);
-	assert_ptr_equal(pbx_chan_peer(c), a);
+	assert_ptr_equal(pbx_bridge_peer(a), c);
+	assert_ptr_equal(pbx_bridge_peer(c), a);
 	/* Without media on either leg there is nothing to relay. */
 	assert_int_equal(b->mode, PBX_BRIDGE_IDLE);
 	assert_string_equal(pbx_bridge_mode_name(b->mode), "idle");
@@ -67,7 +67,7 @@ static void test_join_leave(void **state)
 	assert_null(x->bridge);
 	pbx_bridge_leave(c);
 	assert_null(c->bridge);
-	assert_null(pbx_chan_peer(a));
+	assert_null(pbx_bridge_peer(a));
 	assert_int_equal(b->n, 1);
 	pbx_bridge_leave(c); /* not in one: nothing */
 	pbx_bridge_leave(a);
@@ -91,11 +91,11 @@ static void test_members_hold_the_bridge(void **state)
 	pbx_bridge_join(b, c);
 	pbx_bridge_unref(b);
 	assert_int_equal(pbx_bridge_count(), before + 1);
-	assert_ptr_equal(pbx_chan_peer(a), c);
+	assert_ptr_equal(pbx_bridge_peer(a), c);
 	/* A hangup takes the member out; the last one out frees the bridge. */
 	pbx_chan_hangup(a, PBX_CAUSE_NORMAL);
 	assert_null(a->bridge);
-	assert_null(pbx_chan_peer(c));
+	assert_null(pbx_bridge_peer(c));
 	assert_int_equal(pbx_bridge_count(), before + 1);
 	pbx_chan_hangup(c, PBX_CAUSE_NORMAL);
 	assert_int_equal(pbx_bridge_count(), before);
@@ -119,21 +119,21 @@ static void test_swap(void **state)
 	assert_int_equal(pbx_bridge_swap(b, c, t), 0);
 	assert_null(c->bridge);
 	assert_ptr_equal(t->bridge, b);
-	assert_ptr_equal(pbx_chan_peer(a), t);
-	assert_ptr_equal(pbx_chan_peer(t), a);
+	assert_ptr_equal(pbx_bridge_peer(a), t);
+	assert_ptr_equal(pbx_bridge_peer(t), a);
 	assert_int_equal(b->n, 2);
 	/* Errors: out not a member; in hung up. */
 	assert_int_equal(pbx_bridge_swap(b, c, y), ENOENT);
 	pbx_chan_hangup(y, PBX_CAUSE_NORMAL);
 	assert_int_equal(pbx_bridge_swap(b, t, y), ENOTCONN);
-	assert_ptr_equal(pbx_chan_peer(a), t);
+	assert_ptr_equal(pbx_bridge_peer(a), t);
 	/* Swapping in a member of another bridge moves it out of that one. */
 	assert_int_equal(pbx_bridge_alloc(&other), 0);
 	pbx_bridge_join(other, c);
 	assert_int_equal(pbx_bridge_swap(b, t, c), 0);
 	assert_ptr_equal(c->bridge, b);
 	assert_int_equal(other->n, 0);
-	assert_ptr_equal(pbx_chan_peer(a), c);
+	assert_ptr_equal(pbx_bridge_peer(a), c);
 	pbx_bridge_unref(other);
 	pbx_bridge_leave(a);
 	pbx_bridge_leave(c);
@@ -157,7 +157,7 @@ static void test_move(void **state)
 	assert_int_equal(pbx_bridge_join(b2, c), 0);
 	assert_int_equal(b1->n, 1);
 	assert_ptr_equal(c->bridge, b2);
-	assert_null(pbx_chan_peer(a));
+	assert_null(pbx_bridge_peer(a));
 	pbx_bridge_leave(a);
 	pbx_bridge_leave(c);
 	pbx_bridge_unref(b1);

@@ -184,11 +184,6 @@ int pbx_chan_indicate(struct pbx_chan *ch, enum pbx_indication ind);
 int pbx_chan_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms);
 
 /**
- * The other member of @p ch's two-party bridge, or NULL: where its DTMF,
- * hold and resume go. Bridges themselves are in pbx/bridge.h.
- */
-struct pbx_chan *pbx_chan_peer(const struct pbx_chan *ch);
-/**
  * Whether @p ch's media is encrypted (SRTP) as negotiated last. False
  * before its media is negotiated: a driver placing an outgoing leg for it
  * then follows its own default. Any driver, any channel.
