@@ -33,22 +33,32 @@ int pbx_codec_each(int (*cb)(const struct pbx_codec_desc *c, void *arg), void *a
 	return 0;
 }
 
+struct find {
+	const char *name;
+	int pt;
+	const struct pbx_codec_desc *found;
+};
+
+static int find_cb(const struct pbx_codec_desc *c, void *arg)
+{
+	struct find *f = arg;
+	if (f->name ? !strcasecmp(c->name, f->name) : c->static_pt >= 0 && c->static_pt == f->pt)
+		f->found = c;
+	return f->found != NULL;
+}
+
 const struct pbx_codec_desc *pbx_codec_find(const char *name)
 {
-	// cppcheck-suppress comparePointers
-	for (const struct pbx_codec_desc *const *p = __start_pbx_codecs; p < __stop_pbx_codecs; p++)
-		if (!strcasecmp((*p)->name, name))
-			return *p;
-	return NULL;
+	struct find f = {.name = name};
+	pbx_codec_each(find_cb, &f);
+	return f.found;
 }
 
 const struct pbx_codec_desc *pbx_codec_find_pt(int pt)
 {
-	// cppcheck-suppress comparePointers
-	for (const struct pbx_codec_desc *const *p = __start_pbx_codecs; p < __stop_pbx_codecs; p++)
-		if ((*p)->static_pt >= 0 && (*p)->static_pt == pt)
-			return *p;
-	return NULL;
+	struct find f = {.pt = pt};
+	pbx_codec_each(find_cb, &f);
+	return f.found;
 }
 
 int pbx_coder_alloc(struct pbx_coder **cp, const struct pbx_codec_desc *codec, bool encoder)
