@@ -41,10 +41,14 @@ static int opus_init(void *st, bool encoder)
 		o->enc = opus_encoder_create(OPUS_RATE, 1, OPUS_APPLICATION_VOIP, &err);
 		if (!o->enc)
 			return map_err(err);
-		opus_encoder_ctl(o->enc, OPUS_SET_BITRATE(OPUS_BITRATE));
-		opus_encoder_ctl(o->enc, OPUS_SET_INBAND_FEC(1));
-		opus_encoder_ctl(o->enc, OPUS_SET_PACKET_LOSS_PERC(5));
-		opus_encoder_ctl(o->enc, OPUS_SET_DTX(0));
+		if ((err = opus_encoder_ctl(o->enc, OPUS_SET_BITRATE(OPUS_BITRATE))) ||
+		    (err = opus_encoder_ctl(o->enc, OPUS_SET_INBAND_FEC(1))) ||
+		    (err = opus_encoder_ctl(o->enc, OPUS_SET_PACKET_LOSS_PERC(5))) ||
+		    (err = opus_encoder_ctl(o->enc, OPUS_SET_DTX(0)))) {
+			opus_encoder_destroy(o->enc);
+			o->enc = NULL;
+			return map_err(err);
+		}
 	} else {
 		o->dec = opus_decoder_create(OPUS_RATE, 1, &err);
 		if (!o->dec)

@@ -85,7 +85,12 @@ int pbx_resampler_run(struct pbx_resampler *r, const struct pbx_frame *in, struc
 	spx_uint32_t out_len = (spx_uint32_t)((uint64_t)in->samples * r->out_rate / r->in_rate);
 	out->rate = r->out_rate;
 	out->ts = (uint32_t)((uint64_t)in->ts * r->out_rate / r->in_rate);
-	speex_resampler_process_int(r->st, 0, in->pcm, &in_len, out->pcm, &out_len);
+	/* A whole frame always fits (the output is sized for it): input left
+	 * over or an error means a broken state, not a short frame. */
+	if (speex_resampler_process_int(r->st, 0, in->pcm, &in_len, out->pcm, &out_len) !=
+		    RESAMPLER_ERR_SUCCESS ||
+	    in_len != in->samples)
+		return EIO;
 	/* The filter may hold back a sample or two at first: pad with the last. */
 	unsigned want = (unsigned)((uint64_t)in->samples * r->out_rate / r->in_rate);
 	for (unsigned i = out_len; i < want; i++)

@@ -46,7 +46,8 @@ void pbx_resampler_free(struct pbx_resampler *r);
 /**
  * Convert @p in into @p out (same duration, the converter's out rate; the
  * timestamp scaled). Keeps its filter state between frames, so a stream
- * goes through one converter. 0 or EINVAL (wrong input rate).
+ * goes through one converter. 0, EINVAL (wrong input rate) or EIO
+ * (speexdsp refused or left input over).
  */
 int pbx_resampler_run(struct pbx_resampler *r, const struct pbx_frame *in, struct pbx_frame *out);
 
