@@ -255,7 +255,8 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 	 * (pair_banned); one that claims a dialog it does not have (a To tag,
 	 * no match) comes through, and must not get to guess: refused
 	 * without checking its credentials, and without counting. */
-	if (sip_ban_check_user(s->ban, (const struct sockaddr *)&src->addr, who,
+	if (sip_ban_pairs_banned(s->ban) &&
+	    sip_ban_check_user(s->ban, (const struct sockaddr *)&src->addr, who,
 			       sip_stack_now_s())) {
 		sip_stack_reply(s, t, m, src, 403, "Forbidden (banned)", NULL, NULL, NULL);
 		return EACCES;
