@@ -77,3 +77,13 @@ PBX_CODEC_REGISTER(pcma) = {
 	.encode = alaw_encode,
 	.decode = alaw_decode,
 };
+
+const struct pbx_codec_desc *pbx__g711_desc(enum pbx_codec law)
+{
+	return law == PBX_CODEC_PCMA ? &pcma : &pcmu;
+}
+
+int pbx__g711_law(const struct pbx_codec_desc *c)
+{
+	return c == &pcmu ? PBX_CODEC_PCMU : c == &pcma ? PBX_CODEC_PCMA : -1;
+}

@@ -46,6 +46,9 @@ struct pbx_rtp {
 	bool migrating;   /* commands wait in pending until the new worker has it */
 	bool freed;       /* freed while migrating: kept until it arrives, then closed */
 	bool play_active; /* play_done not yet delivered for play_gen */
+	bool play_loop;   /* the playback asked starts again at its end */
+	bool recording;   /* record_done not yet delivered */
+	bool monitoring;  /* monitor_done not yet delivered */
 	uint32_t play_gen;
 	struct pbx__worker *w; /* where the session is, or is moving to */
 	struct pbx__sess *s;  /* the worker's half: only named in commands, and its counters read */
@@ -150,6 +153,9 @@ static void cmd_free(struct pbx__cmd *c)
 		explicit_bzero(&c->u.params, sizeof c->u.params); /* no keys left in freed memory */
 	if (c->type == PBX__CMD_PLAY && c->u.play.snd)
 		pbx__sound_unref(c->u.play.snd);
+	if (c->type == PBX__CMD_RECORD || c->type == PBX__CMD_MONITOR)
+		for (int i = 0; i < 3; i++)
+			free(c->u.rec.path[i]);
 	if (c->type != PBX__CMD_STOP)
 		free(c);
 }
@@ -160,12 +166,17 @@ void pbx__worker_tick(uv_timer_t *t)
 {
 	struct pbx__worker *w = t->data;
 	uint64_t now = uv_now(&w->loop);
+	w->tick_no++;
 	for (struct pbx__sess *s = w->gens, *next; s; s = next) {
 		next = s->gnext;
 		if (pbx__dtmf_sending(s))
 			pbx__dtmf_tick(s, now);
 		if (s->play)
 			pbx__play_tick(s, now);
+		if (s->rec)
+			pbx__rec_tick(s);
+		if (s->mon)
+			pbx__mon_tick(s);
 		pbx__gens_update(s);
 	}
 	if (!w->gens)
@@ -244,9 +255,14 @@ static void on_wake(uv_async_t *a)
 		case PBX__CMD_BRIDGE: pbx__sess_bridge(s, c->s2); break;
 		case PBX__CMD_UNBRIDGE: pbx__sess_unbridge(s); break;
 		case PBX__CMD_PLAY:
+			s->play_loop = c->u.play.loop;
 			pbx__play_start(s, c->u.play.snd, c->u.play.gen);
 			c->u.play.snd = NULL; /* the playback holds the reference now */
 			break;
+		case PBX__CMD_RECORD: pbx__rec_start(s, c); break;
+		case PBX__CMD_RECORD_STOP: pbx__rec_stop(s, PBX_REC_STOPPED); break;
+		case PBX__CMD_MONITOR: pbx__mon_start(s, c); break;
+		case PBX__CMD_MONITOR_STOP: pbx__mon_stop(s); break;
 		case PBX__CMD_PLAY_STOP:
 			/* Answered even when nothing plays (it ended, or never
 			 * arrived): the signalling side knows which to deliver. */
@@ -458,6 +474,16 @@ static void dispatch(const struct pbx__ev *e)
 		r->play_active = false;
 		if (r->ev->play_done)
 			r->ev->play_done(r->arg, e->val);
+		break;
+	case PBX__EV_RECORD_DONE:
+		r->recording = false;
+		if (r->ev->record_done)
+			r->ev->record_done(r->arg, e->digit, e->val, e->gen);
+		break;
+	case PBX__EV_MONITOR_DONE:
+		r->monitoring = false;
+		if (r->ev->monitor_done)
+			r->ev->monitor_done(r->arg, e->val);
 		break;
 	default: break;
 	}
@@ -684,8 +710,8 @@ int pbx_rtp_alloc(struct pbx_rtp **rp, const struct sockaddr *local, struct pbx_
 	s->out.ssrc = pbx__rand();
 	s->out.next_seq = (uint16_t)pbx__rand();
 	s->out.last_ts = pbx__rand();
-	s->codec = PBX_CODEC_PCMU;
-	s->ptime = 20; /* playback before any params still keeps time */
+	pbx__leg_set_codec(s, NULL); /* u-law until params say */
+	s->ptime = 20;               /* playback before any params still keeps time */
 	s->spp = 160;
 	r->s = s;
 	r->port = s->port;
@@ -760,8 +786,8 @@ int pbx_rtp_set_params(struct pbx_rtp *r, const struct pbx_rtp_params *p)
 {
 	struct pbx__cmd *c;
 	int err;
-	if ((unsigned)p->codec >= PBX_CODEC__COUNT || p->pt > 127 || p->dtmf_pt > 127 ||
-	    (unsigned)p->dir > PBX_DIR_INACTIVE || p->ptime > PBX__MAX_PTIME)
+	if (!p->codec || p->pt > 127 || p->dtmf_pt > 127 || (unsigned)p->dir > PBX_DIR_INACTIVE ||
+	    p->ptime > PBX__MAX_PTIME)
 		return EINVAL;
 	if (p->remote.ss_family != AF_INET && p->remote.ss_family != AF_INET6 &&
 	    p->remote.ss_family != AF_UNSPEC)
@@ -851,7 +877,7 @@ int pbx_rtp_bridge(struct pbx_rtp *a, struct pbx_rtp *b)
 	return 0;
 }
 
-int pbx_rtp_play(struct pbx_rtp *r, const char *path)
+static int play(struct pbx_rtp *r, const char *path, bool loop)
 {
 	if (!path || !*path)
 		return EINVAL;
@@ -861,12 +887,23 @@ int pbx_rtp_play(struct pbx_rtp *r, const char *path)
 	bool active = r->play_active;
 	r->play_gen++;
 	r->play_active = true;
+	r->play_loop = loop;
 	int err = pbx__play_request(r->id, r->play_gen, path);
 	if (err) {
 		r->play_gen = gen; /* the playback before, if any, goes on and reports */
 		r->play_active = active;
 	}
 	return err;
+}
+
+int pbx_rtp_play(struct pbx_rtp *r, const char *path)
+{
+	return play(r, path, false);
+}
+
+int pbx_rtp_play_loop(struct pbx_rtp *r, const char *path)
+{
+	return play(r, path, true);
 }
 
 void pbx__media_play_ready(uint32_t id, uint32_t gen, struct pbx__sound *snd, int err)
@@ -879,6 +916,7 @@ void pbx__media_play_ready(uint32_t id, uint32_t gen, struct pbx__sound *snd, in
 		pbx__sound_ref(snd);
 		c->u.play.snd = snd;
 		c->u.play.gen = gen;
+		c->u.play.loop = r->play_loop;
 		submit(r, c);
 		return;
 	}
@@ -939,4 +977,80 @@ void pbx_rtp_get_stats(const struct pbx_rtp *r, struct pbx_rtp_stats *st)
 	st->tx_bytes = __atomic_load_n(&x->tx_bytes, __ATOMIC_RELAXED);
 	st->rx_dropped = __atomic_load_n(&x->rx_dropped, __ATOMIC_RELAXED);
 	st->srtp_rejected = __atomic_load_n(&x->srtp_rejected, __ATOMIC_RELAXED);
+}
+
+/* ---- recording ------------------------------------------------------------------------------- */
+
+const char *pbx_rec_status_name(int why)
+{
+	static const char *const names[] = {
+		[PBX_REC_DTMF] = "DTMF",      [PBX_REC_SILENCE] = "SILENCE",
+		[PBX_REC_MAXLEN] = "TIMEOUT", [PBX_REC_STOPPED] = "HANGUP",
+		[PBX_REC_ERROR] = "ERROR",
+	};
+	return why >= 0 && why <= PBX_REC_ERROR ? names[why] : "ERROR";
+}
+
+/* The worker opens the file; a path is copied into the command. */
+static int rec_path(struct pbx__cmd *c, int i, const char *path)
+{
+	if (!path)
+		return 0;
+	if (!*path)
+		return EINVAL;
+	return (c->u.rec.path[i] = strdup(path)) ? 0 : ENOMEM;
+}
+
+int pbx_rtp_record(struct pbx_rtp *r, const char *path, const struct pbx_rec_opts *o)
+{
+	struct pbx__cmd *c;
+	int err;
+	if (!path || !*path)
+		return EINVAL;
+	if (!r->s)
+		return ENODEV;
+	if ((err = post(r, PBX__CMD_RECORD, &c)))
+		return err;
+	if ((err = rec_path(c, 0, path))) {
+		cmd_free(c);
+		return err;
+	}
+	if (o)
+		c->u.rec.o = *o;
+	c->u.rec.o.terminators[sizeof c->u.rec.o.terminators - 1] = 0;
+	r->recording = true;
+	submit(r, c);
+	return 0;
+}
+
+void pbx_rtp_record_stop(struct pbx_rtp *r)
+{
+	if (r->recording && r->s)
+		post(r, PBX__CMD_RECORD_STOP, NULL);
+}
+
+int pbx_rtp_monitor(struct pbx_rtp *r, const char *mixed, const char *rx_path, const char *tx_path)
+{
+	struct pbx__cmd *c;
+	int err;
+	if (!mixed && !rx_path && !tx_path)
+		return EINVAL;
+	if (!r->s)
+		return ENODEV;
+	if ((err = post(r, PBX__CMD_MONITOR, &c)))
+		return err;
+	if ((err = rec_path(c, 0, mixed)) || (err = rec_path(c, 1, rx_path)) ||
+	    (err = rec_path(c, 2, tx_path))) {
+		cmd_free(c);
+		return err;
+	}
+	r->monitoring = true;
+	submit(r, c);
+	return 0;
+}
+
+void pbx_rtp_monitor_stop(struct pbx_rtp *r)
+{
+	if (r->monitoring && r->s)
+		post(r, PBX__CMD_MONITOR_STOP, NULL);
 }

@@ -21,9 +21,13 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "pbx/frame.h"
 #include "pbx/media.h"
 
 struct pbx_config;
+struct pbx__legf;
+struct pbx__rec;
+struct pbx__mon;
 
 /* ---- g711.c ---------------------------------------------------------------------------------- */
 
@@ -34,6 +38,10 @@ extern uint8_t pbx__ulaw_to_alaw[256], pbx__alaw_to_ulaw[256];
 
 /** The byte translation table from @p from to @p to; NULL when they are the same codec. */
 const uint8_t *pbx__g711_xlat(enum pbx_codec from, enum pbx_codec to);
+/** The registered descriptor of a G.711 law (codec_g711.c). */
+const struct pbx_codec_desc *pbx__g711_desc(enum pbx_codec law);
+/** PBX_CODEC_PCMU or _PCMA when @p c is that G.711 law, else -1. */
+int pbx__g711_law(const struct pbx_codec_desc *c);
 void pbx__g711_encode(enum pbx_codec c, const int16_t *pcm, uint8_t *out, size_t n);
 void pbx__g711_decode(enum pbx_codec c, const uint8_t *in, int16_t *pcm, size_t n);
 
@@ -181,19 +189,26 @@ struct pbx__sess {
 	bool can_send; /* remote known and dir lets us send */
 	bool echo;
 	bool latched;
-	bool sdp_null; /* the SDP address is 0.0.0.0 or port 0: send nothing, latch nothing */
-	uint8_t codec, pt, dtmf_pt, dir;
+	bool sdp_null;  /* the SDP address is 0.0.0.0 or port 0: send nothing, latch nothing */
+	bool rx_frames; /* a consumer wants this leg's audio as frames: fill the jitter buffer */
+	uint8_t pt, dtmf_pt, dir;
+	int8_t law;              /* enum pbx_codec of a G.711 codec (table relay), -1 for others */
 	uint8_t dq_head, dq_len; /* DTMF keys waiting to be sent */
 	uint8_t cand_count;      /* packets in a row from cand */
 	uint16_t spp;            /* samples per packet (ptime * 8) */
 	uint16_t ptime;
+	uint16_t khz; /* RTP clock units per ms: 8 for G.711 and G.722, 48 for Opus */
 	int fd;
 	socklen_t remote_len;
 	uint32_t remote_ssrc;
 	struct pbx__worker *w;
-	struct pbx__sess *peer;  /* bridged with; on the same worker */
+	struct pbx__sess *peer; /* bridged with; on the same worker */
+	const struct pbx_codec_desc *codec;
 	struct pbx__srtp *srtp;  /* NULL when the leg is plain RTP */
 	struct pbx__sound *play; /* NULL when not playing */
+	struct pbx__legf *f;     /* the frame path's state; NULL while only relaying */
+	struct pbx__rec *rec;    /* recording what it receives */
+	struct pbx__mon *mon;    /* call recording of both directions */
 	uint64_t last_rx_ms;
 	union pbx__sa remote; /* where packets go: from SDP, then latched */
 	struct pbx__out out;
@@ -217,6 +232,7 @@ struct pbx__sess {
 	size_t play_pos;
 	uint64_t play_next_ms;
 	uint32_t play_gen;
+	bool play_loop;
 	uint64_t rtcp_rx;
 	uint64_t srtp_warn_ms;           /* the last "SRTP packets rejected" warning */
 	uint64_t srtp_warned;            /* st.srtp_rejected at that warning */
@@ -237,6 +253,10 @@ enum pbx__cmd_type {
 	PBX__CMD_PLAY_STOP,
 	PBX__CMD_ECHO,
 	PBX__CMD_DTMF,
+	PBX__CMD_RECORD,
+	PBX__CMD_RECORD_STOP,
+	PBX__CMD_MONITOR,
+	PBX__CMD_MONITOR_STOP,
 	PBX__CMD_CLOSE,
 	PBX__CMD_MIGRATE,
 	PBX__CMD_ADOPT,
@@ -253,7 +273,12 @@ struct pbx__cmd {
 		struct {
 			struct pbx__sound *snd;
 			uint32_t gen;
+			bool loop;
 		} play;
+		struct {
+			char *path[3]; /* record: [0]; monitor: mixed, rx, tx */
+			struct pbx_rec_opts o;
+		} rec;
 		bool on;
 		struct {
 			char digit;
@@ -267,6 +292,8 @@ enum pbx__ev_type {
 	PBX__EV_DTMF,
 	PBX__EV_TIMEOUT,
 	PBX__EV_PLAY_DONE,
+	PBX__EV_RECORD_DONE,  /* val err, gen ms, digit why */
+	PBX__EV_MONITOR_DONE, /* val err */
 	PBX__EV_CLOSED,
 	PBX__EV_ADOPTED,
 };
@@ -338,6 +365,7 @@ struct pbx__worker {
 	struct pbx__sess *gens;
 	unsigned timeout_ms; /* rtp.timeout; 0 = never */
 	unsigned nsess_sig;  /* sessions placed here: the signalling thread's count */
+	uint32_t tick_no;    /* 20 ms ticks so far: frames are pulled once per tick */
 	bool stopping;
 	struct pbx__cmd stop; /* preallocated, so stopping cannot fail */
 	/* The one receive buffer; relayed packets leave from it, so it has room
@@ -396,6 +424,8 @@ void pbx__sess_send_local(struct pbx__sess *s, uint8_t pt, bool marker, uint32_t
 			  size_t len);
 /** The timestamp a locally made packet takes now, switching the stream to local. */
 uint32_t pbx__out_local_ts(struct pbx__sess *s, uint64_t now, bool *marker);
+/** As pbx__out_local_ts for packets of @p step clock units (the frame path's 20 ms). */
+uint32_t pbx__out_local_ts_step(struct pbx__sess *s, uint64_t now, bool *marker, unsigned step);
 /** Put @p s on / off its worker's list of sessions that need the 20 ms tick. */
 void pbx__gens_update(struct pbx__sess *s);
 
@@ -418,6 +448,44 @@ void pbx__play_stop(struct pbx__sess *s, int err);
 void pbx__play_tick(struct pbx__sess *s, uint64_t now);
 /** Decode @p path to 8 kHz PCM (any thread; the thread pool calls it). 0 or errno. */
 int pbx__sound_load(const char *path, struct pbx__sound **sndp);
+
+/* ---- leg_frames.c: a leg's frame path (worker side) ---------------------------------------- */
+
+/** Set the leg's codec (NULL: u-law), its clock and law; frame state of another codec goes. */
+void pbx__leg_set_codec(struct pbx__sess *s, const struct pbx_codec_desc *c);
+/** Free the frame state (close, migrate). */
+void pbx__leg_frames_free(struct pbx__sess *s);
+/** Recompute rx_frames of @p s after a consumer or a bridge changed. */
+void pbx__frames_update(struct pbx__sess *s);
+/** A received audio payload of @p codec into the leg's jitter buffer (rx_frames is set). */
+void pbx__leg_rx_put(struct pbx__sess *s, const struct pbx_codec_desc *codec, const uint8_t *pl,
+		     size_t len, const struct pbx__rtp_hdr *h);
+/**
+ * The leg's received audio for this tick of its worker, @p rate Hz (8000 or
+ * 16000): decoded from the jitter buffer, concealed when lost; silence
+ * while it fills. Once per tick; later calls give the same frame. 0 or errno.
+ */
+int pbx__leg_rx_frame(struct pbx__sess *s, unsigned rate, struct pbx_frame *out);
+/** Decode a payload that arrived on @p s and send it, re-encoded, out of @p d. */
+void pbx__leg_transcode(struct pbx__sess *s, struct pbx__sess *d,
+			const struct pbx_codec_desc *codec, const uint8_t *pl, size_t len,
+			const struct pbx__rtp_hdr *h, uint64_t now);
+/** Encode @p f (any frame rate) in @p s's codec and send it as a 20 ms local packet. */
+void pbx__leg_send_frame(struct pbx__sess *s, const struct pbx_frame *f, uint64_t now);
+/** The rate frames of this leg are recorded at: 16000 for wideband codecs, else 8000. */
+unsigned pbx__leg_rec_rate(const struct pbx__sess *s);
+
+/* ---- media_record.c: recording consumers (worker side) --------------------------------------- */
+
+/** Start recording per @p c (a PBX__CMD_RECORD; its path is taken). */
+void pbx__rec_start(struct pbx__sess *s, struct pbx__cmd *c);
+/** End the recording (if any) for @p why. */
+void pbx__rec_stop(struct pbx__sess *s, int why);
+void pbx__rec_dtmf(struct pbx__sess *s, char digit);
+void pbx__rec_tick(struct pbx__sess *s);
+void pbx__mon_start(struct pbx__sess *s, struct pbx__cmd *c);
+void pbx__mon_stop(struct pbx__sess *s);
+void pbx__mon_tick(struct pbx__sess *s);
 
 /* ---- dtmf.c, worker side --------------------------------------------------------------------- */
 

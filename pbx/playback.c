@@ -381,6 +381,19 @@ void pbx__play_stop(struct pbx__sess *s, int err)
 	pbx__gens_update(s);
 }
 
+/* The next 20 ms of a leg whose codec is not G.711: through its encoder (leg_frames.c). */
+static size_t play_frame(struct pbx__sess *s, const struct pbx__sound *snd, uint64_t now)
+{
+	struct pbx_frame f;
+	size_t left = snd->n - s->play_pos;
+	if (pbx_frame_init(&f, 8000, PBX_FRAME_MS, 0))
+		return 0;
+	size_t k = left < f.samples ? left : f.samples; /* the rest stays silent */
+	memcpy(f.pcm, snd->pcm + s->play_pos, k * sizeof *f.pcm);
+	pbx__leg_send_frame(s, &f, now);
+	return f.samples;
+}
+
 void pbx__play_tick(struct pbx__sess *s, uint64_t now)
 {
 	/* A worker that stalled catches up by at most 200 ms, then skips: a burst
@@ -390,20 +403,31 @@ void pbx__play_tick(struct pbx__sess *s, uint64_t now)
 	while (s->play && s->play_next_ms <= now) {
 		const struct pbx__sound *snd = s->play;
 		size_t n = s->spp, left = snd->n - s->play_pos;
-		if (s->can_send && !pbx__dtmf_sending(s)) {
+		unsigned ms = s->ptime;
+		if (s->law < 0) {
+			/* Sounds are 8 kHz; the frame path resamples and encodes. */
+			n = 8 * PBX_FRAME_MS;
+			ms = PBX_FRAME_MS;
+			if (s->can_send && !pbx__dtmf_sending(s))
+				play_frame(s, snd, now);
+		} else if (s->can_send && !pbx__dtmf_sending(s)) {
 			uint8_t pkt[PBX__RTP_HDR + PBX__MAX_PTIME * 8];
 			uint8_t *pl = pkt + PBX__RTP_HDR;
 			size_t k = left < n ? left : n;
-			pbx__g711_encode((enum pbx_codec)s->codec, snd->pcm + s->play_pos, pl, k);
+			pbx__g711_encode((enum pbx_codec)s->law, snd->pcm + s->play_pos, pl, k);
 			if (k < n) /* the last frame is filled with silence */
-				memset(pl + k, s->codec == PBX_CODEC_PCMA ? 0xD5 : 0xFF, n - k);
+				memset(pl + k, s->law == PBX_CODEC_PCMA ? 0xD5 : 0xFF, n - k);
 			bool marker;
 			uint32_t ts = pbx__out_local_ts(s, now, &marker);
 			pbx__sess_send_local(s, s->pt, marker, ts, pkt, PBX__RTP_HDR + n);
 		}
 		s->play_pos += n;
-		s->play_next_ms += s->ptime;
-		if (s->play_pos >= snd->n)
-			pbx__play_stop(s, 0);
+		s->play_next_ms += ms;
+		if (s->play_pos >= snd->n) {
+			if (s->play_loop)
+				s->play_pos = 0; /* hold music: again, without a gap */
+			else
+				pbx__play_stop(s, 0);
+		}
 	}
 }

@@ -244,13 +244,13 @@ static void update_can_send(struct pbx__sess *s)
 
 /* ---- the outgoing stream --------------------------------------------------------------------- */
 
-/* The timestamp that follows what was sent, advanced by the time since (8 per
- * ms at 8 kHz), at least one packet's worth so it never repeats. */
-static uint32_t out_next_ts(const struct pbx__out *o, uint64_t now, unsigned spp)
+/* The timestamp that follows what was sent, advanced by the time since (@p khz
+ * clock units per ms), at least one packet's worth so it never repeats. */
+static uint32_t out_next_ts(const struct pbx__out *o, uint64_t now, unsigned spp, unsigned khz)
 {
 	if (!o->sent)
 		return o->last_ts;
-	uint64_t gap = (now - o->last_ms) * 8;
+	uint64_t gap = (now - o->last_ms) * khz;
 	if (gap < spp)
 		gap = spp;
 	return o->last_ts + (uint32_t)gap;
@@ -258,14 +258,19 @@ static uint32_t out_next_ts(const struct pbx__out *o, uint64_t now, unsigned spp
 
 uint32_t pbx__out_local_ts(struct pbx__sess *s, uint64_t now, bool *marker)
 {
+	return pbx__out_local_ts_step(s, now, marker, s->spp);
+}
+
+uint32_t pbx__out_local_ts_step(struct pbx__sess *s, uint64_t now, bool *marker, unsigned step)
+{
 	struct pbx__out *o = &s->out;
 	if (o->mode != PBX__OUT_LOCAL || !o->sent) {
 		o->mode = PBX__OUT_LOCAL;
 		*marker = true;
-		return out_next_ts(o, now, s->spp);
+		return out_next_ts(o, now, step, s->khz);
 	}
 	*marker = false;
-	return o->last_ts + s->spp;
+	return o->last_ts + step;
 }
 
 /* @p p has PBX__SRTP_TRAILER bytes of room after @p len for an SRTP leg. */
@@ -307,7 +312,7 @@ void pbx__sess_send_local(struct pbx__sess *s, uint8_t pt, bool marker, uint32_t
 
 /* Relay (or echo) the packet in the worker's buffer out of @p d. */
 static void relay(struct pbx__sess *d, uint8_t *p, size_t len, const struct pbx__rtp_hdr *h,
-		  int codec, bool dtmf, uint64_t now)
+		  int law, bool dtmf, uint64_t now)
 {
 	/* Playback and DTMF being sent own the leg's stream meanwhile. */
 	if (!d->can_send || d->play || pbx__dtmf_sending(d))
@@ -319,7 +324,10 @@ static void relay(struct pbx__sess *d, uint8_t *p, size_t len, const struct pbx_
 		pt = d->dtmf_pt;
 	} else {
 		pt = d->pt;
-		const uint8_t *x = pbx__g711_xlat((enum pbx_codec)codec, (enum pbx_codec)d->codec);
+		const uint8_t *x =
+			law >= 0 && law != d->law
+				? pbx__g711_xlat((enum pbx_codec)law, (enum pbx_codec)d->law)
+				: NULL;
 		if (x)
 			for (uint8_t *b = p + h->hlen, *e = b + h->plen; b < e; b++)
 				*b = x[*b];
@@ -328,7 +336,7 @@ static void relay(struct pbx__sess *d, uint8_t *p, size_t len, const struct pbx_
 	bool marker = h->marker;
 	if (o->mode != PBX__OUT_RELAY || o->in_ssrc != h->ssrc) {
 		o->seq_off = (uint16_t)(o->next_seq - h->seq);
-		o->ts_off = out_next_ts(o, now, d->spp) - h->ts;
+		o->ts_off = out_next_ts(o, now, d->spp, d->khz) - h->ts;
 		o->in_ssrc = h->ssrc;
 		o->mode = PBX__OUT_RELAY;
 		marker |= !dtmf; /* a new talk spurt for the far jitter buffer */
@@ -433,18 +441,20 @@ static void on_rtp(uv_poll_t *h, int status, int events)
 	}
 	if (pbx__rtp_parse(w->buf, (size_t)n, &hd))
 		goto drop;
-	int codec = -1;
+	const struct pbx_codec_desc *codec = NULL;
+	int law = -1;
 	bool dtmf = false;
-	if (hd.pt == s->pt)
+	if (hd.pt == s->pt) {
 		codec = s->codec;
-	else if (s->dtmf_pt && hd.pt == s->dtmf_pt)
+		law = s->law;
+	} else if (s->dtmf_pt && hd.pt == s->dtmf_pt) {
 		dtmf = true;
-	else if (hd.pt == 0) /* the static G.711 numbers, whatever SDP chose */
-		codec = PBX_CODEC_PCMU;
-	else if (hd.pt == 8)
-		codec = PBX_CODEC_PCMA;
-	else
+	} else if (hd.pt == 0 || hd.pt == 8) { /* the static G.711 numbers, whatever SDP chose */
+		law = hd.pt == 0 ? PBX_CODEC_PCMU : PBX_CODEC_PCMA;
+		codec = pbx__g711_desc((enum pbx_codec)law);
+	} else {
 		goto drop;
+	}
 	if (!latch(s, &src, hd.ssrc))
 		goto drop;
 
@@ -453,16 +463,28 @@ static void on_rtp(uv_poll_t *h, int status, int events)
 	if (dtmf) {
 		char digit;
 		int ms;
-		if (pbx__dtmf_rx_feed(&s->drx, hd.ts, w->buf + hd.hlen, hd.plen, now, &digit, &ms))
+		if (pbx__dtmf_rx_feed(&s->drx, hd.ts, w->buf + hd.hlen, hd.plen, now, &digit,
+				      &ms)) {
 			pbx__media_post(PBX__EV_DTMF, s->id, ms, 0, digit);
+			if (s->rec)
+				pbx__rec_dtmf(s, digit);
+		}
 		if (s->peer)
 			relay(s->peer, w->buf, (size_t)n, &hd, -1, true, now);
 		return;
 	}
-	if (s->peer)
-		relay(s->peer, w->buf, (size_t)n, &hd, codec, false, now);
-	else if (s->echo)
-		relay(s, w->buf, (size_t)n, &hd, codec, false, now);
+	if (s->rx_frames)
+		pbx__leg_rx_put(s, codec, w->buf + hd.hlen, hd.plen, &hd);
+	if (s->peer) {
+		/* Same codec, or the two G.711 laws (a byte table): the packet
+		 * itself goes on. Other pairs decode, resample and encode. */
+		if (codec == s->peer->codec || (law >= 0 && s->peer->law >= 0))
+			relay(s->peer, w->buf, (size_t)n, &hd, law, false, now);
+		else
+			pbx__leg_transcode(s, s->peer, codec, w->buf + hd.hlen, hd.plen, &hd, now);
+	} else if (s->echo) {
+		relay(s, w->buf, (size_t)n, &hd, law, false, now);
+	}
 	return;
 drop:
 	PBX__STAT_ADD(s->st.rx_dropped, 1);
@@ -532,7 +554,7 @@ void pbx__sess_params(struct pbx__sess *s, const struct pbx_rtp_params *p)
 		s->cand_count = 0;
 	}
 	s->sdp_null = sa_null(&sdp);
-	s->codec = (uint8_t)(p->codec < PBX_CODEC__COUNT ? p->codec : PBX_CODEC_PCMU);
+	pbx__leg_set_codec(s, p->codec);
 	s->pt = p->pt & 0x7f;
 	s->dtmf_pt = p->dtmf_pt & 0x7f;
 	s->dir = (uint8_t)p->dir;
@@ -542,7 +564,7 @@ void pbx__sess_params(struct pbx__sess *s, const struct pbx_rtp_params *p)
 	if (ptime > PBX__MAX_PTIME)
 		ptime = PBX__MAX_PTIME;
 	s->ptime = (uint16_t)ptime;
-	s->spp = (uint16_t)(ptime * 8);
+	s->spp = (uint16_t)(ptime * s->khz);
 	/* Keys come fresh with each offer/answer; an unchanged one keeps its
 	 * context. A failure leaves the leg unable to send or receive rather
 	 * than falling back to plain RTP. */
@@ -558,11 +580,14 @@ void pbx__sess_params(struct pbx__sess *s, const struct pbx_rtp_params *p)
 void pbx__sess_unbridge(struct pbx__sess *s)
 {
 	if (s->peer) {
-		s->peer->peer = NULL;
-		s->peer->out.mode = PBX__OUT_NONE;
+		struct pbx__sess *p = s->peer;
+		p->peer = NULL;
+		p->out.mode = PBX__OUT_NONE;
 		s->peer = NULL;
+		pbx__frames_update(p);
 	}
 	s->out.mode = PBX__OUT_NONE;
+	pbx__frames_update(s);
 }
 
 void pbx__sess_bridge(struct pbx__sess *a, struct pbx__sess *b)
@@ -574,12 +599,14 @@ void pbx__sess_bridge(struct pbx__sess *a, struct pbx__sess *b)
 	a->peer = b;
 	b->peer = a;
 	a->echo = b->echo = false;
+	pbx__frames_update(a);
+	pbx__frames_update(b);
 }
 
 void pbx__gens_update(struct pbx__sess *s)
 {
 	struct pbx__worker *w = s->w;
-	bool need = s->play || pbx__dtmf_sending(s);
+	bool need = s->play || pbx__dtmf_sending(s) || s->rec || s->mon;
 	if (need && !s->in_gens) {
 		s->gprev = NULL;
 		s->gnext = w->gens;
@@ -650,8 +677,12 @@ static void on_closed(uv_handle_t *h)
 
 void pbx__sess_close(struct pbx__sess *s)
 {
+	/* Recordings end with what they have: the files are kept. */
+	pbx__rec_stop(s, PBX_REC_STOPPED);
+	pbx__mon_stop(s);
 	detach(s);
 	pbx__play_stop(s, -1);
+	pbx__leg_frames_free(s);
 	s->closing = 2;
 	uv_close((uv_handle_t *)&s->poll, on_closed);
 	uv_close((uv_handle_t *)&s->rtcp_poll, on_closed);
@@ -659,7 +690,12 @@ void pbx__sess_close(struct pbx__sess *s)
 
 void pbx__sess_migrate(struct pbx__sess *s, struct pbx__cmd *c)
 {
+	/* A recorder belongs to this worker's loop: it ends here. The frame
+	 * state is made again on the new worker when needed. */
+	pbx__rec_stop(s, PBX_REC_STOPPED);
+	pbx__mon_stop(s);
 	detach(s);
+	pbx__leg_frames_free(s);
 	s->migrate = c;
 	s->closing = 2;
 	uv_close((uv_handle_t *)&s->poll, on_closed);
@@ -673,8 +709,11 @@ void pbx__sess_check(struct pbx__worker *w)
 	for (struct pbx__sess *s = w->sessions; s; s = s->next) {
 		char digit;
 		int ms;
-		if (pbx__dtmf_rx_flush(&s->drx, now, 1000, &digit, &ms))
+		if (pbx__dtmf_rx_flush(&s->drx, now, 1000, &digit, &ms)) {
 			pbx__media_post(PBX__EV_DTMF, s->id, ms, 0, digit);
+			if (s->rec)
+				pbx__rec_dtmf(s, digit);
+		}
 		if (w->timeout_ms && s->have_params && s->dir == PBX_DIR_SENDRECV &&
 		    !s->timed_out && now - s->last_rx_ms >= w->timeout_ms) {
 			s->timed_out = true;

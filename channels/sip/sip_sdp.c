@@ -1117,7 +1117,8 @@ void sdp_choice_rtp_params(const struct sdp_choice *ch, struct pbx_rtp_params *p
 {
 	memset(p, 0, sizeof(*p));
 	p->remote = ch->remote;
-	p->codec = ch->codec;
+	p->codec = pbx_codec_find(
+		sdp_codec_name(ch->codec)); /* until the SDP side speaks descriptors */
 	p->pt = ch->pt;
 	p->dtmf_pt = ch->dtmf_pt;
 	p->dir = ch->dir;

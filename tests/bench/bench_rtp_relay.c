@@ -146,7 +146,7 @@ static int setup_calls(int calls, bool transcode, const struct sockaddr_in *phon
 		}
 		struct pbx_rtp_params p;
 		memset(&p, 0, sizeof p);
-		p.codec = PBX_CODEC_PCMU;
+		p.codec = pbx_codec_find("PCMU");
 		p.pt = 0;
 		p.dtmf_pt = 101;
 		p.dir = PBX_DIR_SENDRECV;
@@ -154,7 +154,7 @@ static int setup_calls(int calls, bool transcode, const struct sockaddr_in *phon
 		memcpy(&p.remote, &phone_addr[i % NSOCK], sizeof phone_addr[0]);
 		pbx_rtp_set_params(*a, &p);
 		if (transcode) {
-			p.codec = PBX_CODEC_PCMA;
+			p.codec = pbx_codec_find("PCMA");
 			p.pt = 8;
 		}
 		memcpy(&p.remote, &phone_addr[NSOCK + i % NSOCK], sizeof phone_addr[0]);

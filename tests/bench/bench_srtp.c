@@ -186,7 +186,7 @@ static int step(int calls, bool srtp, double seconds, double *cpu, double *us)
 			return 1;
 		}
 		memset(&p, 0, sizeof p);
-		p.codec = PBX_CODEC_PCMU;
+		p.codec = pbx_codec_find("PCMU");
 		p.dir = PBX_DIR_SENDRECV;
 		p.ptime = 20;
 		legs[i].sock = (i & 1) * NSOCK + (i / 2) % NSOCK;

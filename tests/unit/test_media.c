@@ -54,7 +54,8 @@ static void on_play_done(void *arg, int err)
 	r->play_err = err;
 }
 
-static const struct pbx_rtp_events events = {on_dtmf, on_timeout, on_play_done};
+static const struct pbx_rtp_events events = {
+	.dtmf = on_dtmf, .timeout = on_timeout, .play_done = on_play_done};
 
 static uint64_t now_ms(void)
 {
@@ -179,7 +180,7 @@ static void set_params(struct pbx_rtp *r, const void *remote, enum pbx_codec cod
 	memcpy(&p.remote, remote,
 	       sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 					 : sizeof(struct sockaddr_in));
-	p.codec = codec;
+	p.codec = pbx_codec_find(codec == PBX_CODEC_PCMA ? "PCMA" : "PCMU");
 	p.pt = pt;
 	p.dtmf_pt = dtmf_pt;
 	p.dir = dir;

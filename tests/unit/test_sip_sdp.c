@@ -161,7 +161,7 @@ static void test_sdp_yealink(void **state)
 
 	struct pbx_rtp_params rp;
 	sdp_choice_rtp_params(&ch, &rp);
-	assert_int_equal(rp.codec, PBX_CODEC_PCMU);
+	assert_ptr_equal(rp.codec, pbx_codec_find("PCMU"));
 	assert_int_equal(rp.pt, 0);
 	assert_int_equal(rp.dtmf_pt, 101);
 	assert_int_equal(rp.ptime, 20);

@@ -35,7 +35,7 @@ static void on_dtmf(void *arg, char digit, int ms)
 	ndigits++;
 }
 
-static const struct pbx_rtp_events events = {on_dtmf, NULL, NULL};
+static const struct pbx_rtp_events events = {.dtmf = on_dtmf};
 
 static uint64_t now_ms(void)
 {
@@ -193,7 +193,7 @@ static struct pbx_rtp_params params(const struct phone *ph, enum pbx_codec codec
 	struct pbx_rtp_params p;
 	memset(&p, 0, sizeof p);
 	memcpy(&p.remote, &ph->addr, sizeof ph->addr);
-	p.codec = codec;
+	p.codec = pbx_codec_find(codec == PBX_CODEC_PCMA ? "PCMA" : "PCMU");
 	p.pt = codec == PBX_CODEC_PCMA ? 8 : 0;
 	p.dtmf_pt = 101;
 	p.dir = PBX_DIR_SENDRECV;

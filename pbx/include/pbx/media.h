@@ -17,7 +17,9 @@
 #include <sys/socket.h>
 
 #include "pbx/chan.h"
+#include "pbx/codec.h"
 
+/* The SDP side's old names for G.711, kept until chan_sip speaks descriptors. */
 enum pbx_codec {
 	PBX_CODEC_PCMU, /* G.711 u-law, PT 0 */
 	PBX_CODEC_PCMA, /* G.711 A-law, PT 8 */
@@ -45,6 +47,14 @@ struct pbx_rtp_events {
 	void (*timeout)(void *arg);
 	/** A playback ended: @p err 0 at its end, ECANCELED when stopped, or an error. */
 	void (*play_done)(void *arg, int err);
+	/**
+	 * A recording (pbx_rtp_record) ended for @p why: the file holds
+	 * @p ms of audio, or @p err says why there is none (then why is
+	 * PBX_REC_ERROR).
+	 */
+	void (*record_done)(void *arg, int why, int err, unsigned ms);
+	/** A monitor (pbx_rtp_monitor) closed its files: @p err 0 or the first error. */
+	void (*monitor_done)(void *arg, int err);
 };
 
 /** SRTP crypto suites (RFC 4568 names in pbx_srtp_suite_name). */
@@ -71,8 +81,8 @@ int pbx_srtp_key_new(struct pbx_srtp_key *k, enum pbx_srtp_suite suite);
 /** What SDP negotiated for one leg. */
 struct pbx_rtp_params {
 	struct sockaddr_storage remote; /* RTP address from SDP; symmetric RTP may latch another */
-	enum pbx_codec codec;
-	uint8_t pt;      /* payload type used for the codec on this leg */
+	const struct pbx_codec_desc *codec; /* a registered codec (codec.h) */
+	uint8_t pt;                         /* payload type used for the codec on this leg */
 	uint8_t dtmf_pt; /* telephone-event payload type; 0 when not negotiated */
 	/* Ours, as our SDP says: we send if sendrecv/sendonly, use what arrives if
 	 * sendrecv/recvonly; the no-RTP timeout runs only for sendrecv. */
@@ -130,12 +140,51 @@ int pbx_rtp_set_params(struct pbx_rtp *r, const struct pbx_rtp_params *p);
 int pbx_rtp_bridge(struct pbx_rtp *a, struct pbx_rtp *b);
 /** Play a WAV file (any rate, mono), resampled and paced at 20 ms. */
 int pbx_rtp_play(struct pbx_rtp *r, const char *path);
+/** As pbx_rtp_play, from the start again at its end until stopped (hold music). */
+int pbx_rtp_play_loop(struct pbx_rtp *r, const char *path);
 void pbx_rtp_play_stop(struct pbx_rtp *r);
 /** Send every received packet back to its sender (app echo). */
 int pbx_rtp_echo(struct pbx_rtp *r, bool on);
 /** Send an RFC 4733 event (needs dtmf_pt). */
 int pbx_rtp_send_dtmf(struct pbx_rtp *r, char digit, int duration_ms);
 void pbx_rtp_get_stats(const struct pbx_rtp *r, struct pbx_rtp_stats *st);
+
+/* ---- frames out of a leg: recording -------------------------------------------------------- */
+
+/** Why a recording ended; pbx_rec_status_name gives Asterisk's RECORD_STATUS word. */
+enum pbx_rec_why {
+	PBX_REC_DTMF,    /* a terminator key: "DTMF" */
+	PBX_REC_SILENCE, /* silence_ms without speech: "SILENCE" */
+	PBX_REC_MAXLEN,  /* max_ms reached: "TIMEOUT" */
+	PBX_REC_STOPPED, /* pbx_rtp_record_stop (the caller hung up): "HANGUP" */
+	PBX_REC_ERROR,   /* the file could not be written: "ERROR" */
+};
+const char *pbx_rec_status_name(int why);
+
+struct pbx_rec_opts {
+	unsigned max_ms;     /* 0: no limit */
+	unsigned silence_ms; /* stop after this much silence once speech was heard; 0: never */
+	char terminators[8]; /* DTMF keys that end it ("#"); empty: none */
+};
+
+/**
+ * Record what the leg receives (decoded through a jitter buffer) into a
+ * mono WAV at @p path, at 8 kHz for narrowband codecs and 16 kHz for the
+ * others. The file appears under its name only when the recording ends
+ * (record_done). Replaces a recording running on the leg. 0 or errno.
+ */
+int pbx_rtp_record(struct pbx_rtp *r, const char *path, const struct pbx_rec_opts *o);
+/** End the recording now (record_done follows with PBX_REC_STOPPED). */
+void pbx_rtp_record_stop(struct pbx_rtp *r);
+
+/**
+ * Call recording: what the leg receives and what is sent to it (its
+ * bridge peer's audio), mixed into @p mixed and/or each alone into
+ * @p rx_path and @p tx_path (any may be NULL, not all). Follows the leg
+ * across bridges; ends at pbx_rtp_monitor_stop or pbx_rtp_free. 0 or errno.
+ */
+int pbx_rtp_monitor(struct pbx_rtp *r, const char *mixed, const char *rx_path, const char *tx_path);
+void pbx_rtp_monitor_stop(struct pbx_rtp *r);
 const struct pbx_rtp_params *pbx_rtp_get_params(const struct pbx_rtp *r);
 /** Whether the leg is encrypted (its latest params); its suite in *@p suite (may be NULL). */
 bool pbx_rtp_is_srtp(const struct pbx_rtp *r, enum pbx_srtp_suite *suite);

@@ -1,0 +1,275 @@
+/**
+ * @file leg_frames.c  A leg's frame path on its worker: transcoding, sending PCM, frames for consumers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The packet relay (rtp.c) never comes here: two legs with the same codec,
+ * or the two G.711 laws, pass packets on. This file is what the other
+ * cases need, made the first time they need it and kept for the leg:
+ *
+ *  - Transcoding: a packet from a leg whose peer has another codec is
+ *    decoded on arrival, resampled to the peer's codec rate and encoded
+ *    again, one 20 ms packet per 20 ms of audio. No jitter buffer on this
+ *    path: the phone at the other end has its own, and decoding as packets
+ *    come adds no delay. A gap in sequence numbers is concealed by the
+ *    decoder (Opus and G.722 conceal; G.711 gives silence) before the
+ *    packet that follows it.
+ *  - Sending PCM: playback of a non-G.711 leg and transcoded audio go out
+ *    through the leg's encoder, from any frame rate.
+ *  - Frames for consumers (recording, call recording): payloads go into a
+ *    jitter buffer as they arrive (speexdsp's, adaptive), and once per
+ *    worker tick the frame due is taken out, decoded or concealed and
+ *    resampled to the consumer's rate. Only legs that have a consumer (or
+ *    whose peer has a monitor) fill one.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jitter.h"
+#include "media_priv.h"
+#include "pbx/log.h"
+
+/* A lost stretch longer than this is not concealed: it is a talk spurt's end. */
+#define MAX_CONCEAL 5
+
+struct pbx__legf {
+	/* Send side: PCM into this leg's codec. */
+	struct pbx_coder *enc;
+	struct pbx_resampler *enc_rs; /* from enc_rs_rate to the codec's rate */
+	unsigned enc_rs_rate;
+	/* Transcoding: this leg's packets decoded as they arrive. */
+	struct pbx_coder *dec;
+	struct pbx_resampler *dec_rs; /* the decoded audio to the peer's codec rate */
+	unsigned dec_rs_rate;
+	uint16_t next_seq;
+	bool seq_valid;
+	bool warned;
+	/* Consumers: jitter buffer, its decoder and a resampler to rx_rate. */
+	struct pbx__jitter *jb;
+	struct pbx_coder *jdec;
+	struct pbx_resampler *jrs;
+	unsigned jrs_rate;
+	uint32_t tick; /* worker tick of cur */
+	bool have_cur;
+	struct pbx_frame cur;
+};
+
+void pbx__leg_set_codec(struct pbx__sess *s, const struct pbx_codec_desc *c)
+{
+	if (!c)
+		c = pbx__g711_desc(PBX_CODEC_PCMU);
+	if (s->codec != c)
+		pbx__leg_frames_free(s); /* coders of the old codec are of no use */
+	s->codec = c;
+	s->law = (int8_t)pbx__g711_law(c);
+	s->khz = (uint16_t)(c->clock / 1000 ? c->clock / 1000 : 8);
+	pbx__frames_update(s);
+}
+
+void pbx__leg_frames_free(struct pbx__sess *s)
+{
+	struct pbx__legf *f = s->f;
+	if (!f)
+		return;
+	pbx_coder_free(f->enc);
+	pbx_coder_free(f->dec);
+	pbx_coder_free(f->jdec);
+	pbx_resampler_free(f->enc_rs);
+	pbx_resampler_free(f->dec_rs);
+	pbx_resampler_free(f->jrs);
+	pbx__jitter_free(f->jb);
+	free(f);
+	s->f = NULL;
+}
+
+static struct pbx__legf *legf(struct pbx__sess *s)
+{
+	if (!s->f && !(s->f = calloc(1, sizeof *s->f)))
+		pbx_error("rtp %u: out of memory for the frame path", s->id);
+	return s->f;
+}
+
+/* Once per leg: a frame path that cannot run says so, then stays quiet. */
+static void fail_once(struct pbx__sess *s, const char *what, int err)
+{
+	if (s->f && !s->f->warned) {
+		s->f->warned = true;
+		pbx_error("rtp %u: %s (%s): %s", s->id, what, s->codec->name, strerror(err));
+	}
+}
+
+/* A resampler in *@p rp from @p in to @p out, kept while the rates stay. */
+static int resampler_for(struct pbx_resampler **rp, unsigned *rate_in, unsigned in, unsigned out)
+{
+	if (*rp && *rate_in == in)
+		return 0;
+	pbx_resampler_free(*rp);
+	*rp = NULL;
+	*rate_in = in;
+	return pbx_resampler_alloc(rp, in, out);
+}
+
+void pbx__frames_update(struct pbx__sess *s)
+{
+	bool want = s->rec || s->mon || (s->peer && s->peer->mon);
+	if (s->rx_frames == want)
+		return;
+	s->rx_frames = want;
+	/* A buffer that stopped filling holds old audio: start afresh next time. */
+	if (!want && s->f && s->f->jb) {
+		pbx__jitter_free(s->f->jb);
+		s->f->jb = NULL;
+	}
+}
+
+unsigned pbx__leg_rec_rate(const struct pbx__sess *s)
+{
+	return s->codec->rate > 8000 ? 16000 : 8000;
+}
+
+/* ---- send ------------------------------------------------------------------------------------ */
+
+void pbx__leg_send_frame(struct pbx__sess *s, const struct pbx_frame *in, uint64_t now)
+{
+	struct pbx__legf *f = legf(s);
+	const struct pbx_codec_desc *c = s->codec;
+	struct pbx_frame conv;
+	const struct pbx_frame *fr = in;
+	int err;
+	if (!f)
+		return;
+	if (!f->enc && (err = pbx_coder_alloc(&f->enc, c, true))) {
+		fail_once(s, "no encoder", err);
+		return;
+	}
+	if (in->rate != c->rate) {
+		if ((err = resampler_for(&f->enc_rs, &f->enc_rs_rate, in->rate, c->rate)) ||
+		    (err = pbx_resampler_run(f->enc_rs, in, &conv))) {
+			fail_once(s, "cannot resample for the encoder", err);
+			return;
+		}
+		fr = &conv;
+	}
+	uint8_t pkt[PBX__RTP_HDR + PBX__MAX_PTIME * 8];
+	int n = pbx_coder_encode(f->enc, fr->pcm, fr->samples, pkt + PBX__RTP_HDR,
+				 sizeof pkt - PBX__RTP_HDR);
+	if (n < 0) {
+		fail_once(s, "encoding failed", -n);
+		return;
+	}
+	bool marker;
+	uint32_t ts = pbx__out_local_ts_step(s, now, &marker, c->clock * PBX_FRAME_MS / 1000);
+	pbx__sess_send_local(s, s->pt, marker, ts, pkt, PBX__RTP_HDR + (size_t)n);
+}
+
+/* ---- transcoding ----------------------------------------------------------------------------- */
+
+/* @p n samples of @p s's decoded audio (its codec rate) out of @p d, 20 ms at a time. */
+static void send_pcm(struct pbx__sess *s, struct pbx__sess *d, const int16_t *pcm, size_t n,
+		     uint64_t now)
+{
+	struct pbx_frame fr;
+	size_t per = pbx_codec_samples(s->codec, PBX_FRAME_MS);
+	for (size_t off = 0; off + per <= n; off += per) {
+		if (pbx_frame_init(&fr, s->codec->rate, PBX_FRAME_MS, 0))
+			return;
+		memcpy(fr.pcm, pcm + off, per * sizeof *pcm);
+		pbx__leg_send_frame(d, &fr, now);
+	}
+}
+
+void pbx__leg_transcode(struct pbx__sess *s, struct pbx__sess *d,
+			const struct pbx_codec_desc *codec, const uint8_t *pl, size_t len,
+			const struct pbx__rtp_hdr *h, uint64_t now)
+{
+	/* Playback and DTMF being sent own the far leg's stream meanwhile. */
+	if (!d->can_send || d->play || pbx__dtmf_sending(d) || codec != s->codec)
+		return;
+	struct pbx__legf *f = legf(s);
+	int err;
+	if (!f)
+		return;
+	if (!f->dec && (err = pbx_coder_alloc(&f->dec, s->codec, false))) {
+		fail_once(s, "no decoder", err);
+		return;
+	}
+	static _Thread_local int16_t pcm[PBX__MAX_PTIME * PBX_FRAME_MAX_RATE / 1000];
+	size_t per = pbx_codec_samples(s->codec, PBX_FRAME_MS);
+	if (f->seq_valid) {
+		int16_t gap = (int16_t)(h->seq - f->next_seq);
+		if (gap < 0)
+			return; /* late or repeated: its time has passed */
+		for (int k = 0; k < gap && k < MAX_CONCEAL; k++) {
+			int got = pbx_coder_decode(f->dec, NULL, 0, pcm, per);
+			if (got > 0)
+				send_pcm(s, d, pcm, (size_t)got, now);
+		}
+	}
+	f->next_seq = (uint16_t)(h->seq + 1);
+	f->seq_valid = true;
+	int got = pbx_coder_decode(f->dec, pl, len, pcm, sizeof pcm / sizeof *pcm);
+	if (got < 0) {
+		PBX__STAT_ADD(s->st.rx_dropped, 1);
+		return;
+	}
+	send_pcm(s, d, pcm, (size_t)got, now);
+}
+
+/* ---- frames for consumers -------------------------------------------------------------------- */
+
+void pbx__leg_rx_put(struct pbx__sess *s, const struct pbx_codec_desc *codec, const uint8_t *pl,
+		     size_t len, const struct pbx__rtp_hdr *h)
+{
+	struct pbx__legf *f;
+	if (codec != s->codec || !(f = legf(s)))
+		return;
+	if (!f->jb && pbx__jitter_alloc(&f->jb, s->codec->clock * PBX_FRAME_MS / 1000)) {
+		fail_once(s, "no jitter buffer", ENOMEM);
+		return;
+	}
+	pbx__jitter_put(f->jb, pl, len, h->ts, h->seq);
+}
+
+int pbx__leg_rx_frame(struct pbx__sess *s, unsigned rate, struct pbx_frame *out)
+{
+	struct pbx__legf *f = legf(s);
+	const struct pbx_codec_desc *c = s->codec;
+	int err;
+	if (!f)
+		return ENOMEM;
+	if (f->have_cur && f->tick == s->w->tick_no && f->cur.rate == rate) {
+		*out = f->cur;
+		return 0;
+	}
+	struct pbx_frame dec;
+	if ((err = pbx_frame_init(&dec, c->rate, PBX_FRAME_MS, 0)))
+		return err;
+	uint8_t pl[PBX__RTP_MAX];
+	size_t len = 0;
+	enum pbx__jitter_got got =
+		f->jb ? pbx__jitter_get(f->jb, pl, sizeof pl, &len) : PBX__JITTER_FILLING;
+	if (got != PBX__JITTER_FILLING) {
+		if (!f->jdec && (err = pbx_coder_alloc(&f->jdec, c, false))) {
+			fail_once(s, "no decoder", err);
+			return err;
+		}
+		/* A payload longer than a frame (another ptime) keeps its first 20 ms. */
+		int16_t pcm[PBX__MAX_PTIME * PBX_FRAME_MAX_RATE / 1000];
+		int n = got == PBX__JITTER_FRAME
+				? pbx_coder_decode(f->jdec, pl, len, pcm, sizeof pcm / sizeof *pcm)
+				: pbx_coder_decode(f->jdec, NULL, 0, pcm, dec.samples);
+		if (n > 0)
+			memcpy(dec.pcm, pcm, (n < (int)dec.samples ? (size_t)n : dec.samples) * 2);
+	}
+	if (rate == c->rate) {
+		*out = dec;
+	} else if ((err = resampler_for(&f->jrs, &f->jrs_rate, c->rate, rate)) ||
+		   (err = pbx_resampler_run(f->jrs, &dec, out))) {
+		fail_once(s, "cannot resample for a recording", err);
+		return err;
+	}
+	f->cur = *out;
+	f->tick = s->w->tick_no;
+	f->have_cur = true;
+	return 0;
+}
