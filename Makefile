@@ -24,6 +24,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter -Wformat=2 \
             -Wno-format-nonliteral
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DPBX_VERSION='"$(VERSION)"' \
+            -DPBX_SOUNDS_DIR='"$(CURDIR)/sounds"' \
             -Ipbx/include $(WARN) $(PKG_CFLAGS)
 CFLAGS   ?= -O2 -g
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer \

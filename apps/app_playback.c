@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Files are joined with '&' and played one after the other; names without
- * an extension are sounds/<name>.wav (see APPS_SOUNDS_DIR). The media
+ * an extension are SOUNDS_DIR/<name>.wav (pbx.sounds_dir). The media
  * engine decodes, resamples and paces them. As in Asterisk, a missing
  * file is logged and skipped and the status says FAILED; DTMF does not
  * interrupt (that is Background).

@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pbx/app.h"
+#include "pbx/config.h"
 #include "pbx/core.h"
 #include "pbx/log.h"
 #include "pbx/media.h"
@@ -25,8 +27,47 @@ int apps_sound_path(char *out, size_t size, const char *name)
 		return EINVAL;
 	const char *ext = strchr(base, '.') ? "" : ".wav";
 	int n = name[0] == '/' ? snprintf(out, size, "%s%s", name, ext)
-			       : snprintf(out, size, "%s/%s%s", APPS_SOUNDS_DIR, name, ext);
+			       : snprintf(out, size, "%s/%s%s", pbx_sounds_dir(), name, ext);
 	return n < 0 || (size_t)n >= size ? ENAMETOOLONG : 0;
+}
+
+/* "%d" in @p name replaced by @p n into @p out; false when it does not fit. */
+static bool numbered(char *out, size_t size, const char *name, unsigned n)
+{
+	const char *d = strstr(name, "%d");
+	int len = d ? snprintf(out, size, "%.*s%u%s", (int)(d - name), name, n, d + 2)
+		    : snprintf(out, size, "%s", name);
+	return len >= 0 && (size_t)len < size;
+}
+
+int apps_recording_path(char *out, size_t size, const char *name, const char *subdir)
+{
+	char dir[APPS_PATH_MAX], full[APPS_PATH_MAX];
+	if (!name || !*name)
+		return EINVAL;
+	if (name[0] == '/') {
+		snprintf(full, sizeof full, "%s", name);
+	} else {
+		if (!strncmp(name, "../", 3) || strstr(name, "/../"))
+			return EINVAL; /* a relative name stays under its folder */
+		const struct pbx_config *cfg = pbx_cfg();
+		int n = snprintf(dir, sizeof dir, "%s/%s", cfg ? pbx_config_core(cfg)->state_dir : ".",
+				 subdir);
+		if (n < 0 || (size_t)n >= sizeof dir)
+			return ENAMETOOLONG;
+		if (mkdir(dir, 0750) && errno != EEXIST)
+			return errno;
+		n = snprintf(full, sizeof full, "%s/%s", dir, name);
+		if (n < 0 || (size_t)n >= sizeof full)
+			return ENAMETOOLONG;
+	}
+	for (unsigned i = 0; i < 100000; i++) {
+		if (!numbered(out, size, full, i))
+			return ENAMETOOLONG;
+		if (!strstr(full, "%d") || access(out, F_OK))
+			return 0;
+	}
+	return EEXIST;
 }
 
 bool apps_var_name_ok(const char *name)

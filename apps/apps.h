@@ -47,17 +47,12 @@ void apps_sleep_cancel(struct pbx_chan *ch, struct pbx_app_call *call);
 
 /* ---- sound files (apps.c) ------------------------------------------------------------- */
 
-/*
- * Prompts are looked up relative to the working directory, as `make run`
- * starts the PBX from the source tree where sounds/ is committed. A
- * configuration key can replace this when the PBX is installed elsewhere.
- */
-#define APPS_SOUNDS_DIR "sounds"
-#define APPS_PATH_MAX   512
+/* Prompts are looked up under pbx.sounds_dir (pbx_sounds_dir()). */
+#define APPS_PATH_MAX 512
 
 /**
  * The file for prompt @p name, as Asterisk names them: "digits/1" is
- * sounds/digits/1.wav; an absolute name is kept; ".wav" is added when
+ * SOUNDS_DIR/digits/1.wav; an absolute name is kept; ".wav" is added when
  * the last component has no extension. 0, EINVAL (empty name) or
  * ENAMETOOLONG.
  */
@@ -133,6 +128,17 @@ int apps_answer(struct pbx_chan *ch, bool early);
 int apps_play_start(struct apps_play *ap);
 /** The application's cancel(): the channel hangs up. */
 void apps_play_cancel(struct pbx_chan *ch, struct pbx_app_call *call);
+
+/* ---- recordings (apps.c) ------------------------------------------------------------ */
+
+/**
+ * Where a recording named @p name goes: an absolute name is kept; another
+ * is under STATE_DIR/@p subdir/ ("recordings", "monitor"), a folder made
+ * when missing. The first "%d" becomes the lowest number whose file does
+ * not exist yet (Asterisk's Record). 0, EINVAL (empty, or ".." in a
+ * relative name), ENAMETOOLONG, or mkdir's errno.
+ */
+int apps_recording_path(char *out, size_t size, const char *name, const char *subdir);
 
 /* ---- dial (app_dial.c) ------------------------------------------------------------------- */
 

@@ -71,14 +71,11 @@ static bool has_media(const struct pbx_chan *ch)
 static int update(struct pbx_bridge *b)
 {
 	assert(b->n <= PBX_BRIDGE_MAX_MEMBERS);
-	if (b->n == 2 && has_media(b->members[0]) && has_media(b->members[1])) {
-		b->mode = PBX_BRIDGE_RELAY;
+	if (b->n == 2 && has_media(b->members[0]) && has_media(b->members[1]))
 		return pbx_rtp_bridge(b->members[0]->rtp, b->members[1]->rtp);
-	}
 	/* Out of relay: the engine unjoins both sides of a pair at once, and a
 	 * session never joined costs nothing (pbx_rtp_bridge checks). */
 	int err = 0;
-	b->mode = PBX_BRIDGE_IDLE;
 	for (size_t i = 0; i < b->n; i++)
 		if (has_media(b->members[i])) {
 			int e = pbx_rtp_bridge(b->members[i]->rtp, NULL);
@@ -112,7 +109,7 @@ int pbx_bridge_join(struct pbx_bridge *b, struct pbx_chan *ch)
 	ch->bridge = pbx_bridge_ref(b);
 	int err = update(b);
 	pbx_debug("bridge %u: %s joined (%zu member%s, %s)", b->id, ch->name, b->n,
-		  b->n == 1 ? "" : "s", pbx_bridge_mode_name(b->mode));
+		  b->n == 1 ? "" : "s", pbx_bridge_mode_name(pbx_bridge_mode(b)));
 	return err;
 }
 
@@ -170,11 +167,27 @@ struct pbx_chan *pbx_bridge_peer(const struct pbx_chan *ch)
 	return b->members[0] == ch ? b->members[1] : b->members[0];
 }
 
+enum pbx_bridge_mode pbx_bridge_mode(const struct pbx_bridge *b)
+{
+	if (b->n != 2 || !has_media(b->members[0]) || !has_media(b->members[1]))
+		return PBX_BRIDGE_IDLE;
+	const struct pbx_rtp *x = b->members[0]->rtp, *y = b->members[1]->rtp;
+	if (pbx_rtp_has_consumers(x) || pbx_rtp_has_consumers(y))
+		return PBX_BRIDGE_FRAMES;
+	const struct pbx_rtp_params *px = pbx_rtp_get_params(x), *py = pbx_rtp_get_params(y);
+	/* Until both have negotiated, nothing flows: what is set up is a relay. */
+	if (px && py && px->codec != py->codec)
+		return PBX_BRIDGE_TRANSCODE;
+	return PBX_BRIDGE_RELAY;
+}
+
 const char *pbx_bridge_mode_name(enum pbx_bridge_mode m)
 {
 	switch (m) {
 	case PBX_BRIDGE_IDLE: return "idle";
 	case PBX_BRIDGE_RELAY: return "relay";
+	case PBX_BRIDGE_TRANSCODE: return "transcode";
+	case PBX_BRIDGE_FRAMES: return "frames";
 	}
 	return "?";
 }

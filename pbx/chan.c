@@ -98,6 +98,7 @@ void pbx_chan_unref(struct pbx_chan *ch)
 		return;
 	if (ch->state != PBX_CHAN_HUNGUP)
 		live--; /* dropped without a hangup: a driver bug, but keep the count right */
+	pbx_chan_moh_stop(ch);
 	if (ch->tech->destroy)
 		ch->tech->destroy(ch);
 	while (ch->vars) {
@@ -173,6 +174,7 @@ static void gone(struct pbx_chan *ch, int cause)
 	pbx_chan_var_set(ch, "HANGUPCAUSE", num);
 	/* Our own reference first: the bridge's may be the last one. */
 	pbx_chan_ref(ch);
+	pbx_chan_moh_stop(ch);
 	pbx_bridge_leave(ch);
 	ch->app_ev = NULL;
 	const struct pbx_chan_events *ev = ch->ev;
@@ -242,7 +244,15 @@ void pbx_chan_remote_dtmf_signalled(struct pbx_chan *ch, char digit)
 void pbx_chan_remote_media_dir(struct pbx_chan *ch, enum pbx_media_dir dir)
 {
 	struct pbx_chan *peer = pbx_bridge_peer(ch);
-	if (peer && peer->state != PBX_CHAN_HUNGUP && peer->tech->peer_media_changed)
+	if (!peer || peer->state == PBX_CHAN_HUNGUP)
+		return;
+	bool held = dir == PBX_DIR_SENDONLY || dir == PBX_DIR_INACTIVE;
+	/* Music replaces what the holding phone still sends; we only send then. */
+	if (held && !pbx_chan_moh_start(peer, pbx_chan_var_get(ch, "MUSICCLASS")))
+		dir = PBX_DIR_SENDONLY;
+	else if (!held)
+		pbx_chan_moh_stop(peer);
+	if (peer->tech->peer_media_changed)
 		peer->tech->peer_media_changed(peer, dir);
 }
 
@@ -254,6 +264,16 @@ void pbx_chan_media_done(struct pbx_chan *ch, int err)
 	const struct pbx_chan_events *ev = evs_for(ch, &arg);
 	if (ev && ev->media_done)
 		ev->media_done(ch, err, arg);
+}
+
+void pbx_chan_record_done(struct pbx_chan *ch, int why, int err, unsigned ms)
+{
+	void *arg;
+	if (ch->state == PBX_CHAN_HUNGUP)
+		return;
+	const struct pbx_chan_events *ev = evs_for(ch, &arg);
+	if (ev && ev->record_done)
+		ev->record_done(ch, why, err, ms, arg);
 }
 
 void pbx_chan_set_owner(struct pbx_chan *ch, const struct pbx_chan_events *ev, void *arg)

@@ -60,6 +60,11 @@ const struct pbx_config *pbx_cfg(void)
 	return core.cfg;
 }
 
+const char *pbx_sounds_dir(void)
+{
+	return core.cfg ? pbx_config_core(core.cfg)->sounds_dir : PBX_SOUNDS_DIR;
+}
+
 struct pbx_dir *pbx_dir(void)
 {
 	return core.dir;

@@ -30,6 +30,11 @@ static const struct pbx_cfg_key keys[] = {
 	 .min = 0,
 	 .max = 64,
 	 .help = "media threads; 0 = one per core"},
+	{.name = "sounds_dir",
+	 .type = PBX_CFG_PATH,
+	 .off = OFF(sounds_dir),
+	 .def = PBX_SOUNDS_DIR,
+	 .help = "prompts, and moh/CLASS/ folders of hold music; default: the source tree's sounds/"},
 	{0},
 };
 

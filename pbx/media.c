@@ -47,8 +47,11 @@ struct pbx_rtp {
 	bool freed;       /* freed while migrating: kept until it arrives, then closed */
 	bool play_active; /* play_done not yet delivered for play_gen */
 	bool play_loop;   /* the playback asked starts again at its end */
+	bool play_music;  /* ... and is hold music: its end goes to music_done */
 	bool recording;   /* record_done not yet delivered */
 	bool monitoring;  /* monitor_done not yet delivered */
+	bool rec_on;      /* a recording was started and not stopped */
+	bool mon_on;      /* a monitor was started and not stopped */
 	uint32_t play_gen;
 	struct pbx__worker *w; /* where the session is, or is moving to */
 	struct pbx__sess *s;  /* the worker's half: only named in commands, and its counters read */
@@ -260,7 +263,7 @@ static void on_wake(uv_async_t *a)
 			c->u.play.snd = NULL; /* the playback holds the reference now */
 			break;
 		case PBX__CMD_RECORD: pbx__rec_start(s, c); break;
-		case PBX__CMD_RECORD_STOP: pbx__rec_stop(s, PBX_REC_STOPPED); break;
+		case PBX__CMD_RECORD_STOP: pbx__rec_stop(s, PBX_REC_STOPPED, c->u.on); break;
 		case PBX__CMD_MONITOR: pbx__mon_start(s, c); break;
 		case PBX__CMD_MONITOR_STOP: pbx__mon_stop(s); break;
 		case PBX__CMD_PLAY_STOP:
@@ -441,6 +444,8 @@ static void arrived(struct pbx_rtp *r, int widx)
 
 /* ---- events (signalling thread) -------------------------------------------------------------- */
 
+static void play_done(struct pbx_rtp *r, int err);
+
 static void dispatch(const struct pbx__ev *e)
 {
 	struct pbx_rtp *r;
@@ -471,17 +476,15 @@ static void dispatch(const struct pbx__ev *e)
 	case PBX__EV_PLAY_DONE:
 		if (!r->play_active || e->gen != r->play_gen)
 			break; /* superseded by a newer playback, or already told */
-		r->play_active = false;
-		if (r->ev->play_done)
-			r->ev->play_done(r->arg, e->val);
+		play_done(r, e->val);
 		break;
 	case PBX__EV_RECORD_DONE:
-		r->recording = false;
+		r->recording = r->rec_on = false;
 		if (r->ev->record_done)
 			r->ev->record_done(r->arg, e->digit, e->val, e->gen);
 		break;
 	case PBX__EV_MONITOR_DONE:
-		r->monitoring = false;
+		r->monitoring = r->mon_on = false;
 		if (r->ev->monitor_done)
 			r->ev->monitor_done(r->arg, e->val);
 		break;
@@ -877,7 +880,7 @@ int pbx_rtp_bridge(struct pbx_rtp *a, struct pbx_rtp *b)
 	return 0;
 }
 
-static int play(struct pbx_rtp *r, const char *path, bool loop)
+static int play(struct pbx_rtp *r, const char *path, bool music, bool loop)
 {
 	if (!path || !*path)
 		return EINVAL;
@@ -887,23 +890,35 @@ static int play(struct pbx_rtp *r, const char *path, bool loop)
 	bool active = r->play_active;
 	r->play_gen++;
 	r->play_active = true;
+	bool was_loop = r->play_loop, was_music = r->play_music;
 	r->play_loop = loop;
+	r->play_music = music;
 	int err = pbx__play_request(r->id, r->play_gen, path);
 	if (err) {
 		r->play_gen = gen; /* the playback before, if any, goes on and reports */
 		r->play_active = active;
+		r->play_loop = was_loop;
+		r->play_music = was_music;
 	}
 	return err;
 }
 
 int pbx_rtp_play(struct pbx_rtp *r, const char *path)
 {
-	return play(r, path, false);
+	return play(r, path, false, false);
 }
 
-int pbx_rtp_play_loop(struct pbx_rtp *r, const char *path)
+int pbx_rtp_play_music(struct pbx_rtp *r, const char *path, bool loop)
 {
-	return play(r, path, true);
+	return play(r, path, true, loop);
+}
+
+/* The end of the current playback, to whoever started it. */
+static void play_done(struct pbx_rtp *r, int err)
+{
+	r->play_active = false;
+	if (r->play_music ? r->ev->music_done : r->ev->play_done)
+		(r->play_music ? r->ev->music_done : r->ev->play_done)(r->arg, err);
 }
 
 void pbx__media_play_ready(uint32_t id, uint32_t gen, struct pbx__sound *snd, int err)
@@ -920,9 +935,10 @@ void pbx__media_play_ready(uint32_t id, uint32_t gen, struct pbx__sound *snd, in
 		submit(r, c);
 		return;
 	}
-	r->play_active = false;
-	if (r->ev && r->ev->play_done)
-		r->ev->play_done(r->arg, err);
+	if (r->ev)
+		play_done(r, err);
+	else
+		r->play_active = false;
 }
 
 void pbx_rtp_play_stop(struct pbx_rtp *r)
@@ -932,6 +948,12 @@ void pbx_rtp_play_stop(struct pbx_rtp *r)
 		return;
 	c->u.play.gen = r->play_gen;
 	submit(r, c);
+}
+
+void pbx_rtp_music_stop(struct pbx_rtp *r)
+{
+	if (r->play_music)
+		pbx_rtp_play_stop(r);
 }
 
 int pbx_rtp_echo(struct pbx_rtp *r, bool on)
@@ -1018,15 +1040,19 @@ int pbx_rtp_record(struct pbx_rtp *r, const char *path, const struct pbx_rec_opt
 	if (o)
 		c->u.rec.o = *o;
 	c->u.rec.o.terminators[sizeof c->u.rec.o.terminators - 1] = 0;
-	r->recording = true;
+	r->recording = r->rec_on = true;
 	submit(r, c);
 	return 0;
 }
 
-void pbx_rtp_record_stop(struct pbx_rtp *r)
+void pbx_rtp_record_stop(struct pbx_rtp *r, bool keep)
 {
-	if (r->recording && r->s)
-		post(r, PBX__CMD_RECORD_STOP, NULL);
+	struct pbx__cmd *c;
+	if (r->recording && r->s && !post(r, PBX__CMD_RECORD_STOP, &c)) {
+		c->u.on = keep;
+		submit(r, c);
+	}
+	r->rec_on = false;
 }
 
 int pbx_rtp_monitor(struct pbx_rtp *r, const char *mixed, const char *rx_path, const char *tx_path)
@@ -1044,7 +1070,7 @@ int pbx_rtp_monitor(struct pbx_rtp *r, const char *mixed, const char *rx_path, c
 		cmd_free(c);
 		return err;
 	}
-	r->monitoring = true;
+	r->monitoring = r->mon_on = true;
 	submit(r, c);
 	return 0;
 }
@@ -1053,4 +1079,10 @@ void pbx_rtp_monitor_stop(struct pbx_rtp *r)
 {
 	if (r->monitoring && r->s)
 		post(r, PBX__CMD_MONITOR_STOP, NULL);
+	r->mon_on = false;
+}
+
+bool pbx_rtp_has_consumers(const struct pbx_rtp *r)
+{
+	return r->rec_on || r->mon_on;
 }

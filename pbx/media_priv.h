@@ -479,8 +479,8 @@ unsigned pbx__leg_rec_rate(const struct pbx__sess *s);
 
 /** Start recording per @p c (a PBX__CMD_RECORD; its path is taken). */
 void pbx__rec_start(struct pbx__sess *s, struct pbx__cmd *c);
-/** End the recording (if any) for @p why. */
-void pbx__rec_stop(struct pbx__sess *s, int why);
+/** End the recording (if any) for @p why; keep the file or remove it. */
+void pbx__rec_stop(struct pbx__sess *s, int why, bool keep);
 void pbx__rec_dtmf(struct pbx__sess *s, char digit);
 void pbx__rec_tick(struct pbx__sess *s);
 void pbx__mon_start(struct pbx__sess *s, struct pbx__cmd *c);

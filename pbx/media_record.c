@@ -59,7 +59,7 @@ void pbx__rec_start(struct pbx__sess *s, struct pbx__cmd *c)
 	struct pbx__rec *x = calloc(1, sizeof *x);
 	struct rec_done *d = calloc(1, sizeof *d);
 	int err = ENOMEM;
-	pbx__rec_stop(s, PBX_REC_STOPPED); /* a new recording replaces one running */
+	pbx__rec_stop(s, PBX_REC_STOPPED, true); /* a new recording replaces one running */
 	if (x && d) {
 		d->id = s->id;
 		d->why = PBX_REC_STOPPED;
@@ -80,7 +80,7 @@ void pbx__rec_start(struct pbx__sess *s, struct pbx__cmd *c)
 	pbx__gens_update(s);
 }
 
-void pbx__rec_stop(struct pbx__sess *s, int why)
+void pbx__rec_stop(struct pbx__sess *s, int why, bool keep)
 {
 	struct pbx__rec *x = s->rec;
 	if (!x)
@@ -89,7 +89,7 @@ void pbx__rec_stop(struct pbx__sess *s, int why)
 	/* The done callback tells the reason and length. */
 	x->done->why = why;
 	x->done->ms = x->ms;
-	pbx_recorder_close(x->r, true);
+	pbx_recorder_close(x->r, keep);
 	free(x);
 	pbx__frames_update(s);
 	pbx__gens_update(s);
@@ -98,7 +98,7 @@ void pbx__rec_stop(struct pbx__sess *s, int why)
 void pbx__rec_dtmf(struct pbx__sess *s, char digit)
 {
 	if (s->rec && digit && strchr(s->rec->o.terminators, digit))
-		pbx__rec_stop(s, PBX_REC_DTMF);
+		pbx__rec_stop(s, PBX_REC_DTMF, true);
 }
 
 void pbx__rec_tick(struct pbx__sess *s)
@@ -107,15 +107,15 @@ void pbx__rec_tick(struct pbx__sess *s)
 	struct pbx_frame f;
 	int err;
 	if ((err = pbx__leg_rx_frame(s, x->rate, &f)) || (err = pbx_recorder_write(x->r, &f))) {
-		pbx__rec_stop(s, PBX_REC_ERROR);
+		pbx__rec_stop(s, PBX_REC_ERROR, true);
 		return;
 	}
 	x->ms += PBX_FRAME_MS;
 	x->silent_ms = pbx_frame_rms(&f) < SILENCE_RMS ? x->silent_ms + PBX_FRAME_MS : 0;
 	if (x->o.max_ms && x->ms >= x->o.max_ms)
-		pbx__rec_stop(s, PBX_REC_MAXLEN);
+		pbx__rec_stop(s, PBX_REC_MAXLEN, true);
 	else if (x->o.silence_ms && x->silent_ms >= x->o.silence_ms)
-		pbx__rec_stop(s, PBX_REC_SILENCE);
+		pbx__rec_stop(s, PBX_REC_SILENCE, true);
 }
 
 /* ---- monitor --------------------------------------------------------------------------------- */

@@ -678,7 +678,7 @@ static void on_closed(uv_handle_t *h)
 void pbx__sess_close(struct pbx__sess *s)
 {
 	/* Recordings end with what they have: the files are kept. */
-	pbx__rec_stop(s, PBX_REC_STOPPED);
+	pbx__rec_stop(s, PBX_REC_STOPPED, true);
 	pbx__mon_stop(s);
 	detach(s);
 	pbx__play_stop(s, -1);
@@ -692,7 +692,7 @@ void pbx__sess_migrate(struct pbx__sess *s, struct pbx__cmd *c)
 {
 	/* A recorder belongs to this worker's loop: it ends here. The frame
 	 * state is made again on the new worker when needed. */
-	pbx__rec_stop(s, PBX_REC_STOPPED);
+	pbx__rec_stop(s, PBX_REC_STOPPED, true);
 	pbx__mon_stop(s);
 	detach(s);
 	pbx__leg_frames_free(s);

@@ -374,7 +374,6 @@ static void invite_reject(struct sip_stack *s, const struct sip_msg *m, const st
 	sip_stack_reply(s, t, m, src, code, reason, extra, NULL, NULL);
 }
 
-static const struct pbx_rtp_events rtp_events;
 
 static void handle_invite(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
 			  struct sip_stsx *t)
@@ -480,16 +479,17 @@ static void handle_invite(struct sip_stack *s, const struct sip_msg *m, const st
 	x->inv_src = *src;
 	x->inv_t = t;
 	sip_stsx_set_tu(t, x);
-	if ((err = pbx_rtp_alloc(&call->rtp, (const struct sockaddr *)&call->media, NULL,
-				 &rtp_events, call))) {
-		pbx_warning("sip: no media session for a call from %s: %s", u.ext, strerror(err));
-		fail = 503;
-		goto fail;
-	}
 	if (pbx_chan_alloc(&ch, &sip_tech, u.ext, false))
 		goto fail;
 	ch->tech_pvt = call;
 	call->ch = ch;
+	/* Media events go to the channel core (the channel is their argument). */
+	if ((err = pbx_rtp_alloc(&call->rtp, (const struct sockaddr *)&call->media, NULL,
+				 pbx_chan_rtp_events(), ch))) {
+		pbx_warning("sip: no media session for a call from %s: %s", u.ext, strerror(err));
+		fail = 503;
+		goto fail;
+	}
 	ch->rtp = call->rtp;
 	snprintf(ch->caller_num, sizeof ch->caller_num, "%s", u.ext);
 	if (u.name[0])
@@ -697,7 +697,7 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 		goto fail;
 	}
 	if ((err = pbx_rtp_alloc(&call->rtp, (const struct sockaddr *)&call->media,
-				 requester ? requester->rtp : NULL, &rtp_events, call)))
+				 requester ? requester->rtp : NULL, pbx_chan_rtp_events(), ch)))
 		goto fail;
 	ch->rtp = call->rtp;
 	*chp = ch;
@@ -916,6 +916,17 @@ static void tech_describe(struct pbx_chan *ch, struct pbx_buf *out)
 		pbx_buf_puts(out, " RTP");
 }
 
+/* The core's media events leave only this to the driver: a line gone silent ends with a BYE. */
+static void tech_media_timeout(struct pbx_chan *ch)
+{
+	struct sip_call *call = ch->tech_pvt;
+	if (!call || call->ended)
+		return;
+	pbx_notice("%s: no RTP for rtp.timeout seconds; hanging up", ch->name);
+	sip__call_remote_end(call, PBX_CAUSE_FAILURE);
+	sip__kick();
+}
+
 static const struct pbx_chan_tech sip_tech = {
 	.name = "SIP",
 	.alias = "PJSIP",
@@ -928,36 +939,7 @@ static const struct pbx_chan_tech sip_tech = {
 	.peer_media_changed = tech_peer_media_changed,
 	.destroy = tech_destroy,
 	.describe = tech_describe,
-};
-
-static void rtp_dtmf(void *arg, char digit, int duration_ms)
-{
-	struct sip_call *call = arg;
-	if (!call->ended)
-		pbx_chan_remote_dtmf(call->ch, digit);
-}
-
-static void rtp_timeout(void *arg)
-{
-	struct sip_call *call = arg;
-	if (call->ended)
-		return;
-	pbx_notice("%s: no RTP for rtp.timeout seconds; hanging up", call->ch->name);
-	sip__call_remote_end(call, PBX_CAUSE_FAILURE);
-	sip__kick();
-}
-
-static void rtp_play_done(void *arg, int err)
-{
-	struct sip_call *call = arg;
-	if (!call->ended)
-		pbx_chan_media_done(call->ch, err);
-}
-
-static const struct pbx_rtp_events rtp_events = {
-	.dtmf = rtp_dtmf,
-	.timeout = rtp_timeout,
-	.play_done = rtp_play_done,
+	.media_timeout = tech_media_timeout,
 };
 
 static int show_dialogs(struct pbx_cli *cli, const struct pbx_cli_args *args)

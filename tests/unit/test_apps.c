@@ -267,13 +267,13 @@ static void test_sound_path(void **state)
 {
 	char p[APPS_PATH_MAX];
 	assert_int_equal(apps_sound_path(p, sizeof p, "digits/1"), 0);
-	assert_string_equal(p, APPS_SOUNDS_DIR "/digits/1.wav");
+	assert_string_equal(p, PBX_SOUNDS_DIR "/digits/1.wav");
 	assert_int_equal(apps_sound_path(p, sizeof p, "beep"), 0);
-	assert_string_equal(p, "sounds/beep.wav");
+	assert_string_equal(p, PBX_SOUNDS_DIR "/beep.wav");
 	assert_int_equal(apps_sound_path(p, sizeof p, "beep.wav"), 0);
-	assert_string_equal(p, "sounds/beep.wav");
+	assert_string_equal(p, PBX_SOUNDS_DIR "/beep.wav");
 	assert_int_equal(apps_sound_path(p, sizeof p, "v1.2/hello"), 0);
-	assert_string_equal(p, "sounds/v1.2/hello.wav");
+	assert_string_equal(p, PBX_SOUNDS_DIR "/v1.2/hello.wav");
 	assert_int_equal(apps_sound_path(p, sizeof p, "/var/lib/pbx/greeting"), 0);
 	assert_string_equal(p, "/var/lib/pbx/greeting.wav");
 	assert_int_equal(apps_sound_path(p, sizeof p, "/tmp/x.WAV"), 0);
@@ -292,8 +292,8 @@ static void test_player_list(void **state)
 	player_init(&pl, &ch);
 	assert_int_equal(player_add_list(&pl, "demo-congrats& &digits/1 &&/abs/x.wav&"), 0);
 	assert_int_equal(pl.count, 3);
-	assert_string_equal(pl.paths[0], "sounds/demo-congrats.wav");
-	assert_string_equal(pl.paths[1], "sounds/digits/1.wav");
+	assert_string_equal(pl.paths[0], PBX_SOUNDS_DIR "/demo-congrats.wav");
+	assert_string_equal(pl.paths[1], PBX_SOUNDS_DIR "/digits/1.wav");
 	assert_string_equal(pl.paths[2], "/abs/x.wav");
 	player_release(&pl);
 	assert_int_equal(pl.count, 0);
@@ -352,13 +352,13 @@ static void test_var_name(void **state)
 static void test_sounds_committed(void **state)
 {
 	struct stat st;
-	if (stat(APPS_SOUNDS_DIR, &st))
+	if (stat(PBX_SOUNDS_DIR, &st))
 		skip(); /* not run from the source tree */
 	const char *names[] = {"digits/0",    "digits/1",  "digits/2",      "digits/3",
 			       "digits/4",    "digits/5",  "digits/6",      "digits/7",
 			       "digits/8",    "digits/9",  "digits/star",   "digits/pound",
 			       "beep",        "silence/1", "demo-congrats", "demo-echotest",
-			       "digits/minus"};
+			       "digits/minus", "moh/default/chords"};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
 		char p[APPS_PATH_MAX];
 		assert_int_equal(apps_sound_path(p, sizeof p, names[i]), 0);

@@ -60,8 +60,8 @@ static void test_join_leave(void **state)
 	assert_ptr_equal(pbx_bridge_peer(a), c);
 	assert_ptr_equal(pbx_bridge_peer(c), a);
 	/* Without media on either leg there is nothing to relay. */
-	assert_int_equal(b->mode, PBX_BRIDGE_IDLE);
-	assert_string_equal(pbx_bridge_mode_name(b->mode), "idle");
+	assert_int_equal(pbx_bridge_mode(b), PBX_BRIDGE_IDLE);
+	assert_string_equal(pbx_bridge_mode_name(pbx_bridge_mode(b)), "idle");
 	/* Two-party for now: a third is refused and stays out. */
 	assert_int_equal(pbx_bridge_join(b, x), ENOSPC);
 	assert_null(x->bridge);

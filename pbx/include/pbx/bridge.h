@@ -5,14 +5,18 @@
  * A bridge is refcounted and holds its members; a member holds a reference
  * to its bridge (ch->bridge) and the bridge one to each member, until the
  * member leaves (a hangup makes it leave). The bridge picks its mode from
- * its members: two legs with media are relayed packet by packet by the
- * media engine (no decode when they share a codec, a table per byte
- * between the G.711 laws), which moves them to one worker. Fewer than two
- * legs with media: idle.
+ * its members, and shows it (pbx_bridge_mode) as it is now:
  *
- * Today a bridge holds at most two members. Mixing more (conferences) and
- * attaching recorders or players (frames mode) come with the frame path of
- * the media core; join then refuses a third member with ENOSPC.
+ *  - relay: two legs with media and one codec; the engine passes packets
+ *    on without decoding them (the fast path), on one worker;
+ *  - transcode: two legs of different codecs; a table per byte between
+ *    the G.711 laws, otherwise decode, resample and encode per packet;
+ *  - frames: a consumer (a recording) takes a leg's audio as frames; the
+ *    packets still go on as in relay or transcode;
+ *  - idle: fewer than two legs with media.
+ *
+ * A bridge holds at most two members for now: a third join is ENOSPC
+ * until conferences mix more.
  *
  * Signalling thread only.
  */
@@ -28,14 +32,15 @@ struct pbx_chan;
 #define PBX_BRIDGE_MAX_MEMBERS 2
 
 enum pbx_bridge_mode {
-	PBX_BRIDGE_IDLE,  /* fewer than two members with media */
-	PBX_BRIDGE_RELAY, /* two legs: packets relayed by the media engine */
+	PBX_BRIDGE_IDLE,      /* fewer than two members with media */
+	PBX_BRIDGE_RELAY,     /* two legs, one codec: packets relayed */
+	PBX_BRIDGE_TRANSCODE, /* two legs, two codecs */
+	PBX_BRIDGE_FRAMES,    /* a consumer takes frames of a member's audio */
 };
 
 struct pbx_bridge {
 	unsigned id; /* for the console: "bridge 7" */
 	unsigned refs;
-	enum pbx_bridge_mode mode;
 	size_t n;
 	struct pbx_chan *members[PBX_BRIDGE_MAX_MEMBERS]; /* in join order */
 	time_t created;
@@ -66,6 +71,8 @@ int pbx_bridge_swap(struct pbx_bridge *b, struct pbx_chan *out, struct pbx_chan 
 /** The other member of a two-member bridge, or NULL. */
 struct pbx_chan *pbx_bridge_peer(const struct pbx_chan *ch);
 
+/** The mode now: members, their codecs and consumers decide (see above). */
+enum pbx_bridge_mode pbx_bridge_mode(const struct pbx_bridge *b);
 const char *pbx_bridge_mode_name(enum pbx_bridge_mode m);
 /** Call @p cb for every bridge, oldest first, until it returns non-zero. */
 int pbx_bridge_each(int (*cb)(struct pbx_bridge *b, void *arg), void *arg);

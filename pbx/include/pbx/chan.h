@@ -89,6 +89,8 @@ struct pbx_chan_tech {
 	void (*destroy)(struct pbx_chan *ch);
 	/** One line of driver detail for `core show channels` (codec, encryption). May be NULL. */
 	void (*describe)(struct pbx_chan *ch, struct pbx_buf *out);
+	/** No RTP arrived for rtp.timeout seconds: the driver ends the call its way. May be NULL. */
+	void (*media_timeout)(struct pbx_chan *ch);
 };
 
 /** What the owner of a channel hears. Every callback may be NULL. */
@@ -99,6 +101,8 @@ struct pbx_chan_events {
 	void (*dtmf)(struct pbx_chan *ch, char digit, void *arg);
 	/** A media operation (playback) finished; @p err 0 or errno. */
 	void (*media_done)(struct pbx_chan *ch, int err, void *arg);
+	/** A recording (pbx_rtp_record) ended: enum pbx_rec_why, errno, length. */
+	void (*record_done)(struct pbx_chan *ch, int why, int err, unsigned ms, void *arg);
 };
 
 struct pbx_var;
@@ -119,6 +123,7 @@ struct pbx_chan {
 	const struct pbx_chan_events *app_ev; /* a running application, see pbx_chan_app_events */
 	void *app_ev_arg;
 	struct pbx_bridge *bridge; /* the bridge it is a member of (a reference), or NULL */
+	struct pbx_moh *moh;       /* hold music playing to it, or NULL (chan_media.c) */
 	struct pbx_var *vars;
 	time_t created, answered;
 	int hangup_cause; /* once hung up; before, a cause proposed by an app */
@@ -157,9 +162,15 @@ void pbx_chan_remote_hangup(struct pbx_chan *ch, int cause);
 void pbx_chan_remote_dtmf(struct pbx_chan *ch, char digit);
 /** A digit arrived in signalling (SIP INFO): as above, always passed to the peer. */
 void pbx_chan_remote_dtmf_signalled(struct pbx_chan *ch, char digit);
-/** The far end put us on hold / resumed (re-INVITE direction). Passed to the bridge peer. */
+/**
+ * The far end put us on hold / resumed (re-INVITE direction): the bridge
+ * peer hears hold music while held (and its driver is told we only send),
+ * or, without hold music, is told the direction as it is.
+ */
 void pbx_chan_remote_media_dir(struct pbx_chan *ch, enum pbx_media_dir dir);
 void pbx_chan_media_done(struct pbx_chan *ch, int err);
+/** A recording on the channel ended (see pbx_chan_events.record_done). */
+void pbx_chan_record_done(struct pbx_chan *ch, int why, int err, unsigned ms);
 
 /**
  * A new incoming channel is ready (caller, exten and context set): hand it
@@ -189,6 +200,25 @@ int pbx_chan_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms);
  * then follows its own default. Any driver, any channel.
  */
 bool pbx_chan_media_encrypted(const struct pbx_chan *ch);
+
+/* ---- media (chan_media.c) --------------------------------------------------- */
+
+struct pbx_rtp_events;
+/**
+ * The events a driver passes to pbx_rtp_alloc with the channel as the
+ * argument: media events go to the channel core, which hands DTMF, play
+ * and record ends to the owner or running app, keeps hold music to itself,
+ * and gives the driver only what is its own (media_timeout).
+ */
+const struct pbx_rtp_events *pbx_chan_rtp_events(void);
+/**
+ * Play hold music of class @p cls (NULL: "default"), the files of
+ * SOUNDS_DIR/moh/CLASS/ in name order, round and round, until
+ * pbx_chan_moh_stop. Replaces a playback. 0, ENOENT (no such class or no
+ * file in it), ENODEV (no media) or EINVAL (a bad class name).
+ */
+int pbx_chan_moh_start(struct pbx_chan *ch, const char *cls);
+void pbx_chan_moh_stop(struct pbx_chan *ch);
 
 /* ---- variables ---------------------------------------------------------------- */
 

@@ -116,6 +116,7 @@ struct pbx_core_cfg {
 	int log_level;     /* enum pbx_log_level */
 	char *log_file;    /* NULL: stderr only (or STATE_DIR/pbx.log in the background) */
 	int media_workers; /* 0: one per core */
+	char *sounds_dir;  /* prompts and sounds/moh/<class>/ hold music */
 };
 
 const struct pbx_core_cfg *pbx_config_core(const struct pbx_config *cfg);

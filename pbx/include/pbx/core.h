@@ -16,6 +16,8 @@ struct pbx_dir;
 
 uv_loop_t *pbx_loop(void);
 const struct pbx_config *pbx_cfg(void);
+/** pbx.sounds_dir: prompts, and moh/CLASS/ hold music (the built-in default before a config). */
+const char *pbx_sounds_dir(void);
 struct pbx_dir *pbx_dir(void);
 time_t pbx_start_time(void);
 

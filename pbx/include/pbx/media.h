@@ -55,6 +55,8 @@ struct pbx_rtp_events {
 	void (*record_done)(void *arg, int why, int err, unsigned ms);
 	/** A monitor (pbx_rtp_monitor) closed its files: @p err 0 or the first error. */
 	void (*monitor_done)(void *arg, int err);
+	/** As play_done, for a playback started with pbx_rtp_play_music. */
+	void (*music_done)(void *arg, int err);
 };
 
 /** SRTP crypto suites (RFC 4568 names in pbx_srtp_suite_name). */
@@ -140,8 +142,15 @@ int pbx_rtp_set_params(struct pbx_rtp *r, const struct pbx_rtp_params *p);
 int pbx_rtp_bridge(struct pbx_rtp *a, struct pbx_rtp *b);
 /** Play a WAV file (any rate, mono), resampled and paced at 20 ms. */
 int pbx_rtp_play(struct pbx_rtp *r, const char *path);
-/** As pbx_rtp_play, from the start again at its end until stopped (hold music). */
-int pbx_rtp_play_loop(struct pbx_rtp *r, const char *path);
+/**
+ * Hold music: as pbx_rtp_play, but its end is told to music_done, not
+ * play_done (the core plays it, not the application that waits for its
+ * own prompts), and with @p loop it starts again at its end until stopped.
+ * pbx_rtp_play_stop stops it too.
+ */
+int pbx_rtp_play_music(struct pbx_rtp *r, const char *path, bool loop);
+/** Stop the playback if it is hold music (a prompt that replaced it plays on). */
+void pbx_rtp_music_stop(struct pbx_rtp *r);
 void pbx_rtp_play_stop(struct pbx_rtp *r);
 /** Send every received packet back to its sender (app echo). */
 int pbx_rtp_echo(struct pbx_rtp *r, bool on);
@@ -164,7 +173,7 @@ const char *pbx_rec_status_name(int why);
 struct pbx_rec_opts {
 	unsigned max_ms;     /* 0: no limit */
 	unsigned silence_ms; /* stop after this much silence once speech was heard; 0: never */
-	char terminators[8]; /* DTMF keys that end it ("#"); empty: none */
+	char terminators[20]; /* DTMF keys that end it ("#"); empty: none */
 };
 
 /**
@@ -174,8 +183,8 @@ struct pbx_rec_opts {
  * (record_done). Replaces a recording running on the leg. 0 or errno.
  */
 int pbx_rtp_record(struct pbx_rtp *r, const char *path, const struct pbx_rec_opts *o);
-/** End the recording now (record_done follows with PBX_REC_STOPPED). */
-void pbx_rtp_record_stop(struct pbx_rtp *r);
+/** End the recording now (record_done follows with PBX_REC_STOPPED); @p keep: or remove it. */
+void pbx_rtp_record_stop(struct pbx_rtp *r, bool keep);
 
 /**
  * Call recording: what the leg receives and what is sent to it (its
@@ -185,6 +194,8 @@ void pbx_rtp_record_stop(struct pbx_rtp *r);
  */
 int pbx_rtp_monitor(struct pbx_rtp *r, const char *mixed, const char *rx_path, const char *tx_path);
 void pbx_rtp_monitor_stop(struct pbx_rtp *r);
+/** Whether a recording or a monitor takes this leg's audio now (a bridge's frames mode). */
+bool pbx_rtp_has_consumers(const struct pbx_rtp *r);
 const struct pbx_rtp_params *pbx_rtp_get_params(const struct pbx_rtp *r);
 /** Whether the leg is encrypted (its latest params); its suite in *@p suite (may be NULL). */
 bool pbx_rtp_is_srtp(const struct pbx_rtp *r, enum pbx_srtp_suite *suite);
