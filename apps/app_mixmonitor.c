@@ -111,7 +111,8 @@ static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_cal
 	if (*argv[0] && (err = resolve(call, "filename", argv[0], mixed, sizeof mixed)))
 		return err;
 	if (option_arg(opts, 'r', name, sizeof name) || option_arg(opts, 't', name, sizeof name)) {
-		pbx_app_error(call, "MixMonitor: options '%s': r(file) or t(file) not closed", opts);
+		pbx_app_error(call, "MixMonitor: options '%s': r(file) or t(file) not closed",
+			      opts);
 		return EINVAL;
 	}
 	option_arg(opts, 'r', name, sizeof name);

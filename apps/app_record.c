@@ -33,10 +33,8 @@
 #include "apps.h"
 
 static const struct pbx_arg_spec args[] = {
-	{"filename", PBX_ARG_STRING, true},
-	{"silence", PBX_ARG_INT, false},
-	{"maxduration", PBX_ARG_INT, false},
-	{"options", PBX_ARG_STRING, false},
+	{"filename", PBX_ARG_STRING, true},  {"silence", PBX_ARG_INT, false},
+	{"maxduration", PBX_ARG_INT, false}, {"options", PBX_ARG_STRING, false},
 	{NULL, PBX_ARG_STRING, false},
 };
 
@@ -127,7 +125,8 @@ static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_cal
 	const char *name = argv[0];
 	const char *dot = strrchr(name, '.');
 	if (!dot || strchr(dot, '/') || !dot[1]) {
-		pbx_app_error(call, "Record: filename '%s' needs a format, as in '%s.wav'", name, name);
+		pbx_app_error(call, "Record: filename '%s' needs a format, as in '%s.wav'", name,
+			      name);
 		return EINVAL;
 	}
 	if (strcasecmp(dot + 1, "wav")) {

@@ -51,8 +51,8 @@ int apps_recording_path(char *out, size_t size, const char *name, const char *su
 		if (!strncmp(name, "../", 3) || strstr(name, "/../"))
 			return EINVAL; /* a relative name stays under its folder */
 		const struct pbx_config *cfg = pbx_cfg();
-		int n = snprintf(dir, sizeof dir, "%s/%s", cfg ? pbx_config_core(cfg)->state_dir : ".",
-				 subdir);
+		int n = snprintf(dir, sizeof dir, "%s/%s",
+				 cfg ? pbx_config_core(cfg)->state_dir : ".", subdir);
 		if (n < 0 || (size_t)n >= sizeof dir)
 			return ENAMETOOLONG;
 		if (mkdir(dir, 0750) && errno != EEXIST)

@@ -125,7 +125,8 @@ int pbx_chan_moh_start(struct pbx_chan *ch, const char *cls)
 	int err = moh_load(m, cls);
 	if (err) {
 		pbx_warning("%s: no hold music of class '%s': %s", ch->name, cls,
-			    err == ENOENT ? "no such folder, or no .wav file in it" : strerror(err));
+			    err == ENOENT ? "no such folder, or no .wav file in it"
+					  : strerror(err));
 		moh_free(m);
 		return err;
 	}

@@ -34,7 +34,8 @@ static const struct pbx_cfg_key keys[] = {
 	 .type = PBX_CFG_PATH,
 	 .off = OFF(sounds_dir),
 	 .def = PBX_SOUNDS_DIR,
-	 .help = "prompts, and moh/CLASS/ folders of hold music; default: the source tree's sounds/"},
+	 .help = "prompts, and moh/CLASS/ folders of hold music; default: the source tree's "
+		 "sounds/"},
 	{0},
 };
 

@@ -374,7 +374,6 @@ static void invite_reject(struct sip_stack *s, const struct sip_msg *m, const st
 	sip_stack_reply(s, t, m, src, code, reason, extra, NULL, NULL);
 }
 
-
 static void handle_invite(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
 			  struct sip_stsx *t)
 {

@@ -354,11 +354,12 @@ static void test_sounds_committed(void **state)
 	struct stat st;
 	if (stat(PBX_SOUNDS_DIR, &st))
 		skip(); /* not run from the source tree */
-	const char *names[] = {"digits/0",    "digits/1",  "digits/2",      "digits/3",
-			       "digits/4",    "digits/5",  "digits/6",      "digits/7",
-			       "digits/8",    "digits/9",  "digits/star",   "digits/pound",
-			       "beep",        "silence/1", "demo-congrats", "demo-echotest",
-			       "digits/minus", "moh/default/chords"};
+	const char *names[] = {"digits/0",      "digits/1",     "digits/2",
+			       "digits/3",      "digits/4",     "digits/5",
+			       "digits/6",      "digits/7",     "digits/8",
+			       "digits/9",      "digits/star",  "digits/pound",
+			       "beep",          "silence/1",    "demo-congrats",
+			       "demo-echotest", "digits/minus", "moh/default/chords"};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
 		char p[APPS_PATH_MAX];
 		assert_int_equal(apps_sound_path(p, sizeof p, names[i]), 0);

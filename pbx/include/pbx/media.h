@@ -171,8 +171,8 @@ enum pbx_rec_why {
 const char *pbx_rec_status_name(int why);
 
 struct pbx_rec_opts {
-	unsigned max_ms;     /* 0: no limit */
-	unsigned silence_ms; /* stop after this much silence once speech was heard; 0: never */
+	unsigned max_ms;      /* 0: no limit */
+	unsigned silence_ms;  /* stop after this much silence once speech was heard; 0: never */
 	char terminators[20]; /* DTMF keys that end it ("#"); empty: none */
 };
 

@@ -888,6 +888,11 @@ def channels(pbx):
     return json.loads(pbx.ok("core show channels --json"))
 
 
+def bridges(pbx):
+    import json
+    return json.loads(pbx.ok("core show bridges --json"))
+
+
 def wait_channels(pbx, n, timeout=WAIT, what=None):
     deadline = time.monotonic() + timeout
     while True:
