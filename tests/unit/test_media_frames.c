@@ -1,0 +1,515 @@
+/**
+ * @file test_media_frames.c  The media engine's frame path on loopback: transcoding, recording
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * As test_media.c: the engine runs with its own config, the test drives
+ * the signalling loop, and the phones are UDP sockets. Each phone encodes
+ * and decodes with the registered codecs, so what a leg hears is measured
+ * as a tone (Goertzel share and level), through:
+ *
+ *  - Opus <-> PCMU and G.722 <-> PCMA: decoded, resampled and encoded per
+ *    packet, both ways; a lost packet on the Opus leg is concealed, so the
+ *    far leg still gets a packet for that 20 ms;
+ *  - a recording of what a leg receives (jitter buffer, decoder) into a
+ *    WAV file, ended by a key, by its length, and by silence;
+ *  - a monitor of a bridged pair: both tones in the mixed file.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../pbx/media_priv.h"
+#include "pbx/bridge.h"
+#include "pbx/chan.h"
+#include "pbx/codec.h"
+#include "pbx/frame.h"
+#include "tone_check.h"
+#include "unit.h"
+
+static uv_loop_t loop;
+static struct pbx_media_cfg cfg;
+
+struct rec {
+	int record_done, why, err;
+	unsigned ms;
+	int monitor_done, monitor_err;
+};
+
+static void on_record_done(void *arg, int why, int err, unsigned ms)
+{
+	struct rec *r = arg;
+	r->record_done++;
+	r->why = why;
+	r->err = err;
+	r->ms = ms;
+}
+
+static void on_monitor_done(void *arg, int err)
+{
+	struct rec *r = arg;
+	r->monitor_done++;
+	r->monitor_err = err;
+}
+
+static const struct pbx_rtp_events events = {.record_done = on_record_done,
+					     .monitor_done = on_monitor_done};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void pump(int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+	do {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	} while (now_ms() < end);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.workers = 2;
+	cfg.port_min = 30000 + (int)(getpid() % 90) * 100;
+	cfg.port_max = cfg.port_min + 99;
+	if (uv_loop_init(&loop))
+		return -1;
+	return pbx__media_start_with(&cfg, &loop);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	pbx_media_stop();
+	uv_run(&loop, UV_RUN_DEFAULT);
+	return uv_loop_close(&loop);
+}
+
+/* ---- phones that encode and decode ------------------------------------------------------------ */
+
+struct phone {
+	int fd;
+	struct sockaddr_in addr;
+	const struct pbx_codec_desc *codec;
+	uint8_t pt;
+	struct pbx_coder *enc, *dec;
+	uint16_t seq;
+	uint32_t ts;
+	double phase;
+};
+
+static void phone_open(struct phone *p, const char *codec, uint8_t pt)
+{
+	socklen_t len = sizeof p->addr;
+	memset(p, 0, sizeof *p);
+	p->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(p->fd >= 0);
+	p->addr.sin_family = AF_INET;
+	p->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(p->fd, (struct sockaddr *)&p->addr, sizeof p->addr), 0);
+	assert_int_equal(getsockname(p->fd, (struct sockaddr *)&p->addr, &len), 0);
+	assert_non_null(p->codec = pbx_codec_find(codec));
+	p->pt = pt;
+	assert_int_equal(pbx_coder_alloc(&p->enc, p->codec, true), 0);
+	assert_int_equal(pbx_coder_alloc(&p->dec, p->codec, false), 0);
+	p->seq = 1000;
+	p->ts = 50000;
+}
+
+static void phone_close(struct phone *p)
+{
+	pbx_coder_free(p->enc);
+	pbx_coder_free(p->dec);
+	close(p->fd);
+}
+
+/* 20 ms of a @p freq tone, encoded, sent to @p port; @p lose skips the send (a lost packet). */
+static void phone_send(struct phone *p, int port, double freq, bool lose)
+{
+	int16_t pcm[PBX_FRAME_MAX_SAMPLES];
+	uint8_t pkt[1500];
+	size_t n = pbx_codec_samples(p->codec, 20);
+	for (size_t i = 0; i < n; i++) {
+		pcm[i] = (int16_t)(8000 * sin(p->phase));
+		p->phase += 2 * M_PI * freq / p->codec->rate;
+	}
+	int len = pbx_coder_encode(p->enc, pcm, n, pkt + 12, sizeof pkt - 12);
+	assert_true(len > 0);
+	pkt[0] = 0x80;
+	pkt[1] = p->pt;
+	pkt[2] = (uint8_t)(p->seq >> 8);
+	pkt[3] = (uint8_t)p->seq;
+	for (int i = 0; i < 4; i++) {
+		pkt[4 + i] = (uint8_t)(p->ts >> (24 - 8 * i));
+		pkt[8 + i] = (uint8_t)(0x5EED0000u >> (24 - 8 * i));
+	}
+	p->seq++;
+	p->ts += p->codec->clock / 50;
+	if (lose)
+		return;
+	struct sockaddr_in to = p->addr;
+	to.sin_port = htons((uint16_t)port);
+	assert_int_equal(sendto(p->fd, pkt, 12 + (size_t)len, 0, (struct sockaddr *)&to, sizeof to),
+			 12 + len);
+}
+
+/* Decode what arrived (all of it) into @p pcm; returns samples. Packets of another PT count in *bad. */
+static size_t phone_drain(struct phone *p, int16_t *pcm, size_t max, int *packets, int *bad)
+{
+	uint8_t pkt[1500];
+	size_t got = 0;
+	ssize_t n;
+	while ((n = recv(p->fd, pkt, sizeof pkt, MSG_DONTWAIT)) > 12) {
+		if ((pkt[1] & 0x7f) != p->pt) {
+			(*bad)++;
+			continue;
+		}
+		(*packets)++;
+		int k = pbx_coder_decode(p->dec, pkt + 12, (size_t)n - 12, pcm + got, max - got);
+		if (k > 0)
+			got += (size_t)k;
+	}
+	return got;
+}
+
+static void params(struct pbx_rtp *r, const struct phone *p)
+{
+	struct pbx_rtp_params x;
+	memset(&x, 0, sizeof x);
+	memcpy(&x.remote, &p->addr, sizeof p->addr);
+	x.codec = p->codec;
+	x.pt = p->pt;
+	x.dir = PBX_DIR_SENDRECV;
+	x.ptime = 20;
+	assert_int_equal(pbx_rtp_set_params(r, &x), 0);
+}
+
+static struct pbx_rtp *leg(struct pbx_rtp *near, struct rec *rec, const struct phone *p)
+{
+	struct pbx_rtp *r = NULL;
+	struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(pbx_rtp_alloc(&r, (struct sockaddr *)&lo, near, &events, rec), 0);
+	params(r, p);
+	return r;
+}
+
+/* ---- transcoding ----------------------------------------------------------------------------- */
+
+static void transcode_pair(const char *ca, uint8_t pta, const char *cb, uint8_t ptb, double fa,
+			   double fb)
+{
+	struct rec ra = {0}, rb = {0};
+	struct phone a, b;
+	phone_open(&a, ca, pta);
+	phone_open(&b, cb, ptb);
+	struct pbx_rtp *r1 = leg(NULL, &ra, &a), *r2 = leg(r1, &rb, &b);
+	assert_int_equal(pbx_rtp_bridge(r1, r2), 0);
+	pump(30);
+
+	/* One second each way at the same time, a packet of A's lost in the middle. */
+	enum { SECONDS = 1, MAXS = 48000 * 2 };
+	static int16_t at_a[MAXS], at_b[MAXS];
+	size_t na = 0, nb = 0;
+	int pa = 0, pb = 0, bad = 0;
+	uint64_t next = now_ms();
+	for (int k = 0; k < 50 * SECONDS; k++) {
+		phone_send(&a, pbx_rtp_port(r1), fa, k == 25);
+		phone_send(&b, pbx_rtp_port(r2), fb, false);
+		next += 20;
+		while (now_ms() < next) {
+			uv_run(&loop, UV_RUN_NOWAIT);
+			usleep(1000);
+		}
+		nb += phone_drain(&b, at_b + nb, MAXS - nb, &pb, &bad);
+		na += phone_drain(&a, at_a + na, MAXS - na, &pa, &bad);
+	}
+	pump(60);
+	nb += phone_drain(&b, at_b + nb, MAXS - nb, &pb, &bad);
+	na += phone_drain(&a, at_a + na, MAXS - na, &pa, &bad);
+	assert_int_equal(bad, 0);
+	/* Every packet of A made one at B, the lost one too (concealed). */
+	assert_true(pb >= 48);
+	assert_true(pa >= 47);
+	print_message("packets at A %d, at B %d; samples %zu, %zu\n", pa, pb, na, nb);
+	/* Skip the first 100 ms (filters and codecs settle), then measure. */
+	size_t skip_b = b.codec->rate / 10, skip_a = a.codec->rate / 10;
+	assert_true(nb > 3 * skip_b && na > 3 * skip_a);
+	double sb = tone_share(at_b + skip_b, nb - skip_b, fa, b.codec->rate);
+	double sa = tone_share(at_a + skip_a, na - skip_a, fb, a.codec->rate);
+	double lb = rms(at_b + skip_b, nb - skip_b), la = rms(at_a + skip_a, na - skip_a);
+	print_message("%s->%s: %.0f Hz share %.2f rms %.0f; %s->%s: %.0f Hz share %.2f rms %.0f\n",
+		      ca, cb, fa, sb, lb, cb, ca, fb, sa, la);
+	assert_true(sb > 0.8);
+	assert_true(sa > 0.8);
+	/* 8000 peak sine: rms 5657; codecs and resampling keep it within 3 dB. */
+	assert_true(lb > 4000 && lb < 8000);
+	assert_true(la > 4000 && la < 8000);
+
+	pbx_rtp_free(r1);
+	pbx_rtp_free(r2);
+	pump(20);
+	phone_close(&a);
+	phone_close(&b);
+}
+
+static void test_opus_pcmu(void **state)
+{
+	(void)state;
+	transcode_pair("opus", 111, "PCMU", 0, 1000, 1400);
+}
+
+static void test_g722_pcma(void **state)
+{
+	(void)state;
+	transcode_pair("G722", 9, "PCMA", 8, 700, 1900);
+}
+
+/* ---- recording ------------------------------------------------------------------------------- */
+
+/* The WAV at @p path: its rate and samples (malloc'd). */
+static int16_t *read_wav(const char *path, unsigned *rate, size_t *n)
+{
+	SF_INFO info = {0};
+	SNDFILE *sf = sf_open(path, SFM_READ, &info);
+	assert_non_null(sf);
+	assert_int_equal(info.channels, 1);
+	int16_t *x = malloc((size_t)info.frames * sizeof *x + 2);
+	assert_non_null(x);
+	*n = (size_t)sf_read_short(sf, x, info.frames);
+	*rate = (unsigned)info.samplerate;
+	sf_close(sf);
+	return x;
+}
+
+static void wait_for(const int *flag, int ms)
+{
+	for (int i = 0; i < ms && !*flag; i++)
+		pump(1);
+	assert_true(*flag);
+}
+
+static void test_record_leg(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/pbx-rec-XXXXXX";
+	assert_non_null(mkdtemp(path));
+	char file[64];
+	snprintf(file, sizeof file, "%s/leg.wav", path);
+	struct rec ra = {0};
+	struct phone a;
+	phone_open(&a, "G722", 9);
+	struct pbx_rtp *r = leg(NULL, &ra, &a);
+	struct pbx_rec_opts o = {.max_ms = 600};
+	assert_int_equal(pbx_rtp_record(r, file, &o), 0);
+	assert_true(pbx_rtp_has_consumers(r));
+	pump(20);
+	uint64_t next = now_ms();
+	for (int k = 0; k < 50 && !ra.record_done; k++) {
+		phone_send(&a, pbx_rtp_port(r), 5000, false); /* wideband: only G.722 carries it */
+		next += 20;
+		while (now_ms() < next) {
+			uv_run(&loop, UV_RUN_NOWAIT);
+			usleep(1000);
+		}
+	}
+	wait_for(&ra.record_done, 2000);
+	assert_int_equal(ra.why, PBX_REC_MAXLEN);
+	assert_int_equal(ra.err, 0);
+	assert_int_equal(ra.ms, 600);
+	assert_false(pbx_rtp_has_consumers(r));
+	unsigned rate;
+	size_t n;
+	int16_t *x = read_wav(file, &rate, &n);
+	assert_int_equal(rate, 16000);
+	assert_int_equal(n, 16000 * 6 / 10);
+	/* The jitter buffer fills first: measure the last 300 ms. */
+	double share = tone_share(x + n / 2, n / 2, 5000, 16000);
+	print_message("recorded 5 kHz: share %.2f rms %.0f\n", share, rms(x + n / 2, n / 2));
+	assert_true(share > 0.8);
+	assert_true(rms(x + n / 2, n / 2) > 4000);
+	free(x);
+	unlink(file);
+
+	/* A terminator key ends the next one; it is kept. */
+	ra.record_done = 0;
+	o = (struct pbx_rec_opts){.terminators = "#"};
+	assert_int_equal(pbx_rtp_record(r, file, &o), 0);
+	pump(100);
+	/* Silence ends one asked to stop on silence: nothing is sent. */
+	pbx_rtp_record_stop(r, false);
+	wait_for(&ra.record_done, 2000);
+	assert_int_equal(ra.why, PBX_REC_STOPPED);
+	assert_int_not_equal(access(file, F_OK), 0); /* not kept: removed */
+	ra.record_done = 0;
+	o = (struct pbx_rec_opts){.silence_ms = 300};
+	assert_int_equal(pbx_rtp_record(r, file, &o), 0);
+	wait_for(&ra.record_done, 2000);
+	assert_int_equal(ra.why, PBX_REC_SILENCE);
+	assert_int_equal(access(file, F_OK), 0);
+	unlink(file);
+
+	/* A folder that does not exist: an error, told once. */
+	ra.record_done = 0;
+	assert_int_equal(pbx_rtp_record(r, "/nonexistent-dir/x.wav", NULL), 0);
+	pump(50);
+	pbx_rtp_record_stop(r, true);
+	wait_for(&ra.record_done, 2000);
+	assert_int_equal(ra.why, PBX_REC_ERROR);
+	assert_int_not_equal(ra.err, 0);
+
+	pbx_rtp_free(r);
+	pump(20);
+	phone_close(&a);
+	rmdir(path);
+}
+
+static void test_monitor_pair(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pbx-mon-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char mixed[64], rx[64], tx[64];
+	snprintf(mixed, sizeof mixed, "%s/mixed.wav", dir);
+	snprintf(rx, sizeof rx, "%s/rx.wav", dir);
+	snprintf(tx, sizeof tx, "%s/tx.wav", dir);
+	struct rec ra = {0}, rb = {0};
+	struct phone a, b;
+	phone_open(&a, "PCMU", 0);
+	phone_open(&b, "opus", 111);
+	struct pbx_rtp *r1 = leg(NULL, &ra, &a), *r2 = leg(r1, &rb, &b);
+	assert_int_equal(pbx_rtp_bridge(r1, r2), 0);
+	assert_int_equal(pbx_rtp_monitor(r1, mixed, rx, tx), 0);
+	assert_true(pbx_rtp_has_consumers(r1));
+	assert_false(pbx_rtp_has_consumers(r2));
+	pump(20);
+	uint64_t next = now_ms();
+	int pa = 0, bad = 0;
+	static int16_t sink[96000];
+	for (int k = 0; k < 50; k++) {
+		phone_send(&a, pbx_rtp_port(r1), 1000, false);
+		phone_send(&b, pbx_rtp_port(r2), 1400, false);
+		next += 20;
+		while (now_ms() < next) {
+			uv_run(&loop, UV_RUN_NOWAIT);
+			usleep(1000);
+		}
+		phone_drain(&a, sink, 96000, &pa, &bad);
+		phone_drain(&b, sink, 96000, &pa, &bad);
+	}
+	pbx_rtp_monitor_stop(r1);
+	assert_false(pbx_rtp_has_consumers(r1));
+	wait_for(&ra.monitor_done, 2000);
+	assert_int_equal(ra.monitor_err, 0);
+	unsigned rate;
+	size_t n;
+	int16_t *m = read_wav(mixed, &rate, &n);
+	assert_int_equal(rate, 8000);
+	assert_true(n > 6000);
+	double s1 = tone_share(m + n / 2, n / 2, 1000, 8000),
+	       s2 = tone_share(m + n / 2, n / 2, 1400, 8000);
+	print_message("mixed: 1000 Hz %.2f, 1400 Hz %.2f\n", s1, s2);
+	assert_true(s1 > 0.3 && s2 > 0.3);
+	free(m);
+	m = read_wav(rx, &rate, &n);
+	assert_true(tone_share(m + n / 2, n / 2, 1000, 8000) > 0.8);
+	free(m);
+	m = read_wav(tx, &rate, &n);
+	assert_true(tone_share(m + n / 2, n / 2, 1400, 8000) > 0.8);
+	free(m);
+	unlink(mixed);
+	unlink(rx);
+	unlink(tx);
+	rmdir(dir);
+	pbx_rtp_free(r1);
+	pbx_rtp_free(r2);
+	pump(20);
+	phone_close(&a);
+	phone_close(&b);
+}
+
+/* ---- a bridge's mode follows its legs' codecs and consumers ----------------------------------- */
+
+static void b_hangup(struct pbx_chan *ch, int cause)
+{
+	(void)ch;
+	(void)cause;
+}
+
+static const struct pbx_chan_tech tech = {.name = "FRT", .hangup = b_hangup};
+
+static void test_bridge_modes(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pbx-brm-XXXXXX", file[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof file, "%s/m.wav", dir);
+	struct rec ra = {0}, rb = {0};
+	struct phone a, b, b2;
+	phone_open(&a, "PCMU", 0);
+	phone_open(&b, "PCMU", 0);
+	phone_open(&b2, "G722", 9);
+	struct pbx_chan *x, *y;
+	assert_int_equal(pbx_chan_alloc(&x, &tech, "x", false), 0);
+	assert_int_equal(pbx_chan_alloc(&y, &tech, "y", true), 0);
+	x->rtp = leg(NULL, &ra, &a);
+	y->rtp = leg(x->rtp, &rb, &b);
+	struct pbx_bridge *br;
+	assert_int_equal(pbx_bridge_alloc(&br), 0);
+	assert_int_equal(pbx_bridge_join(br, x), 0);
+	assert_int_equal(pbx_bridge_mode(br), PBX_BRIDGE_IDLE);
+	assert_int_equal(pbx_bridge_join(br, y), 0);
+	assert_int_equal(pbx_bridge_mode(br), PBX_BRIDGE_RELAY);
+	/* A re-INVITE moves one leg to G.722: the bridge transcodes. */
+	params(y->rtp, &b2);
+	assert_int_equal(pbx_bridge_mode(br), PBX_BRIDGE_TRANSCODE);
+	assert_string_equal(pbx_bridge_mode_name(pbx_bridge_mode(br)), "transcode");
+	/* A recorder attaches: frames; it detaches: back. */
+	assert_int_equal(pbx_rtp_monitor(y->rtp, file, NULL, NULL), 0);
+	assert_int_equal(pbx_bridge_mode(br), PBX_BRIDGE_FRAMES);
+	assert_string_equal(pbx_bridge_mode_name(pbx_bridge_mode(br)), "frames");
+	pump(60);
+	pbx_rtp_monitor_stop(y->rtp);
+	assert_int_equal(pbx_bridge_mode(br), PBX_BRIDGE_TRANSCODE);
+	wait_for(&rb.monitor_done, 2000);
+	params(y->rtp, &b);
+	assert_int_equal(pbx_bridge_mode(br), PBX_BRIDGE_RELAY);
+	/* The last but one member leaving: idle. */
+	pbx_bridge_leave(y);
+	assert_int_equal(pbx_bridge_mode(br), PBX_BRIDGE_IDLE);
+	pbx_bridge_leave(x);
+	pbx_bridge_unref(br);
+	pbx_rtp_free(x->rtp);
+	pbx_rtp_free(y->rtp);
+	x->rtp = y->rtp = NULL;
+	pbx_chan_hangup(x, 16);
+	pbx_chan_hangup(y, 16);
+	pbx_chan_unref(x);
+	pbx_chan_unref(y);
+	pump(20);
+	unlink(file);
+	rmdir(dir);
+	phone_close(&a);
+	phone_close(&b);
+	phone_close(&b2);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_bridge_modes, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_opus_pcmu, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_g722_pcma, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_record_leg, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_monitor_pair, setup, teardown),
+};
+
+UNIT_GROUP(media_frames, tests, NULL, NULL);
