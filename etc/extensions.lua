@@ -87,6 +87,17 @@ extensions = {
       app.hangup()
     end,
 
+    -- Record yourself after the beep ('#' ends, 30 s at most), then hear it.
+    ["603"] = function()
+      app.answer()
+      app.record("demo-%d.wav", 5, 30)
+      app.playback(channel.RECORDED_FILE:get() .. ".wav")
+      app.hangup()
+    end,
+
+    -- Hold music until you hang up.
+    ["604"] = function() app.musiconhold() end,
+
     -- ["*97"] = function() app.voicemailmain() end,          -- not built yet
     -- ["_8XXX"] = function(context, exten) app.confbridge(exten) end,
 
@@ -149,6 +160,18 @@ extensions = {
       -- goto([[context,]extension,]1): continue there when this function
       -- returns; write `return app["goto"](...)` to leave at once.
       if status ~= "ANSWER" then return app["goto"]("default", "601", 1) end
+
+      -- mixmonitor(file.wav[, options]): record this call in the background
+      -- (under STATE_DIR/monitor/), both sides mixed; r(file)/t(file) each side
+      -- apart. Ends at hangup or with stopmixmonitor().
+      app.mixmonitor("call-%d.wav")
+
+      -- record(file.wav[, silence[, maxduration[, options]]]): a beep, then the
+      -- caller until '#'; RECORD_STATUS and RECORDED_FILE (under STATE_DIR/recordings/)
+      app.record("note-%d.wav", 3, 60)
+
+      -- musiconhold([class[, duration]]): hold music (sounds/moh/CLASS/)
+      app.musiconhold("default", 10)
 
       -- hangup([cause]): end the call (a number, or USER_BUSY, CONGESTION, ...)
       app.hangup()

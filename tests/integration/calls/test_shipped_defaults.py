@@ -125,3 +125,65 @@ def test_baresips_register_and_call(shipped_pbx, tmp_path):
         rate, samples = read_wav(recs[0])
         heard = tone_seconds(samples, theirs, rate)
         assert heard >= TALK - 1.0, f"{b.user} heard {heard:.1f}s of the other's {theirs} Hz"
+
+
+def test_record_and_hear_it_back(shipped_pbx):
+    """Extension 603 of the shipped dialplan: a beep, record until '#', then
+    the recording is played back; the caller hears its own tone again."""
+    p = shipped_pbx()
+    ph = callib.Phone(p, "1001", callib.PASSWORD)
+    try:
+        ph.register()
+        c = ph.call("603", codecs=("PCMU",))
+        c.established()
+        time.sleep(0.6)  # the beep
+        c.rtp.start_stream("PCMU", callib.tone(F_CALLER, 1.0))
+        time.sleep(2.0)
+        c.rtp.stop_stream()
+        c.rtp.send_dtmf("#", 101)
+        t0 = time.monotonic()
+        time.sleep(2.5)
+        back = c.rtp.audio("PCMU", since=t0)
+        heard = tone_seconds(back, F_CALLER)
+        assert heard >= 1.5, f"the recording played back: {heard:.1f} s of {F_CALLER} Hz: " \
+                             f"{callib.tone_windows(back, F_CALLER)[:30]}"
+        c.wait_bye()
+        recs = sorted((p.state_dir / "recordings").glob("demo-*.wav"))
+        assert [r.name for r in recs] == ["demo-0.wav"], recs
+    finally:
+        ph.close()
+
+
+def test_hold_music_between_two_phones(shipped_pbx):
+    """One phone holds: the other hears the shipped default class, not silence
+    and not the holding phone's tone; resume brings the tone back."""
+    import test_hold_music as hm
+    p = shipped_pbx()
+    a = callib.Phone(p, "1001", callib.PASSWORD)
+    b = callib.Phone(p, "1002", callib.PASSWORD)
+    try:
+        a.register()
+        b.register()
+        ca = a.call("1002", codecs=("PCMU",))
+        cb = b.incoming()
+        cb.ring()
+        cb.answer(codecs=("PCMU",))
+        ca.established()
+        ca.rtp.start_stream("PCMU", callib.tone(F_CALLER, 1.0))
+        assert ca.reinvite("sendonly").status == 200
+        re_inv = cb.wait_request("INVITE")
+        cb.answer_reinvite(re_inv, "recvonly")
+        t0 = time.monotonic()
+        time.sleep(2.0)
+        hm.assert_music(cb.rtp.audio("PCMU", since=t0 + 0.3), F_CALLER, "the held phone")
+        assert ca.reinvite("sendrecv").status == 200
+        cb.answer_reinvite(cb.wait_request("INVITE"), "sendrecv")
+        t1 = time.monotonic()
+        time.sleep(1.2)
+        assert tone_seconds(cb.rtp.audio("PCMU", since=t1 + 0.2), F_CALLER) >= 0.6
+        ca.rtp.stop_stream()
+        assert ca.bye().status == 200
+        cb.wait_bye()
+    finally:
+        a.close()
+        b.close()
