@@ -31,6 +31,8 @@
 
 /* A lost stretch longer than this is not concealed: it is a talk spurt's end. */
 #define MAX_CONCEAL 5
+/* Audio this close to a telephone-event is the key's tone in band: kept out of frames. */
+#define DTMF_MUTE_MS 100
 
 struct pbx__legf {
 	/* Send side: PCM into this leg's codec. */
@@ -52,6 +54,9 @@ struct pbx__legf {
 	uint32_t tick; /* worker tick of cur */
 	bool have_cur;
 	struct pbx_frame cur;
+	/* G.711 has no concealment of its own: the last frame again, fading. */
+	int16_t last[PBX_FRAME_MAX_SAMPLES / 6]; /* 20 ms at 8 kHz */
+	unsigned fade;                           /* frames concealed in a row */
 };
 
 void pbx__leg_set_codec(struct pbx__sess *s, const struct pbx_codec_desc *c)
@@ -127,6 +132,30 @@ unsigned pbx__leg_rec_rate(const struct pbx__sess *s)
 	return s->codec->rate > 8000 ? 16000 : 8000;
 }
 
+/*
+ * Decode @p len bytes (NULL: a lost frame of @p per samples) with @p dec.
+ * G.711 repeats its last 20 ms at half the level each time instead of the
+ * silence its decoder gives, for at most MAX_CONCEAL frames.
+ */
+static int decode(struct pbx__sess *s, struct pbx_coder *dec, const uint8_t *pl, size_t len,
+		  int16_t *pcm, size_t max, size_t per)
+{
+	struct pbx__legf *f = s->f;
+	bool g711 = s->law >= 0 && per <= sizeof f->last / sizeof *f->last;
+	if (!pl && g711) {
+		unsigned shift = ++f->fade;
+		for (size_t i = 0; i < per; i++)
+			pcm[i] = shift > MAX_CONCEAL ? 0 : (int16_t)(f->last[i] >> shift);
+		return (int)per;
+	}
+	int n = pbx_coder_decode(dec, pl, pl ? len : 0, pcm, pl ? max : per);
+	if (g711 && pl && n >= (int)per) {
+		memcpy(f->last, pcm + n - per, per * sizeof *pcm);
+		f->fade = 0;
+	}
+	return n;
+}
+
 /* ---- send ------------------------------------------------------------------------------------ */
 
 void pbx__leg_send_frame(struct pbx__sess *s, const struct pbx_frame *in, uint64_t now)
@@ -200,14 +229,14 @@ void pbx__leg_transcode(struct pbx__sess *s, struct pbx__sess *d,
 		if (gap < 0)
 			return; /* late or repeated: its time has passed */
 		for (int k = 0; k < gap && k < MAX_CONCEAL; k++) {
-			int got = pbx_coder_decode(f->dec, NULL, 0, pcm, per);
+			int got = decode(s, f->dec, NULL, 0, pcm, per, per);
 			if (got > 0)
 				send_pcm(s, d, pcm, (size_t)got, now);
 		}
 	}
 	f->next_seq = (uint16_t)(h->seq + 1);
 	f->seq_valid = true;
-	int got = pbx_coder_decode(f->dec, pl, len, pcm, sizeof pcm / sizeof *pcm);
+	int got = decode(s, f->dec, pl, len, pcm, sizeof pcm / sizeof *pcm, per);
 	if (got < 0) {
 		PBX__STAT_ADD(s->st.rx_dropped, 1);
 		return;
@@ -255,10 +284,11 @@ int pbx__leg_rx_frame(struct pbx__sess *s, unsigned rate, struct pbx_frame *out)
 		}
 		/* A payload longer than a frame (another ptime) keeps its first 20 ms. */
 		int16_t pcm[PBX__MAX_PTIME * PBX_FRAME_MAX_RATE / 1000];
-		int n = got == PBX__JITTER_FRAME
-				? pbx_coder_decode(f->jdec, pl, len, pcm, sizeof pcm / sizeof *pcm)
-				: pbx_coder_decode(f->jdec, NULL, 0, pcm, dec.samples);
-		if (n > 0)
+		int n = decode(s, f->jdec, got == PBX__JITTER_FRAME ? pl : NULL, len, pcm,
+			       sizeof pcm / sizeof *pcm, dec.samples);
+		/* A key pressed: its in-band tone stays out of recordings. */
+		bool dtmf = s->drx.active && uv_now(&s->w->loop) - s->drx.last_ms < DTMF_MUTE_MS;
+		if (n > 0 && !dtmf)
 			memcpy(dec.pcm, pcm, (n < (int)dec.samples ? (size_t)n : dec.samples) * 2);
 	}
 	if (rate == c->rate) {

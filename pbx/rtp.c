@@ -264,7 +264,10 @@ uint32_t pbx__out_local_ts(struct pbx__sess *s, uint64_t now, bool *marker)
 uint32_t pbx__out_local_ts_step(struct pbx__sess *s, uint64_t now, bool *marker, unsigned step)
 {
 	struct pbx__out *o = &s->out;
-	if (o->mode != PBX__OUT_LOCAL || !o->sent) {
+	/* A pause (the source went quiet, or lost packets beyond concealment)
+	 * starts a new talk spurt, with the clock moved on by the pause. */
+	unsigned pause = 3 * (s->ptime > PBX_FRAME_MS ? s->ptime : PBX_FRAME_MS);
+	if (o->mode != PBX__OUT_LOCAL || !o->sent || now - o->last_ms > pause) {
 		o->mode = PBX__OUT_LOCAL;
 		*marker = true;
 		return out_next_ts(o, now, step, s->khz);
