@@ -210,8 +210,10 @@ static void dtmf_to_peer(struct pbx_chan *ch, char digit, bool signalled)
 	struct pbx_chan *peer = pbx_bridge_peer(ch);
 	if (!peer || peer->state == PBX_CHAN_HUNGUP)
 		return;
-	if (!signalled && ch->rtp && peer->rtp && pbx_rtp_get_params(ch->rtp)->dtmf_pt &&
-	    pbx_rtp_get_params(peer->rtp)->dtmf_pt)
+	const struct pbx_rtp_params *mine = ch->rtp ? pbx_rtp_get_params(ch->rtp) : NULL;
+	const struct pbx_rtp_params *theirs = peer->rtp ? pbx_rtp_get_params(peer->rtp) : NULL;
+	/* A leg without params yet (no SDP) has no telephone-event either. */
+	if (!signalled && mine && theirs && mine->dtmf_pt && theirs->dtmf_pt)
 		return;
 	pbx_chan_send_dtmf(peer, digit, 100);
 }

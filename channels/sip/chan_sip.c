@@ -28,6 +28,12 @@
  * fork keeps which of the two offers it carries, and its answer is taken
  * against that one (sip__call_use_fork_offer).
  *
+ * Codecs: an offer lists rtp.codecs with the codec this leg already uses
+ * (before it has one: the caller leg's, taken when the call is placed)
+ * first, so that the phone can keep it and the bridge relays packets
+ * instead of transcoding them; an answer takes the first of rtp.codecs
+ * that the offer has.
+ *
  * This file makes sessions (incoming INVITE, outgoing forks) and speaks to
  * the channel core; chan_sip_sess.c has what happens inside their dialogs
  * and chan_sip_util.c the stateless helpers.
@@ -654,8 +660,11 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 	call->sdp_ver = 1;
 	snprintf(ch->exten, sizeof ch->exten, "%s", exten);
 	if (requester) {
+		const struct pbx_rtp_params *rp =
+			requester->rtp ? pbx_rtp_get_params(requester->rtp) : NULL;
 		snprintf(ch->caller_num, sizeof ch->caller_num, "%s", requester->caller_num);
 		snprintf(ch->caller_name, sizeof ch->caller_name, "%s", requester->caller_name);
+		call->caller_codec = rp ? rp->codec : NULL;
 	}
 
 	char user[256], name[200], from[600];
@@ -905,7 +914,7 @@ static void tech_describe(struct pbx_chan *ch, struct pbx_buf *out)
 		pbx_buf_puts(out, "no media yet");
 		return;
 	}
-	pbx_buf_printf(out, "%s %s dtmf=%s %s", sdp_codec_name(call->choice.codec),
+	pbx_buf_printf(out, "%s %s dtmf=%s %s", call->choice.codec->name,
 		       pbx_sa_str((const struct sockaddr *)&call->choice.remote, addr, sizeof addr),
 		       call->choice.dtmf_pt ? "rfc4733" : "info", sdp_dir_name(call->choice.dir));
 	/* Which legs are encrypted, and how: the console's only view of it. */

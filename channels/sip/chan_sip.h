@@ -119,6 +119,9 @@ struct sip_call {
 	struct sockaddr_storage media; /* our media address (the SIP listener's) */
 	struct sdp_choice choice;      /* what was negotiated last */
 	bool have_choice;
+	/* Outgoing: the caller leg's codec when the call was placed (NULL:
+	 * none yet), offered first until this leg has its own. */
+	const struct pbx_codec_desc *caller_codec;
 	enum pbx_media_dir remote_dir; /* what the phone last asked for in its offer */
 	enum pbx_media_dir want;       /* what we offer: the bridged peer's direction */
 	uint64_t sdp_id, sdp_ver;

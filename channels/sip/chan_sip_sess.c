@@ -18,15 +18,12 @@
 
 #include "chan_sip.h"
 #include "pbx/chan.h"
+#include "pbx/core.h"
 #include "pbx/log.h"
 #include "pbx/media.h"
 #include "sip_build.h"
 #include "sip_stack.h"
 #include "sip_tsx.h"
-
-static const enum pbx_codec our_codecs[] = {PBX_CODEC_PCMU, PBX_CODEC_PCMA};
-
-#define N_CODECS ((int)(sizeof our_codecs / sizeof *our_codecs))
 
 void sip__kick(void)
 {
@@ -353,8 +350,9 @@ static void ok_start(struct sip_sess *x, const char *buf, size_t len, const stru
 
 void sip__prefs_init(struct sdp_prefs *p, enum pbx_media_dir dir)
 {
-	p->codecs = our_codecs;
-	p->ncodecs = N_CODECS;
+	size_t n;
+	p->codecs = pbx_media_codecs(pbx_cfg(), &n);
+	p->ncodecs = (int)n;
 	p->srtp = SDP_SRTP_OFF; /* the caller sets the user's policy */
 	p->dir = dir;
 }
@@ -391,9 +389,16 @@ static int call_sdp(struct sip_call *call, struct sdp_build_spec *sp)
 /* Our offer of profile @p srtp into sip__cs.sdp and call->offer, with fresh keys in call->keys. */
 static int call_offer_build(struct sip_call *call, enum pbx_media_dir dir, bool srtp)
 {
+	const struct pbx_codec_desc *codecs[PBX_MEDIA_MAX_CODECS];
+	size_t nours;
+	const struct pbx_codec_desc *const *ours = pbx_media_codecs(pbx_cfg(), &nours);
+	/* The codec in use (or, before an answer, the caller leg's) first:
+	 * the phone can keep it, and the bridge relays without transcoding. */
+	const struct pbx_codec_desc *first =
+		call->have_choice ? call->choice.codec : call->caller_codec;
 	struct sdp_build_spec sp = {.dir = dir,
-				    .codecs = our_codecs,
-				    .ncodecs = N_CODECS,
+				    .codecs = codecs,
+				    .ncodecs = sdp_codecs_prefer(ours, (int)nours, first, codecs),
 				    .dtmf_pt = DTMF_PT,
 				    .proto = SDP_PROTO_RTP_AVP};
 	call->nkeys = 0;

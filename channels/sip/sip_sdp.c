@@ -9,7 +9,10 @@
  * nothing depends on it (LF without CR, blank lines, missing s= or t=,
  * line order, unknown lines and attributes).
  *
- * Codec names and static payload types come from the core (pbx/g711.c).
+ * Our codecs are the core's registered descriptors (pbx/codec.h): the
+ * caller hands in its list, best first, and a chosen codec comes back as
+ * a descriptor pointer. The names of RFC 3551's static payload types are
+ * known here too, since phones may list them without an rtpmap.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,18 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pbx/codec.h"
 #include "sip_sdp.h"
-
-/* ---- our codecs in SDP -------------------------------------------------- */
-
-/*
- * The clock rate written in rtpmap. It is the sampling rate for every codec
- * we have; G.722, when it comes, is the exception (8000, RFC 3551 4.5.2).
- */
-static uint32_t codec_rate(enum pbx_codec c)
-{
-	return pbx_codec_rate(c);
-}
 
 /* Static audio payload types of RFC 3551 that may come without an rtpmap. */
 struct static_pt {
@@ -47,16 +40,14 @@ static const struct static_pt static_pts[] = {
 };
 
 #define TELEPHONE_EVENT "telephone-event"
-
-static bool codec_valid(enum pbx_codec c)
-{
-	return (unsigned)c < PBX_CODEC__COUNT;
-}
-
-const char *sdp_codec_name(enum pbx_codec c)
-{
-	return pbx_codec_name(c);
-}
+/*
+ * The telephone-event clock of our offers, and the one we accept beside a
+ * codec of another clock: what phones offer next to opus/48000, and what
+ * the media engine counts event durations in.
+ */
+#define DTMF_RATE  8000
+#define DYN_PT_MIN 96 /* RFC 3551 3: dynamic payload types are 96..127 */
+#define DYN_PT_MAX 127
 
 /* ---- slices ---------------------------------------------------------------- */
 
@@ -916,23 +907,26 @@ out:
 
 /* ---- offer/answer ---------------------------------------------------------- */
 
-/* Which of our codecs is this format; -1 if none. */
-static int fmt_codec(const struct sdp_fmt *f)
+bool sdp_fmt_is(const struct sdp_fmt *f, const struct pbx_codec_desc *c)
 {
-	if (f->channels != 1 || !f->name[0])
-		return -1;
-	for (int c = 0; c < PBX_CODEC__COUNT; c++)
-		if (!strcasecmp(f->name, sdp_codec_name(c)) && f->rate == codec_rate(c))
-			return c;
-	return -1;
+	return f->name[0] && !strcasecmp(f->name, c->name) && f->rate == c->clock &&
+	       f->channels <= (c->channels ? c->channels : 1);
 }
 
-static bool codec_in(int c, const enum pbx_codec *list, int n)
+/* The registered codec that format @p f is, or NULL. */
+static const struct pbx_codec_desc *fmt_codec(const struct sdp_fmt *f)
 {
-	for (int i = 0; i < n; i++)
-		if ((int)list[i] == c)
-			return true;
-	return false;
+	const struct pbx_codec_desc *c = f->name[0] ? pbx_codec_find(f->name) : NULL;
+	return c && sdp_fmt_is(f, c) ? c : NULL;
+}
+
+/* The first format of @p m that is codec @p c, or NULL. */
+static const struct sdp_fmt *media_fmt(const struct sdp_media *m, const struct pbx_codec_desc *c)
+{
+	for (unsigned i = 0; i < m->nfmts; i++)
+		if (sdp_fmt_is(&m->fmts[i], c))
+			return &m->fmts[i];
+	return NULL;
 }
 
 /* The telephone-event format at @p rate, not clashing with the codec's PT. */
@@ -942,6 +936,23 @@ static const struct sdp_fmt *fmt_dtmf(const struct sdp_media *m, uint32_t rate, 
 		const struct sdp_fmt *f = &m->fmts[i];
 		if (f->pt && f->pt != codec_pt && !strcasecmp(f->name, TELEPHONE_EVENT) &&
 		    f->rate == rate)
+			return f;
+	}
+	return NULL;
+}
+
+/*
+ * Telephone-event of @p m beside codec @p c on @p codec_pt: at the codec's
+ * clock (RFC 4733 2.1), else at DTMF_RATE. With @p offered (taking an
+ * answer), only at a clock our offer had it at.
+ */
+static const struct sdp_fmt *pick_dtmf(const struct sdp_media *m, const struct pbx_codec_desc *c,
+				       uint8_t codec_pt, const struct sdp_media *offered)
+{
+	const uint32_t rates[2] = {c->clock, DTMF_RATE};
+	for (int i = 0; i < 2; i++) {
+		const struct sdp_fmt *f = fmt_dtmf(m, rates[i], codec_pt);
+		if (f && (!offered || fmt_dtmf(offered, rates[i], 0)))
 			return f;
 	}
 	return NULL;
@@ -957,15 +968,17 @@ static const struct sdp_crypto *first_usable_crypto(const struct sdp_media *m)
 
 /* Address, RTCP port, direction, ptime and telephone-event of the stream picked. */
 static void choice_fill(struct sdp_choice *out, const struct sdp_media *m, unsigned index,
-			int codec, uint8_t pt, enum pbx_media_dir ours)
+			const struct pbx_codec_desc *codec, uint8_t pt, enum pbx_media_dir ours,
+			const struct sdp_media *offered)
 {
-	const struct sdp_fmt *dtmf = fmt_dtmf(m, codec_rate(codec), pt);
+	const struct sdp_fmt *dtmf = pick_dtmf(m, codec, pt, offered);
 	out->index = index;
 	out->proto = m->proto;
-	out->codec = (enum pbx_codec)codec;
+	out->codec = codec;
 	out->pt = pt;
 	if (dtmf) {
 		out->dtmf_pt = dtmf->pt;
+		out->dtmf_rate = dtmf->rate;
 		memcpy(out->dtmf_fmtp, dtmf->fmtp, sizeof(out->dtmf_fmtp));
 	}
 	out->ptime = m->ptime ? m->ptime : 20;
@@ -990,6 +1003,11 @@ int sdp_negotiate_offer(const struct sdp_session *offer, const struct sdp_prefs 
 		out->why = "bad arguments";
 		return EINVAL;
 	}
+	for (int c = 0; c < prefs->ncodecs; c++)
+		if (!prefs->codecs[c]) {
+			out->why = "bad arguments";
+			return EINVAL;
+		}
 	for (unsigned i = 0; i < offer->nmedia; i++) {
 		const struct sdp_media *m = &offer->media[i];
 		const struct sdp_crypto *key;
@@ -1018,20 +1036,18 @@ int sdp_negotiate_offer(const struct sdp_session *offer, const struct sdp_prefs 
 			}
 			srtp = key && prefs->srtp != SDP_SRTP_OFF;
 		}
-		int codec = -1;
-		uint8_t pt = 0;
-		for (unsigned f = 0; f < m->nfmts && codec < 0; f++) {
-			int c = fmt_codec(&m->fmts[f]);
-			if (c >= 0 && codec_in(c, prefs->codecs, prefs->ncodecs)) {
-				codec = c;
-				pt = m->fmts[f].pt;
-			}
-		}
-		if (codec < 0) {
+		/* Our order, not the offer's: the administrator ranks the codecs
+		 * (rtp.codecs). Quadratic in codecs times formats; a handful each. */
+		const struct pbx_codec_desc *codec = NULL;
+		const struct sdp_fmt *fmt = NULL;
+		for (int c = 0; c < prefs->ncodecs && !fmt; c++)
+			if ((fmt = media_fmt(m, prefs->codecs[c])))
+				codec = prefs->codecs[c];
+		if (!fmt) {
 			why = "no common codec";
 			continue;
 		}
-		choice_fill(out, m, i, codec, pt, prefs->dir);
+		choice_fill(out, m, i, codec, fmt->pt, prefs->dir, NULL);
 		out->srtp = srtp;
 		if (srtp)
 			out->crypto = *key;
@@ -1076,17 +1092,16 @@ int sdp_negotiate_answer(const struct sdp_session *offer, const struct sdp_sessi
 	if (am->proto == SDP_PROTO_OTHER)
 		return answer_fail(out, EBADMSG, "answer changed the transport");
 
-	int codec = -1;
+	const struct pbx_codec_desc *codec = NULL;
 	uint8_t pt = 0;
-	for (unsigned f = 0; f < am->nfmts && codec < 0; f++) {
-		int c = fmt_codec(&am->fmts[f]);
-		for (unsigned g = 0; c >= 0 && g < om->nfmts && codec < 0; g++)
-			if (fmt_codec(&om->fmts[g]) == c) {
-				codec = c;
-				pt = am->fmts[f].pt;
-			}
+	for (unsigned f = 0; f < am->nfmts && !codec; f++) {
+		const struct pbx_codec_desc *c = fmt_codec(&am->fmts[f]);
+		if (c && media_fmt(om, c)) {
+			codec = c;
+			pt = am->fmts[f].pt;
+		}
 	}
-	if (codec < 0)
+	if (!codec)
 		return answer_fail(out, ENOTSUP, "answer has no codec we offered");
 
 	const struct sdp_crypto *key = NULL;
@@ -1101,12 +1116,8 @@ int sdp_negotiate_answer(const struct sdp_session *offer, const struct sdp_sessi
 	if (!key && (proto_secure(om->proto) || proto_secure(am->proto)))
 		return answer_fail(out, ENOTSUP, "no acceptable a=crypto in the answer");
 
-	choice_fill(out, am, idx, codec, pt, om->dir);
-	/* Telephone-event only when we offered it too. */
-	if (out->dtmf_pt && !fmt_dtmf(om, codec_rate(codec), 0)) {
-		out->dtmf_pt = 0;
-		out->dtmf_fmtp[0] = '\0';
-	}
+	/* Telephone-event only at a clock we offered it at. */
+	choice_fill(out, am, idx, codec, pt, om->dir, om);
 	out->srtp = key != NULL;
 	if (key)
 		out->crypto = *key;
@@ -1117,12 +1128,26 @@ void sdp_choice_rtp_params(const struct sdp_choice *ch, struct pbx_rtp_params *p
 {
 	memset(p, 0, sizeof(*p));
 	p->remote = ch->remote;
-	p->codec = pbx_codec_find(
-		sdp_codec_name(ch->codec)); /* until the SDP side speaks descriptors */
+	p->codec = ch->codec;
 	p->pt = ch->pt;
 	p->dtmf_pt = ch->dtmf_pt;
 	p->dir = ch->dir;
 	p->ptime = ch->ptime;
+}
+
+int sdp_codecs_prefer(const struct pbx_codec_desc *const *ours, int n,
+		      const struct pbx_codec_desc *first, const struct pbx_codec_desc **out)
+{
+	bool listed = false;
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		listed |= first && ours[i] == first;
+	if (listed)
+		out[k++] = first;
+	for (int i = 0; i < n; i++)
+		if (!listed || ours[i] != first)
+			out[k++] = ours[i];
+	return k;
 }
 
 /* ---- the builder -------------------------------------------------------------- */
@@ -1182,34 +1207,68 @@ static int build_tail(struct pbx_buf *out, const struct sdp_build_spec *sp, enum
 	return err;
 }
 
+/* a=rtpmap (with the channel count when above one) and a=fmtp of codec @p c on @p pt. */
+static int build_codec(struct pbx_buf *out, unsigned pt, const struct pbx_codec_desc *c)
+{
+	int err = pbx_buf_printf(out, "a=rtpmap:%u %s/%u", pt, c->name, c->clock);
+	if (!err && c->channels > 1)
+		err = pbx_buf_printf(out, "/%u", c->channels);
+	if (!err)
+		err = pbx_buf_puts(out, "\r\n");
+	if (!err && c->fmtp)
+		err = pbx_buf_printf(out, "a=fmtp:%u %s\r\n", pt, c->fmtp);
+	return err;
+}
+
+/* What a descriptor must be for its lines to parse back: a token name, a clock, sane fmtp. */
+static bool codec_ok(const struct pbx_codec_desc *c)
+{
+	return c && is_token(c->name, 20) && c->clock && c->channels < 256 &&
+	       c->static_pt < DYN_PT_MIN && (!c->fmtp || is_text(c->fmtp, SDP_MAX_LINE - 16));
+}
+
 static int build_offer(struct pbx_buf *out, const struct sdp_build_spec *sp)
 {
 	const char *proto = proto_name(sp->proto);
+	uint8_t pts[SDP_MAX_FMTS];
+	unsigned next = DYN_PT_MIN;
 	int err;
 	if (!proto || !sp->codecs || sp->ncodecs <= 0 || sp->ncodecs >= SDP_MAX_FMTS ||
-	    (sp->dtmf_pt && (sp->dtmf_pt < 96 || sp->dtmf_pt > 127)))
+	    (sp->dtmf_pt && (sp->dtmf_pt < DYN_PT_MIN || sp->dtmf_pt > DYN_PT_MAX)))
 		return EINVAL;
-	for (int i = 0; i < sp->ncodecs; i++)
-		if (!codec_valid(sp->codecs[i]))
+	/* Static PTs as registered; dynamic ones in list order, around telephone-event's. */
+	for (int i = 0; i < sp->ncodecs; i++) {
+		const struct pbx_codec_desc *c = sp->codecs[i];
+		if (!codec_ok(c))
 			return EINVAL;
+		for (int j = 0; j < i; j++)
+			if (sp->codecs[j] == c)
+				return EINVAL;
+		if (c->static_pt >= 0) {
+			pts[i] = (uint8_t)c->static_pt;
+			continue;
+		}
+		if (next == sp->dtmf_pt)
+			next++;
+		if (next > DYN_PT_MAX)
+			return EINVAL;
+		pts[i] = (uint8_t)next++;
+	}
 	err = pbx_buf_printf(out, "m=audio %u %s", sp->port, proto);
 	for (int i = 0; !err && i < sp->ncodecs; i++)
-		err = pbx_buf_printf(out, " %d", pbx_codec_static_pt(sp->codecs[i]));
+		err = pbx_buf_printf(out, " %u", pts[i]);
 	if (!err && sp->dtmf_pt)
 		err = pbx_buf_printf(out, " %u", sp->dtmf_pt);
 	if (!err)
 		err = pbx_buf_puts(out, "\r\n");
-	for (int i = 0; !err && i < sp->ncodecs; i++) {
-		enum pbx_codec c = sp->codecs[i];
-		err = pbx_buf_printf(out, "a=rtpmap:%d %s/%" PRIu32 "\r\n", pbx_codec_static_pt(c),
-				     sdp_codec_name(c), codec_rate(c));
-	}
+	for (int i = 0; !err && i < sp->ncodecs; i++)
+		err = build_codec(out, pts[i], sp->codecs[i]);
 	/* Events 0-16: the DTMF digits and flash (RFC 4733 3.2). */
 	if (!err && sp->dtmf_pt)
 		err = pbx_buf_printf(out,
-				     "a=rtpmap:%u " TELEPHONE_EVENT "/%" PRIu32 "\r\n"
+				     "a=rtpmap:%u " TELEPHONE_EVENT "/%u\r\n"
 				     "a=fmtp:%u 0-16\r\n",
-				     sp->dtmf_pt, codec_rate(sp->codecs[0]), sp->dtmf_pt);
+				     sp->dtmf_pt, DTMF_RATE, sp->dtmf_pt);
 	if (!err)
 		err = build_tail(out, sp, sp->dir);
 	return err;
@@ -1221,7 +1280,8 @@ static int build_answer(struct pbx_buf *out, const struct sdp_build_spec *sp)
 	const struct sdp_choice *ch = sp->choice;
 	int err = 0;
 	if (ch->index >= of->nmedia || of->media[ch->index].type != SDP_MTYPE_AUDIO ||
-	    !codec_valid(ch->codec) || ch->pt > 127 || ch->dtmf_pt > 127 ||
+	    !codec_ok(ch->codec) || ch->pt > 127 || ch->dtmf_pt > 127 ||
+	    (ch->dtmf_pt && !ch->dtmf_rate) ||
 	    !is_text(of->media[ch->index].proto_name, sizeof(of->media[0].proto_name)))
 		return EINVAL;
 	if (ch->srtp ? sp->ncrypto != 1 || sp->crypto[0].tag != ch->crypto.tag ||
@@ -1240,11 +1300,12 @@ static int build_answer(struct pbx_buf *out, const struct sdp_build_spec *sp)
 		if (!err && ch->dtmf_pt)
 			err = pbx_buf_printf(out, " %u", ch->dtmf_pt);
 		if (!err)
-			err = pbx_buf_printf(out, "\r\na=rtpmap:%u %s/%" PRIu32 "\r\n", ch->pt,
-					     sdp_codec_name(ch->codec), codec_rate(ch->codec));
+			err = pbx_buf_puts(out, "\r\n");
+		if (!err)
+			err = build_codec(out, ch->pt, ch->codec);
 		if (!err && ch->dtmf_pt)
 			err = pbx_buf_printf(out, "a=rtpmap:%u " TELEPHONE_EVENT "/%" PRIu32 "\r\n",
-					     ch->dtmf_pt, codec_rate(ch->codec));
+					     ch->dtmf_pt, ch->dtmf_rate);
 		if (!err && ch->dtmf_pt && ch->dtmf_fmtp[0]) {
 			if (!memchr(ch->dtmf_fmtp, '\0', sizeof(ch->dtmf_fmtp)) ||
 			    !is_text(ch->dtmf_fmtp, sizeof(ch->dtmf_fmtp)))

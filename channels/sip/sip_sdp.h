@@ -158,7 +158,7 @@ struct sdp_session {
 
 /** What we accept and offer. */
 struct sdp_prefs {
-	const enum pbx_codec *codecs; /* in our preference order (used for offers) */
+	const struct pbx_codec_desc *const *codecs; /* ours, best first: rtp.codecs */
 	int ncodecs;
 	enum sdp_srtp srtp;
 	enum pbx_media_dir dir; /* what we want: sendrecv, or sendonly while we hold */
@@ -168,30 +168,34 @@ struct sdp_prefs {
 struct sdp_choice {
 	unsigned index; /* the m= line */
 	enum sdp_proto proto;
-	enum pbx_codec codec;
-	uint8_t pt;                     /* the codec's payload type in the remote SDP */
-	uint8_t dtmf_pt;                /* telephone-event PT; 0: none */
-	char dtmf_fmtp[64];             /* the remote's a=fmtp for it ("0-16"), may be "" */
-	unsigned ptime;                 /* the remote's a=ptime, else 20 */
-	struct sockaddr_storage remote; /* RTP address and port to send to */
-	uint16_t rtcp_port;             /* a=rtcp, else port + 1 (we never agree to rtcp-mux) */
-	enum pbx_media_dir remote_dir;  /* what the remote does, after the c=0.0.0.0 rule */
-	enum pbx_media_dir dir;         /* what we do: as in our answer, or after theirs */
-	bool srtp;                      /* SRTP with crypto below; else plain RTP */
-	struct sdp_crypto crypto;       /* the remote's key (it encrypts what it sends with it) */
-	const char *why;                /* static text when negotiation fails */
+	const struct pbx_codec_desc *codec; /* a registered codec */
+	uint8_t pt;                         /* the codec's payload type in the remote SDP */
+	uint8_t dtmf_pt;                    /* telephone-event PT; 0: none */
+	uint32_t dtmf_rate;                 /* its clock: the codec's, or 8000 */
+	char dtmf_fmtp[64];                 /* the remote's a=fmtp for it ("0-16"), may be "" */
+	unsigned ptime;                     /* the remote's a=ptime, else 20 */
+	struct sockaddr_storage remote;     /* RTP address and port to send to */
+	uint16_t rtcp_port;                 /* a=rtcp, else port + 1 (we never agree to rtcp-mux) */
+	enum pbx_media_dir remote_dir;      /* what the remote does, after the c=0.0.0.0 rule */
+	enum pbx_media_dir dir;             /* what we do: as in our answer, or after theirs */
+	bool srtp;                          /* SRTP with crypto below; else plain RTP */
+	struct sdp_crypto crypto; /* the remote's key (it encrypts what it sends with it) */
+	const char *why;          /* static text when negotiation fails */
 };
 
 /**
  * What sdp_build writes. Offer mode: @p offer and @p choice NULL; one
- * m=audio with @p codecs (their static PTs), @p dtmf_pt when non-zero,
- * @p proto and every key in @p crypto (AVP with keys is "best effort" SRTP,
- * as many phones do). Answer mode: @p offer and @p choice set, from
- * sdp_negotiate_offer; every m= line of the offer in order, the chosen one
- * with the chosen codec's PT (and telephone-event if offered), the others
- * with port 0; @p codecs, @p dtmf_pt and @p proto are ignored and @p crypto
- * must hold exactly one key with choice->crypto's tag and suite when
- * choice->srtp (none otherwise).
+ * m=audio with @p codecs in their order (a codec's static PT when it has
+ * one, else dynamic PTs from 96 up, passing over @p dtmf_pt; an rtpmap for
+ * each, with the channel count when above one, and the codec's fmtp),
+ * telephone-event/8000 on @p dtmf_pt when non-zero, @p proto and every key
+ * in @p crypto (AVP with keys is "best effort" SRTP, as many phones do).
+ * Answer mode: @p offer and @p choice set, from sdp_negotiate_offer; every
+ * m= line of the offer in order, the chosen one with the chosen codec on
+ * the offer's PT with our fmtp for it (and telephone-event if offered),
+ * the others with port 0; @p codecs, @p dtmf_pt and @p proto are ignored
+ * and @p crypto must hold exactly one key with choice->crypto's tag and
+ * suite when choice->srtp (none otherwise).
  */
 struct sdp_build_spec {
 	const char *username;        /* o= username; NULL: "-" */
@@ -202,7 +206,7 @@ struct sdp_build_spec {
 	uint16_t port;               /* our RTP port */
 	enum pbx_media_dir dir;      /* offer: what we want; answer: choice->dir is used */
 	unsigned ptime;              /* 0: 20 */
-	const enum pbx_codec *codecs;
+	const struct pbx_codec_desc *const *codecs; /* offer: registered codecs, none twice */
 	int ncodecs;
 	uint8_t dtmf_pt; /* 96..127, usually 101; 0: no telephone-event */
 	enum sdp_proto proto;
@@ -243,9 +247,11 @@ bool sdp_crypto_usable(const struct sdp_crypto *c);
 /**
  * Answer an offer: pick the audio stream (the first m=audio with a non-zero
  * port, an RTP profile our SRTP policy allows and a codec we have), its
- * codec (the first in the OFFER's format order that is in @p prefs, as
- * RFC 3264 6.1 asks of the answerer), telephone-event at the codec's rate
- * if offered, the remote address (media c=, else session c=), the remote's
+ * codec (the first of @p prefs, in OUR order, that the offer lists: the
+ * administrator's rtp.codecs decides, RFC 3264 6.1 allows it), on the
+ * offer's PT for it, telephone-event if offered at the codec's clock or
+ * else at 8000 (phones offer telephone-event/8000 beside opus/48000),
+ * the remote address (media c=, else session c=), the remote's
  * direction and ours (reversed, then limited by prefs->dir), and SRTP:
  * RTP/SAVP needs a usable a=crypto and a policy other than off; RTP/AVP
  * with usable a=crypto is taken as SRTP unless the policy is off; a
@@ -259,8 +265,10 @@ int sdp_negotiate_offer(const struct sdp_session *offer, const struct sdp_prefs 
  * Take the answer to our offer (@p offer: our body parsed back). The
  * answer must have as many m= lines as the offer (EBADMSG); our audio
  * stream (the first m=audio with a non-zero port in the offer) must be
- * accepted (ENOTSUP when the port is 0) with a codec we offered (its PT as
- * the answer writes it: that is the PT to send with); an SRTP offer needs
+ * accepted (ENOTSUP when the port is 0) with a codec we offered (the
+ * first such in the answer's order, on its PT as the answer writes it:
+ * that is the PT to send with), telephone-event as in sdp_negotiate_offer
+ * and only at a clock we offered it at; an SRTP offer needs
  * an a=crypto answering one of our tags with the same suite (RTP/SAVP:
  * ENOTSUP without; RTP/AVP with keys: plain RTP without). Our direction is
  * the reverse of the answer's, limited by the direction we offered.
@@ -268,6 +276,16 @@ int sdp_negotiate_offer(const struct sdp_session *offer, const struct sdp_prefs 
  */
 int sdp_negotiate_answer(const struct sdp_session *offer, const struct sdp_session *answer,
 			 struct sdp_choice *out);
+
+/**
+ * The codecs of an offer into @p out (room for @p n): @p ours in order,
+ * with @p first moved to the front when it is among them (NULL, or not
+ * ours: @p ours as it is). A B2BUA offers the codec of the other leg
+ * first, so that the phone can choose it and the call is relayed without
+ * transcoding. Returns how many (@p n).
+ */
+int sdp_codecs_prefer(const struct pbx_codec_desc *const *ours, int n,
+		      const struct pbx_codec_desc *first, const struct pbx_codec_desc **out);
 
 /** Append an SDP body to @p out (CRLF line ends). 0, EINVAL (bad spec) or ENOMEM. */
 int sdp_build(struct pbx_buf *out, const struct sdp_build_spec *spec);
@@ -289,7 +307,12 @@ enum pbx_media_dir sdp_dir_intersect(enum pbx_media_dir a, enum pbx_media_dir b)
  */
 enum pbx_media_dir sdp_media_remote_dir(const struct sdp_media *m);
 
-/** The encoding name written in rtpmap ("PCMU"); the core's pbx_codec_name() for now. */
-const char *sdp_codec_name(enum pbx_codec c);
+/**
+ * Is format @p f codec @p c? The encoding name (case-insensitive) and the
+ * clock rate must match; the channel count may be lower than the codec's
+ * rtpmap says (opus/48000 for opus/48000/2) but not higher (stereo G.711
+ * is not G.711).
+ */
+bool sdp_fmt_is(const struct sdp_fmt *f, const struct pbx_codec_desc *c);
 
 #endif

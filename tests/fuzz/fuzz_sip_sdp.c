@@ -17,12 +17,23 @@
 #include <string.h>
 
 #include "../../channels/sip/sip_sdp.h"
+#include "pbx/codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct sdp_session in, built, ours;
 
-static const enum pbx_codec codecs[] = {PBX_CODEC_PCMU, PBX_CODEC_PCMA};
+/* The shipped rtp.codecs: a dynamic PT, a static one with another clock, G.711. */
+static const struct pbx_codec_desc *codecs[4];
+#define NCODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
+
+static void codecs_init(void)
+{
+	static const char *const names[NCODECS] = {"opus", "G722", "PCMU", "PCMA"};
+	for (int i = 0; i < NCODECS; i++)
+		if (!codecs[i] && !(codecs[i] = pbx_codec_find(names[i])))
+			abort();
+}
 
 static void check_crypto(const uint8_t *data, size_t size)
 {
@@ -55,7 +66,7 @@ static int first_audio(const struct sdp_session *s)
 
 static void answer_it(enum sdp_srtp policy, const struct sockaddr *addr)
 {
-	struct sdp_prefs prefs = {codecs, 2, policy, PBX_DIR_SENDRECV};
+	struct sdp_prefs prefs = {codecs, NCODECS, policy, PBX_DIR_SENDRECV};
 	struct sdp_choice ch, back;
 	struct sdp_crypto key;
 	struct pbx_rtp_params rp;
@@ -91,7 +102,8 @@ static void answer_it(enum sdp_srtp policy, const struct sockaddr *addr)
 		abort();
 	if ((int)ch.index == first_audio(&in)) {
 		if (sdp_negotiate_answer(&in, &built, &back) || back.codec != ch.codec ||
-		    back.pt != ch.pt || back.dtmf_pt != ch.dtmf_pt || back.srtp != ch.srtp)
+		    back.pt != ch.pt || back.dtmf_pt != ch.dtmf_pt ||
+		    back.dtmf_rate != ch.dtmf_rate || back.srtp != ch.srtp || rp.codec != ch.codec)
 			abort();
 	}
 	pbx_buf_free(&b);
@@ -108,7 +120,7 @@ static void offer_ours(const struct sockaddr *addr)
 				    .port = 10000,
 				    .dir = PBX_DIR_SENDRECV,
 				    .codecs = codecs,
-				    .ncodecs = 2,
+				    .ncodecs = NCODECS,
 				    .dtmf_pt = 101,
 				    .proto = SDP_PROTO_RTP_AVP,
 				    .crypto = &key,
@@ -131,6 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct sockaddr *addr =
 		size & 1 ? (const struct sockaddr *)&sin6 : (const struct sockaddr *)&sin;
 	const char *why = NULL;
+	codecs_init();
 	check_crypto(data, size);
 	if (sdp_parse(&in, (const char *)data, size, &why)) {
 		if (!why)

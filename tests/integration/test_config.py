@@ -82,6 +82,10 @@ BAD = [
     ({"pbx": {"log_level": "loud"}}, "",
      "pbx.log_level: 'loud': must be one of error, warning, notice, info, debug"),
     ({"rtp": {"srtp": "always"}}, "", "rtp.srtp: 'always': must be one of off, optional, mandatory"),
+    ({"rtp": {"codecs": ["opus", "PCMU", "pcmu"]}}, "", "rtp.codecs[3]: 'pcmu': listed twice"),
+    ({"rtp": {"codecs": []}}, "", "rtp.codecs: must list at least one codec"),
+    ({"rtp": {"codecs": "pcmu"}}, "",
+     "rtp.codecs: 'pcmu': must be a list of codec names like \"opus\" or \"pcmu\""),
     ({"sip": {"domain": "a b"}}, "", "sip.domain: 'a b': not a host name"),
     ({"sip": {"domain": "pbx@example"}}, "", "sip.domain: 'pbx@example': not a host name"),
     ({"sip": {"domain": ""}}, "", "sip.domain: '': must not be empty"),
@@ -97,6 +101,27 @@ def test_bad_config_is_refused_with_one_line(pbx_factory, sections, raw, message
     err = start_fails(p)
     assert one_line(err) == f"{p.cfg_path}: {message}"
     assert not p.state_dir.exists(), "a refused config must not touch the state directory"
+
+
+def test_unknown_codec_is_refused(pbx_factory):
+    """rtp.codecs names a codec this build does not have: the line names the
+    file, the key with the item's place and the value, and lists the codecs
+    there are (in the build's order, so only their presence is checked)."""
+    p = pbx_factory(sections={"rtp": {"codecs": ["opus", "g729"]}})
+    line = one_line(start_fails(p))
+    prefix = f"{p.cfg_path}: rtp.codecs[2]: 'g729': unknown codec (known: "
+    assert line.startswith(prefix) and line.endswith(")"), line
+    assert sorted(line[len(prefix):-1].split(", ")) == ["G722", "PCMA", "PCMU", "opus"], line
+    assert not p.state_dir.exists()
+
+
+def test_custom_codec_list_is_taken(pbx_factory):
+    """A valid rtp.codecs starts, in any case, and is shown as written."""
+    p = pbx_factory(sections={"rtp": {"codecs": ["PCMA", "G722", "Opus"]}})
+    p.start()
+    out = p.ok("core show settings")
+    assert re.search(r'^rtp\.codecs\s+= \{ "PCMA", "G722", "Opus" \}', out, re.M), out
+    p.stop()
 
 
 def test_wrong_type_names_the_value(pbx_factory):
@@ -255,6 +280,7 @@ def test_minimal_config_uses_defaults(pbx_factory):
     assert re.search(r'^sip\.domain\s+= "pbx\.local"', out, re.M)
     assert re.search(r'^pbx\.log_level\s+= "notice"', out, re.M)
     assert re.search(r'^rtp\.srtp\s+= "optional"', out, re.M)
+    assert re.search(r'^rtp\.codecs\s+= \{ "opus", "g722", "pcmu", "pcma" \}', out, re.M), out
     # Paths are relative to the config file's folder: the default dialplan
     # is beside it, and a missing default file is an empty dialplan.
     assert re.search(r'^dialplan\.file\s+= "%s"' % re.escape(str(p.dir / "extensions.lua")),

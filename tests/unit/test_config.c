@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../../channels/sip/sip_config.h"
+#include "pbx/codec.h"
 #include "pbx/config.h"
 #include "pbx/log.h"
 #include "pbx/media.h"
@@ -235,6 +236,51 @@ static void test_ban_ignore(void **state)
 }
 
 /* Paths in the file are relative to its folder, folded as the user reads them. */
+/* rtp.codecs: names resolved to the registered codecs once, in the order written. */
+static void test_rtp_codecs(void **state)
+{
+	struct pbx_config *cfg = NULL;
+	char err[512];
+	size_t n;
+	assert_int_equal(load_text("", &cfg, err, sizeof err), 0);
+	const struct pbx_codec_desc *const *c = pbx_media_codecs(cfg, &n);
+	assert_int_equal(n, 4);
+	assert_ptr_equal(c[0], pbx_codec_find("opus"));
+	assert_ptr_equal(c[1], pbx_codec_find("G722"));
+	assert_ptr_equal(c[2], pbx_codec_find("PCMU"));
+	assert_ptr_equal(c[3], pbx_codec_find("PCMA"));
+	pbx_config_free(cfg);
+
+	assert_int_equal(
+		load_text("rtp = { codecs = { 'PCMA', 'Opus' } }\n", &cfg, err, sizeof err), 0);
+	c = pbx_media_codecs(cfg, &n);
+	assert_int_equal(n, 2);
+	assert_ptr_equal(c[0], pbx_codec_find("PCMA"));
+	assert_ptr_equal(c[1], pbx_codec_find("opus"));
+	/* `core show settings` shows them as written. */
+	struct pbx_buf dump;
+	pbx_buf_init(&dump);
+	pbx_config_dump(cfg, &dump);
+	assert_non_null(strstr(dump.data, "{ \"PCMA\", \"Opus\" }"));
+	pbx_buf_free(&dump);
+	pbx_config_free(cfg);
+
+	/* An unknown name: the reason lists what this build has (in link order). */
+	assert_int_not_equal(
+		load_text("rtp = { codecs = { 'pcmu', 'g729' } }\n", &cfg, err, sizeof err), 0);
+	assert_int_equal(strncmp(err, "CFG: rtp.codecs[2]: 'g729': unknown codec (known: ", 50), 0);
+	assert_non_null(strstr(err, "opus"));
+	assert_non_null(strstr(err, "G722"));
+	assert_non_null(strstr(err, "PCMU"));
+	assert_non_null(strstr(err, "PCMA"));
+	expect_error("rtp = { codecs = { 'pcmu', 'PCMU' } }\n",
+		     "CFG: rtp.codecs[2]: 'PCMU': listed twice");
+	expect_error("rtp = { codecs = {} }\n", "CFG: rtp.codecs: must list at least one codec");
+	expect_error("rtp = { codecs = 'pcmu' }\n",
+		     "CFG: rtp.codecs: 'pcmu': must be a list of codec names like \"opus\" or "
+		     "\"pcmu\"");
+}
+
 static void test_paths(void **state)
 {
 	struct pbx_config *cfg = NULL;
@@ -276,7 +322,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_unknown_keys), cmocka_unit_test(test_types_and_ranges),
 	cmocka_unit_test(test_listen),       cmocka_unit_test(test_auth_algorithms),
 	cmocka_unit_test(test_lua_errors),   cmocka_unit_test(test_paths),
-	cmocka_unit_test(test_ban_ignore),
+	cmocka_unit_test(test_ban_ignore),   cmocka_unit_test(test_rtp_codecs),
 };
 
 UNIT_GROUP(config, tests, NULL, NULL);

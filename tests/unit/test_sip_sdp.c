@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../../channels/sip/sip_sdp.h"
+#include "pbx/codec.h"
 #include "unit.h"
 
 /* Bytes 0x00..0x1d (30), 0x40.. (28), 0x80.. (44), 0xa0.. (30), in base64. */
@@ -27,12 +28,31 @@
 /* Large: keep them off the stack of each test. */
 static struct sdp_session offer_s, answer_s, third_s;
 
-static const enum pbx_codec both[] = {PBX_CODEC_PCMU, PBX_CODEC_PCMA};
-static const enum pbx_codec alaw_first[] = {PBX_CODEC_PCMA, PBX_CODEC_PCMU};
-static const enum pbx_codec ulaw_only[] = {PBX_CODEC_PCMU};
+/* The registered codecs, and lists of ours as chan_sip hands them in; filled by group_setup. */
+static const struct pbx_codec_desc *pcmu, *pcma, *g722, *opus;
+static const struct pbx_codec_desc *both[2], *alaw_first[2], *ulaw_only[1];
+static const struct pbx_codec_desc *shipped[4]; /* rtp.codecs by default */
 
 static const struct sdp_prefs prefs_plain = {both, 2, SDP_SRTP_OFF, PBX_DIR_SENDRECV};
 static const struct sdp_prefs prefs_optional = {both, 2, SDP_SRTP_OPTIONAL, PBX_DIR_SENDRECV};
+static const struct sdp_prefs prefs_shipped = {shipped, 4, SDP_SRTP_OFF, PBX_DIR_SENDRECV};
+
+static int group_setup(void **state)
+{
+	pcmu = pbx_codec_find("PCMU");
+	pcma = pbx_codec_find("PCMA");
+	g722 = pbx_codec_find("G722");
+	opus = pbx_codec_find("opus");
+	if (!pcmu || !pcma || !g722 || !opus)
+		return -1;
+	both[0] = alaw_first[1] = ulaw_only[0] = pcmu;
+	both[1] = alaw_first[0] = pcma;
+	shipped[0] = opus;
+	shipped[1] = g722;
+	shipped[2] = pcmu;
+	shipped[3] = pcma;
+	return 0;
+}
 
 static void parse_ok(struct sdp_session *s, const char *body)
 {
@@ -149,7 +169,7 @@ static void test_sdp_yealink(void **state)
 
 	assert_int_equal(sdp_negotiate_offer(&offer_s, &prefs_plain, &ch), 0);
 	assert_int_equal(ch.index, 0);
-	assert_int_equal(ch.codec, PBX_CODEC_PCMU);
+	assert_ptr_equal(ch.codec, pcmu);
 	assert_int_equal(ch.pt, 0);
 	assert_int_equal(ch.dtmf_pt, 101);
 	assert_string_equal(ch.dtmf_fmtp, "0-15");
@@ -207,10 +227,11 @@ static void test_sdp_polycom(void **state)
 	parse_ok(&offer_s, polycom);
 	assert_int_equal(offer_s.media[0].nfmts, 6);
 	assert_int_equal(offer_s.media[0].fmts[1].rate, 16000);
-	/* The offer's order decides, not ours (RFC 3264 6.1). */
+	/* Our order decides, not the offer's: A-law, listed after u-law. */
 	static const struct sdp_prefs p = {alaw_first, 2, SDP_SRTP_OFF, PBX_DIR_SENDRECV};
 	assert_int_equal(sdp_negotiate_offer(&offer_s, &p, &ch), 0);
-	assert_int_equal(ch.codec, PBX_CODEC_PCMU);
+	assert_ptr_equal(ch.codec, pcma);
+	assert_int_equal(ch.pt, 8);
 	assert_int_equal(ch.dtmf_pt, 127);
 	assert_string_equal(ch.dtmf_fmtp, "");
 	assert_int_equal(ch.ptime, 20);
@@ -246,7 +267,7 @@ static void test_sdp_baresip(void **state)
 	assert_int_equal(m->rtcp_port, 10463);
 	assert_true(m->rtcp_mux);
 	assert_int_equal(sdp_negotiate_offer(&offer_s, &prefs_plain, &ch), 0);
-	assert_int_equal(ch.codec, PBX_CODEC_PCMU);
+	assert_ptr_equal(ch.codec, pcmu);
 	/* The telephone-event at the codec's clock, not the first one listed. */
 	assert_int_equal(ch.dtmf_pt, 101);
 	assert_int_equal(ch.rtcp_port, 10463);
@@ -286,7 +307,7 @@ static void test_sdp_linphone(void **state)
 	assert_string_equal(offer_s.media[0].fmts[5].name, "G729");
 	assert_false(offer_s.media[0].fmts[5].rtpmap);
 	assert_int_equal(sdp_negotiate_offer(&offer_s, &prefs_plain, &ch), 0);
-	assert_int_equal(ch.codec, PBX_CODEC_PCMU);
+	assert_ptr_equal(ch.codec, pcmu);
 	assert_int_equal(ch.pt, 0);
 	assert_int_equal(ch.dtmf_pt, 100);
 	assert_int_equal(ch.rtcp_port, 7079);
@@ -304,16 +325,21 @@ static void test_sdp_static_only(void **state)
 			   "m=audio 40000 RTP/AVP 8 0\r\n");
 	assert_string_equal(offer_s.media[0].fmts[0].name, "PCMA");
 	assert_int_equal(offer_s.media[0].fmts[0].rate, 8000);
-	assert_int_equal(sdp_negotiate_offer(&offer_s, &prefs_plain, &ch), 0);
-	assert_int_equal(ch.codec, PBX_CODEC_PCMA);
+	static const struct sdp_prefs a = {alaw_first, 2, SDP_SRTP_OFF, PBX_DIR_SENDRECV};
+	assert_int_equal(sdp_negotiate_offer(&offer_s, &a, &ch), 0);
+	assert_ptr_equal(ch.codec, pcma);
 	assert_int_equal(ch.pt, 8);
 	assert_int_equal(ch.dtmf_pt, 0);
 	assert_int_equal(ch.ptime, 20);
 
-	/* Only u-law on our side: the second format is taken. */
+	/* U-law first on our side: the second format is taken, our order decides. */
+	assert_int_equal(sdp_negotiate_offer(&offer_s, &prefs_plain, &ch), 0);
+	assert_ptr_equal(ch.codec, pcmu);
+	assert_int_equal(ch.pt, 0);
+	/* Only u-law on our side: the same. */
 	static const struct sdp_prefs p = {ulaw_only, 1, SDP_SRTP_OFF, PBX_DIR_SENDRECV};
 	assert_int_equal(sdp_negotiate_offer(&offer_s, &p, &ch), 0);
-	assert_int_equal(ch.codec, PBX_CODEC_PCMU);
+	assert_ptr_equal(ch.codec, pcmu);
 
 	struct pbx_buf b;
 	build_answer(&b, &ch, NULL);
@@ -338,7 +364,7 @@ static void test_sdp_dynamic_pts(void **state)
 			   "a=fmtp:96 0-16\r\n"
 			   "a=ptime:30\r\n");
 	assert_int_equal(sdp_negotiate_offer(&offer_s, &prefs_plain, &ch), 0);
-	assert_int_equal(ch.codec, PBX_CODEC_PCMU);
+	assert_ptr_equal(ch.codec, pcmu);
 	assert_int_equal(ch.pt, 110);
 	assert_int_equal(ch.dtmf_pt, 96);
 	assert_int_equal(ch.ptime, 30);
@@ -352,7 +378,7 @@ static void test_sdp_dynamic_pts(void **state)
 	parse_ok(&answer_s, b.data);
 	struct sdp_choice back;
 	assert_int_equal(sdp_negotiate_answer(&offer_s, &answer_s, &back), 0);
-	assert_int_equal(back.codec, PBX_CODEC_PCMU);
+	assert_ptr_equal(back.codec, pcmu);
 	assert_int_equal(back.pt, 110);
 	assert_int_equal(back.dtmf_pt, 96);
 	pbx_buf_free(&b);
@@ -428,7 +454,7 @@ static void test_sdp_reject_other_streams(void **state)
 	assert_int_equal(offer_s.media[2].proto, SDP_PROTO_OTHER);
 	assert_int_equal(sdp_negotiate_offer(&offer_s, &prefs_plain, &ch), 0);
 	assert_int_equal(ch.index, 1);
-	assert_int_equal(ch.codec, PBX_CODEC_PCMA);
+	assert_ptr_equal(ch.codec, pcma);
 
 	struct pbx_buf b;
 	build_answer(&b, &ch, NULL);
@@ -956,7 +982,7 @@ static void test_sdp_offer_answer(void **state)
 		       "a=ptime:40\r\n",
 		       &ch),
 		0);
-	assert_int_equal(ch.codec, PBX_CODEC_PCMA);
+	assert_ptr_equal(ch.codec, pcma);
 	assert_int_equal(ch.pt, 8);
 	assert_int_equal(ch.dtmf_pt, 101);
 	assert_int_equal(ch.ptime, 40);
@@ -1035,11 +1061,223 @@ static void test_sdp_offer_answer(void **state)
 	assert_counting_key(&ch.crypto, 0xa0, 30);
 }
 
+/* ---- codecs: our list, our order ---------------------------------------------------------- */
+
+/* Our offer of the shipped rtp.codecs: opus dynamic with its fmtp, G.722 on 9 at 8000, G.711. */
+static void test_sdp_offer_codecs(void **state)
+{
+	struct sockaddr_storage a = v4("10.0.0.1");
+	struct sdp_build_spec sp = {.username = "pbx",
+				    .sess_id = 100,
+				    .sess_version = 1,
+				    .addr = (struct sockaddr *)&a,
+				    .port = 10000,
+				    .dir = PBX_DIR_SENDRECV,
+				    .codecs = shipped,
+				    .ncodecs = 4,
+				    .dtmf_pt = 101,
+				    .proto = SDP_PROTO_RTP_AVP};
+	struct sdp_choice ch;
+	struct pbx_rtp_params rp;
+	char want[1024];
+	struct pbx_buf b;
+	pbx_buf_init(&b);
+	assert_int_equal(sdp_build(&b, &sp), 0);
+	assert_non_null(opus->fmtp);
+	snprintf(want, sizeof(want),
+		 "v=0\r\n"
+		 "o=pbx 100 1 IN IP4 10.0.0.1\r\n"
+		 "s=-\r\n"
+		 "c=IN IP4 10.0.0.1\r\n"
+		 "t=0 0\r\n"
+		 "m=audio 10000 RTP/AVP 96 9 0 8 101\r\n"
+		 "a=rtpmap:96 opus/48000/2\r\n"
+		 "a=fmtp:96 %s\r\n"
+		 "a=rtpmap:9 G722/8000\r\n"
+		 "a=rtpmap:0 PCMU/8000\r\n"
+		 "a=rtpmap:8 PCMA/8000\r\n"
+		 "a=rtpmap:101 telephone-event/8000\r\n"
+		 "a=fmtp:101 0-16\r\n"
+		 "a=ptime:20\r\n"
+		 "a=sendrecv\r\n",
+		 opus->fmtp);
+	assert_string_equal(b.data, want);
+	/* Read back, each format is the codec it was written for. */
+	parse_ok(&offer_s, b.data);
+	const struct sdp_media *m = &offer_s.media[0];
+	assert_int_equal(m->nfmts, 5);
+	for (unsigned i = 0; i < 4; i++)
+		assert_true(sdp_fmt_is(&m->fmts[i], shipped[i]));
+	assert_false(sdp_fmt_is(&m->fmts[1], pcmu));
+	assert_string_equal(m->fmts[0].fmtp, opus->fmtp);
+
+	/* The phone answers opus on a number of its own, with telephone-event/8000. */
+	assert_int_equal(answer("m=audio 30000 RTP/AVP 111 101\r\n"
+				"a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\n"
+				"a=rtpmap:101 telephone-event/8000\r\n",
+				&ch),
+			 0);
+	assert_ptr_equal(ch.codec, opus);
+	assert_int_equal(ch.pt, 111);
+	assert_int_equal(ch.dtmf_pt, 101);
+	assert_int_equal(ch.dtmf_rate, 8000);
+	sdp_choice_rtp_params(&ch, &rp);
+	assert_ptr_equal(rp.codec, opus);
+	assert_int_equal(rp.pt, 111);
+	/* G.722 by its static number alone. */
+	assert_int_equal(answer("m=audio 30000 RTP/AVP 9\r\n", &ch), 0);
+	assert_ptr_equal(ch.codec, g722);
+	assert_int_equal(ch.pt, 9);
+	assert_int_equal(ch.dtmf_pt, 0);
+	/* An answer's own order among what we offered: the answerer chose. */
+	assert_int_equal(answer("m=audio 30000 RTP/AVP 8 0\r\n", &ch), 0);
+	assert_ptr_equal(ch.codec, pcma);
+	/* Telephone-event only at the clock we offered it at. */
+	assert_int_equal(answer("m=audio 30000 RTP/AVP 111 100\r\na=rtpmap:111 opus/48000/2\r\n"
+				"a=rtpmap:100 telephone-event/48000\r\n",
+				&ch),
+			 0);
+	assert_ptr_equal(ch.codec, opus);
+	assert_int_equal(ch.dtmf_pt, 0);
+	/* Opus at another clock is not what we offered. */
+	assert_int_equal(answer("m=audio 30000 RTP/AVP 111\r\na=rtpmap:111 opus/16000/2\r\n", &ch),
+			 ENOTSUP);
+
+	/* Dynamic numbers pass over telephone-event's. */
+	sp.dtmf_pt = 96;
+	pbx_buf_reset(&b);
+	assert_int_equal(sdp_build(&b, &sp), 0);
+	assert_non_null(strstr(b.data, "m=audio 10000 RTP/AVP 97 9 0 8 96\r\n"
+				       "a=rtpmap:97 opus/48000/2\r\n"));
+	/* Without telephone-event, no line for it. */
+	sp.dtmf_pt = 0;
+	pbx_buf_reset(&b);
+	assert_int_equal(sdp_build(&b, &sp), 0);
+	assert_non_null(strstr(b.data, "m=audio 10000 RTP/AVP 96 9 0 8\r\n"));
+	assert_null(strstr(b.data, "telephone-event"));
+	pbx_buf_free(&b);
+}
+
+/* A B2BUA offers the other leg's codec first, so that the call can be relayed as it is. */
+static void test_sdp_offer_caller_codec_first(void **state)
+{
+	const struct pbx_codec_desc *out[4];
+	const struct pbx_codec_desc *const want_pcma[] = {pcma, opus, g722, pcmu};
+	assert_int_equal(sdp_codecs_prefer(shipped, 4, pcma, out), 4);
+	assert_memory_equal(out, want_pcma, sizeof(want_pcma));
+	/* Already first, none, or not among ours: our order as it is. */
+	assert_int_equal(sdp_codecs_prefer(shipped, 4, opus, out), 4);
+	assert_memory_equal(out, shipped, sizeof(shipped));
+	assert_int_equal(sdp_codecs_prefer(shipped, 4, NULL, out), 4);
+	assert_memory_equal(out, shipped, sizeof(shipped));
+	assert_int_equal(sdp_codecs_prefer(both, 2, g722, out), 2);
+	assert_memory_equal(out, both, sizeof(both));
+
+	/* The offer lists it first; a phone that takes the first it has keeps it. */
+	assert_int_equal(sdp_codecs_prefer(shipped, 4, pcma, out), 4);
+	struct sockaddr_storage a = v4("10.0.0.1");
+	struct sdp_build_spec sp = {.sess_id = 1,
+				    .sess_version = 1,
+				    .addr = (struct sockaddr *)&a,
+				    .port = 10000,
+				    .dir = PBX_DIR_SENDRECV,
+				    .codecs = out,
+				    .ncodecs = 4,
+				    .dtmf_pt = 101,
+				    .proto = SDP_PROTO_RTP_AVP};
+	struct pbx_buf b;
+	pbx_buf_init(&b);
+	assert_int_equal(sdp_build(&b, &sp), 0);
+	assert_non_null(strstr(b.data, "m=audio 10000 RTP/AVP 8 96 9 0 101\r\n"
+				       "a=rtpmap:8 PCMA/8000\r\n"
+				       "a=rtpmap:96 opus/48000/2\r\n"));
+	pbx_buf_free(&b);
+}
+
+/* An offer is answered with the first of OUR codecs that it has, on the offer's PT. */
+static void test_sdp_answer_our_order(void **state)
+{
+	struct sdp_choice ch, back;
+	struct pbx_buf b;
+	char want[512];
+	/* A desk phone lists G.711 first, then G.722, then opus (named in capitals). */
+	parse_ok(&offer_s, "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+			   "m=audio 4000 RTP/AVP 0 8 9 107 101\r\n"
+			   "a=rtpmap:107 OPUS/48000/2\r\n"
+			   "a=fmtp:107 maxplaybackrate=16000\r\n"
+			   "a=rtpmap:101 telephone-event/8000\r\n"
+			   "a=fmtp:101 0-15\r\n");
+	assert_int_equal(sdp_negotiate_offer(&offer_s, &prefs_shipped, &ch), 0);
+	assert_ptr_equal(ch.codec, opus);
+	assert_int_equal(ch.pt, 107);
+	/* Telephone-event/8000 beside opus/48000: what phones offer. */
+	assert_int_equal(ch.dtmf_pt, 101);
+	assert_int_equal(ch.dtmf_rate, 8000);
+	build_answer(&b, &ch, NULL);
+	snprintf(want, sizeof(want),
+		 "m=audio 20000 RTP/AVP 107 101\r\n"
+		 "a=rtpmap:107 opus/48000/2\r\n"
+		 "a=fmtp:107 %s\r\n"
+		 "a=rtpmap:101 telephone-event/8000\r\n"
+		 "a=fmtp:101 0-15\r\n",
+		 opus->fmtp);
+	assert_non_null(strstr(b.data, want));
+	/* Our answer reads back as the same choice. */
+	parse_ok(&answer_s, b.data);
+	assert_int_equal(sdp_negotiate_answer(&offer_s, &answer_s, &back), 0);
+	assert_ptr_equal(back.codec, opus);
+	assert_int_equal(back.pt, 107);
+	assert_int_equal(back.dtmf_pt, 101);
+	assert_int_equal(back.dtmf_rate, 8000);
+	pbx_buf_free(&b);
+
+	/* Without opus on our side: G.722, on 9 at its 8000 clock (RFC 3551 4.5.2). */
+	static const struct sdp_prefs wide = {shipped + 1, 3, SDP_SRTP_OFF, PBX_DIR_SENDRECV};
+	assert_int_equal(sdp_negotiate_offer(&offer_s, &wide, &ch), 0);
+	assert_ptr_equal(ch.codec, g722);
+	assert_int_equal(ch.pt, 9);
+	assert_int_equal(ch.dtmf_pt, 101);
+	build_answer(&b, &ch, NULL);
+	assert_non_null(strstr(b.data, "m=audio 20000 RTP/AVP 9 101\r\n"
+				       "a=rtpmap:9 G722/8000\r\n"
+				       "a=rtpmap:101 telephone-event/8000\r\n"));
+	pbx_buf_free(&b);
+
+	/* Telephone-event at the codec's own clock when offered (RFC 4733 2.1). */
+	parse_ok(&offer_s, baresip);
+	assert_int_equal(sdp_negotiate_offer(&offer_s, &prefs_shipped, &ch), 0);
+	assert_ptr_equal(ch.codec, opus);
+	assert_int_equal(ch.pt, 96);
+	assert_int_equal(ch.dtmf_pt, 97);
+	assert_int_equal(ch.dtmf_rate, 48000);
+	build_answer(&b, &ch, NULL);
+	assert_non_null(strstr(b.data, "a=rtpmap:97 telephone-event/48000\r\n"));
+	pbx_buf_free(&b);
+
+	/* opus/48000 without a channel count is opus; at another clock it is not. */
+	parse_ok(&offer_s, "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\nc=IN IP4 192.0.2.1\r\n"
+			   "m=audio 4000 RTP/AVP 97 0 96\r\n"
+			   "a=rtpmap:97 opus/16000/2\r\na=rtpmap:96 opus/48000\r\n");
+	assert_int_equal(sdp_negotiate_offer(&offer_s, &prefs_shipped, &ch), 0);
+	assert_ptr_equal(ch.codec, opus);
+	assert_int_equal(ch.pt, 96);
+	assert_int_equal(sdp_negotiate_offer(&offer_s, &prefs_plain, &ch), 0);
+	assert_ptr_equal(ch.codec, pcmu);
+
+	/* Nothing of ours: refused as before (the driver answers 488). */
+	parse_ok(&offer_s, "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\nc=IN IP4 192.0.2.1\r\n"
+			   "m=audio 4000 RTP/AVP 96 18 101\r\n"
+			   "a=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n");
+	assert_int_equal(sdp_negotiate_offer(&offer_s, &prefs_plain, &ch), ENOTSUP);
+	assert_string_equal(ch.why, "no common codec");
+	assert_null(ch.codec);
+}
+
 static void test_sdp_build_invalid(void **state)
 {
 	struct sockaddr_storage a = v4("10.0.0.1");
 	struct sockaddr_storage unix_sa = {.ss_family = AF_UNIX};
-	static const enum pbx_codec badc[] = {PBX_CODEC__COUNT};
+	const struct pbx_codec_desc *nullc[] = {NULL}, *twice[] = {pcmu, pcmu};
 	struct sdp_build_spec ok = {.addr = (struct sockaddr *)&a,
 				    .port = 10000,
 				    .codecs = both,
@@ -1065,7 +1303,8 @@ static void test_sdp_build_invalid(void **state)
 	BAD(addr, (struct sockaddr *)&unix_sa);
 	BAD(port, 0);
 	BAD(ncodecs, 0);
-	BAD(codecs, badc);
+	BAD(codecs, nullc);
+	BAD(codecs, twice);
 	BAD(codecs, NULL);
 	BAD(dtmf_pt, 13);
 	BAD(proto, SDP_PROTO_OTHER);
@@ -1235,10 +1474,13 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_sdp_crypto_roundtrip),
 	cmocka_unit_test(test_sdp_srtp_negotiation),
 	cmocka_unit_test(test_sdp_offer_answer),
+	cmocka_unit_test(test_sdp_offer_codecs),
+	cmocka_unit_test(test_sdp_offer_caller_codec_first),
+	cmocka_unit_test(test_sdp_answer_our_order),
 	cmocka_unit_test(test_sdp_build_invalid),
 	cmocka_unit_test(test_sdp_malformed),
 	cmocka_unit_test(test_sdp_lenient),
 	cmocka_unit_test(test_sdp_session_version),
 };
 
-UNIT_GROUP(sip_sdp, tests, NULL, NULL);
+UNIT_GROUP(sip_sdp, tests, group_setup, NULL);

@@ -16,10 +16,18 @@
 #include <string.h>
 
 #include "../../channels/sip/chan_sip.h"
+#include "pbx/codec.h"
 #include "pbx/config.h"
 #include "unit.h"
 
-static const enum pbx_codec codecs[] = {PBX_CODEC_PCMU, PBX_CODEC_PCMA};
+static const struct pbx_codec_desc *codecs[2]; /* PCMU, PCMA: filled by group_setup */
+
+static int group_setup(void **state)
+{
+	codecs[0] = pbx_codec_find("PCMU");
+	codecs[1] = pbx_codec_find("PCMA");
+	return codecs[0] && codecs[1] ? 0 : -1;
+}
 
 static struct sockaddr_storage local_addr(void)
 {
@@ -259,6 +267,20 @@ static void test_refusal(void **state)
 			 488);
 	assert_null(reason);
 	free(offer);
+
+	/* No codec of ours in the offer: 488 with the default phrase, the Warning says why. */
+	const struct pbx_codec_desc *opus_only[] = {pbx_codec_find("opus")};
+	offer = phone_offer("RTP/AVP", "");
+	prefs = (struct sdp_prefs){.codecs = opus_only,
+				   .ncodecs = 1,
+				   .srtp = SDP_SRTP_OPTIONAL,
+				   .dir = PBX_DIR_SENDRECV};
+	assert_int_equal(sdp_negotiate_offer(offer, &prefs, &ch), ENOTSUP);
+	assert_int_equal(sip__offer_refusal(&ch, SDP_SRTP_OPTIONAL, &reason, warn, sizeof warn),
+			 488);
+	assert_null(reason);
+	assert_non_null(strstr(warn, "Incompatible media format: no common codec"));
+	free(offer);
 }
 
 /* The profile of a callee's first INVITE: its policy, and when optional the caller's leg. */
@@ -348,4 +370,4 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_reoffer_decision),
 };
 
-UNIT_GROUP(sip_srtp, tests, NULL, NULL);
+UNIT_GROUP(sip_srtp, tests, group_setup, NULL);

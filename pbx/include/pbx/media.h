@@ -103,6 +103,8 @@ struct pbx_rtp_stats {
 	uint64_t srtp_rejected; /* failed authentication or replay: dropped */
 };
 
+#define PBX_MEDIA_MAX_CODECS 16 /* rtp.codecs entries; more than are registered */
+
 /** The media engine's configuration: the rtp section, and pbx.media_workers. */
 struct pbx_media_cfg {
 	int port_min, port_max;
@@ -110,11 +112,19 @@ struct pbx_media_cfg {
 	int timeout;   /* seconds without RTP before hangup; 0 = never */
 	int workers;   /* not a key of rtp: pbx.media_workers, filled by pbx_media_start */
 	bool no_batch; /* not a key: one sendto per packet, no io_uring (tests, benchmarks) */
+	/* rtp.codecs, resolved at load: what SIP offers and accepts, best first */
+	const struct pbx_codec_desc *codecs[PBX_MEDIA_MAX_CODECS];
+	int n_codecs;
 };
 
 struct pbx_config;
 /** The rtp section of @p cfg. */
 const struct pbx_media_cfg *pbx_media_config(const struct pbx_config *cfg);
+/**
+ * rtp.codecs of @p cfg: registered codecs, at least one, none twice, in the
+ * administrator's order of preference; *@p n gets how many. Owned by @p cfg.
+ */
+const struct pbx_codec_desc *const *pbx_media_codecs(const struct pbx_config *cfg, size_t *n);
 
 /** Start the media workers (rtp.* and pbx.media_workers from the config). */
 int pbx_media_start(void);
