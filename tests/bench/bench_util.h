@@ -9,6 +9,8 @@
 #define BENCH_UTIL_H
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +38,72 @@ static inline double bench_cpu_s(double *user)
 	if (user)
 		*user = u;
 	return u + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* CPU of some of this process's threads, as bench_threads_cpu reads it. */
+struct bench_tcpu {
+	double run_s;            /* exact: the scheduler's runtime (schedstat) */
+	unsigned long long u, s; /* clock ticks in user and system mode (stat) */
+};
+
+/*
+ * The CPU of this process's threads whose name starts with @p prefix
+ * ("pbx-media"). 0, or -1 if /proc cannot be read.
+ *
+ * The kernel splits a thread's time into user and system by sampling
+ * (ticks of 10 ms), scaled to its exact total and never going back, so a
+ * thread whose mix changed (it relayed before and transcodes now) shows a
+ * wrong split for a while: take a split from threads started for it, and
+ * from a window of a few hundred ticks (bench_tcpu_split).
+ */
+static inline int bench_threads_cpu(const char *prefix, struct bench_tcpu *c)
+{
+	char path[64], line[512];
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	memset(c, 0, sizeof *c);
+	if (!d)
+		return -1;
+	/* Bounded by the process's threads: a handful. */
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || strlen(e->d_name) > 20)
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		char *got = fgets(line, sizeof line, f);
+		fclose(f);
+		/* "TID (NAME) STATE ...": NAME may hold spaces, so from the last ')'. */
+		char *open = got ? strchr(line, '(') : NULL,
+		     *close = got ? strrchr(line, ')') : NULL;
+		unsigned long long u, s, ns;
+		if (!open || !close || close < open || strncmp(open + 1, prefix, strlen(prefix)) ||
+		    sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &u,
+			   &s) != 2)
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1) {
+			c->run_s += (double)ns / 1e9;
+			c->u += u;
+			c->s += s;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* User and system seconds from @p a to @p b: the exact time, split as the ticks were. */
+static inline void bench_tcpu_split(const struct bench_tcpu *a, const struct bench_tcpu *b,
+				    double *user, double *sys)
+{
+	double run = b->run_s - a->run_s;
+	unsigned long long du = b->u - a->u, ds = b->s - a->s;
+	*user = du + ds ? run * (double)du / (double)(du + ds) : 0;
+	*sys = run - *user;
 }
 
 static inline long bench_rss_kib(void)
@@ -70,6 +138,64 @@ static inline struct sockaddr_in bench_lo(int port)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	a.sin_port = htons((uint16_t)port);
 	return a;
+}
+
+/*
+ * @p n phone sockets bound to loopback, their addresses in @p addr. A 1 MiB
+ * receive buffer each: the phones read once a millisecond, and a busy
+ * machine can keep them from it for a while. 0 or an errno value.
+ */
+static inline int bench_phone_socks(int *socks, struct sockaddr_in *addr, int n)
+{
+	for (int s = 0; s < n; s++) {
+		socklen_t len = sizeof addr[s];
+		int buf = 1 << 20;
+		socks[s] = socket(AF_INET, SOCK_DGRAM, 0);
+		addr[s] = bench_lo(0);
+		if (socks[s] < 0)
+			return errno;
+		setsockopt(socks[s], SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+		if (bind(socks[s], (struct sockaddr *)&addr[s], sizeof addr[s]) ||
+		    getsockname(socks[s], (struct sockaddr *)&addr[s], &len))
+			return errno;
+	}
+	return 0;
+}
+
+/* Send @p n prepared datagrams on @p sock; returns how many went. */
+static inline int bench_sendmmsg(int sock, struct mmsghdr *m, int n)
+{
+	int off = 0;
+	while (off < n) {
+		int r = sendmmsg(sock, m + off, (unsigned)(n - off), 0);
+		if (r <= 0)
+			break;
+		off += r;
+	}
+	return off;
+}
+
+/* Sleep until 1 ms after *@p next, on an absolute clock: a late tick does not delay the rest. */
+static inline void bench_tick_wait(struct timespec *next)
+{
+	next->tv_nsec += 1000000;
+	if (next->tv_nsec >= 1000000000) {
+		next->tv_nsec -= 1000000000;
+		next->tv_sec++;
+	}
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, next, NULL);
+}
+
+/*
+ * Calls one core could carry at @p us_per_packet of CPU per relayed packet:
+ * a call of 20 ms packets is 50 packets/s from each phone, so 100 packets/s
+ * through the PBX. Through the measured cost per packet rather than the CPU
+ * share, so that a step the phones could not feed in full on a busy machine
+ * still gives the figure; at the full rate both are the same.
+ */
+static inline double bench_calls_per_core(double us_per_packet)
+{
+	return us_per_packet > 0 ? 1e6 / (us_per_packet * 100) : 0;
 }
 
 /* Count and discard what waits on @p n phone sockets, 64 datagrams per call. */
