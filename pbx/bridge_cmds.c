@@ -24,7 +24,8 @@ static int show_one(struct pbx_bridge *b, void *arg)
 	if (st->json) {
 		struct pbx_buf *o = &st->cli->out;
 		pbx_buf_printf(o, "%s{\"id\":%u,\"mode\":\"%s\",\"duration\":%ld,\"members\":[",
-			       st->n ? ",\n " : "", b->id, pbx_bridge_mode_name(pbx_bridge_mode(b)), age);
+			       st->n ? ",\n " : "", b->id, pbx_bridge_mode_name(pbx_bridge_mode(b)),
+			       age);
 		for (size_t i = 0; i < b->n; i++) {
 			if (i)
 				pbx_buf_puts(o, ",");
@@ -39,8 +40,8 @@ static int show_one(struct pbx_bridge *b, void *arg)
 			off += (size_t)snprintf(members + off, sizeof members - off, "%s%s",
 						i ? ", " : "", b->members[i]->name);
 		pbx_cli_printf(st->cli, "%-8u %-6s %02ld:%02ld:%02ld  %s\n", b->id,
-			       pbx_bridge_mode_name(pbx_bridge_mode(b)), age / 3600, age / 60 % 60, age % 60,
-			       members);
+			       pbx_bridge_mode_name(pbx_bridge_mode(b)), age / 3600, age / 60 % 60,
+			       age % 60, members);
 	}
 	st->n++;
 	return 0;

@@ -28,6 +28,11 @@ struct opus {
 	OpusDecoder *dec;
 };
 
+/* libopus defaults to 9 of 10: as good as it gets, at ten times a relayed
+ * packet's cost when a PBX transcodes. 5 keeps speech clean at 32 kbit/s
+ * for about half the CPU, which is what decides how many calls a core takes. */
+#define OPUS_COMPLEXITY 5
+
 static int map_err(int e)
 {
 	return e == OPUS_ALLOC_FAIL ? ENOMEM : e == OPUS_BUFFER_TOO_SMALL ? ENOBUFS : EINVAL;
@@ -44,7 +49,8 @@ static int opus_init(void *st, bool encoder)
 		if ((err = opus_encoder_ctl(o->enc, OPUS_SET_BITRATE(OPUS_BITRATE))) ||
 		    (err = opus_encoder_ctl(o->enc, OPUS_SET_INBAND_FEC(1))) ||
 		    (err = opus_encoder_ctl(o->enc, OPUS_SET_PACKET_LOSS_PERC(5))) ||
-		    (err = opus_encoder_ctl(o->enc, OPUS_SET_DTX(0)))) {
+		    (err = opus_encoder_ctl(o->enc, OPUS_SET_DTX(0))) ||
+		    (err = opus_encoder_ctl(o->enc, OPUS_SET_COMPLEXITY(OPUS_COMPLEXITY)))) {
 			opus_encoder_destroy(o->enc);
 			o->enc = NULL;
 			return map_err(err);

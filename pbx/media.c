@@ -169,18 +169,34 @@ void pbx__worker_tick(uv_timer_t *t)
 {
 	struct pbx__worker *w = t->data;
 	uint64_t now = uv_now(&w->loop);
-	w->tick_no++;
+	/* Frames are due every 20 ms of the clock, not of the timer: a late
+	 * tick (a busy worker) takes every frame it owes, up to 200 ms, so a
+	 * recording keeps its length; beyond that the time is lost. */
+	if (!w->frame_ms || now - w->frame_ms > 10 * PBX_FRAME_MS)
+		w->frame_ms = now - PBX_FRAME_MS;
+	unsigned due = 0;
+	while (w->frame_ms + PBX_FRAME_MS <= now) {
+		w->frame_ms += PBX_FRAME_MS;
+		due++;
+	}
 	for (struct pbx__sess *s = w->gens, *next; s; s = next) {
 		next = s->gnext;
 		if (pbx__dtmf_sending(s))
 			pbx__dtmf_tick(s, now);
 		if (s->play)
 			pbx__play_tick(s, now);
-		if (s->rec)
-			pbx__rec_tick(s);
-		if (s->mon)
-			pbx__mon_tick(s);
 		pbx__gens_update(s);
+	}
+	for (unsigned k = 0; k < due; k++) {
+		w->tick_no++;
+		for (struct pbx__sess *s = w->gens, *next; s; s = next) {
+			next = s->gnext;
+			if (s->rec)
+				pbx__rec_tick(s);
+			if (s->mon)
+				pbx__mon_tick(s);
+			pbx__gens_update(s);
+		}
 	}
 	if (!w->gens)
 		uv_timer_stop(t);

@@ -365,7 +365,8 @@ struct pbx__worker {
 	struct pbx__sess *gens;
 	unsigned timeout_ms; /* rtp.timeout; 0 = never */
 	unsigned nsess_sig;  /* sessions placed here: the signalling thread's count */
-	uint32_t tick_no;    /* 20 ms ticks so far: frames are pulled once per tick */
+	uint32_t tick_no;    /* 20 ms frame periods so far: frames are pulled once per period */
+	uint64_t frame_ms;   /* the end of the latest frame period taken (uv_now clock) */
 	bool stopping;
 	struct pbx__cmd stop; /* preallocated, so stopping cannot fail */
 	/* The one receive buffer; relayed packets leave from it, so it has room
