@@ -966,24 +966,30 @@ def free_port_pair():
     raise RuntimeError("no free port run found")
 
 
-def read_pcap_rtp(path):
-    """[(pt, payload)] of every RTP packet in a pcap (Ethernet/IPv4/UDP)."""
+def read_pcap_rtp(path, dst_port=None, timed=False):
+    """[(pt, payload)] of every RTP packet in a pcap (Ethernet/IPv4/UDP); only
+    those to @dst_port when given; with @timed, [(capture time, pt, payload)]."""
     data = Path(path).read_bytes()
     magic = struct.unpack("<I", data[:4])[0]
     endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    nano = magic in (0xA1B23C4D, 0x4D3CB2A1)
     off = 24
     out = []
     while off + 16 <= len(data):
-        _, _, incl, _ = struct.unpack(endian + "IIII", data[off:off + 16])
+        sec, frac, incl, _ = struct.unpack(endian + "IIII", data[off:off + 16])
         off += 16
         pkt = data[off:off + incl]
         off += incl
         if len(pkt) < 14 + 20 + 8 + 12 or struct.unpack("!H", pkt[12:14])[0] != 0x0800:
             continue
         ihl = (pkt[14] & 0x0F) * 4
+        if dst_port is not None and \
+                struct.unpack("!H", pkt[14 + ihl + 2:14 + ihl + 4])[0] != dst_port:
+            continue
         rtp = pkt[14 + ihl + 8:]
         cc = rtp[0] & 0x0F
-        out.append((rtp[1] & 0x7F, rtp[12 + 4 * cc:]))
+        item = (rtp[1] & 0x7F, rtp[12 + 4 * cc:])
+        out.append((sec + frac / (1e9 if nano else 1e6),) + item if timed else item)
     return out
 
 

@@ -150,3 +150,19 @@ def capture(tmp_path):
     yield make
     for c in made:
         c.stop()
+
+
+@pytest.fixture
+def baresips():
+    """baresips(workdir, pbx, user, source_wav, codec, ...): a started callib.Baresip,
+    stopped at teardown."""
+    made = []
+
+    def make(*args, **kw):
+        b = callib.Baresip(*args, **kw)
+        made.append(b)
+        return b.start()
+
+    yield make
+    for b in made:
+        b.stop()

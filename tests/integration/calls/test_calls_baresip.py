@@ -18,24 +18,10 @@ import time
 import pytest
 
 import callib
-from callib import Baresip, read_wav, tone_seconds, write_wav
+from callib import read_wav, tone_seconds, write_wav
 
 F_CALLER, F_CALLEE = 1000, 1400
 TALK = 3.0
-
-
-@pytest.fixture
-def baresips():
-    made = []
-
-    def make(*args, **kw):
-        b = Baresip(*args, **kw)
-        made.append(b)
-        return b.start()
-
-    yield make
-    for b in made:
-        b.stop()
 
 
 @pytest.mark.parametrize("codec1,codec2,hangup_by",

@@ -15,14 +15,11 @@ back too. Everything is measured (callib.goertzel), nothing is only found:
 """
 
 import re
-import struct
 import time
-from pathlib import Path
 
-import pytest
 
 import callib
-from callib import Baresip, read_wav, tone_seconds, write_wav
+from callib import read_wav, tone_seconds, write_wav
 from srtplib import Capture
 
 F_CALLER, F_CALLEE = 1000, 1400
@@ -38,20 +35,6 @@ DIALPLAN = callib.DIALPLAN.replace('''    ["600"] = function()''', '''    ["_3XX
       app.hangup()
     end,
     ["600"] = function()''')
-
-
-@pytest.fixture
-def baresips():
-    made = []
-
-    def make(*args, **kw):
-        b = Baresip(*args, **kw)
-        made.append(b)
-        return b.start()
-
-    yield make
-    for b in made:
-        b.stop()
 
 
 def registered(p, n):
@@ -90,7 +73,7 @@ def test_mixmonitor_of_two_baresips(call_pbx, baresips, tmp_path):
     write_wav(tmp_path / "caller.wav", callib.tone(F_CALLER, 15))
     write_wav(tmp_path / "callee.wav", callib.tone(F_CALLEE, 15))
     b1 = baresips(tmp_path, p, "1001", tmp_path / "caller.wav", "PCMU")
-    b2 = baresips(tmp_path, p, "1002", tmp_path / "callee.wav", "PCMA", answermode="auto")
+    baresips(tmp_path, p, "1002", tmp_path / "callee.wav", "PCMA", answermode="auto")
     registered(p, 2)
     call_up(p, b1, "3002")
     time.sleep(3.0)
@@ -110,29 +93,6 @@ def test_mixmonitor_of_two_baresips(call_pbx, baresips, tmp_path):
     assert tone_seconds(tx, F_CALLEE, rate) >= 2.0 and tone_seconds(tx, F_CALLER, rate, 0.2) == 0
 
 
-def pcap_rtp_timed(path, dst_port):
-    """[(time, pt, payload)] of the RTP packets to @dst_port in a pcap (Ethernet/IPv4/UDP)."""
-    data = Path(path).read_bytes()
-    magic = struct.unpack("<I", data[:4])[0]
-    endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-    nano = magic in (0xA1B23C4D, 0x4D3CB2A1)
-    off, out = 24, []
-    while off + 16 <= len(data):
-        sec, frac, incl, _ = struct.unpack(endian + "IIII", data[off:off + 16])
-        off += 16
-        pkt = data[off:off + incl]
-        off += incl
-        if len(pkt) < 14 + 20 + 8 + 12 or struct.unpack("!H", pkt[12:14])[0] != 0x0800:
-            continue
-        ihl = (pkt[14] & 0x0F) * 4
-        if struct.unpack("!H", pkt[14 + ihl + 2:14 + ihl + 4])[0] != dst_port:
-            continue
-        rtp = pkt[14 + ihl + 8:]
-        cc = rtp[0] & 0x0F
-        out.append((sec + frac / (1e9 if nano else 1e6), rtp[1] & 0x7F, rtp[12 + 4 * cc:]))
-    return out
-
-
 def test_hold_from_a_baresip_plays_music_to_the_other(call_pbx, baresips, tmp_path):
     """baresip 1.0's decoder dump stops at a re-INVITE, so what the held
     phone hears is taken off the wire: a capture of the PBX's packets to its
@@ -142,7 +102,7 @@ def test_hold_from_a_baresip_plays_music_to_the_other(call_pbx, baresips, tmp_pa
     write_wav(tmp_path / "caller.wav", callib.tone(F_CALLER, 30))
     write_wav(tmp_path / "callee.wav", callib.tone(F_CALLEE, 30))
     b1 = baresips(tmp_path, p, "1001", tmp_path / "caller.wav", "PCMU")
-    b2 = baresips(tmp_path, p, "1002", tmp_path / "callee.wav", "PCMU", answermode="auto")
+    baresips(tmp_path, p, "1002", tmp_path / "callee.wav", "PCMU", answermode="auto")
     registered(p, 2)
     call_up(p, b1, "1002")
     out_leg = next(c for c in callib.channels(p) if c["direction"] == "out")
@@ -165,7 +125,7 @@ def test_hold_from_a_baresip_plays_music_to_the_other(call_pbx, baresips, tmp_pa
     b1.command("hangup")
     callib.wait_channels(p, 0)
 
-    pkts = pcap_rtp_timed(cap.path, port)
+    pkts = callib.read_pcap_rtp(cap.path, dst_port=port, timed=True)
     assert pkts, "no RTP to the held phone captured"
 
     def heard(t0, t1):
