@@ -99,6 +99,13 @@ int pbx_coder_encode(struct pbx_coder *c, const int16_t *pcm, size_t n, uint8_t 
 	return c->codec->encode(c->state, pcm, n, out, max);
 }
 
+int pbx_coder_fmtp(struct pbx_coder *c, const char *fmtp)
+{
+	if (!c->encoder)
+		return EINVAL;
+	return c->codec->fmtp_in && fmtp && *fmtp ? c->codec->fmtp_in(c->state, fmtp) : 0;
+}
+
 int pbx_coder_decode(struct pbx_coder *c, const uint8_t *in, size_t len, int16_t *pcm, size_t max)
 {
 	if (c->encoder)

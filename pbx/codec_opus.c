@@ -17,6 +17,9 @@
  */
 #include <errno.h>
 #include <opus.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "pbx/codec.h"
 
@@ -90,6 +93,49 @@ static int opus_dec(void *st, const uint8_t *in, size_t len, int16_t *pcm, size_
 	return r < 0 ? -map_err(r) : r;
 }
 
+/* The value of @p key in an fmtp line ("a=1; key=20000"), or -1. */
+static long fmtp_value(const char *fmtp, const char *key)
+{
+	size_t n = strlen(key);
+	for (const char *p = fmtp; p && *p;) {
+		while (*p == ' ' || *p == ';')
+			p++;
+		if (!strncasecmp(p, key, n) && p[n] == '=')
+			return strtol(p + n + 1, NULL, 10);
+		p = strchr(p, ';');
+	}
+	return -1;
+}
+
+/*
+ * RFC 7587 6.1: what the far end says it can take. maxaveragebitrate caps
+ * our rate, useinbandfec=0 turns FEC off, maxplaybackrate narrows the band
+ * we encode (no use sending 20 kHz to a phone that plays 8 kHz), cbr=1.
+ */
+static int opus_fmtp(void *st, const char *fmtp)
+{
+	struct opus *o = st;
+	long v;
+	int err = OPUS_OK;
+	if (!o->enc)
+		return EINVAL;
+	if ((v = fmtp_value(fmtp, "maxaveragebitrate")) >= 6000 && v < OPUS_BITRATE)
+		err = opus_encoder_ctl(o->enc, OPUS_SET_BITRATE((opus_int32)v));
+	if (!err && fmtp_value(fmtp, "useinbandfec") == 0)
+		err = opus_encoder_ctl(o->enc, OPUS_SET_INBAND_FEC(0));
+	if (!err && fmtp_value(fmtp, "cbr") == 1)
+		err = opus_encoder_ctl(o->enc, OPUS_SET_VBR(0));
+	if (!err && (v = fmtp_value(fmtp, "maxplaybackrate")) > 0) {
+		int bw = v <= 8000    ? OPUS_BANDWIDTH_NARROWBAND
+			 : v <= 12000 ? OPUS_BANDWIDTH_MEDIUMBAND
+			 : v <= 16000 ? OPUS_BANDWIDTH_WIDEBAND
+			 : v <= 24000 ? OPUS_BANDWIDTH_SUPERWIDEBAND
+				      : OPUS_BANDWIDTH_FULLBAND;
+		err = opus_encoder_ctl(o->enc, OPUS_SET_MAX_BANDWIDTH(bw));
+	}
+	return err ? map_err(err) : 0;
+}
+
 PBX_CODEC_REGISTER(opus) = {
 	.name = "opus",
 	.rate = OPUS_RATE,
@@ -103,4 +149,5 @@ PBX_CODEC_REGISTER(opus) = {
 	.fini = opus_fini,
 	.encode = opus_enc,
 	.decode = opus_dec,
+	.fmtp_in = opus_fmtp,
 };

@@ -167,9 +167,14 @@ void pbx__leg_send_frame(struct pbx__sess *s, const struct pbx_frame *in, uint64
 	int err;
 	if (!f)
 		return;
-	if (!f->enc && (err = pbx_coder_alloc(&f->enc, c, true))) {
-		fail_once(s, "no encoder", err);
-		return;
+	if (!f->enc) {
+		if ((err = pbx_coder_alloc(&f->enc, c, true))) {
+			fail_once(s, "no encoder", err);
+			return;
+		}
+		if ((err = pbx_coder_fmtp(f->enc, s->fmtp)))
+			pbx_warning("rtp %u: %s fmtp '%s' not applied: %s", s->id, c->name, s->fmtp,
+				    strerror(err));
 	}
 	if (in->rate != c->rate) {
 		if ((err = resampler_for(&f->enc_rs, &f->enc_rs_rate, in->rate, c->rate)) ||

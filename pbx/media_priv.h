@@ -218,6 +218,7 @@ struct pbx__sess {
 
 	/* Cold: latching candidates, DTMF and playback state, lists, handles. */
 	union pbx__sa sdp;  /* the address SDP gave, to see a re-INVITE change it */
+	char fmtp[64];      /* the far end's fmtp for the codec: its encoder follows it */
 	union pbx__sa cand; /* another source that may take over */
 	bool timed_out;
 	bool in_gens;

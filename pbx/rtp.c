@@ -557,6 +557,11 @@ void pbx__sess_params(struct pbx__sess *s, const struct pbx_rtp_params *p)
 		s->cand_count = 0;
 	}
 	s->sdp_null = sa_null(&sdp);
+	/* Another fmtp (a re-INVITE) makes the encoder again, on the new terms. */
+	if (strncmp(s->fmtp, p->fmtp, sizeof s->fmtp))
+		pbx__leg_frames_free(s);
+	memcpy(s->fmtp, p->fmtp, sizeof s->fmtp);
+	s->fmtp[sizeof s->fmtp - 1] = 0;
 	pbx__leg_set_codec(s, p->codec);
 	s->pt = p->pt & 0x7f;
 	s->dtmf_pt = p->dtmf_pt & 0x7f;

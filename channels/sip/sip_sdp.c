@@ -976,6 +976,9 @@ static void choice_fill(struct sdp_choice *out, const struct sdp_media *m, unsig
 	out->proto = m->proto;
 	out->codec = codec;
 	out->pt = pt;
+	for (unsigned f = 0; f < m->nfmts; f++)
+		if (m->fmts[f].pt == pt)
+			memcpy(out->fmtp, m->fmts[f].fmtp, sizeof out->fmtp);
 	if (dtmf) {
 		out->dtmf_pt = dtmf->pt;
 		out->dtmf_rate = dtmf->rate;
@@ -1130,6 +1133,7 @@ void sdp_choice_rtp_params(const struct sdp_choice *ch, struct pbx_rtp_params *p
 	p->remote = ch->remote;
 	p->codec = ch->codec;
 	p->pt = ch->pt;
+	memcpy(p->fmtp, ch->fmtp, sizeof p->fmtp);
 	p->dtmf_pt = ch->dtmf_pt;
 	p->dir = ch->dir;
 	p->ptime = ch->ptime;

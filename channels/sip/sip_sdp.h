@@ -170,6 +170,7 @@ struct sdp_choice {
 	enum sdp_proto proto;
 	const struct pbx_codec_desc *codec; /* a registered codec */
 	uint8_t pt;                         /* the codec's payload type in the remote SDP */
+	char fmtp[64];                      /* the remote's a=fmtp for the codec, may be "" */
 	uint8_t dtmf_pt;                    /* telephone-event PT; 0: none */
 	uint32_t dtmf_rate;                 /* its clock: the codec's, or 8000 */
 	char dtmf_fmtp[64];                 /* the remote's a=fmtp for it ("0-16"), may be "" */

@@ -43,6 +43,9 @@ struct pbx_codec_desc {
 	/* A payload to at most @p max samples; returns samples or -errno. @p in
 	 * NULL: a lost packet, conceal @p max samples (the codec's own PLC). */
 	int (*decode)(void *st, const uint8_t *in, size_t len, int16_t *pcm, size_t max);
+	/* An encoder follows the far end's a=fmtp ("maxaveragebitrate=20000;...")
+	 * as far as it can; unknown parameters are ignored. May be NULL. 0 or errno. */
+	int (*fmtp_in)(void *st, const char *fmtp);
 };
 
 /** Declare a codec; the descriptor lands in a linker section the registry walks. */
@@ -75,6 +78,8 @@ void pbx_coder_free(struct pbx_coder *c);
 const struct pbx_codec_desc *pbx_coder_codec(const struct pbx_coder *c);
 /** See struct pbx_codec_desc: bytes written, or -errno (-EINVAL from a decoder). */
 int pbx_coder_encode(struct pbx_coder *c, const int16_t *pcm, size_t n, uint8_t *out, size_t max);
+/** An encoder takes the far end's fmtp (see struct pbx_codec_desc). 0, EINVAL (a decoder) or errno. */
+int pbx_coder_fmtp(struct pbx_coder *c, const char *fmtp);
 /** See struct pbx_codec_desc: samples written, or -errno (-EINVAL from an encoder). */
 int pbx_coder_decode(struct pbx_coder *c, const uint8_t *in, size_t len, int16_t *pcm, size_t max);
 
