@@ -1052,6 +1052,16 @@ class Sipp:
 
 # ---- baresip ----------------------------------------------------------------------------------
 
+# baresip 1.0's codec specs (name/rate/channels, as its "aucodec:" lines say) and modules
+# for the codecs beyond G.711, which g711.so brings.
+CODEC_SPEC = {"G722": "G722/16000/1", "opus": "opus/48000/2"}
+CODEC_MODULE = {"G722": "g722.so", "opus": "opus.so"}
+
+
+def wav_rate(path):
+    with wave.open(str(path), "rb") as w:
+        return w.getframerate()
+
 
 class Baresip:
     """baresip 1.0 headless: aufile reads a WAV as the microphone, sndfile
@@ -1061,11 +1071,31 @@ class Baresip:
     ctrl_tcp (JSON in netstrings); the account's audio_codecs pins the law
     and answermode=auto makes the callee answer by itself. net_interface
     names the address (1.0 finds no device called "lo" here), so SDP says
-    127.0.0.1."""
+    127.0.0.1.
+
+    Wideband codecs: @codec is a name of CODEC_SPEC ("G722", "opus") or a
+    full baresip spec; their modules (g722.so, opus.so) are loaded besides
+    g711.so, as is every module in @modules. baresip 1.0 looks a bare
+    "G722" up as G722/8000/1, finds nothing, says "account: audio codec
+    not found" and offers every codec it has, so the spec must carry the
+    rate and channels. aufile refuses a WAV whose rate is not ausrc_srate
+    ("must have sample-rate"), so ausrc_srate and auplay_srate are the
+    source WAV's rate (8000 while it does not exist; @srate overrides it);
+    baresip resamples between that and the codec's rate itself ("enable
+    ausrc resampler"). The decoded dump is at the codec's rate (16000 for
+    G.722; 48000 and two channels for Opus): read it from the WAV."""
 
     def __init__(self, workdir, pbx, user, source_wav, codec, password="s3cret",
-                 answermode="manual"):
+                 answermode="manual", modules=(), srate=None):
         self.user = user
+        names = [c.split("/")[0] for c in codec.split(",")]
+        codec = ",".join(CODEC_SPEC.get(c, c) for c in codec.split(","))
+        mods = ["g711.so"]
+        for m in [CODEC_MODULE[n] for n in names if n in CODEC_MODULE] + list(modules):
+            if m not in mods:
+                mods.append(m)
+        if srate is None:
+            srate = wav_rate(source_wav) if Path(source_wav).exists() else RATE
         self.dir = Path(workdir) / f"baresip-{user}"
         self.dir.mkdir()
         self.rec = self.dir / "rec"
@@ -1078,8 +1108,8 @@ class Baresip:
             "net_interface\t\t127.0.0.1\n"
             "audio_path\t\t/usr/share/baresip\n"
             f"audio_source\t\taufile,{source_wav}\n"
-            "ausrc_srate\t\t8000\n"
-            "auplay_srate\t\t8000\n"
+            f"ausrc_srate\t\t{srate}\n"
+            f"auplay_srate\t\t{srate}\n"
             "ausrc_channels\t\t1\n"
             "auplay_channels\t\t1\n"
             "rtp_timeout\t\t0\n"
@@ -1087,7 +1117,7 @@ class Baresip:
             f"snd_path\t\t{self.rec}\n"
             f"ctrl_tcp_listen\t\t127.0.0.1:{self.ctrl_port}\n"
             "module_path\t\t/usr/lib/baresip/modules\n"
-            "module\t\t\tg711.so\n"
+            + "".join(f"module\t\t\t{m}\n" for m in mods) +
             "module\t\t\taufile.so\n"
             "module\t\t\tsndfile.so\n"
             "module\t\t\tmenu.so\n"
@@ -1140,6 +1170,12 @@ class Baresip:
                     if obj.get("response"):
                         return obj
         raise AssertionError(f"baresip {self.user}: no response to {cmd!r}\n{self.log()[-3000:]}")
+
+    def codecs_set(self, kind="decoder"):
+        """[(name, rate, channels)] of every "Set audio @kind" line in the log so far
+        (kind "decoder" or "encoder"), e.g. [("G722", 16000, 1)]."""
+        return [(m[1], int(m[2]), int(m[3])) for m in
+                re.finditer(rf"Set audio {kind}: (\S+) (\d+)Hz (\d+)ch", self.log())]
 
     def recordings(self, kind="dec"):
         return sorted(self.rec.glob(f"dump-*-{kind}.wav"))
