@@ -146,6 +146,47 @@ static void test_opus_round_trip(void **state)
 	free(out);
 }
 
+/* The far end's fmtp: maxplaybackrate=8000 narrows the band (a 6 kHz tone is
+ * gone), maxaveragebitrate caps the size; a decoder takes no fmtp. */
+static void test_opus_fmtp(void **state)
+{
+	(void)state;
+	const struct pbx_codec_desc *c = pbx_codec_find("opus");
+	struct pbx_coder *enc, *dec;
+	int16_t in[960], out[960];
+	uint8_t pkt[1500];
+	double e_in = 0, e_out = 0;
+	size_t max_bytes = 0;
+	assert_int_equal(pbx_coder_alloc(&enc, c, true), 0);
+	assert_int_equal(pbx_coder_alloc(&dec, c, false), 0);
+	assert_int_equal(pbx_coder_fmtp(dec, "maxplaybackrate=8000"), EINVAL);
+	assert_int_equal(pbx_coder_fmtp(enc, ""), 0);
+	assert_int_equal(pbx_coder_fmtp(enc, "useinbandfec=1; maxplaybackrate=8000;"
+					     "maxaveragebitrate=12000;x-unknown=3"),
+			 0);
+	for (int f = 0; f < 50; f++) {
+		for (int i = 0; i < 960; i++)
+			in[i] = (int16_t)lrint(8000 *
+					       sin(2 * M_PI * 6000 * (f * 960 + i) / 48000.0));
+		int bytes = pbx_coder_encode(enc, in, 960, pkt, sizeof pkt);
+		assert_true(bytes > 0);
+		if ((size_t)bytes > max_bytes)
+			max_bytes = (size_t)bytes;
+		assert_int_equal(pbx_coder_decode(dec, pkt, (size_t)bytes, out, 960), 960);
+		if (f >= 5) {
+			e_in += rms(in, 960);
+			e_out += rms(out, 960);
+		}
+	}
+	print_message(
+		"opus, narrowband by fmtp: 6 kHz kept at %.1f%% of its level, %zu bytes max\n",
+		100 * e_out / e_in, max_bytes);
+	assert_true(e_out < 0.1 * e_in);
+	assert_true(max_bytes <= 12000 / 8 / 50 + 10);
+	pbx_coder_free(enc);
+	pbx_coder_free(dec);
+}
+
 /* A lost packet (decode with no data) gives a whole frame: silence for the
  * stateless and ADPCM codecs, Opus's own concealment otherwise. */
 static void test_concealment(void **state)
@@ -191,7 +232,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_registry),        cmocka_unit_test(test_each),
 	cmocka_unit_test(test_g711_round_trip), cmocka_unit_test(test_g722_round_trip),
 	cmocka_unit_test(test_opus_round_trip), cmocka_unit_test(test_concealment),
-	cmocka_unit_test(test_wrong_direction),
+	cmocka_unit_test(test_wrong_direction), cmocka_unit_test(test_opus_fmtp),
 };
 
 UNIT_GROUP(codec, tests, NULL, NULL);

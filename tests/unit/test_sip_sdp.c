@@ -1121,9 +1121,12 @@ static void test_sdp_offer_codecs(void **state)
 	assert_int_equal(ch.pt, 111);
 	assert_int_equal(ch.dtmf_pt, 101);
 	assert_int_equal(ch.dtmf_rate, 8000);
+	/* Its fmtp goes to the engine, whose encoder follows it. */
+	assert_string_equal(ch.fmtp, "useinbandfec=1");
 	sdp_choice_rtp_params(&ch, &rp);
 	assert_ptr_equal(rp.codec, opus);
 	assert_int_equal(rp.pt, 111);
+	assert_string_equal(rp.fmtp, "useinbandfec=1");
 	/* G.722 by its static number alone. */
 	assert_int_equal(answer("m=audio 30000 RTP/AVP 9\r\n", &ch), 0);
 	assert_ptr_equal(ch.codec, g722);
