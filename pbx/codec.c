@@ -106,6 +106,12 @@ int pbx_coder_fmtp(struct pbx_coder *c, const char *fmtp)
 	return c->codec->fmtp_in && fmtp && *fmtp ? c->codec->fmtp_in(c->state, fmtp) : 0;
 }
 
+void pbx_coder_source_rate(struct pbx_coder *c, unsigned rate)
+{
+	if (c->encoder && c->codec->source_rate)
+		c->codec->source_rate(c->state, rate);
+}
+
 int pbx_coder_decode(struct pbx_coder *c, const uint8_t *in, size_t len, int16_t *pcm, size_t max)
 {
 	if (c->encoder)

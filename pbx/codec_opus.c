@@ -136,6 +136,18 @@ static int opus_fmtp(void *st, const char *fmtp)
 	return err ? map_err(err) : 0;
 }
 
+/* Narrowband or wideband audio is coded as such (SILK alone), at a fraction
+ * of the fullband hybrid's cost; the far end's maxplaybackrate still caps it. */
+static void opus_source_rate(void *st, unsigned rate)
+{
+	struct opus *o = st;
+	int bw = rate <= 8000    ? OPUS_BANDWIDTH_NARROWBAND
+		 : rate <= 16000 ? OPUS_BANDWIDTH_WIDEBAND
+				 : OPUS_AUTO;
+	if (o->enc)
+		opus_encoder_ctl(o->enc, OPUS_SET_BANDWIDTH(bw));
+}
+
 PBX_CODEC_REGISTER(opus) = {
 	.name = "opus",
 	.rate = OPUS_RATE,
@@ -150,4 +162,5 @@ PBX_CODEC_REGISTER(opus) = {
 	.encode = opus_enc,
 	.decode = opus_dec,
 	.fmtp_in = opus_fmtp,
+	.source_rate = opus_source_rate,
 };

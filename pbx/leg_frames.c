@@ -39,6 +39,7 @@ struct pbx__legf {
 	struct pbx_coder *enc;
 	struct pbx_resampler *enc_rs; /* from enc_rs_rate to the codec's rate */
 	unsigned enc_rs_rate;
+	unsigned enc_src_rate; /* the rate the encoder was last told its audio came from */
 	/* Transcoding: this leg's packets decoded as they arrive. */
 	struct pbx_coder *dec;
 	struct pbx_resampler *dec_rs; /* the decoded audio to the peer's codec rate */
@@ -175,6 +176,10 @@ void pbx__leg_send_frame(struct pbx__sess *s, const struct pbx_frame *in, uint64
 		if ((err = pbx_coder_fmtp(f->enc, s->fmtp)))
 			pbx_warning("rtp %u: %s fmtp '%s' not applied: %s", s->id, c->name, s->fmtp,
 				    strerror(err));
+	}
+	if (in->rate != f->enc_src_rate) {
+		f->enc_src_rate = in->rate;
+		pbx_coder_source_rate(f->enc, in->rate);
 	}
 	if (in->rate != c->rate) {
 		if ((err = resampler_for(&f->enc_rs, &f->enc_rs_rate, in->rate, c->rate)) ||

@@ -470,6 +470,7 @@ static int step(const struct kind *k, int calls, double seconds, bool first, str
 		return 1;
 	}
 	if (!pid) {
+		bench_pin(1);
 		close(fds[0]);
 		phones(legs, 2 * calls, socks, warm + seconds, fds[1]);
 	}
@@ -575,6 +576,7 @@ int main(int argc, char **argv)
 	int n = 0, err = 0;
 	for (; n < NSTEPS && !err; n++) {
 		/* Fresh workers per step: their user/system split is this step's alone. */
+		bench_pin(0);
 		if (uv_loop_init(&loop) || pbx__media_start_with(&cfg, &loop)) {
 			printf("FAILED: cannot start the media engine\n");
 			return 1;

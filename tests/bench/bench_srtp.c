@@ -206,6 +206,7 @@ static int step(int calls, bool srtp, double seconds, double *cpu, double *us)
 		return 1;
 	}
 	if (!pid) {
+		bench_pin(1);
 		close(fds[0]);
 		phones(2 * calls, socks, srtp, warm + seconds, fds[1]);
 	}
@@ -278,6 +279,7 @@ int main(int argc, char **argv)
 	cfg.port_min = 40000;
 	cfg.port_max = 44999;
 	cfg.timeout = 0;
+	bench_pin(0);
 	if (uv_loop_init(&loop) || pbx__media_start_with(&cfg, &loop)) {
 		printf("FAILED: cannot start the media engine\n");
 		return 1;

@@ -46,6 +46,10 @@ struct pbx_codec_desc {
 	/* An encoder follows the far end's a=fmtp ("maxaveragebitrate=20000;...")
 	 * as far as it can; unknown parameters are ignored. May be NULL. 0 or errno. */
 	int (*fmtp_in)(void *st, const char *fmtp);
+	/* An encoder is told the rate its audio came from (8000 for a G.711
+	 * leg's): nothing above half of it is there to encode, and a
+	 * wideband codec can spend less. May be NULL. */
+	void (*source_rate)(void *st, unsigned rate);
 };
 
 /** Declare a codec; the descriptor lands in a linker section the registry walks. */
@@ -80,6 +84,8 @@ const struct pbx_codec_desc *pbx_coder_codec(const struct pbx_coder *c);
 int pbx_coder_encode(struct pbx_coder *c, const int16_t *pcm, size_t n, uint8_t *out, size_t max);
 /** An encoder takes the far end's fmtp (see struct pbx_codec_desc). 0, EINVAL (a decoder) or errno. */
 int pbx_coder_fmtp(struct pbx_coder *c, const char *fmtp);
+/** An encoder's audio comes from @p rate Hz (see struct pbx_codec_desc); a decoder ignores it. */
+void pbx_coder_source_rate(struct pbx_coder *c, unsigned rate);
 /** See struct pbx_codec_desc: samples written, or -errno (-EINVAL from an encoder). */
 int pbx_coder_decode(struct pbx_coder *c, const uint8_t *in, size_t len, int16_t *pcm, size_t max);
 
