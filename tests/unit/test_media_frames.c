@@ -504,7 +504,50 @@ static void test_bridge_modes(void **state)
 	phone_close(&b2);
 }
 
+/* The engine stops with a recording and a monitor running: both files are
+ * finished and kept (the worker waits for its recorders), nothing leaks. */
+static void test_stop_while_recording(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pbx-stop-XXXXXX", rec[64], mon[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(rec, sizeof rec, "%s/rec.wav", dir);
+	snprintf(mon, sizeof mon, "%s/mon.wav", dir);
+	struct rec ra = {0}, rb = {0};
+	struct phone a, b;
+	phone_open(&a, "PCMU", 0);
+	phone_open(&b, "G722", 9);
+	struct pbx_rtp *r1 = leg(NULL, &ra, &a), *r2 = leg(r1, &rb, &b);
+	assert_int_equal(pbx_rtp_bridge(r1, r2), 0);
+	assert_int_equal(pbx_rtp_record(r1, rec, NULL), 0);
+	assert_int_equal(pbx_rtp_monitor(r2, mon, NULL, NULL), 0);
+	for (int k = 0; k < 15; k++) {
+		phone_send(&a, pbx_rtp_port(r1), 1000, false);
+		phone_send(&b, pbx_rtp_port(r2), 1400, false);
+		pump(20);
+	}
+	pbx_media_stop();
+	uv_run(&loop, UV_RUN_DEFAULT);
+	unsigned rate;
+	size_t n;
+	int16_t *x = read_wav(rec, &rate, &n);
+	assert_int_equal(rate, 8000);
+	assert_true(n >= 8000 / 10);
+	free(x);
+	x = read_wav(mon, &rate, &n);
+	assert_int_equal(rate, 16000);
+	assert_true(n >= 16000 / 10);
+	free(x);
+	unlink(rec);
+	unlink(mon);
+	rmdir(dir);
+	phone_close(&a);
+	phone_close(&b);
+	/* The teardown stops an engine already stopped: that must be harmless. */
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_stop_while_recording, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_bridge_modes, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_opus_pcmu, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_g722_pcma, setup, teardown),
