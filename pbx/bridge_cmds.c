@@ -39,7 +39,7 @@ static int show_one(struct pbx_bridge *b, void *arg)
 		for (size_t i = 0; i < b->n && off < sizeof members; i++)
 			off += (size_t)snprintf(members + off, sizeof members - off, "%s%s",
 						i ? ", " : "", b->members[i]->name);
-		pbx_cli_printf(st->cli, "%-8u %-6s %02ld:%02ld:%02ld  %s\n", b->id,
+		pbx_cli_printf(st->cli, "%-8u %-9s %02ld:%02ld:%02ld  %s\n", b->id,
 			       pbx_bridge_mode_name(pbx_bridge_mode(b)), age / 3600, age / 60 % 60,
 			       age % 60, members);
 	}
@@ -53,7 +53,7 @@ static int show_bridges(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	if (st.json)
 		pbx_cli_printf(cli, "[");
 	else
-		pbx_cli_printf(cli, "%-8s %-6s %-9s %s\n", "Bridge", "Mode", "Duration", "Members");
+		pbx_cli_printf(cli, "%-8s %-9s %-9s %s\n", "Bridge", "Mode", "Duration", "Members");
 	pbx_bridge_each(show_one, &st);
 	if (st.json)
 		return pbx_cli_printf(cli, "]\n");
@@ -62,8 +62,9 @@ static int show_bridges(struct pbx_cli *cli, const struct pbx_cli_args *a)
 
 static const struct pbx_cli_cmd cmds[] = {
 	{"core show bridges [--json]", "list bridges: their mode and members",
-	 "Mode relay: two legs whose packets the media engine relays; idle: fewer than two "
-	 "legs with media.",
+	 "Mode relay: two legs of one codec, packets passed on undecoded; transcode: two "
+	 "codecs; frames: a recording takes a leg's audio; idle: fewer than two legs with "
+	 "media.",
 	 show_bridges},
 };
 

@@ -171,7 +171,8 @@ def test_help_prefix_lists_matching_commands(pbx):
     out = pbx.ok("help core show")
     assert [line.split("  ")[0] for line in out.splitlines()] == \
         ["core show version", "core show uptime", "core show settings",
-         "core show bridges [--json]", "core show channels [--json]", "core show calls"]
+         "core show bridges [--json]", "core show channels [--json]", "core show calls",
+         "core show codecs [--json]"]
     assert pbx.ok("help core show version") == "Usage: core show version\n  show the PBX version\n"
     assert pbx.fail("help bogus") == "Error: help: no command starts with 'bogus'\n"
 
@@ -192,7 +193,8 @@ def test_incomplete_command_lists_continuations(pbx):
     assert out == ("Error: incomplete command; one of:\n"
                    "  core show version\n  core show uptime\n  core show settings\n"
                    "  core show bridges [--json]\n"
-                   "  core show channels [--json]\n  core show calls\n")
+                   "  core show channels [--json]\n  core show calls\n"
+                   "  core show codecs [--json]\n")
     out = pbx.fail("user")
     lines = out.splitlines()
     assert lines[0] == "Error: incomplete command; one of:"
@@ -240,3 +242,21 @@ def test_rx_after_stop_reports_not_running(pbx):
     assert rc == 1
     assert "Unable to connect to PBX at" in err
 
+
+
+def test_core_show_codecs_lists_the_preference_order(pbx_factory):
+    """Every codec of the build; rtp.codecs decides the order, and a codec
+    left out of it is shown as not in use."""
+    import json
+    p = pbx_factory(sections={"rtp": {"codecs": ["pcma", "opus"]}})
+    p.start()
+    rows = {c["name"]: c for c in json.loads(p.ok("core show codecs --json"))}
+    assert set(rows) == {"opus", "G722", "PCMU", "PCMA"}, rows
+    assert (rows["PCMA"]["preference"], rows["opus"]["preference"]) == (1, 2)
+    assert rows["G722"]["preference"] == 0 and rows["PCMU"]["preference"] == 0
+    assert (rows["G722"]["rate"], rows["G722"]["clock"], rows["G722"]["payload_type"]) == \
+        (16000, 8000, 9)
+    assert rows["opus"]["payload_type"] == -1
+    text = p.ok("core show codecs")
+    assert re.search(r"^G722\s+16000\s+8000\s+9\s+-$", text, re.M), text
+    assert text.rstrip().endswith("4 codecs, 2 in use"), text
