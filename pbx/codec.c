@@ -18,6 +18,7 @@ extern const struct pbx_codec_desc *const __stop_pbx_codecs[] __attribute__((wea
 struct pbx_coder {
 	const struct pbx_codec_desc *codec;
 	bool encoder;
+	unsigned rate; /* of the PCM in or out */
 	_Alignas(max_align_t) unsigned char state[];
 };
 
@@ -61,21 +62,45 @@ const struct pbx_codec_desc *pbx_codec_find_pt(int pt)
 	return f.found;
 }
 
-int pbx_coder_alloc(struct pbx_coder **cp, const struct pbx_codec_desc *codec, bool encoder)
+bool pbx_codec_has_rate(const struct pbx_codec_desc *codec, unsigned rate)
 {
-	struct pbx_coder *c = calloc(1, sizeof *c + codec->state_size);
+	if (rate == codec->rate)
+		return true;
+	for (const unsigned *r = codec->rates; r && *r; r++)
+		if (*r == rate)
+			return true;
+	return false;
+}
+
+int pbx_coder_alloc_rate(struct pbx_coder **cp, const struct pbx_codec_desc *codec, bool encoder,
+			 unsigned rate)
+{
 	int err;
 	*cp = NULL;
+	if (!pbx_codec_has_rate(codec, rate))
+		return EINVAL;
+	struct pbx_coder *c = calloc(1, sizeof *c + codec->state_size);
 	if (!c)
 		return ENOMEM;
 	c->codec = codec;
 	c->encoder = encoder;
-	if (codec->init && (err = codec->init(c->state, encoder))) {
+	c->rate = rate;
+	if (codec->init && (err = codec->init(c->state, encoder, rate))) {
 		free(c);
 		return err;
 	}
 	*cp = c;
 	return 0;
+}
+
+int pbx_coder_alloc(struct pbx_coder **cp, const struct pbx_codec_desc *codec, bool encoder)
+{
+	return pbx_coder_alloc_rate(cp, codec, encoder, codec->rate);
+}
+
+unsigned pbx_coder_rate(const struct pbx_coder *c)
+{
+	return c->rate;
 }
 
 void pbx_coder_free(struct pbx_coder *c)

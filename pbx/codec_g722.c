@@ -24,7 +24,7 @@ struct g722 {
 	g722_decode_state_t *dec;
 };
 
-static int g722_init(void *st, bool encoder)
+static int g722_init(void *st, bool encoder, unsigned rate)
 {
 	struct g722 *g = st;
 	/* 64 kbit/s, 16 kHz samples, unpacked bytes: what RFC 3551 carries. */

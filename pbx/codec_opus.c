@@ -41,12 +41,12 @@ static int map_err(int e)
 	return e == OPUS_ALLOC_FAIL ? ENOMEM : e == OPUS_BUFFER_TOO_SMALL ? ENOBUFS : EINVAL;
 }
 
-static int opus_init(void *st, bool encoder)
+static int opus_init(void *st, bool encoder, unsigned rate)
 {
 	struct opus *o = st;
 	int err = OPUS_OK;
 	if (encoder) {
-		o->enc = opus_encoder_create(OPUS_RATE, 1, OPUS_APPLICATION_VOIP, &err);
+		o->enc = opus_encoder_create((opus_int32)rate, 1, OPUS_APPLICATION_VOIP, &err);
 		if (!o->enc)
 			return map_err(err);
 		if ((err = opus_encoder_ctl(o->enc, OPUS_SET_BITRATE(OPUS_BITRATE))) ||
@@ -59,7 +59,7 @@ static int opus_init(void *st, bool encoder)
 			return map_err(err);
 		}
 	} else {
-		o->dec = opus_decoder_create(OPUS_RATE, 1, &err);
+		o->dec = opus_decoder_create((opus_int32)rate, 1, &err);
 		if (!o->dec)
 			return map_err(err);
 	}
@@ -148,10 +148,14 @@ static void opus_source_rate(void *st, unsigned rate)
 		opus_encoder_ctl(o->enc, OPUS_SET_BANDWIDTH(bw));
 }
 
+/* libopus takes and gives PCM at any of the frame path's rates itself. */
+static const unsigned opus_rates[] = {8000, 16000, 0};
+
 PBX_CODEC_REGISTER(opus) = {
 	.name = "opus",
 	.rate = OPUS_RATE,
 	.clock = OPUS_RATE,
+	.rates = opus_rates,
 	.channels = 2,
 	.static_pt = -1,
 	.fmtp = "useinbandfec=1;stereo=0;sprop-stereo=0",

@@ -168,8 +168,15 @@ void pbx__leg_send_frame(struct pbx__sess *s, const struct pbx_frame *in, uint64
 	int err;
 	if (!f)
 		return;
+	/* The encoder takes the frame's rate where the codec can (no resampler). */
+	unsigned rate = pbx_codec_has_rate(c, in->rate) ? in->rate : c->rate;
+	if (f->enc && pbx_coder_rate(f->enc) != rate) {
+		pbx_coder_free(f->enc);
+		f->enc = NULL;
+	}
 	if (!f->enc) {
-		if ((err = pbx_coder_alloc(&f->enc, c, true))) {
+		f->enc_src_rate = 0;
+		if ((err = pbx_coder_alloc_rate(&f->enc, c, true, rate))) {
 			fail_once(s, "no encoder", err);
 			return;
 		}
@@ -181,8 +188,8 @@ void pbx__leg_send_frame(struct pbx__sess *s, const struct pbx_frame *in, uint64
 		f->enc_src_rate = in->rate;
 		pbx_coder_source_rate(f->enc, in->rate);
 	}
-	if (in->rate != c->rate) {
-		if ((err = resampler_for(&f->enc_rs, &f->enc_rs_rate, in->rate, c->rate)) ||
+	if (in->rate != rate) {
+		if ((err = resampler_for(&f->enc_rs, &f->enc_rs_rate, in->rate, rate)) ||
 		    (err = pbx_resampler_run(f->enc_rs, in, &conv))) {
 			fail_once(s, "cannot resample for the encoder", err);
 			return;
@@ -203,14 +210,13 @@ void pbx__leg_send_frame(struct pbx__sess *s, const struct pbx_frame *in, uint64
 
 /* ---- transcoding ----------------------------------------------------------------------------- */
 
-/* @p n samples of @p s's decoded audio (its codec rate) out of @p d, 20 ms at a time. */
-static void send_pcm(struct pbx__sess *s, struct pbx__sess *d, const int16_t *pcm, size_t n,
-		     uint64_t now)
+/* @p n samples of decoded audio at @p rate out of @p d, 20 ms at a time. */
+static void send_pcm(struct pbx__sess *d, unsigned rate, const int16_t *pcm, size_t n, uint64_t now)
 {
 	struct pbx_frame fr;
-	size_t per = pbx_codec_samples(s->codec, PBX_FRAME_MS);
+	size_t per = (size_t)rate * PBX_FRAME_MS / 1000;
 	for (size_t off = 0; off + per <= n; off += per) {
-		if (pbx_frame_init(&fr, s->codec->rate, PBX_FRAME_MS, 0))
+		if (pbx_frame_init(&fr, rate, PBX_FRAME_MS, 0))
 			return;
 		memcpy(fr.pcm, pcm + off, per * sizeof *pcm);
 		pbx__leg_send_frame(d, &fr, now);
@@ -228,12 +234,20 @@ void pbx__leg_transcode(struct pbx__sess *s, struct pbx__sess *d,
 	int err;
 	if (!f)
 		return;
-	if (!f->dec && (err = pbx_coder_alloc(&f->dec, s->codec, false))) {
+	/* Decode at the far leg's rate where the codec can: Opus for a G.711
+	 * leg gives 8 kHz itself, with no resampler on either side. */
+	unsigned rate =
+		pbx_codec_has_rate(s->codec, d->codec->rate) ? d->codec->rate : s->codec->rate;
+	if (f->dec && pbx_coder_rate(f->dec) != rate) {
+		pbx_coder_free(f->dec);
+		f->dec = NULL;
+	}
+	if (!f->dec && (err = pbx_coder_alloc_rate(&f->dec, s->codec, false, rate))) {
 		fail_once(s, "no decoder", err);
 		return;
 	}
 	static _Thread_local int16_t pcm[PBX__MAX_PTIME * PBX_FRAME_MAX_RATE / 1000];
-	size_t per = pbx_codec_samples(s->codec, PBX_FRAME_MS);
+	size_t per = (size_t)rate * PBX_FRAME_MS / 1000;
 	if (f->seq_valid) {
 		int16_t gap = (int16_t)(h->seq - f->next_seq);
 		if (gap < 0)
@@ -241,7 +255,7 @@ void pbx__leg_transcode(struct pbx__sess *s, struct pbx__sess *d,
 		for (int k = 0; k < gap && k < MAX_CONCEAL; k++) {
 			int got = decode(s, f->dec, NULL, 0, pcm, per, per);
 			if (got > 0)
-				send_pcm(s, d, pcm, (size_t)got, now);
+				send_pcm(d, rate, pcm, (size_t)got, now);
 		}
 	}
 	f->next_seq = (uint16_t)(h->seq + 1);
@@ -251,7 +265,7 @@ void pbx__leg_transcode(struct pbx__sess *s, struct pbx__sess *d,
 		PBX__STAT_ADD(s->st.rx_dropped, 1);
 		return;
 	}
-	send_pcm(s, d, pcm, (size_t)got, now);
+	send_pcm(d, rate, pcm, (size_t)got, now);
 }
 
 /* ---- frames for consumers -------------------------------------------------------------------- */
@@ -280,15 +294,21 @@ int pbx__leg_rx_frame(struct pbx__sess *s, unsigned rate, struct pbx_frame *out)
 		*out = f->cur;
 		return 0;
 	}
+	/* Decoded at the consumer's rate where the codec can. */
+	unsigned drate = pbx_codec_has_rate(c, rate) ? rate : c->rate;
+	if (f->jdec && pbx_coder_rate(f->jdec) != drate) {
+		pbx_coder_free(f->jdec);
+		f->jdec = NULL;
+	}
 	struct pbx_frame dec;
-	if ((err = pbx_frame_init(&dec, c->rate, PBX_FRAME_MS, 0)))
+	if ((err = pbx_frame_init(&dec, drate, PBX_FRAME_MS, 0)))
 		return err;
 	uint8_t pl[PBX__RTP_MAX];
 	size_t len = 0;
 	enum pbx__jitter_got got =
 		f->jb ? pbx__jitter_get(f->jb, pl, sizeof pl, &len) : PBX__JITTER_FILLING;
 	if (got != PBX__JITTER_FILLING) {
-		if (!f->jdec && (err = pbx_coder_alloc(&f->jdec, c, false))) {
+		if (!f->jdec && (err = pbx_coder_alloc_rate(&f->jdec, c, false, drate))) {
 			fail_once(s, "no decoder", err);
 			return err;
 		}
@@ -301,9 +321,9 @@ int pbx__leg_rx_frame(struct pbx__sess *s, unsigned rate, struct pbx_frame *out)
 		if (n > 0 && !dtmf)
 			memcpy(dec.pcm, pcm, (n < (int)dec.samples ? (size_t)n : dec.samples) * 2);
 	}
-	if (rate == c->rate) {
+	if (rate == drate) {
 		*out = dec;
-	} else if ((err = resampler_for(&f->jrs, &f->jrs_rate, c->rate, rate)) ||
+	} else if ((err = resampler_for(&f->jrs, &f->jrs_rate, drate, rate)) ||
 		   (err = pbx_resampler_run(f->jrs, &dec, out))) {
 		fail_once(s, "cannot resample for a recording", err);
 		return err;

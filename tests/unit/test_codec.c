@@ -146,6 +146,45 @@ static void test_opus_round_trip(void **state)
 	free(out);
 }
 
+/* Coders at another PCM rate: Opus at 8 and 16 kHz (no resampler next to
+ * it); G.722 and G.711 only at their own, asked otherwise: EINVAL. */
+static void test_coder_rates(void **state)
+{
+	(void)state;
+	const struct pbx_codec_desc *o = pbx_codec_find("opus"), *g = pbx_codec_find("G722");
+	struct pbx_coder *enc, *dec;
+	assert_true(pbx_codec_has_rate(o, 8000) && pbx_codec_has_rate(o, 16000));
+	assert_true(pbx_codec_has_rate(o, 48000) && !pbx_codec_has_rate(o, 44100));
+	assert_false(pbx_codec_has_rate(g, 8000));
+	assert_int_equal(pbx_coder_alloc_rate(&enc, g, true, 8000), EINVAL);
+	assert_null(enc);
+	static const unsigned rates[] = {8000, 16000};
+	for (int r = 0; r < 2; r++) {
+		unsigned rate = rates[r];
+		size_t fs = rate / 50;
+		int16_t in[320], out[320 * 50];
+		uint8_t pkt[1500];
+		assert_int_equal(pbx_coder_alloc_rate(&enc, o, true, rate), 0);
+		assert_int_equal(pbx_coder_alloc_rate(&dec, o, false, rate), 0);
+		assert_int_equal(pbx_coder_rate(enc), rate);
+		for (size_t f = 0; f < 50; f++) {
+			for (size_t i = 0; i < fs; i++)
+				in[i] = (int16_t)lrint(
+					8000 * sin(2 * M_PI * 1000 * (double)(f * fs + i) / rate));
+			int bytes = pbx_coder_encode(enc, in, fs, pkt, sizeof pkt);
+			assert_true(bytes > 0);
+			assert_int_equal(
+				pbx_coder_decode(dec, pkt, (size_t)bytes, out + f * fs, fs),
+				(int)fs);
+		}
+		size_t skip = rate / 10, n = fs * 50 - skip;
+		assert_true(tone_share(out + skip, n, 1000, rate) > 0.9);
+		assert_true(rms(out + skip, n) > 4000);
+		pbx_coder_free(enc);
+		pbx_coder_free(dec);
+	}
+}
+
 /* The far end's fmtp: maxplaybackrate=8000 narrows the band (a 6 kHz tone is
  * gone), maxaveragebitrate caps the size; a decoder takes no fmtp. */
 static void test_opus_fmtp(void **state)
@@ -233,6 +272,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_g711_round_trip), cmocka_unit_test(test_g722_round_trip),
 	cmocka_unit_test(test_opus_round_trip), cmocka_unit_test(test_concealment),
 	cmocka_unit_test(test_wrong_direction), cmocka_unit_test(test_opus_fmtp),
+	cmocka_unit_test(test_coder_rates),
 };
 
 UNIT_GROUP(codec, tests, NULL, NULL);

@@ -30,13 +30,16 @@ struct pbx_codec_desc {
 		*name;  /* SDP encoding name, matched case-insensitively: "PCMU", "G722", "opus" */
 	unsigned rate;  /* PCM sample rate in and out: 8000, 16000, 48000 */
 	unsigned clock; /* RTP clock rate, as in a=rtpmap */
-	unsigned channels;  /* as in a=rtpmap (opus/48000/2 says 2; we send mono) */
-	int static_pt;      /* RFC 3551 payload type, or -1: dynamic */
-	const char *fmtp;   /* our a=fmtp parameters, NULL: none */
-	size_t state_size;  /* of the private state init() fills */
-	unsigned max_frame; /* bytes one 20 ms frame can encode to, at most */
-	/* Set up @p st (state_size bytes, zeroed) as an encoder or a decoder. 0 or errno. */
-	int (*init)(void *st, bool encoder);
+	unsigned channels;     /* as in a=rtpmap (opus/48000/2 says 2; we send mono) */
+	int static_pt;         /* RFC 3551 payload type, or -1: dynamic */
+	const char *fmtp;      /* our a=fmtp parameters, NULL: none */
+	const unsigned *rates; /* other PCM rates a coder can run at, 0-ended (Opus: any frame
+				* rate); NULL: rate only */
+	size_t state_size;     /* of the private state init() fills */
+	unsigned max_frame;    /* bytes one 20 ms frame can encode to, at most */
+	/* Set up @p st (state_size bytes, zeroed) as an encoder or a decoder of
+	 * PCM at @p rate (rate, or one of rates). 0 or errno. */
+	int (*init)(void *st, bool encoder, unsigned rate);
 	void (*fini)(void *st); /* may be NULL */
 	/* @p n samples of PCM to at most @p max bytes; returns bytes written or -errno. */
 	int (*encode)(void *st, const int16_t *pcm, size_t n, uint8_t *out, size_t max);
@@ -78,6 +81,17 @@ struct pbx_coder;
 
 /** An encoder (@p encoder true) or decoder of @p codec. 0, ENOMEM or the codec's error. */
 int pbx_coder_alloc(struct pbx_coder **cp, const struct pbx_codec_desc *codec, bool encoder);
+/**
+ * As pbx_coder_alloc, taking or giving PCM at @p rate, which saves a
+ * resampler where the codec can run there itself (an Opus decoder feeding
+ * a G.711 leg decodes at 8 kHz). EINVAL when @p codec cannot.
+ */
+int pbx_coder_alloc_rate(struct pbx_coder **cp, const struct pbx_codec_desc *codec, bool encoder,
+			 unsigned rate);
+/** Whether @p codec's coders can run at @p rate. */
+bool pbx_codec_has_rate(const struct pbx_codec_desc *codec, unsigned rate);
+/** The PCM rate of a coder. */
+unsigned pbx_coder_rate(const struct pbx_coder *c);
 void pbx_coder_free(struct pbx_coder *c);
 const struct pbx_codec_desc *pbx_coder_codec(const struct pbx_coder *c);
 /** See struct pbx_codec_desc: bytes written, or -errno (-EINVAL from a decoder). */
