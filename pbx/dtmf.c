@@ -40,7 +40,7 @@ static bool report(struct pbx__dtmf_rx *d, char *digit, int *duration_ms)
 {
 	d->ended = true;
 	*digit = pbx__dtmf_digit(d->code);
-	*duration_ms = d->duration / 8;
+	*duration_ms = d->duration / (d->khz ? d->khz : 8);
 	return *digit != 0;
 }
 
@@ -86,18 +86,22 @@ bool pbx__dtmf_rx_flush(struct pbx__dtmf_rx *d, uint64_t now_ms, uint64_t idle_m
 }
 
 void pbx__dtmf_tx_start(struct pbx__dtmf_tx *t, int code, uint32_t ts, int duration_ms,
-			unsigned step)
+			unsigned step, unsigned khz)
 {
+	if (!khz)
+		khz = 8;
 	if (duration_ms <= 0)
 		duration_ms = DTMF_DEFAULT_MS;
 	if (duration_ms < DTMF_MIN_MS)
 		duration_ms = DTMF_MIN_MS;
 	if (duration_ms > DTMF_MAX_MS)
 		duration_ms = DTMF_MAX_MS;
+	if ((unsigned)duration_ms * khz > 65535) /* the 16-bit field: 1.3 s at 48 kHz */
+		duration_ms = (int)(65535 / khz);
 	memset(t, 0, sizeof *t);
 	t->code = (uint8_t)code;
 	t->ts = ts;
-	t->total = (uint16_t)(duration_ms * 8);
+	t->total = (uint16_t)((unsigned)duration_ms * khz);
 	t->step = (uint16_t)(step ? step : 160);
 	t->active = true;
 }
@@ -152,7 +156,7 @@ void pbx__dtmf_tick(struct pbx__sess *s, uint64_t now)
 		s->dq_len--;
 		bool m;
 		pbx__dtmf_tx_start(&s->dtx, pbx__dtmf_code(digit), pbx__out_local_ts(s, now, &m),
-				   ms, s->spp);
+				   ms, s->ptime * s->dtmf_khz, s->dtmf_khz);
 	}
 	uint8_t pkt[PBX__RTP_HDR + 4];
 	bool marker;
@@ -166,7 +170,9 @@ void pbx__dtmf_tick(struct pbx__sess *s, uint64_t now)
 	/* The event is over: the stream's clock resumes after its length, and the
 	 * next key (if any) waits for the gap. */
 	s->dtx.active = false;
-	s->out.last_ts = s->dtx.ts + s->dtx.total;
+	/* The event counted in its clock; the stream's may be another (Opus at
+	 * 48 kHz with telephone-event/8000). */
+	s->out.last_ts = s->dtx.ts + (uint32_t)s->dtx.total * s->khz / s->dtmf_khz;
 	s->out.last_ms = now;
 	s->out.mode = PBX__OUT_NONE;
 	s->dtx_next_ms = now + DTMF_GAP_MS;

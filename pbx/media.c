@@ -730,7 +730,8 @@ int pbx_rtp_alloc(struct pbx_rtp **rp, const struct sockaddr *local, struct pbx_
 	s->out.next_seq = (uint16_t)pbx__rand();
 	s->out.last_ts = pbx__rand();
 	pbx__leg_set_codec(s, NULL); /* u-law until params say */
-	s->ptime = 20;               /* playback before any params still keeps time */
+	s->dtmf_khz = 8;
+	s->ptime = 20; /* playback before any params still keeps time */
 	s->spp = 160;
 	r->s = s;
 	r->port = s->port;

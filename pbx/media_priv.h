@@ -78,6 +78,7 @@ struct pbx__dtmf_rx {
 	uint32_t ts;       /* RTP timestamp of the current event */
 	uint16_t duration; /* latest duration seen, in timestamp units */
 	uint8_t code;
+	uint8_t khz; /* the telephone-event clock, per ms (0: 8, RFC 4733's usual 8000 Hz) */
 	bool active; /* an event with timestamp ts was seen ... */
 	bool ended;  /* ... and was reported */
 };
@@ -104,8 +105,9 @@ struct pbx__dtmf_tx {
 	bool active;
 };
 
+/** Durations count @p khz units per ms (the telephone-event clock); @p step per packet. */
 void pbx__dtmf_tx_start(struct pbx__dtmf_tx *t, int code, uint32_t ts, int duration_ms,
-			unsigned step);
+			unsigned step, unsigned khz);
 /** The next 4-byte payload; false when the event is over. *marker is set on the first. */
 bool pbx__dtmf_tx_next(struct pbx__dtmf_tx *t, uint8_t pl[4], bool *marker);
 
@@ -197,7 +199,8 @@ struct pbx__sess {
 	uint8_t cand_count;      /* packets in a row from cand */
 	uint16_t spp;            /* samples per packet (ptime * 8) */
 	uint16_t ptime;
-	uint16_t khz; /* RTP clock units per ms: 8 for G.711 and G.722, 48 for Opus */
+	uint16_t khz;     /* RTP clock units per ms: 8 for G.711 and G.722, 48 for Opus */
+	uint8_t dtmf_khz; /* telephone-event clock per ms: event durations count in it */
 	int fd;
 	socklen_t remote_len;
 	uint32_t remote_ssrc;

@@ -565,6 +565,9 @@ void pbx__sess_params(struct pbx__sess *s, const struct pbx_rtp_params *p)
 	pbx__leg_set_codec(s, p->codec);
 	s->pt = p->pt & 0x7f;
 	s->dtmf_pt = p->dtmf_pt & 0x7f;
+	s->dtmf_khz =
+		(uint8_t)(p->dtmf_rate >= 8000 && p->dtmf_rate <= 48000 ? p->dtmf_rate / 1000 : 8);
+	s->drx.khz = s->dtmf_khz;
 	s->dir = (uint8_t)p->dir;
 	unsigned ptime = p->ptime ? p->ptime : 20;
 	if (ptime < 10)

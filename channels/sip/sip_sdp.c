@@ -1135,6 +1135,7 @@ void sdp_choice_rtp_params(const struct sdp_choice *ch, struct pbx_rtp_params *p
 	p->pt = ch->pt;
 	memcpy(p->fmtp, ch->fmtp, sizeof p->fmtp);
 	p->dtmf_pt = ch->dtmf_pt;
+	p->dtmf_rate = ch->dtmf_rate;
 	p->dir = ch->dir;
 	p->ptime = ch->ptime;
 }

@@ -132,7 +132,7 @@ static void test_tx_sequence(void **state)
 	uint8_t pl[4];
 	bool marker;
 	static const unsigned durs[] = {160, 320, 480, 640, 800, 800, 800};
-	pbx__dtmf_tx_start(&t, pbx__dtmf_code('#'), 12345, 100, 160);
+	pbx__dtmf_tx_start(&t, pbx__dtmf_code('#'), 12345, 100, 160, 8);
 	for (int i = 0; i < 7; i++) {
 		assert_true(pbx__dtmf_tx_next(&t, pl, &marker));
 		assert_int_equal(pl[0], 11);
@@ -146,11 +146,11 @@ static void test_tx_sequence(void **state)
 	assert_int_equal(t.ts, 12345);
 
 	/* Lengths are clamped: 0 means 100 ms, 10 ms becomes 40. */
-	pbx__dtmf_tx_start(&t, 1, 0, 0, 160);
+	pbx__dtmf_tx_start(&t, 1, 0, 0, 160, 8);
 	assert_int_equal(t.total, 800);
-	pbx__dtmf_tx_start(&t, 1, 0, 10, 160);
+	pbx__dtmf_tx_start(&t, 1, 0, 10, 160, 8);
 	assert_int_equal(t.total, 320);
-	pbx__dtmf_tx_start(&t, 1, 0, 100000, 160);
+	pbx__dtmf_tx_start(&t, 1, 0, 100000, 160, 8);
 	assert_int_equal(t.total, 64000);
 }
 
@@ -167,7 +167,8 @@ static void test_tx_rx_round_trip(void **state)
 		bool marker;
 		int presses = 0, ms = 0;
 		char digit;
-		pbx__dtmf_tx_start(&t, pbx__dtmf_code(*k), (uint32_t)(k - keys) * 4000, 250, 160);
+		pbx__dtmf_tx_start(&t, pbx__dtmf_code(*k), (uint32_t)(k - keys) * 4000, 250, 160,
+				   8);
 		while (pbx__dtmf_tx_next(&t, pl, &marker))
 			if (pbx__dtmf_rx_feed(&d, t.ts, pl, 4, 0, &digit, &ms)) {
 				assert_int_equal(digit, *k);

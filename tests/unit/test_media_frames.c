@@ -552,7 +552,55 @@ static void test_stop_while_recording(void **state)
 	/* The teardown stops an engine already stopped: that must be harmless. */
 }
 
+/* An Opus leg (48 kHz stream) with telephone-event/8000: the event's
+ * duration counts 8 kHz units, 160 a packet, while its timestamp and the
+ * audio after it stay on the stream's 48 kHz clock. */
+static void test_dtmf_on_opus(void **state)
+{
+	(void)state;
+	struct rec ra = {0};
+	struct phone a;
+	phone_open(&a, "opus", 111);
+	struct pbx_rtp *r = leg(NULL, &ra, &a);
+	struct pbx_rtp_params x = *pbx_rtp_get_params(r);
+	x.dtmf_pt = 101;
+	x.dtmf_rate = 8000;
+	assert_int_equal(pbx_rtp_set_params(r, &x), 0);
+	pump(20);
+	assert_int_equal(pbx_rtp_send_dtmf(r, '5', 100), 0);
+	uint8_t pkt[1500];
+	int nev = 0, ends = 0;
+	unsigned last_dur = 0;
+	uint32_t ev_ts = 0;
+	uint64_t end = now_ms() + 1000;
+	while (now_ms() < end && ends < 3) {
+		pump(5);
+		ssize_t n;
+		while ((n = recv(a.fd, pkt, sizeof pkt, MSG_DONTWAIT)) >= 16) {
+			if ((pkt[1] & 0x7f) != 101)
+				continue;
+			unsigned dur = (unsigned)pkt[14] << 8 | pkt[15];
+			uint32_t ts = (uint32_t)pkt[4] << 24 | (uint32_t)pkt[5] << 16 |
+				      (uint32_t)pkt[6] << 8 | pkt[7];
+			if (!nev++)
+				ev_ts = ts;
+			assert_int_equal(ts, ev_ts);
+			assert_int_equal(pkt[12], 5);
+			assert_true(dur >= last_dur && dur - last_dur <= 160);
+			last_dur = dur;
+			ends += !!(pkt[13] & 0x80);
+		}
+	}
+	assert_int_equal(ends, 3);
+	assert_int_equal(last_dur, 800); /* 100 ms at 8 kHz */
+	assert_true(nev >= 5 && nev <= 8);
+	pbx_rtp_free(r);
+	pump(20);
+	phone_close(&a);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_dtmf_on_opus, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_stop_while_recording, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_bridge_modes, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_opus_pcmu, setup, teardown),

@@ -84,9 +84,10 @@ int pbx_srtp_key_new(struct pbx_srtp_key *k, enum pbx_srtp_suite suite);
 struct pbx_rtp_params {
 	struct sockaddr_storage remote; /* RTP address from SDP; symmetric RTP may latch another */
 	const struct pbx_codec_desc *codec; /* a registered codec (codec.h) */
-	char fmtp[64];   /* the far end's a=fmtp for it (what it can take), may be "" */
-	uint8_t pt;      /* payload type used for the codec on this leg */
-	uint8_t dtmf_pt; /* telephone-event payload type; 0 when not negotiated */
+	char fmtp[64];      /* the far end's a=fmtp for it (what it can take), may be "" */
+	uint8_t pt;         /* payload type used for the codec on this leg */
+	uint8_t dtmf_pt;    /* telephone-event payload type; 0 when not negotiated */
+	unsigned dtmf_rate; /* its clock (a=rtpmap): 8000, or the codec's; 0: 8000 */
 	/* Ours, as our SDP says: we send if sendrecv/sendonly, use what arrives if
 	 * sendrecv/recvonly; the no-RTP timeout runs only for sendrecv. */
 	enum pbx_media_dir dir;
