@@ -148,11 +148,13 @@ union pbx__sa {
 	struct sockaddr_in6 in6;
 };
 
-/* Decoded audio of one file at 8 kHz: immutable once loaded, shared by workers. */
+/* Decoded audio of one file at 8 and 16 kHz: immutable once loaded, shared by workers. */
 struct pbx__sound {
-	int refs; /* atomic: the cache and every playback hold one */
-	size_t n; /* samples */
-	int16_t pcm[];
+	int refs;       /* atomic: the cache and every playback hold one */
+	size_t n;       /* samples at 8 kHz (a playback's position counts these) */
+	size_t n16;     /* samples at 16 kHz */
+	int16_t *pcm16; /* into the same block, after pcm */
+	int16_t pcm[];  /* 8 kHz */
 };
 
 void pbx__sound_ref(struct pbx__sound *snd);

@@ -3,17 +3,19 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * A file is decoded once (libsndfile), mixed to mono and resampled to
- * 8 kHz (speexdsp) on the thread pool, since reading and resampling a long
- * voicemail takes milliseconds the signalling thread must not spend. The
- * result is immutable and reference counted, kept in a cache by path (and
- * inode, size and mtime, so a re-recorded greeting is loaded again) and
- * shared read-only by every worker playing it: a prompt playing on a
- * thousand calls is in memory once, at 16 KB a second of audio. The cache
+ * 8 and 16 kHz (speexdsp) on the thread pool, since reading and resampling
+ * a long voicemail takes milliseconds the signalling thread must not spend.
+ * The result is immutable and reference counted, kept in a cache by path
+ * (and inode, size and mtime, so a re-recorded greeting is loaded again)
+ * and shared read-only by every worker playing it: a prompt playing on a
+ * thousand calls is in memory once, at 48 KB a second of audio. The cache
  * keeps at most CACHE_BYTES of sounds nobody plays, least recently used
  * first out.
  *
  * Each playing session encodes its next frame for its own codec from the
- * shared PCM on the worker's 20 ms tick: one table lookup per sample.
+ * shared PCM on the worker's 20 ms tick: G.711 from the 8 kHz copy, one
+ * table lookup per sample; wideband codecs from the 16 kHz copy through
+ * their encoder, so a G.722 or Opus phone hears the prompt's full band.
  */
 #include <errno.h>
 #include <math.h>
@@ -79,17 +81,17 @@ void pbx__sound_unref(struct pbx__sound *snd)
 /* ---- decoding (thread pool) ------------------------------------------------------------------ */
 
 struct sink {
-	struct pbx__sound *snd;
-	size_t cap;
+	int16_t *pcm;
+	size_t n, cap;
 	float out[CHUNK];
 };
 
 static void sink_put(struct sink *k, const float *v, size_t n)
 {
-	for (size_t i = 0; i < n && k->snd->n < k->cap; i++) {
+	for (size_t i = 0; i < n && k->n < k->cap; i++) {
 		float x = v[i] * 32767.0f;
 		x = x > 32767.0f ? 32767.0f : x < -32768.0f ? -32768.0f : x;
-		k->snd->pcm[k->snd->n++] = (int16_t)lrintf(x);
+		k->pcm[k->n++] = (int16_t)lrintf(x);
 	}
 }
 
@@ -110,12 +112,67 @@ static void feed(SpeexResamplerState *rs, struct sink *k, const float *in, size_
 	}
 }
 
+/* The whole of @p f, mixed to mono, at @p rate into a new buffer *@p pcmp. */
+static int decode_at(SNDFILE *f, const SF_INFO *info, unsigned rate, int16_t **pcmp, size_t *np)
+{
+	SpeexResamplerState *rs = NULL;
+	struct sink k = {NULL, 0, 0, {0}};
+	float *buf = NULL, mono[CHUNK];
+	unsigned lat = 0;
+	int err = 0;
+	if (sf_seek(f, 0, SEEK_SET) < 0)
+		return EIO;
+	if (info->samplerate != (int)rate) {
+		int e;
+		rs = speex_resampler_init(1, (spx_uint32_t)info->samplerate, rate, RS_QUALITY, &e);
+		if (!rs)
+			return ENOMEM;
+		/* Drop the filter's leading delay here, flush its tail with zeros below:
+		 * the sound starts and ends where the file does. */
+		speex_resampler_skip_zeros(rs);
+		lat = (unsigned)speex_resampler_get_input_latency(rs);
+	}
+	k.cap = (size_t)((info->frames + lat) * rate / (unsigned)info->samplerate) + 16;
+	k.pcm = malloc(k.cap * sizeof *k.pcm);
+	buf = malloc(sizeof *buf * CHUNK * (size_t)info->channels);
+	if (!k.pcm || !buf) {
+		err = ENOMEM;
+		goto out;
+	}
+	sf_count_t got;
+	while ((got = sf_readf_float(f, buf, CHUNK)) > 0) {
+		for (sf_count_t i = 0; i < got; i++) {
+			float v = 0;
+			for (int c = 0; c < info->channels; c++)
+				v += buf[i * info->channels + c];
+			mono[i] = v / (float)info->channels;
+		}
+		feed(rs, &k, mono, (size_t)got);
+	}
+	if (rs) {
+		memset(mono, 0, sizeof mono);
+		while (lat) {
+			unsigned n = lat < CHUNK ? lat : CHUNK;
+			feed(rs, &k, mono, n);
+			lat -= n;
+		}
+	}
+	*pcmp = k.pcm;
+	*np = k.n;
+	k.pcm = NULL;
+out:
+	free(k.pcm);
+	free(buf);
+	if (rs)
+		speex_resampler_destroy(rs);
+	return err;
+}
+
 int pbx__sound_load(const char *path, struct pbx__sound **sndp)
 {
 	SF_INFO info;
-	SpeexResamplerState *rs = NULL;
-	struct sink k = {NULL, 0, {0}};
-	float *buf = NULL, mono[CHUNK];
+	int16_t *p8 = NULL, *p16 = NULL;
+	size_t n8 = 0, n16 = 0;
 	int err = 0;
 
 	memset(&info, 0, sizeof info);
@@ -135,53 +192,26 @@ int pbx__sound_load(const char *path, struct pbx__sound **sndp)
 		err = EFBIG;
 		goto out;
 	}
-	unsigned lat = 0;
-	if (info.samplerate != 8000) {
-		int e;
-		rs = speex_resampler_init(1, (spx_uint32_t)info.samplerate, 8000, RS_QUALITY, &e);
-		if (!rs) {
-			err = ENOMEM;
-			goto out;
-		}
-		/* Drop the filter's leading delay here, flush its tail with zeros below:
-		 * the sound starts and ends where the file does. */
-		speex_resampler_skip_zeros(rs);
-		lat = (unsigned)speex_resampler_get_input_latency(rs);
-	}
-	k.cap = (size_t)((info.frames + lat) * 8000 / info.samplerate) + 16;
-	k.snd = malloc(sizeof *k.snd + k.cap * sizeof(int16_t));
-	buf = malloc(sizeof *buf * CHUNK * (size_t)info.channels);
-	if (!k.snd || !buf) {
+	/* Both rates once: narrowband legs take 8 kHz by table, wideband ones
+	 * 16 kHz, so a G.722 or Opus phone hears the prompt as recorded. */
+	if ((err = decode_at(f, &info, 8000, &p8, &n8)) ||
+	    (err = decode_at(f, &info, 16000, &p16, &n16)))
+		goto out;
+	struct pbx__sound *snd = malloc(sizeof *snd + (n8 + n16) * sizeof(int16_t));
+	if (!snd) {
 		err = ENOMEM;
 		goto out;
 	}
-	k.snd->refs = 1;
-	k.snd->n = 0;
-	sf_count_t got;
-	while ((got = sf_readf_float(f, buf, CHUNK)) > 0) {
-		for (sf_count_t i = 0; i < got; i++) {
-			float v = 0;
-			for (int c = 0; c < info.channels; c++)
-				v += buf[i * info.channels + c];
-			mono[i] = v / (float)info.channels;
-		}
-		feed(rs, &k, mono, (size_t)got);
-	}
-	if (rs) {
-		memset(mono, 0, sizeof mono);
-		while (lat) {
-			unsigned n = lat < CHUNK ? lat : CHUNK;
-			feed(rs, &k, mono, n);
-			lat -= n;
-		}
-	}
-	*sndp = k.snd;
-	k.snd = NULL;
+	snd->refs = 1;
+	snd->n = n8;
+	snd->n16 = n16;
+	snd->pcm16 = snd->pcm + n8;
+	memcpy(snd->pcm, p8, n8 * sizeof *p8);
+	memcpy(snd->pcm16, p16, n16 * sizeof *p16);
+	*sndp = snd;
 out:
-	free(k.snd);
-	free(buf);
-	if (rs)
-		speex_resampler_destroy(rs);
+	free(p8);
+	free(p16);
 	sf_close(f);
 	return err;
 }
@@ -196,7 +226,7 @@ static bool same_file(const struct entry *e, const struct stat *st)
 
 static void entry_free(struct entry *e)
 {
-	P.bytes -= e->snd->n * sizeof(int16_t);
+	P.bytes -= (e->snd->n + e->snd->n16) * sizeof(int16_t);
 	pbx__sound_unref(e->snd);
 	free(e->path);
 	free(e);
@@ -242,7 +272,7 @@ static void cache_add(const char *path, const struct stat *st, struct pbx__sound
 	e->used = ++P.clock;
 	e->next = P.cache;
 	P.cache = e;
-	P.bytes += snd->n * sizeof(int16_t);
+	P.bytes += (snd->n + snd->n16) * sizeof(int16_t);
 	cache_trim();
 }
 
@@ -381,17 +411,21 @@ void pbx__play_stop(struct pbx__sess *s, int err)
 	pbx__gens_update(s);
 }
 
-/* The next 20 ms of a leg whose codec is not G.711: through its encoder (leg_frames.c). */
-static size_t play_frame(struct pbx__sess *s, const struct pbx__sound *snd, uint64_t now)
+/* The next 20 ms of a leg whose codec is not G.711: through its encoder
+ * (leg_frames.c), from the 16 kHz copy for a wideband codec. */
+static void play_frame(struct pbx__sess *s, const struct pbx__sound *snd, uint64_t now)
 {
 	struct pbx_frame f;
-	size_t left = snd->n - s->play_pos;
-	if (pbx_frame_init(&f, 8000, PBX_FRAME_MS, 0))
-		return 0;
+	bool wide = s->codec->rate >= 16000;
+	unsigned rate = wide ? 16000 : 8000;
+	const int16_t *pcm = wide ? snd->pcm16 : snd->pcm;
+	size_t n = wide ? snd->n16 : snd->n, pos = wide ? s->play_pos * 2 : s->play_pos;
+	if (pbx_frame_init(&f, rate, PBX_FRAME_MS, 0))
+		return;
+	size_t left = pos < n ? n - pos : 0;
 	size_t k = left < f.samples ? left : f.samples; /* the rest stays silent */
-	memcpy(f.pcm, snd->pcm + s->play_pos, k * sizeof *f.pcm);
+	memcpy(f.pcm, pcm + pos, k * sizeof *f.pcm);
 	pbx__leg_send_frame(s, &f, now);
-	return f.samples;
 }
 
 void pbx__play_tick(struct pbx__sess *s, uint64_t now)

@@ -36,6 +36,7 @@ static uv_loop_t loop;
 static struct pbx_media_cfg cfg;
 
 struct rec {
+	int play_done;
 	int record_done, why, err;
 	unsigned ms;
 	int monitor_done, monitor_err;
@@ -57,8 +58,14 @@ static void on_monitor_done(void *arg, int err)
 	r->monitor_err = err;
 }
 
-static const struct pbx_rtp_events events = {.record_done = on_record_done,
-					     .monitor_done = on_monitor_done};
+static void on_play_done(void *arg, int err)
+{
+	(void)err;
+	((struct rec *)arg)->play_done++;
+}
+
+static const struct pbx_rtp_events events = {
+	.play_done = on_play_done, .record_done = on_record_done, .monitor_done = on_monitor_done};
 
 static uint64_t now_ms(void)
 {
@@ -599,7 +606,56 @@ static void test_dtmf_on_opus(void **state)
 	phone_close(&a);
 }
 
+/* A prompt recorded at 16 kHz reaches a G.722 phone with its full band: a
+ * 6 kHz tone, which no 8 kHz path carries, is what the phone decodes. */
+static void test_wideband_playback(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/pbx-wb-XXXXXX.wav";
+	int fd = mkstemps(path, 4);
+	assert_true(fd >= 0);
+	close(fd);
+	SF_INFO info = {
+		.samplerate = 16000, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+	SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
+	assert_non_null(sf);
+	static int16_t tone[16000 * 6 / 10];
+	for (size_t i = 0; i < sizeof tone / sizeof *tone; i++)
+		tone[i] = (int16_t)(8000 * sin(2 * M_PI * 6000 * (double)i / 16000));
+	assert_int_equal(sf_write_short(sf, tone, sizeof tone / sizeof *tone),
+			 sizeof tone / sizeof *tone);
+	sf_close(sf);
+
+	struct rec ra = {0};
+	struct phone a;
+	phone_open(&a, "G722", 9);
+	struct pbx_rtp *r = leg(NULL, &ra, &a);
+	pump(20);
+	assert_int_equal(pbx_rtp_play(r, path), 0);
+	static int16_t got[16000 * 2];
+	size_t n = 0;
+	int packets = 0, bad = 0;
+	uint64_t end = now_ms() + 2000;
+	while (now_ms() < end && !ra.play_done) {
+		pump(5);
+		n += phone_drain(&a, got + n, sizeof got / sizeof *got - n, &packets, &bad);
+	}
+	pump(40);
+	n += phone_drain(&a, got + n, sizeof got / sizeof *got - n, &packets, &bad);
+	assert_int_equal(ra.play_done, 1);
+	assert_true(packets >= 28 && n >= 16000 / 2);
+	double share = tone_share(got + 1600, n - 3200, 6000, 16000);
+	print_message("G.722 playback of a 16 kHz file: 6 kHz share %.2f, rms %.0f\n", share,
+		      rms(got + 1600, n - 3200));
+	assert_true(share > 0.8);
+	pbx_rtp_free(r);
+	pump(20);
+	phone_close(&a);
+	unlink(path);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_wideband_playback, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_dtmf_on_opus, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_stop_while_recording, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_bridge_modes, setup, teardown),
