@@ -1,5 +1,5 @@
 /**
- * @file g711.c  G.711 u-law and A-law: tables built once, codec names
+ * @file g711.c  G.711 u-law and A-law: tables built once
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Encoding and decoding follow the ITU reference (as in Sun's public-domain
@@ -19,38 +19,6 @@
 int16_t pbx__ulaw_dec[256], pbx__alaw_dec[256];
 uint8_t pbx__ulaw_enc[16384], pbx__alaw_enc[16384];
 uint8_t pbx__ulaw_to_alaw[256], pbx__alaw_to_ulaw[256];
-
-static const struct {
-	const char *name;
-	int pt;
-} codecs[PBX_CODEC__COUNT] = {
-	[PBX_CODEC_PCMU] = {"PCMU", 0},
-	[PBX_CODEC_PCMA] = {"PCMA", 8},
-};
-
-const char *pbx_codec_name(enum pbx_codec c)
-{
-	return (unsigned)c < PBX_CODEC__COUNT ? codecs[c].name : "?";
-}
-
-int pbx_codec_by_name(const char *name)
-{
-	for (int i = 0; i < PBX_CODEC__COUNT; i++)
-		if (!strcasecmp(name, codecs[i].name))
-			return i;
-	return -1;
-}
-
-int pbx_codec_static_pt(enum pbx_codec c)
-{
-	return (unsigned)c < PBX_CODEC__COUNT ? codecs[c].pt : -1;
-}
-
-unsigned pbx_codec_rate(enum pbx_codec c)
-{
-	(void)c; /* both G.711 laws; G.722 will say 16000 (and 8000 on the wire) */
-	return 8000;
-}
 
 /* Segment ends of the reference encoder. */
 static const int16_t seg_aend[8] = {0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF};

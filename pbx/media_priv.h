@@ -29,6 +29,13 @@ struct pbx__legf;
 struct pbx__rec;
 struct pbx__mon;
 
+/* The two G.711 laws, which the relay translates by byte table (g711.c). */
+enum pbx_codec {
+	PBX_CODEC_PCMU, /* G.711 u-law, PT 0 */
+	PBX_CODEC_PCMA, /* G.711 A-law, PT 8 */
+	PBX_CODEC__COUNT
+};
+
 /* ---- g711.c ---------------------------------------------------------------------------------- */
 
 /* Built by a constructor before main(); 33 KiB in all. */

@@ -9,11 +9,13 @@
  * user, each its own session, and the first 2xx wins.
  *
  * Offer/answer (RFC 3264) is done by sip_sdp; media by the core's RTP
- * sessions, one per channel. Hold and resume from a phone are passed to
- * the bridged leg as a direction (pbx_chan_remote_media_dir), which comes
- * back here as peer_media_changed and leaves as a re-INVITE to the other
- * phone, offering the same direction: what the holding phone does toward
- * the PBX, the PBX does toward the held one.
+ * sessions, one per channel, whose events go to the channel core
+ * (pbx_chan_rtp_events); only an RTP timeout comes back here. Hold and
+ * resume from a phone go to the core as a direction
+ * (pbx_chan_remote_media_dir), which plays hold music to the bridged leg
+ * and tells it the direction it should now have: peer_media_changed, a
+ * re-INVITE offering sendonly while the music plays (or the holder's own
+ * direction when there is no music), sendrecv on resume.
  *
  * Only offers from a phone are passed on as hold or resume, never its
  * answers to our offers: an answer mirrors what we asked, and passing it

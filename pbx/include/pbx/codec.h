@@ -13,10 +13,10 @@
  * belongs to the thread that made it (a media worker), like the RTP
  * session it serves. Frames are signed 16-bit mono PCM at the codec's rate.
  *
- * This is the frame path's codec layer (issue 10). The packet relay still
- * uses the G.711 tables of media_priv.h directly, and the SDP code still
- * knows G.711 by enum pbx_codec; both move onto this registry with the
- * frame path.
+ * The SDP side offers and answers with these descriptors (rtp.codecs picks
+ * and orders them); the media engine relays legs of one codec untouched
+ * and transcodes the others through coders, which can run at another PCM
+ * rate where the codec allows it (pbx_coder_alloc_rate).
  */
 #ifndef PBX_CODEC_H
 #define PBX_CODEC_H

@@ -9,7 +9,7 @@
  *
  * The pieces here are pure functions and small objects owned by the
  * thread that made them (a media worker); the bridge and the per-leg
- * receive/send chains (issue 10) are built on them.
+ * receive/send paths (pbx/leg_frames.c) and recording are built on them.
  */
 #ifndef PBX_FRAME_H
 #define PBX_FRAME_H

@@ -1,6 +1,6 @@
 /**
- * @file media.h  The media engine: RTP sessions on media workers, codecs,
- *                relay and transcoding bridges, playback, echo, DTMF
+ * @file media.h  The media engine: RTP sessions on media workers, relay and
+ *                transcoding, playback and hold music, recording, echo, DTMF
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Every function here is called on the signalling thread. A session lives
@@ -18,18 +18,6 @@
 
 #include "pbx/chan.h"
 #include "pbx/codec.h"
-
-/* The SDP side's old names for G.711, kept until chan_sip speaks descriptors. */
-enum pbx_codec {
-	PBX_CODEC_PCMU, /* G.711 u-law, PT 0 */
-	PBX_CODEC_PCMA, /* G.711 A-law, PT 8 */
-	PBX_CODEC__COUNT
-};
-
-const char *pbx_codec_name(enum pbx_codec c); /* "PCMU" as in SDP rtpmap */
-int pbx_codec_by_name(const char *name);      /* -1 if unknown; case-insensitive */
-int pbx_codec_static_pt(enum pbx_codec c);    /* 0, 8 */
-unsigned pbx_codec_rate(enum pbx_codec c);    /* 8000 */
 
 /* G.711 with 16-bit linear PCM; the tables are built once at start. */
 int16_t pbx_ulaw_decode(uint8_t u);
