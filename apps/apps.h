@@ -140,6 +140,15 @@ void apps_play_cancel(struct pbx_chan *ch, struct pbx_app_call *call);
  */
 int apps_recording_path(char *out, size_t size, const char *name, const char *subdir);
 
+/* ---- tones (app_playtones.c) ------------------------------------------------------------ */
+
+struct pbx_tone_spec;
+/**
+ * A tone by name ("busy") or in Asterisk's form ("480+620/500,0/500",
+ * "!1400/250"; see app_playtones.c) into @p spec. 0 or EINVAL.
+ */
+int apps_tone_parse(const char *text, struct pbx_tone_spec *spec);
+
 /* ---- dial (app_dial.c) ------------------------------------------------------------------- */
 
 /* Targets of one Dial; Asterisk allows as many as fit, a handful is usual. */

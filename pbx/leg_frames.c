@@ -228,7 +228,7 @@ void pbx__leg_transcode(struct pbx__sess *s, struct pbx__sess *d,
 			const struct pbx__rtp_hdr *h, uint64_t now)
 {
 	/* Playback and DTMF being sent own the far leg's stream meanwhile. */
-	if (!d->can_send || d->play || pbx__dtmf_sending(d) || codec != s->codec)
+	if (!d->can_send || d->play || d->tone_on || pbx__dtmf_sending(d) || codec != s->codec)
 		return;
 	struct pbx__legf *f = legf(s);
 	int err;

@@ -185,6 +185,8 @@ void pbx__worker_tick(uv_timer_t *t)
 			pbx__dtmf_tick(s, now);
 		if (s->play)
 			pbx__play_tick(s, now);
+		if (s->tone_on)
+			pbx__tone_tick(s, now);
 		pbx__gens_update(s);
 	}
 	for (unsigned k = 0; k < due; k++) {
@@ -278,6 +280,8 @@ static void on_wake(uv_async_t *a)
 			pbx__play_start(s, c->u.play.snd, c->u.play.gen);
 			c->u.play.snd = NULL; /* the playback holds the reference now */
 			break;
+		case PBX__CMD_TONE: pbx__tone_set(s, &c->u.tone); break;
+		case PBX__CMD_TONE_STOP: pbx__tone_set(s, NULL); break;
 		case PBX__CMD_RECORD: pbx__rec_start(s, c); break;
 		case PBX__CMD_RECORD_STOP: pbx__rec_stop(s, PBX_REC_STOPPED, c->u.on); break;
 		case PBX__CMD_MONITOR: pbx__mon_start(s, c); break;
@@ -971,6 +975,28 @@ void pbx_rtp_music_stop(struct pbx_rtp *r)
 {
 	if (r->play_music)
 		pbx_rtp_play_stop(r);
+}
+
+int pbx_rtp_tone(struct pbx_rtp *r, const struct pbx_tone_spec *spec)
+{
+	struct pbx_tone t;
+	struct pbx__cmd *c;
+	int err;
+	if (!spec || pbx_tone_init(&t, spec, 8000)) /* what the worker would refuse */
+		return EINVAL;
+	if (!r->s)
+		return ENODEV;
+	if ((err = post(r, PBX__CMD_TONE, &c)))
+		return err;
+	c->u.tone = *spec;
+	submit(r, c);
+	return 0;
+}
+
+void pbx_rtp_tone_stop(struct pbx_rtp *r)
+{
+	if (r->s)
+		post(r, PBX__CMD_TONE_STOP, NULL);
 }
 
 int pbx_rtp_echo(struct pbx_rtp *r, bool on)

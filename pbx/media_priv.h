@@ -246,6 +246,9 @@ struct pbx__sess {
 	uint64_t play_next_ms;
 	uint32_t play_gen;
 	bool play_loop;
+	bool tone_on;         /* a tone plays (tone) when no playback does */
+	struct pbx_tone tone; /* at 8 kHz */
+	uint64_t tone_next_ms;
 	uint64_t rtcp_rx;
 	uint64_t srtp_warn_ms;           /* the last "SRTP packets rejected" warning */
 	uint64_t srtp_warned;            /* st.srtp_rejected at that warning */
@@ -266,6 +269,8 @@ enum pbx__cmd_type {
 	PBX__CMD_PLAY_STOP,
 	PBX__CMD_ECHO,
 	PBX__CMD_DTMF,
+	PBX__CMD_TONE,
+	PBX__CMD_TONE_STOP,
 	PBX__CMD_RECORD,
 	PBX__CMD_RECORD_STOP,
 	PBX__CMD_MONITOR,
@@ -292,6 +297,7 @@ struct pbx__cmd {
 			char *path[3]; /* record: [0]; monitor: mixed, rx, tx */
 			struct pbx_rec_opts o;
 		} rec;
+		struct pbx_tone_spec tone;
 		bool on;
 		struct {
 			char digit;
@@ -500,6 +506,10 @@ void pbx__rec_tick(struct pbx__sess *s);
 void pbx__mon_start(struct pbx__sess *s, struct pbx__cmd *c);
 void pbx__mon_stop(struct pbx__sess *s);
 void pbx__mon_tick(struct pbx__sess *s);
+
+/** Worker side of pbx_rtp_tone: start (@p spec) or stop (NULL) the leg's tone. */
+void pbx__tone_set(struct pbx__sess *s, const struct pbx_tone_spec *spec);
+void pbx__tone_tick(struct pbx__sess *s, uint64_t now);
 
 /* ---- dtmf.c, worker side --------------------------------------------------------------------- */
 

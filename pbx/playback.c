@@ -465,3 +465,30 @@ void pbx__play_tick(struct pbx__sess *s, uint64_t now)
 		}
 	}
 }
+
+/* ---- tones (worker) -------------------------------------------------------------------------- */
+
+void pbx__tone_set(struct pbx__sess *s, const struct pbx_tone_spec *spec)
+{
+	s->tone_on = spec && !pbx_tone_init(&s->tone, spec, 8000);
+	s->tone_next_ms = uv_now(&s->w->loop);
+	if (s->out.mode == PBX__OUT_LOCAL && !s->play && !pbx__dtmf_sending(s))
+		s->out.mode = PBX__OUT_NONE; /* a new talk spurt: marker bit */
+	pbx__gens_update(s);
+}
+
+/* 20 ms of the tone each 20 ms; a playback or a key being sent has the stream meanwhile. */
+void pbx__tone_tick(struct pbx__sess *s, uint64_t now)
+{
+	if (now > s->tone_next_ms + 200)
+		s->tone_next_ms = now;
+	while (s->tone_on && s->tone_next_ms <= now) {
+		struct pbx_frame f;
+		bool more = pbx_tone_next(&s->tone, &f, PBX_FRAME_MS);
+		if (s->can_send && !s->play && !pbx__dtmf_sending(s))
+			pbx__leg_send_frame(s, &f, now);
+		s->tone_next_ms += PBX_FRAME_MS;
+		if (!more)
+			pbx__tone_set(s, NULL);
+	}
+}

@@ -317,8 +317,8 @@ void pbx__sess_send_local(struct pbx__sess *s, uint8_t pt, bool marker, uint32_t
 static void relay(struct pbx__sess *d, uint8_t *p, size_t len, const struct pbx__rtp_hdr *h,
 		  int law, bool dtmf, uint64_t now)
 {
-	/* Playback and DTMF being sent own the leg's stream meanwhile. */
-	if (!d->can_send || d->play || pbx__dtmf_sending(d))
+	/* Playback, a tone and DTMF being sent own the leg's stream meanwhile. */
+	if (!d->can_send || d->play || d->tone_on || pbx__dtmf_sending(d))
 		return;
 	uint8_t pt;
 	if (dtmf) {
@@ -617,7 +617,7 @@ void pbx__sess_bridge(struct pbx__sess *a, struct pbx__sess *b)
 void pbx__gens_update(struct pbx__sess *s)
 {
 	struct pbx__worker *w = s->w;
-	bool need = s->play || pbx__dtmf_sending(s) || s->rec || s->mon;
+	bool need = s->play || pbx__dtmf_sending(s) || s->rec || s->mon || s->tone_on;
 	if (need && !s->in_gens) {
 		s->gprev = NULL;
 		s->gnext = w->gens;

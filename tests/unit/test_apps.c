@@ -21,6 +21,7 @@
 #include "pbx/core.h"
 #include "pbx/module.h"
 #include "../../apps/apps.h"
+#include "pbx/frame.h"
 #include "unit.h"
 
 /* ---- dial strings ------------------------------------------------------------------------ */
@@ -262,6 +263,35 @@ static void test_set_parse_errors(void **state)
 }
 
 /* ---- prompts ------------------------------------------------------------------------------ */
+
+static void test_tone_parse(void **state)
+{
+	(void)state;
+	struct pbx_tone_spec t;
+	assert_int_equal(apps_tone_parse("busy", &t), 0);
+	assert_int_equal(t.freq[0], 480);
+	assert_int_equal(t.freq[1], 620);
+	assert_int_equal(t.on_ms, 500);
+	assert_int_equal(t.off_ms, 500);
+	assert_false(t.once);
+	assert_true(t.amplitude > 0);
+	assert_int_equal(apps_tone_parse("DIAL", &t), 0);
+	assert_int_equal(t.freq[0], 350);
+	assert_int_equal(t.on_ms, 0);
+	assert_int_equal(apps_tone_parse("425/1000,0/4000", &t), 0);
+	assert_int_equal(t.freq[0], 425);
+	assert_int_equal(t.freq[1], 0);
+	assert_int_equal(t.off_ms, 4000);
+	assert_int_equal(apps_tone_parse("!1400/250", &t), 0);
+	assert_true(t.once);
+	assert_int_equal(t.on_ms, 250);
+	const char *bad[] = {"",        "nosuch",        "4000",       "440+", "440/",
+			     "440/100", "440/100,1/100", "440/100,0/", "!440", "440+480+620",
+			     "-5",      "440/100,0/100x"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		if (apps_tone_parse(bad[i], &t) != EINVAL)
+			fail_msg("'%s' was taken for a tone", bad[i]);
+}
 
 static void test_sound_path(void **state)
 {
@@ -915,6 +945,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_set_parse),
 	cmocka_unit_test(test_set_parse_errors),
 	cmocka_unit_test(test_sound_path),
+	cmocka_unit_test(test_tone_parse),
 	cmocka_unit_test(test_player_list),
 	cmocka_unit_test(test_player_events),
 	cmocka_unit_test(test_var_name),

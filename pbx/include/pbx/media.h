@@ -18,6 +18,7 @@
 
 #include "pbx/chan.h"
 #include "pbx/codec.h"
+#include "pbx/frame.h"
 
 /* G.711 with 16-bit linear PCM; the tables are built once at start. */
 int16_t pbx_ulaw_decode(uint8_t u);
@@ -140,6 +141,14 @@ int pbx_rtp_set_params(struct pbx_rtp *r, const struct pbx_rtp_params *p);
  * @p b NULL unbridges @p a (and its peer). A bridge replaces playback/echo.
  */
 int pbx_rtp_bridge(struct pbx_rtp *a, struct pbx_rtp *b);
+/**
+ * Play a tone (pbx/frame.h: up to two frequencies and a cadence) in the
+ * background until pbx_rtp_tone_stop, a `once` tone's end, or the leg's
+ * end. A playback takes the stream while it runs; the tone goes on after.
+ * Replaces a tone playing. 0, EINVAL (a frequency at or above 4 kHz) or errno.
+ */
+int pbx_rtp_tone(struct pbx_rtp *r, const struct pbx_tone_spec *spec);
+void pbx_rtp_tone_stop(struct pbx_rtp *r);
 /** Play a WAV file (any rate, mono), resampled and paced at 20 ms. */
 int pbx_rtp_play(struct pbx_rtp *r, const char *path);
 /**
