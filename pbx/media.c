@@ -1120,8 +1120,10 @@ int pbx_rtp_monitor(struct pbx_rtp *r, const char *mixed, const char *rx_path, c
 
 void pbx_rtp_monitor_stop(struct pbx_rtp *r)
 {
-	if (r->monitoring && r->s)
-		post(r, PBX__CMD_MONITOR_STOP, NULL);
+	/* Without memory for the command the recording ends with the leg; say so. */
+	if (r->monitoring && r->s && post(r, PBX__CMD_MONITOR_STOP, NULL))
+		pbx_error("rtp %u: out of memory stopping a call recording: it ends with the call",
+			  r->id);
 	r->mon_on = false;
 }
 

@@ -472,8 +472,19 @@ static void on_rtp(uv_poll_t *h, int status, int events)
 			if (s->rec)
 				pbx__rec_dtmf(s, digit);
 		}
-		if (s->peer)
+		if (s->peer) {
+			/* A duration counts in the event clock: Opus legs may agree on
+			 * 48 kHz, G.711 ones on 8. Rescaled for the far leg's. */
+			if (s->peer->dtmf_khz != s->dtmf_khz && hd.plen >= 4) {
+				uint8_t *d = w->buf + hd.hlen + 2;
+				unsigned dur = (unsigned)d[0] << 8 | d[1];
+				dur = dur * s->peer->dtmf_khz / s->dtmf_khz;
+				dur = dur > 0xffff ? 0xffff : dur;
+				d[0] = (uint8_t)(dur >> 8);
+				d[1] = (uint8_t)dur;
+			}
 			relay(s->peer, w->buf, (size_t)n, &hd, -1, true, now);
+		}
 		return;
 	}
 	if (s->rx_frames)

@@ -654,7 +654,69 @@ static void test_wideband_playback(void **state)
 	unlink(path);
 }
 
+/* A key relayed from an Opus leg that agreed on telephone-event/48000 to a
+ * G.711 leg on /8000: its durations arrive in 8 kHz units. */
+static void test_dtmf_relay_between_clocks(void **state)
+{
+	(void)state;
+	struct rec ra = {0}, rb = {0};
+	struct phone a, b;
+	phone_open(&a, "opus", 111);
+	phone_open(&b, "PCMU", 0);
+	struct pbx_rtp *r1 = leg(NULL, &ra, &a), *r2 = leg(r1, &rb, &b);
+	struct pbx_rtp_params x = *pbx_rtp_get_params(r1);
+	x.dtmf_pt = 101;
+	x.dtmf_rate = 48000;
+	assert_int_equal(pbx_rtp_set_params(r1, &x), 0);
+	x = *pbx_rtp_get_params(r2);
+	x.dtmf_pt = 101;
+	x.dtmf_rate = 8000;
+	assert_int_equal(pbx_rtp_set_params(r2, &x), 0);
+	assert_int_equal(pbx_rtp_bridge(r1, r2), 0);
+	pump(30);
+	struct sockaddr_in to = a.addr;
+	to.sin_port = htons((uint16_t)pbx_rtp_port(r1));
+	for (int k = 1; k <= 7; k++) {
+		unsigned dur = k < 5 ? 960u * (unsigned)k : 4800; /* 20 ms steps, 100 ms, 3 ends */
+		uint8_t p[16] = {0x80,
+				 101,
+				 0,
+				 (uint8_t)k,
+				 0,
+				 1,
+				 0,
+				 0,
+				 0x12,
+				 0x34,
+				 0x56,
+				 0x78,
+				 7,
+				 (uint8_t)(k >= 5 ? 0x8a : 0x0a),
+				 (uint8_t)(dur >> 8),
+				 (uint8_t)dur};
+		assert_int_equal(sendto(a.fd, p, sizeof p, 0, (struct sockaddr *)&to, sizeof to),
+				 (ssize_t)sizeof p);
+		pump(20);
+	}
+	pump(40);
+	uint8_t pkt[1500];
+	ssize_t n;
+	unsigned durs[8], nd = 0;
+	while ((n = recv(b.fd, pkt, sizeof pkt, MSG_DONTWAIT)) >= 16 && nd < 8)
+		if ((pkt[1] & 0x7f) == 101)
+			durs[nd++] = (unsigned)pkt[14] << 8 | pkt[15];
+	assert_int_equal(nd, 7);
+	for (unsigned i = 0; i < nd; i++)
+		assert_int_equal(durs[i], i < 4 ? 160 * (i + 1) : 800);
+	pbx_rtp_free(r1);
+	pbx_rtp_free(r2);
+	pump(20);
+	phone_close(&a);
+	phone_close(&b);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_dtmf_relay_between_clocks, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_wideband_playback, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_dtmf_on_opus, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_stop_while_recording, setup, teardown),
