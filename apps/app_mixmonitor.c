@@ -166,19 +166,4 @@ static const struct pbx_app stop_app = {
 	.exec = stop_exec,
 };
 
-static int mixmonitor_load(void)
-{
-	int err = pbx_app_register(&app);
-	if (!err && (err = pbx_app_register(&stop_app)))
-		pbx_app_unregister(&app);
-	return err;
-}
-
-static void mixmonitor_unload(void)
-{
-	pbx_app_unregister(&stop_app);
-	pbx_app_unregister(&app);
-}
-
-PBX_MODULE(app_mixmonitor_module) = {"app_mixmonitor", APPS_MODULE_ORDER, mixmonitor_load,
-				     mixmonitor_unload};
+APPS_MODULE2(mixmonitor, app, stop_app);

@@ -135,19 +135,4 @@ static const struct pbx_app stop_app = {
 	.exec = stop_exec,
 };
 
-static int playtones_load(void)
-{
-	int err = pbx_app_register(&app);
-	if (!err && (err = pbx_app_register(&stop_app)))
-		pbx_app_unregister(&app);
-	return err;
-}
-
-static void playtones_unload(void)
-{
-	pbx_app_unregister(&stop_app);
-	pbx_app_unregister(&app);
-}
-
-PBX_MODULE(app_playtones_module) = {"app_playtones", APPS_MODULE_ORDER, playtones_load,
-				    playtones_unload};
+APPS_MODULE2(playtones, app, stop_app);

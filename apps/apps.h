@@ -37,6 +37,22 @@
 	}                                      \
 	PBX_MODULE(app_##n##_module) = {"app_" #n, APPS_MODULE_ORDER, n##_load, n##_unload}
 
+/** As APPS_MODULE, for a file of two applications @p a and @p b (a start and its stop). */
+#define APPS_MODULE2(n, a, b)                               \
+	static int n##_load(void)                           \
+	{                                                   \
+		int err = pbx_app_register(&(a));           \
+		if (!err && (err = pbx_app_register(&(b)))) \
+			pbx_app_unregister(&(a));           \
+		return err;                                 \
+	}                                                   \
+	static void n##_unload(void)                        \
+	{                                                   \
+		pbx_app_unregister(&(b));                   \
+		pbx_app_unregister(&(a));                   \
+	}                                                   \
+	PBX_MODULE(app_##n##_module) = {"app_" #n, APPS_MODULE_ORDER, n##_load, n##_unload}
+
 /**
  * Finish @p call after @p ms (Answer's delay, Wait): returns EINPROGRESS
  * for exec to return, or ENOMEM after setting the app error. Pair it with

@@ -185,16 +185,14 @@ static const struct pbx_cli_cmd cmds[] = {
 
 static int load(void)
 {
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		pbx_cli_register(&cmds[i]);
+	pbx_cli_register_all(cmds, sizeof cmds / sizeof *cmds);
 	pbx_cli_completer_register("CONTEXT", complete_context);
 	return 0;
 }
 
 static void unload(void)
 {
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		pbx_cli_unregister(&cmds[i]);
+	pbx_cli_unregister_all(cmds, sizeof cmds / sizeof *cmds);
 }
 
 /* After the engine (40). */

@@ -70,15 +70,12 @@ static const struct pbx_cli_cmd cmds[] = {
 
 static int load(void)
 {
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		pbx_cli_register(&cmds[i]);
-	return 0;
+	return pbx_cli_register_all(cmds, sizeof cmds / sizeof *cmds);
 }
 
 static void unload(void)
 {
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		pbx_cli_unregister(&cmds[i]);
+	pbx_cli_unregister_all(cmds, sizeof cmds / sizeof *cmds);
 }
 
 PBX_MODULE(bridge_cmds_module) = {"bridge_cmds", 1, load, unload};

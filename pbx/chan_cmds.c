@@ -203,8 +203,7 @@ static unsigned busy(void)
 
 static int load(void)
 {
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		pbx_cli_register(&cmds[i]);
+	pbx_cli_register_all(cmds, sizeof cmds / sizeof *cmds);
 	pbx_core_set_busy_probe(busy);
 	return 0;
 }
@@ -212,8 +211,7 @@ static int load(void)
 static void unload(void)
 {
 	pbx_core_set_busy_probe(NULL);
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		pbx_cli_unregister(&cmds[i]);
+	pbx_cli_unregister_all(cmds, sizeof cmds / sizeof *cmds);
 }
 
 PBX_MODULE(chan_cmds_module) = {"chan_cmds", 1, load, unload};

@@ -74,6 +74,22 @@ int pbx_cli_register(const struct pbx_cli_cmd *cmd)
 	return 0;
 }
 
+int pbx_cli_register_all(const struct pbx_cli_cmd *table, size_t n)
+{
+	int err = 0;
+	for (size_t i = 0; i < n; i++) {
+		int e = pbx_cli_register(&table[i]);
+		err = err ? err : e;
+	}
+	return err;
+}
+
+void pbx_cli_unregister_all(const struct pbx_cli_cmd *table, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		pbx_cli_unregister(&table[i]);
+}
+
 void pbx_cli_unregister(const struct pbx_cli_cmd *cmd)
 {
 	for (int i = 0; i < ncmds; i++)

@@ -139,15 +139,13 @@ static void complete_level(const char *prefix, struct pbx_buf *out)
 
 static int load(void)
 {
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		pbx_cli_register(&cmds[i]);
+	pbx_cli_register_all(cmds, sizeof cmds / sizeof *cmds);
 	return pbx_cli_completer_register("LEVEL", complete_level);
 }
 
 static void unload(void)
 {
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		pbx_cli_unregister(&cmds[i]);
+	pbx_cli_unregister_all(cmds, sizeof cmds / sizeof *cmds);
 }
 
 PBX_MODULE(core_cmds_module) = {"core_cmds", 0, load, unload};

@@ -288,15 +288,13 @@ static const struct pbx_cli_cmd cmds[] = {
 
 static int load(void)
 {
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		pbx_cli_register(&cmds[i]);
+	pbx_cli_register_all(cmds, sizeof cmds / sizeof *cmds);
 	return pbx_cli_completer_register("EXT", complete_ext);
 }
 
 static void unload(void)
 {
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		pbx_cli_unregister(&cmds[i]);
+	pbx_cli_unregister_all(cmds, sizeof cmds / sizeof *cmds);
 }
 
 PBX_MODULE(user_cmds_module) = {"user_cmds", 0, load, unload};

@@ -204,16 +204,14 @@ static void user_gone(const char *ext)
 
 static int load(void)
 {
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		pbx_cli_register(&cmds[i]);
+	pbx_cli_register_all(cmds, sizeof cmds / sizeof *cmds);
 	return pbx_user_watch(user_gone);
 }
 
 static void unload(void)
 {
 	pbx_user_unwatch(user_gone);
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-		pbx_cli_unregister(&cmds[i]);
+	pbx_cli_unregister_all(cmds, sizeof cmds / sizeof *cmds);
 }
 
 /* After the stack (order 10), so the commands never see it missing. */

@@ -52,6 +52,9 @@ struct pbx_cli_cmd {
 /** Register a command; the descriptor must outlive the registry. 0 or errno. */
 int pbx_cli_register(const struct pbx_cli_cmd *cmd);
 void pbx_cli_unregister(const struct pbx_cli_cmd *cmd);
+/** A module's table of @p n commands at once: 0 or the first error (the rest are still tried). */
+int pbx_cli_register_all(const struct pbx_cli_cmd *cmds, size_t n);
+void pbx_cli_unregister_all(const struct pbx_cli_cmd *cmds, size_t n);
 /** Register completion for every argument named @p placeholder (e.g. "EXT"). */
 int pbx_cli_completer_register(const char *placeholder, pbx_cli_complete_h *fn);
 
