@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pbx/app.h"
@@ -29,6 +30,46 @@ int apps_sound_path(char *out, size_t size, const char *name)
 	int n = name[0] == '/' ? snprintf(out, size, "%s%s", name, ext)
 			       : snprintf(out, size, "%s/%s%s", pbx_sounds_dir(), name, ext);
 	return n < 0 || (size_t)n >= size ? ENAMETOOLONG : 0;
+}
+
+/*
+ * Names handed out lately. A recording's file appears (as NAME.part) only
+ * when its first second is written, so two calls recording "msg%d.wav" at
+ * once would both find msg0 free; a name handed out is held here for a
+ * minute, by which time its file is on disk.
+ */
+#define RESERVED      32
+#define RESERVED_SECS 60
+
+static struct {
+	char path[APPS_PATH_MAX];
+	time_t until;
+} reserved[RESERVED];
+static unsigned reserved_next;
+
+static time_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static bool name_taken(const char *path)
+{
+	char part[APPS_PATH_MAX + 8];
+	time_t now = mono_now();
+	for (unsigned i = 0; i < RESERVED; i++)
+		if (reserved[i].until > now && !strcmp(reserved[i].path, path))
+			return true;
+	snprintf(part, sizeof part, "%s.part", path);
+	return !access(path, F_OK) || !access(part, F_OK);
+}
+
+static void name_reserve(const char *path)
+{
+	unsigned i = reserved_next++ % RESERVED;
+	snprintf(reserved[i].path, sizeof reserved[i].path, "%s", path);
+	reserved[i].until = mono_now() + RESERVED_SECS;
 }
 
 /* "%d" in @p name replaced by @p n into @p out; false when it does not fit. */
@@ -61,11 +102,15 @@ int apps_recording_path(char *out, size_t size, const char *name, const char *su
 		if (n < 0 || (size_t)n >= sizeof full)
 			return ENAMETOOLONG;
 	}
-	for (unsigned i = 0; i < 100000; i++) {
+	if (!strstr(full, "%d"))
+		return numbered(out, size, full, 0) ? 0 : ENAMETOOLONG;
+	for (unsigned i = 0; i < 10000; i++) {
 		if (!numbered(out, size, full, i))
 			return ENAMETOOLONG;
-		if (!strstr(full, "%d") || access(out, F_OK))
+		if (!name_taken(out)) {
+			name_reserve(out);
 			return 0;
+		}
 	}
 	return EEXIST;
 }

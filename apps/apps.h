@@ -151,8 +151,9 @@ void apps_play_cancel(struct pbx_chan *ch, struct pbx_app_call *call);
  * Where a recording named @p name goes: an absolute name is kept; another
  * is under STATE_DIR/@p subdir/ ("recordings", "monitor"), a folder made
  * when missing. The first "%d" becomes the lowest number whose file does
- * not exist yet (Asterisk's Record). 0, EINVAL (empty, or ".." in a
- * relative name), ENAMETOOLONG, or mkdir's errno.
+ * not exist yet, nor is being recorded, nor was handed out in the last
+ * minute (Asterisk's Record). 0, EINVAL (empty, or ".." in a relative
+ * name), ENAMETOOLONG, EEXIST (10000 taken), or mkdir's errno.
  */
 int apps_recording_path(char *out, size_t size, const char *name, const char *subdir);
 

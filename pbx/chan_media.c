@@ -117,7 +117,9 @@ int pbx_chan_moh_start(struct pbx_chan *ch, const char *cls)
 		return ENODEV;
 	if (!cls || !*cls)
 		cls = "default";
-	if (ch->moh && !strcmp(ch->moh->cls, cls))
+	/* The same class still playing goes on (a phone repeating its hold);
+	 * one that a prompt or a bridge stopped is started again. */
+	if (ch->moh && !strcmp(ch->moh->cls, cls) && pbx_rtp_playing_music(ch->rtp))
 		return 0;
 	struct pbx_moh *m = calloc(1, sizeof *m);
 	if (!m)
@@ -177,8 +179,13 @@ static void ev_play_done(void *arg, int err)
 static void ev_music_done(void *arg, int err)
 {
 	struct pbx_chan *ch = arg;
-	if (!ch->moh || ch->state == PBX_CHAN_HUNGUP || err == ECANCELED)
-		return; /* stopped, or replaced by a prompt: the music is over */
+	if (!ch->moh || ch->state == PBX_CHAN_HUNGUP)
+		return;
+	if (err == ECANCELED) { /* stopped by another (a bridge): the music is over */
+		moh_free(ch->moh);
+		ch->moh = NULL;
+		return;
+	}
 	/* A file that fails at once every time would spin: stop after a round. */
 	ch->moh->failures = err ? ch->moh->failures + 1 : 0;
 	if (ch->moh->failures > ch->moh->n || moh_play_next(ch)) {

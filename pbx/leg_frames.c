@@ -55,6 +55,11 @@ struct pbx__legf {
 	uint32_t tick; /* worker tick of cur */
 	bool have_cur;
 	struct pbx_frame cur;
+	/* Transcoding: decoded audio short of a 20 ms frame (a phone at ptime
+	 * 10 or 30), sent with what the next packet brings. */
+	int16_t rest[PBX_FRAME_MAX_SAMPLES];
+	size_t nrest;
+	unsigned rest_rate;
 	/* G.711 has no concealment of its own: the last frame again, fading. */
 	int16_t last[PBX_FRAME_MAX_SAMPLES / 6]; /* 20 ms at 8 kHz */
 	unsigned fade;                           /* frames concealed in a row */
@@ -210,15 +215,29 @@ void pbx__leg_send_frame(struct pbx__sess *s, const struct pbx_frame *in, uint64
 
 /* ---- transcoding ----------------------------------------------------------------------------- */
 
-/* @p n samples of decoded audio at @p rate out of @p d, 20 ms at a time. */
-static void send_pcm(struct pbx__sess *d, unsigned rate, const int16_t *pcm, size_t n, uint64_t now)
+/*
+ * @p n samples of @p s's decoded audio at @p rate out of @p d, 20 ms at a
+ * time; what is left short of 20 ms waits in s's frame state for the next
+ * packet, so any ptime comes out whole.
+ */
+static void send_pcm(struct pbx__legf *f, struct pbx__sess *d, unsigned rate, const int16_t *pcm,
+		     size_t n, uint64_t now)
 {
 	struct pbx_frame fr;
 	size_t per = (size_t)rate * PBX_FRAME_MS / 1000;
-	for (size_t off = 0; off + per <= n; off += per) {
-		if (pbx_frame_init(&fr, rate, PBX_FRAME_MS, 0))
-			return;
-		memcpy(fr.pcm, pcm + off, per * sizeof *pcm);
+	if (f->rest_rate != rate)
+		f->nrest = 0;
+	f->rest_rate = rate;
+	while (n) {
+		size_t k = per - f->nrest < n ? per - f->nrest : n;
+		memcpy(f->rest + f->nrest, pcm, k * sizeof *pcm);
+		f->nrest += k;
+		pcm += k;
+		n -= k;
+		if (f->nrest < per || pbx_frame_init(&fr, rate, PBX_FRAME_MS, 0))
+			continue;
+		memcpy(fr.pcm, f->rest, per * sizeof *pcm);
+		f->nrest = 0;
 		pbx__leg_send_frame(d, &fr, now);
 	}
 }
@@ -255,7 +274,7 @@ void pbx__leg_transcode(struct pbx__sess *s, struct pbx__sess *d,
 		for (int k = 0; k < gap && k < MAX_CONCEAL; k++) {
 			int got = decode(s, f->dec, NULL, 0, pcm, per, per);
 			if (got > 0)
-				send_pcm(d, rate, pcm, (size_t)got, now);
+				send_pcm(f, d, rate, pcm, (size_t)got, now);
 		}
 	}
 	f->next_seq = (uint16_t)(h->seq + 1);
@@ -265,7 +284,7 @@ void pbx__leg_transcode(struct pbx__sess *s, struct pbx__sess *d,
 		PBX__STAT_ADD(s->st.rx_dropped, 1);
 		return;
 	}
-	send_pcm(d, rate, pcm, (size_t)got, now);
+	send_pcm(f, d, rate, pcm, (size_t)got, now);
 }
 
 /* ---- frames for consumers -------------------------------------------------------------------- */

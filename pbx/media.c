@@ -52,6 +52,7 @@ struct pbx_rtp {
 	bool monitoring;  /* monitor_done not yet delivered */
 	bool rec_on;      /* a recording was started and not stopped */
 	bool mon_on;      /* a monitor was started and not stopped */
+	uint32_t mon_gen; /* of the latest monitor: an older one's end is not ours */
 	uint32_t play_gen;
 	struct pbx__worker *w; /* where the session is, or is moving to */
 	struct pbx__sess *s;  /* the worker's half: only named in commands, and its counters read */
@@ -504,6 +505,8 @@ static void dispatch(const struct pbx__ev *e)
 			r->ev->record_done(r->arg, e->digit, e->val, e->gen);
 		break;
 	case PBX__EV_MONITOR_DONE:
+		if (e->gen != r->mon_gen)
+			break; /* a monitor since replaced: the new one still runs */
 		r->monitoring = r->mon_on = false;
 		if (r->ev->monitor_done)
 			r->ev->monitor_done(r->arg, e->val);
@@ -886,12 +889,16 @@ int pbx_rtp_bridge(struct pbx_rtp *a, struct pbx_rtp *b)
 	a->peer = b;
 	b->peer = a;
 	if (a->w != b->w) {
-		if ((err = post(b, PBX__CMD_MIGRATE, &c)))
+		/* A recorder belongs to its worker: the leg being recorded stays. */
+		struct pbx_rtp *mover =
+			pbx_rtp_has_consumers(b) && !pbx_rtp_has_consumers(a) ? a : b;
+		struct pbx_rtp *stay = mover == a ? b : a;
+		if ((err = post(mover, PBX__CMD_MIGRATE, &c)))
 			return err;
-		c->u.to = a->w;
-		pbx_debug("rtp %u moves to worker %d to be bridged with rtp %u", b->id, a->w->idx,
-			  a->id);
-		submit(b, c);
+		c->u.to = stay->w;
+		pbx_debug("rtp %u moves to worker %d to be bridged with rtp %u", mover->id,
+			  stay->w->idx, stay->id);
+		submit(mover, c);
 	}
 	if ((err = post(a, PBX__CMD_BRIDGE, &c)))
 		return err;
@@ -969,6 +976,11 @@ void pbx_rtp_play_stop(struct pbx_rtp *r)
 		return;
 	c->u.play.gen = r->play_gen;
 	submit(r, c);
+}
+
+bool pbx_rtp_playing_music(const struct pbx_rtp *r)
+{
+	return r->play_active && r->play_music;
 }
 
 void pbx_rtp_music_stop(struct pbx_rtp *r)
@@ -1114,6 +1126,7 @@ int pbx_rtp_monitor(struct pbx_rtp *r, const char *mixed, const char *rx_path, c
 		return err;
 	}
 	r->monitoring = r->mon_on = true;
+	c->u.rec.gen = ++r->mon_gen;
 	submit(r, c);
 	return 0;
 }

@@ -296,6 +296,7 @@ struct pbx__cmd {
 		struct {
 			char *path[3]; /* record: [0]; monitor: mixed, rx, tx */
 			struct pbx_rec_opts o;
+			uint32_t gen; /* monitor: its generation, back in its done event */
 		} rec;
 		struct pbx_tone_spec tone;
 		bool on;
@@ -312,7 +313,7 @@ enum pbx__ev_type {
 	PBX__EV_TIMEOUT,
 	PBX__EV_PLAY_DONE,
 	PBX__EV_RECORD_DONE,  /* val err, gen ms, digit why */
-	PBX__EV_MONITOR_DONE, /* val err */
+	PBX__EV_MONITOR_DONE, /* val err, gen the monitor's */
 	PBX__EV_CLOSED,
 	PBX__EV_ADOPTED,
 };

@@ -124,6 +124,7 @@ enum { MON_MIX, MON_RX, MON_TX };
 
 struct pbx__mon {
 	uint32_t id;
+	uint32_t gen; /* the signalling side's, told back at the end */
 	unsigned rate;
 	unsigned open; /* recorders not yet done */
 	int err;       /* the first error */
@@ -144,7 +145,7 @@ static void mon_file_done(int err, const char *path, double seconds, void *arg)
 		m->err = err;
 	if (--m->open)
 		return;
-	pbx__media_post(PBX__EV_MONITOR_DONE, m->id, m->err, 0, 0);
+	pbx__media_post(PBX__EV_MONITOR_DONE, m->id, m->err, m->gen, 0);
 	for (int i = 0; i < 2; i++)
 		pbx_resampler_free(m->rs[i]);
 	free(m);
@@ -156,10 +157,11 @@ void pbx__mon_start(struct pbx__sess *s, struct pbx__cmd *c)
 	int err = 0;
 	pbx__mon_stop(s);
 	if (!m) {
-		pbx__media_post(PBX__EV_MONITOR_DONE, s->id, ENOMEM, 0, 0);
+		pbx__media_post(PBX__EV_MONITOR_DONE, s->id, ENOMEM, c->u.rec.gen, 0);
 		return;
 	}
 	m->id = s->id;
+	m->gen = c->u.rec.gen;
 	/* Wideband if this leg is; a narrowband peer is resampled up. */
 	m->rate = pbx__leg_rec_rate(s);
 	for (int i = 0; i < 3 && !err; i++) {
@@ -176,7 +178,7 @@ void pbx__mon_start(struct pbx__sess *s, struct pbx__cmd *c)
 	if (err) {
 		m->err = err;
 		if (!m->open) {
-			pbx__media_post(PBX__EV_MONITOR_DONE, s->id, err, 0, 0);
+			pbx__media_post(PBX__EV_MONITOR_DONE, s->id, err, m->gen, 0);
 			free(m);
 			return;
 		}

@@ -266,8 +266,9 @@ uint32_t pbx__out_local_ts_step(struct pbx__sess *s, uint64_t now, bool *marker,
 	struct pbx__out *o = &s->out;
 	/* A pause (the source went quiet, or lost packets beyond concealment)
 	 * starts a new talk spurt, with the clock moved on by the pause. */
-	unsigned pause = 3 * (s->ptime > PBX_FRAME_MS ? s->ptime : PBX_FRAME_MS);
-	if (o->mode != PBX__OUT_LOCAL || !o->sent || now - o->last_ms > pause) {
+	/* Longer than any packet time a source may burst at (120 ms frames of
+	 * Opus come as six of ours at once), so only a real pause counts. */
+	if (o->mode != PBX__OUT_LOCAL || !o->sent || now - o->last_ms > 3 * PBX__MAX_PTIME) {
 		o->mode = PBX__OUT_LOCAL;
 		*marker = true;
 		return out_next_ts(o, now, step, s->khz);

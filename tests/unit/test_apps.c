@@ -264,6 +264,32 @@ static void test_set_parse_errors(void **state)
 
 /* ---- prompts ------------------------------------------------------------------------------ */
 
+/* "%d": the first number nobody has, and not the same twice in a row
+ * before either file exists (two calls recording at once). */
+static void test_recording_numbers(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pbx-recn-XXXXXX", name[64], a[APPS_PATH_MAX], b[APPS_PATH_MAX];
+	assert_non_null(mkdtemp(dir));
+	snprintf(name, sizeof name, "%s/msg%%d.wav", dir);
+	char f0[80];
+	snprintf(f0, sizeof f0, "%s/msg0.wav", dir);
+	FILE *f = fopen(f0, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(apps_recording_path(a, sizeof a, name, "recordings"), 0);
+	assert_int_equal(apps_recording_path(b, sizeof b, name, "recordings"), 0);
+	char want1[80], want2[80];
+	snprintf(want1, sizeof want1, "%s/msg1.wav", dir);
+	snprintf(want2, sizeof want2, "%s/msg2.wav", dir);
+	assert_string_equal(a, want1);
+	assert_string_equal(b, want2);
+	assert_int_equal(apps_recording_path(a, sizeof a, "../x.wav", "recordings"), EINVAL);
+	assert_int_equal(apps_recording_path(a, sizeof a, "a/../../x.wav", "recordings"), EINVAL);
+	unlink(f0);
+	rmdir(dir);
+}
+
 static void test_tone_parse(void **state)
 {
 	(void)state;
@@ -946,6 +972,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_set_parse_errors),
 	cmocka_unit_test(test_sound_path),
 	cmocka_unit_test(test_tone_parse),
+	cmocka_unit_test(test_recording_numbers),
 	cmocka_unit_test(test_player_list),
 	cmocka_unit_test(test_player_events),
 	cmocka_unit_test(test_var_name),

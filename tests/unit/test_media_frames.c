@@ -141,12 +141,12 @@ static void phone_close(struct phone *p)
 	close(p->fd);
 }
 
-/* 20 ms of a @p freq tone, encoded, sent to @p port; @p lose skips the send (a lost packet). */
-static void phone_send(struct phone *p, int port, double freq, bool lose)
+/* @p ms of a @p freq tone, encoded, sent to @p port; @p lose skips the send (a lost packet). */
+static void phone_send_ms(struct phone *p, int port, double freq, bool lose, unsigned ms)
 {
-	int16_t pcm[PBX_FRAME_MAX_SAMPLES];
+	int16_t pcm[PBX_FRAME_MAX_SAMPLES * 3];
 	uint8_t pkt[1500];
-	size_t n = pbx_codec_samples(p->codec, 20);
+	size_t n = pbx_codec_samples(p->codec, ms);
 	for (size_t i = 0; i < n; i++) {
 		pcm[i] = (int16_t)(8000 * sin(p->phase));
 		p->phase += 2 * M_PI * freq / p->codec->rate;
@@ -162,13 +162,18 @@ static void phone_send(struct phone *p, int port, double freq, bool lose)
 		pkt[8 + i] = (uint8_t)(0x5EED0000u >> (24 - 8 * i));
 	}
 	p->seq++;
-	p->ts += p->codec->clock / 50;
+	p->ts += p->codec->clock / 1000 * ms;
 	if (lose)
 		return;
 	struct sockaddr_in to = p->addr;
 	to.sin_port = htons((uint16_t)port);
 	assert_int_equal(sendto(p->fd, pkt, 12 + (size_t)len, 0, (struct sockaddr *)&to, sizeof to),
 			 12 + len);
+}
+
+static void phone_send(struct phone *p, int port, double freq, bool lose)
+{
+	phone_send_ms(p, port, freq, lose, 20);
 }
 
 /* Decode what arrived (all of it) into @p pcm; returns samples. Packets of another PT count in *bad. */
@@ -715,7 +720,87 @@ static void test_dtmf_relay_between_clocks(void **state)
 	phone_close(&b);
 }
 
+/* A G.711 phone at ptime 30 transcoded to G.722: every 30 ms comes out as
+ * 20 ms packets, none of it dropped; one at ptime 10 is not silenced. */
+static void test_transcode_other_ptimes(void **state)
+{
+	(void)state;
+	static const unsigned ptimes[] = {30, 10};
+	for (int t = 0; t < 2; t++) {
+		struct rec ra = {0}, rb = {0};
+		struct phone a, b;
+		phone_open(&a, "PCMU", 0);
+		phone_open(&b, "G722", 9);
+		struct pbx_rtp *r1 = leg(NULL, &ra, &a), *r2 = leg(r1, &rb, &b);
+		assert_int_equal(pbx_rtp_bridge(r1, r2), 0);
+		pump(30);
+		static int16_t at_b[32000];
+		size_t nb = 0;
+		int pb = 0, bad = 0;
+		unsigned sent_ms = 0;
+		uint64_t next = now_ms();
+		while (sent_ms < 900) {
+			phone_send_ms(&a, pbx_rtp_port(r1), 1000, false, ptimes[t]);
+			sent_ms += ptimes[t];
+			next += ptimes[t];
+			while (now_ms() < next) {
+				uv_run(&loop, UV_RUN_NOWAIT);
+				usleep(1000);
+			}
+			nb += phone_drain(&b, at_b + nb, 32000 - nb, &pb, &bad);
+		}
+		pump(60);
+		nb += phone_drain(&b, at_b + nb, 32000 - nb, &pb, &bad);
+		print_message("ptime %u: %u ms sent, %d packets and %zu ms came out\n", ptimes[t],
+			      sent_ms, pb, nb / 16);
+		assert_int_equal(pb, (int)sent_ms / 20);
+		assert_true(tone_share(at_b + 1600, nb - 1600, 1000, 16000) > 0.8);
+		pbx_rtp_free(r1);
+		pbx_rtp_free(r2);
+		pump(20);
+		phone_close(&a);
+		phone_close(&b);
+	}
+}
+
+/* MixMonitor twice: the first one's end does not count as the second's, which
+ * StopMixMonitor still stops. */
+static void test_monitor_replaced(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pbx-mrep-XXXXXX", f1[64], f2[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(f1, sizeof f1, "%s/1.wav", dir);
+	snprintf(f2, sizeof f2, "%s/2.wav", dir);
+	struct rec ra = {0};
+	struct phone a;
+	phone_open(&a, "PCMU", 0);
+	struct pbx_rtp *r = leg(NULL, &ra, &a);
+	assert_int_equal(pbx_rtp_monitor(r, f1, NULL, NULL), 0);
+	pump(50);
+	assert_int_equal(pbx_rtp_monitor(r, f2, NULL, NULL), 0);
+	/* The first one ends and its file is done; its end is nobody's news. */
+	for (int i = 0; i < 2000 && access(f1, F_OK); i++)
+		pump(1);
+	assert_int_equal(access(f1, F_OK), 0);
+	pump(50);
+	assert_int_equal(ra.monitor_done, 0);
+	assert_true(pbx_rtp_has_consumers(r));
+	pbx_rtp_monitor_stop(r);
+	assert_false(pbx_rtp_has_consumers(r));
+	wait_for(&ra.monitor_done, 2000);
+	assert_int_equal(access(f2, F_OK), 0);
+	unlink(f1);
+	unlink(f2);
+	rmdir(dir);
+	pbx_rtp_free(r);
+	pump(20);
+	phone_close(&a);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_transcode_other_ptimes, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_monitor_replaced, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_dtmf_relay_between_clocks, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_wideband_playback, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_dtmf_on_opus, setup, teardown),

@@ -160,6 +160,8 @@ int pbx_rtp_play(struct pbx_rtp *r, const char *path);
 int pbx_rtp_play_music(struct pbx_rtp *r, const char *path, bool loop);
 /** Stop the playback if it is hold music (a prompt that replaced it plays on). */
 void pbx_rtp_music_stop(struct pbx_rtp *r);
+/** Whether hold music is what plays now (not stopped nor replaced by a prompt). */
+bool pbx_rtp_playing_music(const struct pbx_rtp *r);
 void pbx_rtp_play_stop(struct pbx_rtp *r);
 /** Send every received packet back to its sender (app echo). */
 int pbx_rtp_echo(struct pbx_rtp *r, bool on);
