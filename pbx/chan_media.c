@@ -49,6 +49,13 @@ static void moh_free(struct pbx_moh *m)
 	free(m);
 }
 
+/* The channel's music is over without our stop (its playback ended for good). */
+static void moh_gone(struct pbx_chan *ch)
+{
+	moh_free(ch->moh);
+	ch->moh = NULL;
+}
+
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -182,16 +189,14 @@ static void ev_music_done(void *arg, int err)
 	if (!ch->moh || ch->state == PBX_CHAN_HUNGUP)
 		return;
 	if (err == ECANCELED) { /* stopped by another (a bridge): the music is over */
-		moh_free(ch->moh);
-		ch->moh = NULL;
+		moh_gone(ch);
 		return;
 	}
 	/* A file that fails at once every time would spin: stop after a round. */
 	ch->moh->failures = err ? ch->moh->failures + 1 : 0;
 	if (ch->moh->failures > ch->moh->n || moh_play_next(ch)) {
 		pbx_warning("%s: hold music '%s' cannot play: stopped", ch->name, ch->moh->cls);
-		moh_free(ch->moh);
-		ch->moh = NULL;
+		moh_gone(ch);
 	}
 }
 

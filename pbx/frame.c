@@ -47,6 +47,15 @@ struct pbx_resampler {
 	unsigned in_rate, out_rate;
 };
 
+int pbx_resampler_keep(struct pbx_resampler **rp, unsigned in_rate, unsigned out_rate)
+{
+	if (*rp && (*rp)->in_rate == in_rate && (*rp)->out_rate == out_rate)
+		return 0;
+	pbx_resampler_free(*rp);
+	*rp = NULL;
+	return pbx_resampler_alloc(rp, in_rate, out_rate);
+}
+
 int pbx_resampler_alloc(struct pbx_resampler **rp, unsigned in_rate, unsigned out_rate)
 {
 	struct pbx_resampler *r;

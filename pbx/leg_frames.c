@@ -37,13 +37,10 @@
 struct pbx__legf {
 	/* Send side: PCM into this leg's codec. */
 	struct pbx_coder *enc;
-	struct pbx_resampler *enc_rs; /* from enc_rs_rate to the codec's rate */
-	unsigned enc_rs_rate;
-	unsigned enc_src_rate; /* the rate the encoder was last told its audio came from */
+	struct pbx_resampler *enc_rs; /* a frame's rate to the encoder's */
+	unsigned enc_src_rate;        /* the rate the encoder was last told its audio came from */
 	/* Transcoding: this leg's packets decoded as they arrive. */
 	struct pbx_coder *dec;
-	struct pbx_resampler *dec_rs; /* the decoded audio to the peer's codec rate */
-	unsigned dec_rs_rate;
 	uint16_t next_seq;
 	bool seq_valid;
 	bool warned;
@@ -51,7 +48,6 @@ struct pbx__legf {
 	struct pbx__jitter *jb;
 	struct pbx_coder *jdec;
 	struct pbx_resampler *jrs;
-	unsigned jrs_rate;
 	uint32_t tick; /* worker tick of cur */
 	bool have_cur;
 	struct pbx_frame cur;
@@ -86,7 +82,6 @@ void pbx__leg_frames_free(struct pbx__sess *s)
 	pbx_coder_free(f->dec);
 	pbx_coder_free(f->jdec);
 	pbx_resampler_free(f->enc_rs);
-	pbx_resampler_free(f->dec_rs);
 	pbx_resampler_free(f->jrs);
 	pbx__jitter_free(f->jb);
 	free(f);
@@ -109,15 +104,28 @@ static void fail_once(struct pbx__sess *s, const char *what, int err)
 	}
 }
 
-/* A resampler in *@p rp from @p in to @p out, kept while the rates stay. */
-static int resampler_for(struct pbx_resampler **rp, unsigned *rate_in, unsigned in, unsigned out)
+/* @p want where the codec's coders can run there (no resampler beside them), else its own rate. */
+static unsigned coder_rate(const struct pbx_codec_desc *c, unsigned want)
 {
-	if (*rp && *rate_in == in)
+	return pbx_codec_has_rate(c, want) ? want : c->rate;
+}
+
+/*
+ * *@p cp as @p s's codec's encoder or decoder at @p rate: kept when it is
+ * one already, made (again) otherwise. 1 when made, 0 when kept, or -errno
+ * (said once for the leg).
+ */
+static int coder_at(struct pbx__sess *s, struct pbx_coder **cp, bool encoder, unsigned rate)
+{
+	int err;
+	if (*cp && pbx_coder_rate(*cp) == rate)
 		return 0;
-	pbx_resampler_free(*rp);
-	*rp = NULL;
-	*rate_in = in;
-	return pbx_resampler_alloc(rp, in, out);
+	pbx_coder_free(*cp);
+	if ((err = pbx_coder_alloc_rate(cp, s->codec, encoder, rate))) {
+		fail_once(s, encoder ? "no encoder" : "no decoder", err);
+		return -err;
+	}
+	return 1;
 }
 
 void pbx__frames_update(struct pbx__sess *s)
@@ -174,17 +182,12 @@ void pbx__leg_send_frame(struct pbx__sess *s, const struct pbx_frame *in, uint64
 	if (!f)
 		return;
 	/* The encoder takes the frame's rate where the codec can (no resampler). */
-	unsigned rate = pbx_codec_has_rate(c, in->rate) ? in->rate : c->rate;
-	if (f->enc && pbx_coder_rate(f->enc) != rate) {
-		pbx_coder_free(f->enc);
-		f->enc = NULL;
-	}
-	if (!f->enc) {
+	unsigned rate = coder_rate(c, in->rate);
+	int made = coder_at(s, &f->enc, true, rate);
+	if (made < 0)
+		return;
+	if (made) {
 		f->enc_src_rate = 0;
-		if ((err = pbx_coder_alloc_rate(&f->enc, c, true, rate))) {
-			fail_once(s, "no encoder", err);
-			return;
-		}
 		if ((err = pbx_coder_fmtp(f->enc, s->fmtp)))
 			pbx_warning("rtp %u: %s fmtp '%s' not applied: %s", s->id, c->name, s->fmtp,
 				    strerror(err));
@@ -194,7 +197,7 @@ void pbx__leg_send_frame(struct pbx__sess *s, const struct pbx_frame *in, uint64
 		pbx_coder_source_rate(f->enc, in->rate);
 	}
 	if (in->rate != rate) {
-		if ((err = resampler_for(&f->enc_rs, &f->enc_rs_rate, in->rate, rate)) ||
+		if ((err = pbx_resampler_keep(&f->enc_rs, in->rate, rate)) ||
 		    (err = pbx_resampler_run(f->enc_rs, in, &conv))) {
 			fail_once(s, "cannot resample for the encoder", err);
 			return;
@@ -246,25 +249,17 @@ void pbx__leg_transcode(struct pbx__sess *s, struct pbx__sess *d,
 			const struct pbx_codec_desc *codec, const uint8_t *pl, size_t len,
 			const struct pbx__rtp_hdr *h, uint64_t now)
 {
-	/* Playback and DTMF being sent own the far leg's stream meanwhile. */
+	/* Playback, a tone or DTMF being sent own the far leg's stream meanwhile. */
 	if (!d->can_send || d->play || d->tone_on || pbx__dtmf_sending(d) || codec != s->codec)
 		return;
 	struct pbx__legf *f = legf(s);
-	int err;
 	if (!f)
 		return;
 	/* Decode at the far leg's rate where the codec can: Opus for a G.711
 	 * leg gives 8 kHz itself, with no resampler on either side. */
-	unsigned rate =
-		pbx_codec_has_rate(s->codec, d->codec->rate) ? d->codec->rate : s->codec->rate;
-	if (f->dec && pbx_coder_rate(f->dec) != rate) {
-		pbx_coder_free(f->dec);
-		f->dec = NULL;
-	}
-	if (!f->dec && (err = pbx_coder_alloc_rate(&f->dec, s->codec, false, rate))) {
-		fail_once(s, "no decoder", err);
+	unsigned rate = coder_rate(s->codec, d->codec->rate);
+	if (coder_at(s, &f->dec, false, rate) < 0)
 		return;
-	}
 	static _Thread_local int16_t pcm[PBX__MAX_PTIME * PBX_FRAME_MAX_RATE / 1000];
 	size_t per = (size_t)rate * PBX_FRAME_MS / 1000;
 	if (f->seq_valid) {
@@ -314,11 +309,7 @@ int pbx__leg_rx_frame(struct pbx__sess *s, unsigned rate, struct pbx_frame *out)
 		return 0;
 	}
 	/* Decoded at the consumer's rate where the codec can. */
-	unsigned drate = pbx_codec_has_rate(c, rate) ? rate : c->rate;
-	if (f->jdec && pbx_coder_rate(f->jdec) != drate) {
-		pbx_coder_free(f->jdec);
-		f->jdec = NULL;
-	}
+	unsigned drate = coder_rate(c, rate);
 	struct pbx_frame dec;
 	if ((err = pbx_frame_init(&dec, drate, PBX_FRAME_MS, 0)))
 		return err;
@@ -327,10 +318,9 @@ int pbx__leg_rx_frame(struct pbx__sess *s, unsigned rate, struct pbx_frame *out)
 	enum pbx__jitter_got got =
 		f->jb ? pbx__jitter_get(f->jb, pl, sizeof pl, &len) : PBX__JITTER_FILLING;
 	if (got != PBX__JITTER_FILLING) {
-		if (!f->jdec && (err = pbx_coder_alloc_rate(&f->jdec, c, false, drate))) {
-			fail_once(s, "no decoder", err);
-			return err;
-		}
+		int made = coder_at(s, &f->jdec, false, drate);
+		if (made < 0)
+			return -made;
 		/* A payload longer than a frame (another ptime) keeps its first 20 ms. */
 		int16_t pcm[PBX__MAX_PTIME * PBX_FRAME_MAX_RATE / 1000];
 		int n = decode(s, f->jdec, got == PBX__JITTER_FRAME ? pl : NULL, len, pcm,
@@ -342,7 +332,7 @@ int pbx__leg_rx_frame(struct pbx__sess *s, unsigned rate, struct pbx_frame *out)
 	}
 	if (rate == drate) {
 		*out = dec;
-	} else if ((err = resampler_for(&f->jrs, &f->jrs_rate, drate, rate)) ||
+	} else if ((err = pbx_resampler_keep(&f->jrs, drate, rate)) ||
 		   (err = pbx_resampler_run(f->jrs, &dec, out))) {
 		fail_once(s, "cannot resample for a recording", err);
 		return err;

@@ -130,7 +130,6 @@ struct pbx__mon {
 	int err;       /* the first error */
 	struct pbx_recorder *r[3];
 	struct pbx_resampler *rs[2]; /* rx, tx frames to rate when their leg records at another */
-	unsigned rs_rate[2];
 };
 
 /* A monitor outlives its leg until every file is done: the last callback frees it. */
@@ -221,13 +220,8 @@ static int side_frame(struct pbx__mon *m, int k, struct pbx__sess *leg, struct p
 		return err;
 	if (rate == m->rate)
 		return 0;
-	if (!m->rs[k] || m->rs_rate[k] != rate) {
-		pbx_resampler_free(m->rs[k]);
-		m->rs[k] = NULL;
-		m->rs_rate[k] = rate;
-		if ((err = pbx_resampler_alloc(&m->rs[k], rate, m->rate)))
-			return err;
-	}
+	if ((err = pbx_resampler_keep(&m->rs[k], rate, m->rate)))
+		return err;
 	return pbx_resampler_run(m->rs[k], &f, out);
 }
 

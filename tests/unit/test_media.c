@@ -19,6 +19,7 @@
 
 #include "../../pbx/media_priv.h"
 #include "pbx/config.h"
+#include "media_loop.h"
 #include "unit.h"
 
 static uv_loop_t loop;
@@ -57,21 +58,9 @@ static void on_play_done(void *arg, int err)
 static const struct pbx_rtp_events events = {
 	.dtmf = on_dtmf, .timeout = on_timeout, .play_done = on_play_done};
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Run the signalling loop for about @p ms. */
 static void pump(int ms)
 {
-	uint64_t end = now_ms() + (uint64_t)ms;
-	do {
-		uv_run(&loop, UV_RUN_NOWAIT);
-		usleep(1000);
-	} while (now_ms() < end);
+	unit_pump(&loop, ms);
 }
 
 static int start_engine(int port_min, int port_max, int timeout)
@@ -157,14 +146,14 @@ static void send_to(int fd, int port, const uint8_t *p, size_t len)
 /* Receive one datagram within @p ms while the signalling loop runs; -1 on timeout. */
 static ssize_t recv_wait(int fd, uint8_t *buf, size_t len, struct sockaddr_in *from, int ms)
 {
-	uint64_t end = now_ms() + (uint64_t)ms;
+	uint64_t end = unit_now_ms() + (uint64_t)ms;
 	for (;;) {
 		socklen_t fl = sizeof *from;
 		ssize_t n = recvfrom(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)from, &fl);
 		if (n >= 0)
 			return n;
 		uv_run(&loop, UV_RUN_NOWAIT);
-		if (now_ms() >= end)
+		if (unit_now_ms() >= end)
 			return -1;
 		struct pollfd p = {fd, POLLIN, 0};
 		poll(&p, 1, 1);
@@ -577,13 +566,13 @@ static void test_timeout(void **state)
 	uint8_t pl[160], pkt[256];
 	memset(pl, 0xFF, sizeof pl);
 	/* r3 keeps getting RTP; r1 gets none. */
-	uint64_t t0 = now_ms();
+	uint64_t t0 = unit_now_ms();
 	for (int i = 0; i < 130 && !r1e.timeouts; i++) {
 		size_t n = mkpkt(pkt, 0, false, (uint16_t)i, 160 * (uint32_t)i, 0x1, pl, 160);
 		send_to(fa, pbx_rtp_port(r3), pkt, n);
 		pump(20);
 	}
-	uint64_t took = now_ms() - t0;
+	uint64_t took = unit_now_ms() - t0;
 	assert_int_equal(r1e.timeouts, 1);
 	assert_true(took >= 900 && took <= 2600);
 	assert_int_equal(r2e.timeouts, 0);
@@ -700,7 +689,7 @@ static void test_playback(void **state)
 			if (!pkts) {
 				seq0 = seq;
 				ts0 = ts;
-				t_first = now_ms();
+				t_first = unit_now_ms();
 			}
 			assert_int_equal((uint16_t)(seq - seq0), pkts);
 			assert_int_equal(ts - ts0, 160 * (uint32_t)pkts);
@@ -709,7 +698,7 @@ static void test_playback(void **state)
 				if (abs(pbx_alaw_decode(got[i])) > peak)
 					peak = (int16_t)abs(pbx_alaw_decode(got[i]));
 			pkts++;
-			t_last = now_ms();
+			t_last = unit_now_ms();
 			assert_true(pkts < 100);
 		}
 		assert_int_equal(bad, 0);

@@ -30,6 +30,7 @@
 #include "pbx/codec.h"
 #include "pbx/frame.h"
 #include "tone_check.h"
+#include "media_loop.h"
 #include "unit.h"
 
 static uv_loop_t loop;
@@ -67,20 +68,9 @@ static void on_play_done(void *arg, int err)
 static const struct pbx_rtp_events events = {
 	.play_done = on_play_done, .record_done = on_record_done, .monitor_done = on_monitor_done};
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void pump(int ms)
 {
-	uint64_t end = now_ms() + (uint64_t)ms;
-	do {
-		uv_run(&loop, UV_RUN_NOWAIT);
-		usleep(1000);
-	} while (now_ms() < end);
+	unit_pump(&loop, ms);
 }
 
 static int setup(void **state)
@@ -234,15 +224,12 @@ static void transcode_pair(const char *ca, uint8_t pta, const char *cb, uint8_t 
 	static int16_t at_a[MAXS], at_b[MAXS];
 	size_t na = 0, nb = 0;
 	int pa = 0, pb = 0, bad = 0;
-	uint64_t next = now_ms();
+	uint64_t next = unit_now_ms();
 	for (int k = 0; k < 50 * SECONDS; k++) {
 		phone_send(&a, pbx_rtp_port(r1), fa, k == 25);
 		phone_send(&b, pbx_rtp_port(r2), fb, false);
 		next += 20;
-		while (now_ms() < next) {
-			uv_run(&loop, UV_RUN_NOWAIT);
-			usleep(1000);
-		}
+		unit_pump_until(&loop, next);
 		nb += phone_drain(&b, at_b + nb, MAXS - nb, &pb, &bad);
 		na += phone_drain(&a, at_a + na, MAXS - na, &pa, &bad);
 	}
@@ -326,14 +313,11 @@ static void test_record_leg(void **state)
 	assert_int_equal(pbx_rtp_record(r, file, &o), 0);
 	assert_true(pbx_rtp_has_consumers(r));
 	pump(20);
-	uint64_t next = now_ms();
+	uint64_t next = unit_now_ms();
 	for (int k = 0; k < 80 && !ra.record_done; k++) {
 		phone_send(&a, pbx_rtp_port(r), 5000, false); /* wideband: only G.722 carries it */
 		next += 20;
-		while (now_ms() < next) {
-			uv_run(&loop, UV_RUN_NOWAIT);
-			usleep(1000);
-		}
+		unit_pump_until(&loop, next);
 	}
 	wait_for(&ra.record_done, 2000);
 	assert_int_equal(ra.why, PBX_REC_MAXLEN);
@@ -411,17 +395,14 @@ static void test_monitor_pair(void **state)
 	assert_true(pbx_rtp_has_consumers(r1));
 	assert_false(pbx_rtp_has_consumers(r2));
 	pump(20);
-	uint64_t next = now_ms();
+	uint64_t next = unit_now_ms();
 	int pa = 0, bad = 0;
 	static int16_t sink[96000];
 	for (int k = 0; k < 50; k++) {
 		phone_send(&a, pbx_rtp_port(r1), 1000, false);
 		phone_send(&b, pbx_rtp_port(r2), 1400, false);
 		next += 20;
-		while (now_ms() < next) {
-			uv_run(&loop, UV_RUN_NOWAIT);
-			usleep(1000);
-		}
+		unit_pump_until(&loop, next);
 		phone_drain(&a, sink, 96000, &pa, &bad);
 		phone_drain(&b, sink, 96000, &pa, &bad);
 	}
@@ -584,8 +565,8 @@ static void test_dtmf_on_opus(void **state)
 	int nev = 0, ends = 0;
 	unsigned last_dur = 0;
 	uint32_t ev_ts = 0;
-	uint64_t end = now_ms() + 1000;
-	while (now_ms() < end && ends < 3) {
+	uint64_t end = unit_now_ms() + 1000;
+	while (unit_now_ms() < end && ends < 3) {
 		pump(5);
 		ssize_t n;
 		while ((n = recv(a.fd, pkt, sizeof pkt, MSG_DONTWAIT)) >= 16) {
@@ -640,8 +621,8 @@ static void test_wideband_playback(void **state)
 	static int16_t got[16000 * 2];
 	size_t n = 0;
 	int packets = 0, bad = 0;
-	uint64_t end = now_ms() + 2000;
-	while (now_ms() < end && !ra.play_done) {
+	uint64_t end = unit_now_ms() + 2000;
+	while (unit_now_ms() < end && !ra.play_done) {
 		pump(5);
 		n += phone_drain(&a, got + n, sizeof got / sizeof *got - n, &packets, &bad);
 	}
@@ -738,15 +719,12 @@ static void test_transcode_other_ptimes(void **state)
 		size_t nb = 0;
 		int pb = 0, bad = 0;
 		unsigned sent_ms = 0;
-		uint64_t next = now_ms();
+		uint64_t next = unit_now_ms();
 		while (sent_ms < 900) {
 			phone_send_ms(&a, pbx_rtp_port(r1), 1000, false, ptimes[t]);
 			sent_ms += ptimes[t];
 			next += ptimes[t];
-			while (now_ms() < next) {
-				uv_run(&loop, UV_RUN_NOWAIT);
-				usleep(1000);
-			}
+			unit_pump_until(&loop, next);
 			nb += phone_drain(&b, at_b + nb, 32000 - nb, &pb, &bad);
 		}
 		pump(60);

@@ -21,6 +21,7 @@
 
 #include "../../pbx/media_priv.h"
 #include "pbx/config.h"
+#include "media_loop.h"
 #include "unit.h"
 
 static uv_loop_t loop;
@@ -37,20 +38,9 @@ static void on_dtmf(void *arg, char digit, int ms)
 
 static const struct pbx_rtp_events events = {.dtmf = on_dtmf};
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void pump(int ms)
 {
-	uint64_t end = now_ms() + (uint64_t)ms;
-	do {
-		uv_run(&loop, UV_RUN_NOWAIT);
-		usleep(1000);
-	} while (now_ms() < end);
+	unit_pump(&loop, ms);
 }
 
 /* A range of our own, apart from test_media's (same process, other times) and other runs. */
@@ -164,13 +154,13 @@ static size_t send_rtp(struct phone *ph, int port, uint8_t *p, size_t len)
 /* One datagram within @p ms while the signalling loop runs; -1 on timeout. */
 static ssize_t recv_raw(struct phone *ph, uint8_t *buf, size_t len, int ms)
 {
-	uint64_t end = now_ms() + (uint64_t)ms;
+	uint64_t end = unit_now_ms() + (uint64_t)ms;
 	for (;;) {
 		ssize_t n = recv(ph->fd, buf, len, MSG_DONTWAIT);
 		if (n >= 0)
 			return n;
 		uv_run(&loop, UV_RUN_NOWAIT);
-		if (now_ms() >= end)
+		if (unit_now_ms() >= end)
 			return -1;
 		struct pollfd pf = {ph->fd, POLLIN, 0};
 		poll(&pf, 1, 1);

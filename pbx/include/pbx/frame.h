@@ -44,6 +44,12 @@ struct pbx_resampler;
 int pbx_resampler_alloc(struct pbx_resampler **rp, unsigned in_rate, unsigned out_rate);
 void pbx_resampler_free(struct pbx_resampler *r);
 /**
+ * Keep *@p rp converting @p in_rate to @p out_rate: made when NULL, made
+ * again when the rates changed (its filter state starts afresh), kept
+ * otherwise. 0 or as pbx_resampler_alloc (*@p rp is NULL then).
+ */
+int pbx_resampler_keep(struct pbx_resampler **rp, unsigned in_rate, unsigned out_rate);
+/**
  * Convert @p in into @p out (same duration, the converter's out rate; the
  * timestamp scaled). Keeps its filter state between frames, so a stream
  * goes through one converter. 0, EINVAL (wrong input rate) or EIO

@@ -1,0 +1,37 @@
+/**
+ * @file media_loop.h  Driving the signalling loop in media unit tests: the clock and a pump
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The media tests run the engine in-process and turn the signalling loop
+ * themselves, between sending and reading their loopback "phones".
+ */
+#ifndef MEDIA_LOOP_H
+#define MEDIA_LOOP_H
+
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+static inline uint64_t unit_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Run @p loop until the monotonic clock reaches @p end_ms, at least once. */
+static inline void unit_pump_until(uv_loop_t *loop, uint64_t end_ms)
+{
+	do {
+		uv_run(loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	} while (unit_now_ms() < end_ms);
+}
+
+static inline void unit_pump(uv_loop_t *loop, int ms)
+{
+	unit_pump_until(loop, unit_now_ms() + (uint64_t)ms);
+}
+
+#endif
