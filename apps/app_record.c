@@ -57,16 +57,30 @@ static void finish(struct pbx_chan *ch, struct rec *r, const char *status)
 	pbx_app_finish(call, 0, status);
 }
 
-static void start_recording(struct pbx_chan *ch, struct rec *r)
+/* A status without a recording, from exec: nothing waits yet, nothing to finish. */
+static int done_at_once(struct pbx_chan *ch, struct pbx_app_call *call, struct rec *r,
+			const char *status)
+{
+	pbx_chan_app_events(ch, NULL, NULL);
+	pbx_app_set_data(call, NULL);
+	pbx_chan_var_set(ch, "RECORD_STATUS", status);
+	pbx_app_set_result(call, status);
+	player_release(&r->pl);
+	free(r);
+	return 0;
+}
+
+/* The recording itself, after the beep. 0 or errno (logged). */
+static int start_recording(struct pbx_chan *ch, struct rec *r)
 {
 	int err = ch->rtp ? pbx_rtp_record(ch->rtp, r->path, &r->o) : ENODEV;
 	if (err) {
 		pbx_warning("%s: Record(%s): %s", ch->name, r->path, strerror(err));
-		finish(ch, r, "ERROR");
-		return;
+		return err;
 	}
 	r->recording = true;
 	pbx_info("%s: recording to %s", ch->name, r->path);
+	return 0;
 }
 
 static void on_media_done(struct pbx_chan *ch, int err, void *arg)
@@ -75,7 +89,8 @@ static void on_media_done(struct pbx_chan *ch, int err, void *arg)
 	int e = player_event(&r->pl, err);
 	if (e == EALREADY || e == 0)
 		return; /* not ours, or the next file plays */
-	start_recording(ch, r);
+	if (start_recording(ch, r))
+		finish(ch, r, "ERROR");
 }
 
 static void on_record_done(struct pbx_chan *ch, int why, int err, unsigned ms, void *arg)
@@ -172,26 +187,14 @@ static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_cal
 		now = "ERROR";
 	else if (!ch->rtp)
 		now = "ERROR";
-	if (now) {
-		pbx_chan_var_set(ch, "RECORD_STATUS", now);
-		pbx_app_set_result(call, now);
-		free(r);
-		return 0;
-	}
+	if (now)
+		return done_at_once(ch, call, r, now);
 	pbx_app_set_data(call, r);
 	pbx_chan_app_events(ch, &events, r);
 	if (beep && !player_add(&r->pl, "beep") && !player_start(&r->pl))
 		return EINPROGRESS; /* recording starts at the beep's end */
-	if ((err = pbx_rtp_record(ch->rtp, r->path, &r->o))) {
-		pbx_warning("%s: Record(%s): %s", ch->name, r->path, strerror(err));
-		pbx_chan_app_events(ch, NULL, NULL);
-		pbx_chan_var_set(ch, "RECORD_STATUS", "ERROR");
-		pbx_app_set_result(call, "ERROR");
-		player_release(&r->pl);
-		free(r);
-		return 0;
-	}
-	r->recording = true;
+	if (start_recording(ch, r))
+		return done_at_once(ch, call, r, "ERROR");
 	return EINPROGRESS;
 }
 
