@@ -957,6 +957,7 @@ def free_port_pair():
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 socks.append(s)
                 s.bind(("127.0.0.1", q))
+            siplib.reserve_ports(range(p, p + 4))
             return p
         except OSError:
             continue

@@ -48,6 +48,7 @@ def free_port_run(n=2):
                     s = socket.socket(socket.AF_INET, kind)
                     socks.append(s)
                     s.bind(("127.0.0.1", q))
+            siplib.reserve_ports(range(p, p + n))
             return p
         except OSError:
             continue

@@ -8,6 +8,7 @@ and the core checks of the stack; it is deliberately literal, so tests can
 send exactly the bytes they mean (including broken ones).
 """
 
+import collections
 import hashlib
 import json
 import re
@@ -534,18 +535,32 @@ def tool(name):
     return path
 
 
+_HANDED_OUT = collections.deque(maxlen=256)
+
+
+def reserve_ports(ports):
+    """Mark @ports as handed out, so free_udp_tcp_port does not return them."""
+    _HANDED_OUT.extend(ports)
+
+
 def free_udp_tcp_port(host="127.0.0.1"):
-    """A port free for both UDP and TCP on @host (for the tools we start)."""
+    """A port free for both UDP and TCP on @host (for the tools we start).
+    The kernel may give the same free port to two binds in a row, so ports
+    handed out recently (and not bound yet by their tool) are skipped: two
+    calls for one tool's two ports never return the same one."""
     for _ in range(100):
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             t.bind((host, 0))
             port = t.getsockname()[1]
+            if port in _HANDED_OUT:
+                continue
             try:
                 u.bind((host, port))
             except OSError:
                 continue
+            _HANDED_OUT.append(port)
             return port
         finally:
             t.close()
