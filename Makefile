@@ -13,10 +13,11 @@ DEB_PKGS := build-essential pkg-config libuv1-dev liblua5.4-dev \
             python3-pytest python3-pexpect sip-tester baresip \
             clang libclang-rt-14-dev clang-format cppcheck sqlite3 \
             libsndfile1-dev libspeexdsp-dev espeak-ng sox libsrtp2-dev \
-            openssl wireshark-common libopus-dev libspandsp-dev liburing-dev
+            openssl wireshark-common libopus-dev libspandsp-dev liburing-dev \
+            libcurl4-openssl-dev python3-aiosmtpd
 
 PKGS     := libuv lua5.4 sqlite3 libedit libcrypto libssl sndfile speexdsp libsrtp2 opus spandsp \
-            liburing
+            liburing libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -29,6 +29,8 @@ struct pbx_user {
 	char auth
 		[16]; /* digest algorithms offered: "md5", "sha-256,md5"...; "" = sip.auth_algorithms */
 	bool enabled;
+	bool mwi_unsolicited; /* NOTIFY message-summary without a SUBSCRIBE (`user set EXT mwi`) */
+	int vm_max_messages;  /* this mailbox's limit; 0: voicemail.max_messages */
 	int64_t created, updated; /* unix seconds */
 };
 
