@@ -35,6 +35,17 @@ say digits/minus "minus"
 say demo-congrats "Congratulations. You have reached the playback test."
 say demo-echotest "Echo test. Speak and you will hear your voice. Press pound to end."
 
+# Leaving a message (app_voicemail.c).
+say vm-theperson "The person at extension"
+say vm-isunavail "is unavailable."
+say vm-isonphone "is on the phone."
+say vm-intro "Please leave your message after the tone. When done, hang up, or press the pound key."
+say vm-mailboxfull "Sorry, this mailbox is full and cannot take a message."
+say vm-nobox "Sorry, that mailbox does not exist."
+say vm-msgsaved "Your message has been saved."
+say vm-error "Sorry, your message could not be saved."
+say vm-goodbye "Goodbye."
+
 # 250 ms of 1 kHz at -6 dBFS, with 5 ms fades against clicks.
 sox -V1 -D -n -r $RATE -c 1 -b 16 -e signed-integer beep.wav \
 	synth 0.25 sine 1000 gain -6 fade t 0.005 0.25 0.005
