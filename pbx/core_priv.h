@@ -10,6 +10,11 @@
 
 struct pbx_config;
 struct pbx_buf;
+struct pbx_dir;
+struct sqlite3;
+
+/** The directory's database handle, for core stores beside the users (voicemail.c). */
+struct sqlite3 *pbx__dir_db(struct pbx_dir *d);
 
 /** Run the server until it stops; takes ownership of @p cfg. Exit status. */
 int pbx__core_run(struct pbx_config *cfg, bool foreground);

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core_priv.h"
 #include "pbx/config.h"
 #include "pbx/directory.h"
 #include "pbx/log.h"
@@ -37,17 +38,19 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_USER_ADD] = "INSERT INTO users(extension,name,realm,ha1_md5,ha1_sha256,pin,email,"
-			"context,srtp,enabled,created,updated,auth) "
-			"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11,?12)",
+			"context,srtp,enabled,created,updated,auth,mwi,vm_max) "
+			"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11,?12,?13,?14)",
 	[ST_USER_UPDATE] = "UPDATE users SET name=?2,realm=?3,ha1_md5=?4,ha1_sha256=?5,pin=?6,"
-			   "email=?7,context=?8,srtp=?9,enabled=?10,updated=?11,auth=?12 "
+			   "email=?7,context=?8,srtp=?9,enabled=?10,updated=?11,auth=?12,"
+			   "mwi=?13,vm_max=?14 "
 			   "WHERE extension=?1",
 	[ST_USER_DEL] = "DELETE FROM users WHERE extension=?1",
 	[ST_USER_FIND] = "SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
-			 "enabled,created,updated,auth FROM users WHERE extension=?1",
+			 "enabled,created,updated,auth,mwi,vm_max FROM users WHERE extension=?1",
 	[ST_USER_EACH] =
 		"SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
-		"enabled,created,updated,auth FROM users WHERE substr(extension,1,length(?1))=?1 "
+		"enabled,created,updated,auth,mwi,vm_max FROM users "
+		"WHERE substr(extension,1,length(?1))=?1 "
 		"ORDER BY length(extension), extension",
 	[ST_USER_OTHER_REALM] = "SELECT count(*) FROM users WHERE ha1_md5 != '' AND realm != ?1",
 	[ST_BIND_SAVE] =
@@ -92,6 +95,22 @@ static const char *const migrations[] = {
 	" PRIMARY KEY(extension, contact));",
 	/* 2: per-user digest algorithms ('' follows sip.auth_algorithms). */
 	"ALTER TABLE users ADD COLUMN auth TEXT NOT NULL DEFAULT '';",
+	/* 3: voicemail. Rows name their file by id (see voicemail.h); no foreign key to
+	 * users, so deleting a user keeps the messages until an operator removes them. */
+	"ALTER TABLE users ADD COLUMN mwi TEXT NOT NULL DEFAULT 'subscribe'"
+	" CHECK(mwi IN ('subscribe','unsolicited'));"
+	"ALTER TABLE users ADD COLUMN vm_max INTEGER NOT NULL DEFAULT 0 CHECK(vm_max >= 0);"
+	"CREATE TABLE voicemail("
+	" id INTEGER PRIMARY KEY,"
+	" mailbox TEXT NOT NULL,"
+	" folder INTEGER NOT NULL CHECK(folder BETWEEN 0 AND 5),"
+	" cid_num TEXT NOT NULL DEFAULT '',"
+	" cid_name TEXT NOT NULL DEFAULT '',"
+	" time INTEGER NOT NULL,"
+	" duration_ms INTEGER NOT NULL DEFAULT 0,"
+	" urgent INTEGER NOT NULL DEFAULT 0 CHECK(urgent IN (0,1)),"
+	" read INTEGER NOT NULL DEFAULT 0 CHECK(read IN (0,1)));"
+	"CREATE INDEX voicemail_mailbox ON voicemail(mailbox, folder);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -170,6 +189,11 @@ out:
 	}
 	*dp = d;
 	return 0;
+}
+
+sqlite3 *pbx__dir_db(struct pbx_dir *d)
+{
+	return d->db;
 }
 
 void pbx_dir_close(struct pbx_dir *d)
@@ -360,6 +384,9 @@ static void bind_user(sqlite3_stmt *st, const struct pbx_user *u, int64_t now)
 	sqlite3_bind_int(st, 10, u->enabled);
 	sqlite3_bind_int64(st, 11, now);
 	sqlite3_bind_text(st, 12, u->auth, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 13, u->mwi_unsolicited ? "unsolicited" : "subscribe", -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_int(st, 14, u->vm_max_messages);
 }
 
 static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t len)
@@ -388,6 +415,9 @@ static void row_user(sqlite3_stmt *st, struct pbx_user *u)
 	u->created = sqlite3_column_int64(st, 10);
 	u->updated = sqlite3_column_int64(st, 11);
 	copy_col(st, 12, u->auth, sizeof u->auth);
+	const unsigned char *mwi = sqlite3_column_text(st, 13);
+	u->mwi_unsolicited = mwi && !strcmp((const char *)mwi, "unsolicited");
+	u->vm_max_messages = sqlite3_column_int(st, 14);
 }
 
 /* Step a write statement once and reset it; maps SQLite codes to errno. */

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,9 +14,10 @@
 #include "pbx/directory.h"
 #include "pbx/media.h"
 #include "pbx/module.h"
+#include "pbx/voicemail.h"
 
 #define SRTP_CHOICES "off|optional|mandatory"
-#define FIELDS       "name|password|pin|email|context|srtp|auth"
+#define FIELDS       "name|password|pin|email|context|srtp|auth|mwi|max_messages"
 
 /* Apply one field to @p u after checking it; NULL on success, else the reason. */
 static const char *apply_field(struct pbx_user *u, const char *field, const char *value, char *why,
@@ -45,6 +47,18 @@ static const char *apply_field(struct pbx_user *u, const char *field, const char
 			u->srtp = p;
 	} else if (!strcmp(field, "auth")) {
 		bad = pbx_user_check_auth(value, u->auth, sizeof u->auth);
+	} else if (!strcmp(field, "mwi")) {
+		if (!strcmp(value, "unsolicited") || !strcmp(value, "subscribe"))
+			u->mwi_unsolicited = value[0] == 'u';
+		else
+			bad = "must be subscribe or unsolicited";
+	} else if (!strcmp(field, "max_messages")) {
+		char *end;
+		long n = strtol(value, &end, 10);
+		if (!*value || *end || n < 0 || n > 9999)
+			bad = "must be a number from 0 (voicemail.max_messages) to 9999";
+		else
+			u->vm_max_messages = (int)n;
 	}
 	if (!bad)
 		return NULL;
@@ -82,6 +96,7 @@ static int user_add(struct pbx_cli *cli, const struct pbx_cli_args *a)
 		return pbx_cli_error(cli, "user add: extension %s already exists", ext);
 	if (err)
 		return pbx_cli_error(cli, "user add: database error (%s)", strerror(err));
+	pbx_vm_changed(ext); /* a phone subscribed to this mailbox learns it exists */
 	pbx_cli_printf(cli, "User %s added.%s\n", ext,
 		       u.ha1_md5[0] ? "" : " It has no password yet: it cannot register.");
 	return 0;
@@ -111,6 +126,8 @@ static int user_del(struct pbx_cli *cli, const struct pbx_cli_args *a)
 
 static void json_user(struct pbx_buf *b, const struct pbx_user *u)
 {
+	struct pbx_vm_counts vc;
+	pbx_vm_counts(u->ext, &vc);
 	pbx_buf_puts(b, "{\"extension\":");
 	pbx_buf_json_str(b, u->ext);
 	pbx_buf_puts(b, ",\"name\":");
@@ -123,10 +140,13 @@ static void json_user(struct pbx_buf *b, const struct pbx_user *u)
 	pbx_buf_json_str(b, u->auth[0] ? u->auth : "default");
 	pbx_buf_printf(b,
 		       ",\"srtp\":\"%s\",\"enabled\":%s,\"has_password\":%s,\"has_pin\":%s,"
-		       "\"created\":%lld,\"updated\":%lld}",
+		       "\"created\":%lld,\"updated\":%lld,\"mwi\":\"%s\",\"max_messages\":%u,"
+		       "\"messages_new\":%u,\"messages_old\":%u}",
 		       pbx_srtp_policy_name(u->srtp), u->enabled ? "true" : "false",
 		       u->ha1_md5[0] ? "true" : "false", u->pin[0] ? "true" : "false",
-		       (long long)u->created, (long long)u->updated);
+		       (long long)u->created, (long long)u->updated,
+		       u->mwi_unsolicited ? "unsolicited" : "subscribe", pbx_vm_max_messages(u->ext),
+		       vc.new_msgs, vc.old_msgs);
 }
 
 struct list_state {
@@ -185,14 +205,19 @@ static int user_show(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	}
 	fmt_time(u.created, c, sizeof c);
 	fmt_time(u.updated, up, sizeof up);
+	struct pbx_vm_counts vc;
+	pbx_vm_counts(u.ext, &vc);
 	return pbx_cli_printf(cli,
 			      "Extension : %s\nName      : %s\nContext   : %s\nE-mail    : %s\n"
 			      "SRTP      : %s\nAuth      : %s\nEnabled   : %s\nPassword  : %s\n"
-			      "PIN       : %s\nCreated   : %s\nUpdated   : %s\n",
+			      "PIN       : %s\nMessages  : %u new, %u old (at most %u)\n"
+			      "MWI       : %s\nCreated   : %s\nUpdated   : %s\n",
 			      u.ext, u.name, u.context, u.email, pbx_srtp_policy_name(u.srtp),
 			      u.auth[0] ? u.auth : "default (sip.auth_algorithms)",
 			      u.enabled ? "yes" : "no", u.ha1_md5[0] ? "set" : "not set",
-			      u.pin[0] ? "set" : "not set", c, up);
+			      u.pin[0] ? "set" : "not set", vc.new_msgs, vc.old_msgs,
+			      pbx_vm_max_messages(u.ext), u.mwi_unsolicited ? "unsolicited" : "subscribe",
+			      c, up);
 }
 
 static int update(struct pbx_cli *cli, const char *cmd, struct pbx_user *u)
@@ -229,6 +254,8 @@ static int user_set(struct pbx_cli *cli, const struct pbx_cli_args *a)
 		return pbx_cli_error(cli, "user set: %s", why);
 	if (update(cli, "user set", &u))
 		return 1;
+	if (!strcmp(field, "mwi"))
+		pbx_vm_changed(u.ext); /* an unsolicited lamp is lit now, not at the next message */
 	return pbx_cli_printf(cli, "User %s: %s updated.\n", u.ext, field);
 }
 
@@ -280,7 +307,9 @@ static const struct pbx_cli_cmd cmds[] = {
 	{"user set EXT " FIELDS " VALUE", "change one field of a user",
 	 "srtp takes off, optional or mandatory; email \"\" clears the address.\n"
 	 "auth sets the digest algorithms this user is challenged with, in order:\n"
-	 "md5, sha-256, sha-256,md5 or md5,sha-256; default follows sip.auth_algorithms.",
+	 "md5, sha-256, sha-256,md5 or md5,sha-256; default follows sip.auth_algorithms.\n"
+	 "mwi unsolicited sends the message lamp's NOTIFY to phones that never subscribe;\n"
+	 "max_messages N limits the user's mailbox (0: voicemail.max_messages).",
 	 user_set},
 	{"user enable EXT", "allow a user to register and call", NULL, user_enable},
 	{"user disable EXT", "stop a user from registering and calling", NULL, user_disable},

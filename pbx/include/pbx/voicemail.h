@@ -70,7 +70,13 @@ struct pbx_vm_counts {
 
 /* ---- configuration: the `voicemail` section ------------------------------------------------ */
 
-enum pbx_vm_mail_security { PBX_VM_MAIL_NONE, PBX_VM_MAIL_STARTTLS, PBX_VM_MAIL_TLS };
+/* none: plain SMTP; try: STARTTLS when offered; starttls: STARTTLS or fail; tls: SMTPS. */
+enum pbx_vm_mail_security {
+	PBX_VM_MAIL_NONE,
+	PBX_VM_MAIL_TRY,
+	PBX_VM_MAIL_STARTTLS,
+	PBX_VM_MAIL_TLS
+};
 
 struct pbx_vm_cfg {
 	int max_messages; /* per mailbox, unless the user has their own */
