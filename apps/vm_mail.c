@@ -1,0 +1,625 @@
+/**
+ * @file vm_mail.c  Voicemail mail notification: a queue of mails sent by libcurl's SMTP
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * When a message is deposited and voicemail.email.server is set, a mail
+ * for the mailbox's user (their `email`) joins an in-memory queue. One mail
+ * at a time is built (vm_mail_mime.c: the WAV read and base64-encoded) and
+ * sent in libuv's thread pool, because SMTP may wait on the network for
+ * many seconds and the WAV may be megabytes: nothing here blocks the
+ * signalling thread. A failure is logged with the server's answer and
+ * retried after voicemail.email.retry_seconds, doubled each time up to an
+ * hour, until max_tries; the voicemail message itself is never touched.
+ *
+ * The queue lives in memory: a restart drops the mails still pending (the
+ * messages stay in their mailboxes). One sender is enough for an office:
+ * a mail takes a second to send and messages arrive minutes apart.
+ *
+ * Threads: the queue belongs to the signalling thread. While a job runs,
+ * its entry is only read (by both sides) and the job writes its results
+ * into the job struct, which the signalling thread reads in job_done.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "pbx/buf.h"
+#include "pbx/cli.h"
+#include "pbx/core.h"
+#include "pbx/directory.h"
+#include "pbx/log.h"
+#include "pbx/module.h"
+#include "pbx/voicemail.h"
+#include "apps.h"
+#include "vm_mail.h"
+
+/* Pending mails kept at most: a dead mail server must not grow memory without bound. */
+#define QUEUE_MAX 1000
+/* A back-off never waits longer than this between tries. */
+#define RETRY_MAX_S 3600
+#define CONNECT_S   10
+/* The whole SMTP dialogue, a 5-minute message's 13 MB of base64 included. */
+#define TOTAL_S 300
+/* A larger file is not attached (servers refuse mails of 25 MB and more). */
+#define ATTACH_MAX (20u << 20)
+
+/* The voicemail section has defaults for both; these are for a section without them. */
+static const char def_subject[] = "New voicemail in mailbox ${VM_MAILBOX}";
+static const char def_body[] = "${VM_CALLERID} left a message of ${VM_DUR} on ${VM_DATE}.\n";
+
+struct vm_mail {
+	struct vm_mail *next;
+	unsigned id; /* in the queue, for the console and logs */
+	int64_t msg; /* the voicemail message */
+	char mailbox[PBX_EXT_MAX + 1];
+	char rcpt[sizeof((struct pbx_user *)0)->email];
+	char wav[sizeof((struct pbx_vm_msg *)0)->path]; /* "" when nothing is attached */
+	char from[256], from_addr[256];
+	char date[48], msgid[256];
+	char *subject, *body;
+	/* Signalling thread only: */
+	unsigned tries;  /* failed attempts so far */
+	uint64_t due;    /* loop time (ms) of the next attempt */
+	char error[512]; /* the last failure, "" before any */
+};
+
+struct vm_mail_job {
+	uv_work_t req;
+	struct vm_mail *m; /* read only while the job runs */
+	char url[300], user[256], password[256];
+	int security;
+	bool orphan; /* the module unloaded while the job ran: job_done frees all */
+	/* Written by the worker, read in job_done: */
+	CURLcode code;
+	long response;
+	char errbuf[CURL_ERROR_SIZE];
+	char reply[200]; /* the server's answer, see debug_cb */
+	bool reply_err;  /* reply is a refusal (4xx, 5xx) */
+	char note[160];  /* something short of failure: the attachment left out */
+};
+
+static struct {
+	bool loaded;
+	uv_timer_t timer;
+	struct vm_mail *head, **tail;
+	unsigned count, last_id;
+	struct vm_mail_job *job; /* the one in flight, NULL when idle */
+} mq;
+
+/* Set at unload: a transfer in flight gives up at its next progress call. */
+static atomic_bool mq_abort;
+
+static void pump(void);
+
+static void mail_free(struct vm_mail *m)
+{
+	free(m->subject);
+	free(m->body);
+	free(m);
+}
+
+static void queue_remove(struct vm_mail *m)
+{
+	for (struct vm_mail **pp = &mq.head; *pp; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			if (mq.tail == &m->next)
+				mq.tail = pp;
+			mq.count--;
+			return;
+		}
+	}
+}
+
+/* ---- the worker ---------------------------------------------------------------------------- */
+
+struct reader {
+	const char *p;
+	size_t left;
+};
+
+static size_t read_cb(char *dst, size_t size, size_t nmemb, void *arg)
+{
+	struct reader *r = arg;
+	size_t n = size * nmemb < r->left ? size * nmemb : r->left;
+	memcpy(dst, r->p, n);
+	r->p += n;
+	r->left -= n;
+	return n;
+}
+
+static int progress_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	return atomic_load(&mq_abort) ? 1 : 0;
+}
+
+/*
+ * Keeps the server's reply that says why a mail was refused: the first
+ * 4xx or 5xx line (a QUIT's "221 Bye" follows it), else the last line.
+ */
+static int debug_cb(CURL *c, curl_infotype type, char *data, size_t size, void *arg)
+{
+	struct vm_mail_job *j = arg;
+	if (type != CURLINFO_HEADER_IN || !size)
+		return 0;
+	char line[sizeof j->reply];
+	size_t n = size < sizeof line - 1 ? size : sizeof line - 1;
+	memcpy(line, data, n);
+	line[n] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	if (j->reply_err)
+		return 0;
+	j->reply_err = line[0] == '4' || line[0] == '5';
+	vm_mail_clean(j->reply, sizeof j->reply, line);
+	return 0;
+}
+
+/* The WAV's bytes into @p *data (malloc), or a note why it is left out. */
+static int read_wav(struct vm_mail_job *j, unsigned char **data, size_t *len)
+{
+	FILE *f = fopen(j->m->wav, "rb");
+	struct stat st;
+	int err = 0;
+	*data = NULL;
+	*len = 0;
+	if (!f || fstat(fileno(f), &st)) {
+		err = errno;
+	} else if ((uint64_t)st.st_size > ATTACH_MAX) {
+		err = EFBIG;
+	} else if (!(*data = malloc(st.st_size ? (size_t)st.st_size : 1))) {
+		err = ENOMEM;
+	} else if (fread(*data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		err = EIO;
+		free(*data);
+		*data = NULL;
+	} else {
+		*len = (size_t)st.st_size;
+	}
+	if (f)
+		fclose(f);
+	if (err)
+		snprintf(j->note, sizeof j->note, "sent without its attachment (%s)",
+			 strerror(err));
+	return err;
+}
+
+static void job_run(uv_work_t *req)
+{
+	struct vm_mail_job *j = req->data;
+	const struct vm_mail *m = j->m;
+	unsigned char seed[12], *wav = NULL;
+	size_t wav_len = 0;
+	char boundary[64], name[40];
+	struct pbx_buf msg;
+	pbx_buf_init(&msg);
+
+	/* Only the boundary's uniqueness matters here, not secrecy: a clock will do too. */
+	if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+		uint64_t t = uv_hrtime();
+		memset(seed, 0, sizeof seed);
+		memcpy(seed, &t, sizeof t);
+		memcpy(seed + sizeof t, &m->id, sizeof m->id);
+	}
+	vm_mail_boundary(boundary, sizeof boundary, seed, sizeof seed);
+	snprintf(name, sizeof name, "msg%lld.wav", (long long)m->msg);
+	if (m->wav[0])
+		read_wav(j, &wav, &wav_len);
+	struct vm_mail_parts parts = {
+		.from = m->from,
+		.to = m->rcpt,
+		.subject = m->subject,
+		.body = m->body,
+		.date = m->date,
+		.msgid = m->msgid,
+		.boundary = boundary,
+		.attach_name = wav ? name : NULL,
+		.attach = wav,
+		.attach_len = wav_len,
+	};
+	int err = vm_mail_build(&msg, &parts);
+	free(wav);
+	if (err) {
+		j->code = CURLE_OUT_OF_MEMORY;
+		goto out;
+	}
+
+	CURL *c = curl_easy_init();
+	if (!c) {
+		j->code = CURLE_FAILED_INIT;
+		goto out;
+	}
+	char env_from[300], env_rcpt[300];
+	snprintf(env_from, sizeof env_from, "<%s>", m->from_addr);
+	snprintf(env_rcpt, sizeof env_rcpt, "<%s>", m->rcpt);
+	struct curl_slist *rcpt = curl_slist_append(NULL, env_rcpt);
+	struct reader rd = {msg.data, msg.len};
+	curl_easy_setopt(c, CURLOPT_URL, j->url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM in a pool thread */
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, j->errbuf);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_S);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)TOTAL_S);
+	/* "try": STARTTLS when the server offers it, as most MTAs do among themselves. */
+	long use_ssl = j->security == PBX_VM_MAIL_STARTTLS ? (long)CURLUSESSL_ALL
+		       : j->security == PBX_VM_MAIL_TRY    ? (long)CURLUSESSL_TRY
+							   : (long)CURLUSESSL_NONE;
+	curl_easy_setopt(c, CURLOPT_USE_SSL, use_ssl);
+	if (j->user[0]) {
+		curl_easy_setopt(c, CURLOPT_USERNAME, j->user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, j->password);
+	}
+	curl_easy_setopt(c, CURLOPT_MAIL_FROM, env_from);
+	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(c, CURLOPT_READDATA, &rd);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	/* Verbose only feeds debug_cb, which keeps the server's replies; nothing is printed. */
+	curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+	curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
+	curl_easy_setopt(c, CURLOPT_DEBUGDATA, j);
+	j->code = rcpt ? curl_easy_perform(c) : CURLE_OUT_OF_MEMORY;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &j->response);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(rcpt);
+out:
+	pbx_buf_free(&msg);
+}
+
+/* ---- the queue (signalling thread) --------------------------------------------------------- */
+
+static void job_done(uv_work_t *req, int status)
+{
+	struct vm_mail_job *j = req->data;
+	struct vm_mail *m = j->m;
+	if (status == UV_ECANCELED)
+		j->code = CURLE_ABORTED_BY_CALLBACK;
+	if (j->orphan) {
+		if (j->code == CURLE_OK)
+			pbx_notice("voicemail: mail %u for message %lld of %s sent to %s", m->id,
+				   (long long)m->msg, m->mailbox, m->rcpt);
+		else
+			pbx_warning("voicemail: mail %u to %s abandoned at stop", m->id, m->rcpt);
+		mail_free(m);
+		free(j);
+		if (!mq.loaded)
+			curl_global_cleanup(); /* left to us by unload */
+		return;
+	}
+	mq.job = NULL;
+	if (j->note[0])
+		pbx_warning("voicemail: mail %u to %s %s", m->id, m->rcpt, j->note);
+	if (j->code == CURLE_OK) {
+		pbx_notice("voicemail: mail %u for message %lld of %s sent to %s", m->id,
+			   (long long)m->msg, m->mailbox, m->rcpt);
+		queue_remove(m);
+		mail_free(m);
+		free(j);
+		pump();
+		return;
+	}
+	const struct pbx_vm_cfg *cfg = pbx_vm_cfg();
+	m->tries++;
+	const char *why = j->errbuf[0] ? j->errbuf : curl_easy_strerror(j->code);
+	if (j->reply[0])
+		snprintf(m->error, sizeof m->error, "%s; server said: %s", why, j->reply);
+	else if (j->response)
+		snprintf(m->error, sizeof m->error, "%s; server said: %ld", why, j->response);
+	else
+		snprintf(m->error, sizeof m->error, "%s", why);
+	unsigned max = cfg->email.max_tries > 0 ? (unsigned)cfg->email.max_tries : 1;
+	if (m->tries >= max) {
+		pbx_error("voicemail: mail %u for message %lld of %s to %s given up after %u "
+			  "tries: %s",
+			  m->id, (long long)m->msg, m->mailbox, m->rcpt, m->tries, m->error);
+		queue_remove(m);
+		mail_free(m);
+	} else {
+		uint64_t delay =
+			cfg->email.retry_seconds > 0 ? (uint64_t)cfg->email.retry_seconds : 1;
+		for (unsigned i = 1; i < m->tries && delay < RETRY_MAX_S; i++)
+			delay *= 2;
+		if (delay > RETRY_MAX_S)
+			delay = RETRY_MAX_S;
+		m->due = uv_now(pbx_loop()) + delay * 1000;
+		pbx_warning(
+			"voicemail: mail %u to %s failed (try %u of %u): %s; next try in %llu s",
+			m->id, m->rcpt, m->tries, max, m->error, (unsigned long long)delay);
+	}
+	free(j);
+	pump();
+}
+
+static int job_start(struct vm_mail *m)
+{
+	const struct pbx_vm_cfg *cfg = pbx_vm_cfg();
+	struct vm_mail_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return ENOMEM;
+	/* Heard and saved meanwhile, the message is in another folder now: attach it from there. */
+	struct pbx_vm_msg cur;
+	if (m->wav[0] && !pbx_vm_find(m->msg, &cur))
+		snprintf(m->wav, sizeof m->wav, "%s", cur.path);
+	j->m = m;
+	j->req.data = j;
+	j->security = cfg->email.security;
+	const char *host = cfg->email.server;
+	/* An IPv6 literal goes in brackets in a URL. */
+	bool v6 = strchr(host, ':') && host[0] != '[';
+	snprintf(j->url, sizeof j->url, "%s://%s%s%s:%d",
+		 cfg->email.security == PBX_VM_MAIL_TLS ? "smtps" : "smtp", v6 ? "[" : "", host,
+		 v6 ? "]" : "", cfg->email.port);
+	snprintf(j->user, sizeof j->user, "%s", cfg->email.user ? cfg->email.user : "");
+	snprintf(j->password, sizeof j->password, "%s",
+		 cfg->email.password ? cfg->email.password : "");
+	int err = uv_queue_work(pbx_loop(), &j->req, job_run, job_done);
+	if (err) {
+		free(j);
+		return EIO;
+	}
+	mq.job = j;
+	return 0;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	pump();
+}
+
+/* Start the next due mail, or arm the timer for it. Linear in the queue: a handful. */
+static void pump(void)
+{
+	if (!mq.loaded || mq.job)
+		return;
+	struct vm_mail *next = NULL;
+	for (struct vm_mail *m = mq.head; m; m = m->next)
+		if (!next || m->due < next->due)
+			next = m;
+	if (!next) {
+		uv_timer_stop(&mq.timer);
+		return;
+	}
+	uint64_t now = uv_now(pbx_loop());
+	if (next->due > now) {
+		uv_timer_start(&mq.timer, on_timer, next->due - now, 0);
+		return;
+	}
+	if (job_start(next)) {
+		/* Cannot happen with a live loop; try again in a second rather than stall. */
+		next->due = now + 1000;
+		uv_timer_start(&mq.timer, on_timer, 1000, 0);
+	}
+}
+
+/* The Message-ID's right side: the From domain, else this host's name. */
+static void msgid_host(char *out, size_t size, const char *from_addr)
+{
+	const char *at = strrchr(from_addr, '@');
+	char host[256] = "localhost";
+	if (at && at[1])
+		snprintf(host, sizeof host, "%s", at + 1);
+	else if (gethostname(host, sizeof host))
+		snprintf(host, sizeof host, "localhost");
+	host[sizeof host - 1] = '\0';
+	size_t o = 0;
+	for (const char *c = host; *c && o + 1 < size; c++)
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || *c == '.' || *c == '-')
+			out[o++] = *c;
+	out[o] = '\0';
+}
+
+static char *expand(const char *tmpl, const struct vm_mail_vars *v)
+{
+	struct pbx_buf b;
+	pbx_buf_init(&b);
+	if (vm_mail_expand(&b, tmpl, v) || pbx_buf_append(&b, "", 1)) {
+		pbx_buf_free(&b);
+		return NULL;
+	}
+	return b.data; /* the buffer's storage becomes the string */
+}
+
+static void on_deposit(const struct pbx_vm_msg *msg)
+{
+	const struct pbx_vm_cfg *cfg = pbx_vm_cfg();
+	struct pbx_user u;
+	if (!cfg->email.server)
+		return;
+	int err = pbx_user_find(pbx_dir(), msg->mailbox, &u);
+	if (err) {
+		pbx_warning("voicemail: no mail for message %lld of %s: user not found (%s)",
+			    (long long)msg->id, msg->mailbox, strerror(err));
+		return;
+	}
+	if (!u.email[0] || strpbrk(u.email, "\r\n<> ")) {
+		pbx_debug("voicemail: %s has no usable email; no mail for message %lld",
+			  msg->mailbox, (long long)msg->id);
+		return;
+	}
+	if (mq.count >= QUEUE_MAX) {
+		pbx_error("voicemail: mail queue full (%u); no mail for message %lld of %s",
+			  mq.count, (long long)msg->id, msg->mailbox);
+		return;
+	}
+	struct vm_mail *m = calloc(1, sizeof *m);
+	if (!m)
+		goto nomem;
+	/* The message's number among the new ones, as Asterisk's VM_MSGNUM; its id if unknown. */
+	struct pbx_vm_counts counts;
+	unsigned msgnum = (unsigned)msg->id;
+	if (!pbx_vm_counts(msg->mailbox, &counts) && counts.new_msgs)
+		msgnum = counts.new_msgs;
+	struct vm_mail_vars v;
+	struct vm_mail_store st;
+	vm_mail_vars_fill(&v, &st, u.name, msg->mailbox, msg->cid_num, msg->cid_name, msg->time,
+			  msg->duration_ms, msgnum);
+	m->subject = expand(cfg->email.subject ? cfg->email.subject : def_subject, &v);
+	m->body = expand(cfg->email.body ? cfg->email.body : def_body, &v);
+	if (!m->subject || !m->body)
+		goto nomem;
+	m->id = ++mq.last_id;
+	m->msg = msg->id;
+	snprintf(m->mailbox, sizeof m->mailbox, "%s", msg->mailbox);
+	snprintf(m->rcpt, sizeof m->rcpt, "%s", u.email);
+	if (cfg->email.attach)
+		snprintf(m->wav, sizeof m->wav, "%s", msg->path);
+	char host[128];
+	gethostname(host, sizeof host);
+	host[sizeof host - 1] = '\0';
+	if (cfg->email.from) {
+		snprintf(m->from, sizeof m->from, "%s", cfg->email.from);
+	} else {
+		snprintf(m->from, sizeof m->from, "pbx@%s", host);
+	}
+	vm_mail_addr(m->from_addr, sizeof m->from_addr, m->from);
+	vm_mail_date(m->date, sizeof m->date, msg->time);
+	msgid_host(host, sizeof host, m->from_addr);
+	/* The same Message-ID on every try lets a server that got one twice drop a copy. */
+	snprintf(m->msgid, sizeof m->msgid, "<vm.%lld.%lld.%u.%lld@%s>", (long long)msg->id,
+		 (long long)msg->time, m->id, (long long)getpid(), host);
+	m->due = uv_now(pbx_loop());
+	*mq.tail = m;
+	mq.tail = &m->next;
+	mq.count++;
+	pbx_info("voicemail: mail %u for message %lld of %s queued to %s", m->id,
+		 (long long)msg->id, msg->mailbox, m->rcpt);
+	pump();
+	return;
+nomem:
+	pbx_error("voicemail: out of memory; no mail for message %lld of %s", (long long)msg->id,
+		  msg->mailbox);
+	if (m)
+		mail_free(m);
+}
+
+/* ---- console ------------------------------------------------------------------------------- */
+
+static int show_queue(struct pbx_cli *cli, const struct pbx_cli_args *a)
+{
+	bool json = pbx_cli_flag(a, "--json");
+	uint64_t now = uv_now(pbx_loop());
+	time_t wall = time(NULL);
+	int n = 0;
+	if (json)
+		pbx_cli_printf(cli, "[");
+	else if (!pbx_vm_cfg()->email.server)
+		pbx_cli_printf(cli, "Mail notification is off (voicemail.email.server not set).\n");
+	else
+		pbx_cli_printf(cli, "%-5s %-10s %-8s %-28s %-5s %-14s %s\n", "Id", "Mailbox",
+			       "Message", "Recipient", "Tries", "Next attempt", "Last error");
+	for (const struct vm_mail *m = mq.head; m; m = m->next, n++) {
+		bool sending = mq.job && mq.job->m == m;
+		uint64_t wait_s = m->due > now ? (m->due - now + 999) / 1000 : 0;
+		if (json) {
+			pbx_buf_printf(&cli->out, "%s{\"id\":%u,\"mailbox\":", n ? ",\n " : "",
+				       m->id);
+			pbx_buf_json_str(&cli->out, m->mailbox);
+			pbx_buf_printf(&cli->out,
+				       ",\"message\":%lld,\"recipient\":", (long long)m->msg);
+			pbx_buf_json_str(&cli->out, m->rcpt);
+			pbx_buf_printf(&cli->out,
+				       ",\"tries\":%u,\"sending\":%s,\"next_attempt\":%lld,"
+				       "\"last_error\":",
+				       m->tries, sending ? "true" : "false",
+				       (long long)(wall + (time_t)wait_s));
+			pbx_buf_json_str(&cli->out, m->error);
+			pbx_buf_puts(&cli->out, "}");
+			continue;
+		}
+		char next[32];
+		if (sending)
+			snprintf(next, sizeof next, "sending");
+		else if (!wait_s)
+			snprintf(next, sizeof next, "now");
+		else
+			snprintf(next, sizeof next, "in %llu s", (unsigned long long)wait_s);
+		pbx_cli_printf(cli, "%-5u %-10s %-8lld %-28s %-5u %-14s %s\n", m->id, m->mailbox,
+			       (long long)m->msg, m->rcpt, m->tries, next,
+			       m->error[0] ? m->error : "-");
+	}
+	if (json)
+		return pbx_cli_printf(cli, "]\n");
+	return pbx_cli_printf(cli, "%d pending mail%s\n", n, n == 1 ? "" : "s");
+}
+
+static const struct pbx_cli_cmd cmds[] = {
+	{"voicemail show queue [--json]", "Mails about new voicemail not sent yet",
+	 "Each pending mail: its queue id, mailbox, message id, recipient, failed tries, when "
+	 "the next try is, and the last error with the server's answer. The queue is kept in "
+	 "memory: a restart drops it (the messages stay in their mailboxes).",
+	 show_queue},
+};
+
+/* ---- module -------------------------------------------------------------------------------- */
+
+static int vm_mail_load(void)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		pbx_error("voicemail: libcurl failed to initialise");
+		return EIO;
+	}
+	int err = pbx_vm_watch_deposit(on_deposit);
+	if (!err && (err = pbx_cli_register_all(cmds, sizeof cmds / sizeof *cmds)))
+		pbx_vm_unwatch_deposit(on_deposit);
+	if (err) {
+		curl_global_cleanup();
+		return err;
+	}
+	atomic_store(&mq_abort, false);
+	uv_timer_init(pbx_loop(), &mq.timer);
+	mq.head = NULL;
+	mq.tail = &mq.head;
+	mq.count = 0;
+	mq.job = NULL;
+	mq.loaded = true;
+	return 0;
+}
+
+static void vm_mail_unload(void)
+{
+	pbx_cli_unregister_all(cmds, sizeof cmds / sizeof *cmds);
+	pbx_vm_unwatch_deposit(on_deposit);
+	mq.loaded = false;
+	uv_close((uv_handle_t *)&mq.timer, NULL);
+	unsigned dropped = 0;
+	for (struct vm_mail *m = mq.head, *next; m; m = next) {
+		next = m->next;
+		if (mq.job && mq.job->m == m)
+			continue; /* job_done frees it */
+		mail_free(m);
+		dropped++;
+	}
+	mq.head = NULL;
+	mq.tail = &mq.head;
+	mq.count = 0;
+	if (dropped)
+		pbx_warning("voicemail: %u pending mail%s dropped at stop (the queue is kept in "
+			    "memory only)",
+			    dropped, dropped == 1 ? "" : "s");
+	if (mq.job) {
+		/*
+		 * The core runs the loop until every request is done, so job_done
+		 * still comes: not yet started, the job is cancelled; running, its
+		 * transfer stops at the next progress call (well under a second).
+		 * libcurl is cleaned up there, after its last user.
+		 */
+		mq.job->orphan = true;
+		atomic_store(&mq_abort, true);
+		uv_cancel((uv_req_t *)&mq.job->req);
+		mq.job = NULL;
+		return;
+	}
+	curl_global_cleanup();
+}
+
+PBX_MODULE(vm_mail_module) = {"vm_mail", APPS_MODULE_ORDER, vm_mail_load, vm_mail_unload};
