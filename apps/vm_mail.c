@@ -277,6 +277,14 @@ out:
 
 /* ---- the queue (signalling thread) --------------------------------------------------------- */
 
+unsigned vm_mail_backoff(unsigned first, unsigned tries)
+{
+	unsigned delay = first;
+	for (unsigned i = 1; i < tries && delay < RETRY_MAX_S; i++)
+		delay *= 2;
+	return delay < RETRY_MAX_S ? delay : RETRY_MAX_S;
+}
+
 static void job_done(uv_work_t *req, int status)
 {
 	struct vm_mail_job *j = req->data;
@@ -324,16 +332,12 @@ static void job_done(uv_work_t *req, int status)
 		queue_remove(m);
 		mail_free(m);
 	} else {
-		uint64_t delay =
-			cfg->email.retry_seconds > 0 ? (uint64_t)cfg->email.retry_seconds : 1;
-		for (unsigned i = 1; i < m->tries && delay < RETRY_MAX_S; i++)
-			delay *= 2;
-		if (delay > RETRY_MAX_S)
-			delay = RETRY_MAX_S;
-		m->due = uv_now(pbx_loop()) + delay * 1000;
-		pbx_warning(
-			"voicemail: mail %u to %s failed (try %u of %u): %s; next try in %llu s",
-			m->id, m->rcpt, m->tries, max, m->error, (unsigned long long)delay);
+		unsigned delay = vm_mail_backoff(
+			cfg->email.retry_seconds > 0 ? (unsigned)cfg->email.retry_seconds : 1,
+			m->tries);
+		m->due = uv_now(pbx_loop()) + (uint64_t)delay * 1000;
+		pbx_warning("voicemail: mail %u to %s failed (try %u of %u): %s; next try in %u s",
+			    m->id, m->rcpt, m->tries, max, m->error, delay);
 	}
 	free(j);
 	pump();

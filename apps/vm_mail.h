@@ -87,4 +87,10 @@ void vm_mail_boundary(char *out, size_t size, const unsigned char *seed, size_t 
 /** The address inside "Name <addr>", or the whole text when there are no brackets. */
 void vm_mail_addr(char *out, size_t size, const char *from);
 
+/**
+ * Seconds to wait after the @p tries-th failure (from 1): @p first,
+ * doubled for each failure after the first, at most an hour.
+ */
+unsigned vm_mail_backoff(unsigned first, unsigned tries);
+
 #endif

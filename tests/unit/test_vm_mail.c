@@ -326,7 +326,20 @@ static void test_build_base64_lines(void **state)
 	pbx_buf_free(&b);
 }
 
+static void test_backoff(void **state)
+{
+	assert_int_equal(vm_mail_backoff(60, 1), 60);
+	assert_int_equal(vm_mail_backoff(60, 2), 120);
+	assert_int_equal(vm_mail_backoff(60, 4), 480);
+	assert_int_equal(vm_mail_backoff(60, 7), 3600); /* 3840 capped */
+	assert_int_equal(vm_mail_backoff(60, 1000), 3600);
+	assert_int_equal(vm_mail_backoff(1, 3), 4);
+	assert_int_equal(vm_mail_backoff(3600, 1), 3600);
+	assert_int_equal(vm_mail_backoff(5000, 1), 3600);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_backoff),
 	cmocka_unit_test(test_expand_vars),
 	cmocka_unit_test(test_expand_unknown_kept),
 	cmocka_unit_test(test_clean),
