@@ -198,7 +198,7 @@ static void job_run(uv_work_t *req)
 	const struct vm_mail *m = j->m;
 	unsigned char seed[12], *wav = NULL;
 	size_t wav_len = 0;
-	char boundary[64], name[40];
+	char boundary[64], name[128];
 	struct pbx_buf msg;
 	pbx_buf_init(&msg);
 
@@ -210,7 +210,12 @@ static void job_run(uv_work_t *req)
 		memcpy(seed + sizeof t, &m->id, sizeof m->id);
 	}
 	vm_mail_boundary(boundary, sizeof boundary, seed, sizeof seed);
-	snprintf(name, sizeof name, "msg%lld.wav", (long long)m->msg);
+	/* The stored file's own name ("msg0007.wav"), so the mail and the mailbox agree. */
+	const char *base = strrchr(m->wav, '/');
+	if (base && base[1])
+		snprintf(name, sizeof name, "%s", base + 1);
+	else
+		snprintf(name, sizeof name, "msg%lld.wav", (long long)m->msg);
 	if (m->wav[0])
 		read_wav(j, &wav, &wav_len);
 	struct vm_mail_parts parts = {
