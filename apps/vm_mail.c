@@ -13,7 +13,9 @@
  *
  * The queue lives in memory: a restart drops the mails still pending (the
  * messages stay in their mailboxes). One sender is enough for an office:
- * a mail takes a second to send and messages arrive minutes apart.
+ * a mail takes a second to send and messages arrive minutes apart. It also
+ * means a mail server that hangs holds at most one of libuv's pool threads
+ * (4 by default; recordings write from the others), for at most TOTAL_S.
  *
  * Threads: the queue belongs to the signalling thread. While a job runs,
  * its entry is only read (by both sides) and the job writes its results
