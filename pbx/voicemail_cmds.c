@@ -35,7 +35,7 @@ static void fmt_time(int64_t t, char *buf, size_t len)
 static int show_one(const struct pbx_vm_msg *m, void *arg)
 {
 	struct show *s = arg;
-	char when[32], caller[160];
+	char when[32], caller[176];
 	fmt_time(m->time, when, sizeof when);
 	s->n++;
 	if (s->json) {
