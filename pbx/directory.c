@@ -33,6 +33,9 @@ enum stmt_id {
 	ST_BIND_DEL,
 	ST_BIND_DEL_USER,
 	ST_BIND_EACH,
+	ST_SUB_SAVE,
+	ST_SUB_DEL,
+	ST_SUB_EACH,
 	ST_COUNT
 };
 
@@ -47,11 +50,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_USER_DEL] = "DELETE FROM users WHERE extension=?1",
 	[ST_USER_FIND] = "SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
 			 "enabled,created,updated,auth,mwi,vm_max FROM users WHERE extension=?1",
-	[ST_USER_EACH] =
-		"SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
-		"enabled,created,updated,auth,mwi,vm_max FROM users "
-		"WHERE substr(extension,1,length(?1))=?1 "
-		"ORDER BY length(extension), extension",
+	[ST_USER_EACH] = "SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
+			 "enabled,created,updated,auth,mwi,vm_max FROM users "
+			 "WHERE substr(extension,1,length(?1))=?1 "
+			 "ORDER BY length(extension), extension",
 	[ST_USER_OTHER_REALM] = "SELECT count(*) FROM users WHERE ha1_md5 != '' AND realm != ?1",
 	[ST_BIND_SAVE] =
 		"INSERT OR REPLACE INTO registrations(extension,contact,source,call_id,"
@@ -60,6 +62,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BIND_DEL_USER] = "DELETE FROM registrations WHERE extension=?1",
 	[ST_BIND_EACH] = "SELECT extension,contact,source,call_id,cseq,expires,registered,"
 			 "user_agent,instance FROM registrations ORDER BY extension, registered",
+	[ST_SUB_SAVE] = "INSERT OR REPLACE INTO subscriptions(call_id,local_tag,user,event,"
+			"event_id,resource,remote_tag,local_uri,remote_uri,remote_target,routes,"
+			"source,local_cseq,remote_cseq,expires) "
+			"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+	[ST_SUB_DEL] = "DELETE FROM subscriptions WHERE call_id=?1 AND local_tag=?2",
+	[ST_SUB_EACH] = "SELECT call_id,local_tag,user,event,event_id,resource,remote_tag,"
+			"local_uri,remote_uri,remote_target,routes,source,local_cseq,remote_cseq,"
+			"expires FROM subscriptions WHERE event=?1 ORDER BY expires",
 };
 
 struct pbx_dir {
@@ -111,6 +121,24 @@ static const char *const migrations[] = {
 	" urgent INTEGER NOT NULL DEFAULT 0 CHECK(urgent IN (0,1)),"
 	" read INTEGER NOT NULL DEFAULT 0 CHECK(read IN (0,1)));"
 	"CREATE INDEX voicemail_mailbox ON voicemail(mailbox, folder);",
+	/* 4: SIP subscriptions (RFC 6665), kept across a restart. */
+	"CREATE TABLE subscriptions("
+	" call_id TEXT NOT NULL,"
+	" local_tag TEXT NOT NULL,"
+	" user TEXT NOT NULL REFERENCES users(extension) ON DELETE CASCADE,"
+	" event TEXT NOT NULL,"
+	" event_id TEXT NOT NULL DEFAULT '',"
+	" resource TEXT NOT NULL,"
+	" remote_tag TEXT NOT NULL,"
+	" local_uri TEXT NOT NULL,"
+	" remote_uri TEXT NOT NULL,"
+	" remote_target TEXT NOT NULL,"
+	" routes TEXT NOT NULL DEFAULT '',"
+	" source TEXT NOT NULL,"
+	" local_cseq INTEGER NOT NULL,"
+	" remote_cseq INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" PRIMARY KEY(call_id, local_tag));",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -576,5 +604,76 @@ int pbx_binding_each(struct pbx_dir *d, pbx_binding_each_h *fn, void *arg)
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		err = EIO;
 	sqlite3_finalize(st);
+	return err;
+}
+
+/* ---- subscriptions -------------------------------------------------------- */
+
+int pbx_subscription_save(struct pbx_dir *d, const struct pbx_subscription *sub)
+{
+	sqlite3_stmt *st = d->st[ST_SUB_SAVE];
+	sqlite3_bind_text(st, 1, sub->call_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sub->local_tag, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, sub->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, sub->event, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, sub->event_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, sub->resource, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, sub->remote_tag, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, sub->local_uri, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, sub->remote_uri, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, sub->remote_target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, sub->routes, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, sub->source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 13, sub->local_cseq);
+	sqlite3_bind_int64(st, 14, sub->remote_cseq);
+	sqlite3_bind_int64(st, 15, sub->expires);
+	return step_done(d, st);
+}
+
+int pbx_subscription_del(struct pbx_dir *d, const char *call_id, const char *local_tag)
+{
+	sqlite3_stmt *st = d->st[ST_SUB_DEL];
+	sqlite3_bind_text(st, 1, call_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, local_tag, -1, SQLITE_STATIC);
+	return step_done(d, st);
+}
+
+int pbx_subscription_each(struct pbx_dir *d, const char *event, pbx_subscription_each_h *fn,
+			  void *arg)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(d->db, stmt_sql[ST_SUB_EACH], -1, &st, NULL) != SQLITE_OK)
+		return EIO;
+	sqlite3_bind_text(st, 1, event, -1, SQLITE_STATIC);
+	int rc, err = 0;
+	struct pbx_subscription *sub = malloc(sizeof *sub); /* 4 KiB: not on the stack */
+	if (!sub) {
+		sqlite3_finalize(st);
+		return ENOMEM;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(sub, 0, sizeof *sub);
+		copy_col(st, 0, sub->call_id, sizeof sub->call_id);
+		copy_col(st, 1, sub->local_tag, sizeof sub->local_tag);
+		copy_col(st, 2, sub->user, sizeof sub->user);
+		copy_col(st, 3, sub->event, sizeof sub->event);
+		copy_col(st, 4, sub->event_id, sizeof sub->event_id);
+		copy_col(st, 5, sub->resource, sizeof sub->resource);
+		copy_col(st, 6, sub->remote_tag, sizeof sub->remote_tag);
+		copy_col(st, 7, sub->local_uri, sizeof sub->local_uri);
+		copy_col(st, 8, sub->remote_uri, sizeof sub->remote_uri);
+		copy_col(st, 9, sub->remote_target, sizeof sub->remote_target);
+		copy_col(st, 10, sub->routes, sizeof sub->routes);
+		copy_col(st, 11, sub->source, sizeof sub->source);
+		sub->local_cseq = (uint32_t)sqlite3_column_int64(st, 12);
+		sub->remote_cseq = (uint32_t)sqlite3_column_int64(st, 13);
+		sub->expires = sqlite3_column_int64(st, 14);
+		if (fn(sub, arg))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = EIO;
+	sqlite3_finalize(st);
+	free(sub);
 	return err;
 }

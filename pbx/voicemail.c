@@ -98,7 +98,8 @@ static const struct pbx_cfg_key keys[] = {
 	{.name = "email.password",
 	 .type = PBX_CFG_STRING,
 	 .off = OFF(email.password),
-	 .help = "SMTP password"},
+	 .help = "SMTP password (core show settings hides it)",
+	 .secret = true},
 	{.name = "email.from",
 	 .type = PBX_CFG_STRING,
 	 .off = OFF(email.from),
@@ -169,7 +170,7 @@ const struct pbx_vm_cfg *pbx_vm_cfg(void)
 /* ---- folders and paths -------------------------------------------------------------------- */
 
 static const char *const folder_names[PBX_VM_NFOLDERS] = {"INBOX",  "Old",     "Work",
-							   "Family", "Friends", "Urgent"};
+							  "Family", "Friends", "Urgent"};
 
 const char *pbx_vm_folder_name(int folder)
 {
@@ -796,8 +797,8 @@ int pbx_vm_copy(int64_t id, const char *mailbox, struct pbx_vm_msg *out)
 		unlink(tmp);
 		return err;
 	}
-	pbx_info("voicemail: message %lld of %s forwarded to %s as %lld", (long long)id,
-		 m.mailbox, mailbox, (long long)n.id);
+	pbx_info("voicemail: message %lld of %s forwarded to %s as %lld", (long long)id, m.mailbox,
+		 mailbox, (long long)n.id);
 	if (out)
 		*out = n;
 	pbx_vm_changed(mailbox);
@@ -842,8 +843,9 @@ static int clear_tmp(const char *dir)
 		if (e->d_name[0] == '.' || fmt_path(path, sizeof path, "%s/%s", dir, e->d_name))
 			continue;
 		if (!unlink(path)) {
-			pbx_notice("voicemail: removed %s left by an interrupted recording or delete",
-				   path);
+			pbx_notice(
+				"voicemail: removed %s left by an interrupted recording or delete",
+				path);
 			n++;
 		}
 	}

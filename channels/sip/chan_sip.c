@@ -265,7 +265,7 @@ static int fork_reoffer(struct sip_sess *f, uint16_t code)
 	/* Same Call-ID and tag: only one of the two may be in the table. */
 	sip_dialog_unlink(&f->dlg);
 	if (!err)
-		err = sip_dialog_link(sip__cs.dialogs, &g->dlg);
+		err = sip__sess_link(g);
 	if (!err)
 		err = fork_invite(g);
 	if (err) {
@@ -505,7 +505,7 @@ static void handle_invite(struct sip_stack *s, const struct sip_msg *m, const st
 		from_display(m, ch->caller_name, sizeof ch->caller_name);
 	snprintf(ch->exten, sizeof ch->exten, "%s", exten);
 	snprintf(ch->context, sizeof ch->context, "%s", u.context[0] ? u.context : "default");
-	if (sip_dialog_link(sip__cs.dialogs, &x->dlg))
+	if (sip__sess_link(x))
 		goto fail;
 	if (offer) {
 		if (sip__call_answer_keys(call, &choice)) {
@@ -693,7 +693,7 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 		if (sip__sess_set_peer(f, &tg[i].peer) ||
 		    sip_dialog_uac_init(&f->dlg, callid, tag, from, to, tg[i].ruri, 1,
 					&tg[i].peer) ||
-		    sip_dialog_link(sip__cs.dialogs, &f->dlg)) {
+		    sip__sess_link(f)) {
 			sip__sess_free(f);
 			continue;
 		}
@@ -979,18 +979,12 @@ static const struct pbx_cli_cmd cmd_dialogs = {"sip show dialogs", "list SIP cal
 static int load(void)
 {
 	struct sip_stack *s = sip_stack_get();
-	int err;
 	if (!s)
 		return ENOENT;
 	sip__cs.mask = 255;
 	sip__cs.ids = calloc(sip__cs.mask + 1, sizeof *sip__cs.ids);
 	if (!sip__cs.ids)
 		return ENOMEM;
-	if ((err = sip_dialog_table_alloc(&sip__cs.dialogs))) {
-		free(sip__cs.ids);
-		sip__cs.ids = NULL;
-		return err;
-	}
 	pbx_buf_init(&sip__cs.out);
 	pbx_buf_init(&sip__cs.hdrs);
 	pbx_buf_init(&sip__cs.sdp);
@@ -999,7 +993,6 @@ static int load(void)
 	sip_stack_set_handler(s, SIP_METHOD_BYE, sip__handle_no_dialog);
 	sip_stack_set_handler(s, SIP_METHOD_INFO, sip__handle_no_dialog);
 	sip_stack_set_handler(s, SIP_METHOD_UPDATE, sip__handle_no_dialog);
-	sip_stack_set_dialog_hook(s, sip__dialog_hook);
 	sip_stack_set_cancel_handler(s, handle_cancel);
 	pbx_cli_register(&cmd_dialogs);
 	return pbx_chan_tech_register(&sip_tech);
@@ -1012,7 +1005,6 @@ static void unload(void)
 		return;
 	pbx_chan_tech_unregister(&sip_tech);
 	pbx_cli_unregister(&cmd_dialogs);
-	sip_stack_set_dialog_hook(s, NULL);
 	sip_stack_set_cancel_handler(s, NULL);
 	for (int m = SIP_METHOD_INVITE; m < SIP_METHOD__COUNT; m++)
 		if (m == SIP_METHOD_INVITE || m == SIP_METHOD_BYE || m == SIP_METHOD_INFO ||
@@ -1023,7 +1015,6 @@ static void unload(void)
 	for (size_t i = 0; i <= sip__cs.mask; i++)
 		while (sip__cs.ids[i])
 			sip__sess_free(sip__cs.ids[i]);
-	sip_dialog_table_free(sip__cs.dialogs);
 	free(sip__cs.ids);
 	pbx_buf_free(&sip__cs.out);
 	pbx_buf_free(&sip__cs.hdrs);

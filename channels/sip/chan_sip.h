@@ -160,7 +160,6 @@ struct sip_call {
 /* The driver's state; chan_sip.c owns it. Signalling thread only. */
 struct chan_sip {
 	struct sip_stack *s;
-	struct sip_dialog_table *dialogs;
 	struct sip_sess **ids; /* sessions by id, chained */
 	size_t mask, n;
 	uint32_t last_id;
@@ -318,11 +317,11 @@ void sip__call_release(struct sip_call *call);
 /** The far end (or the network) ended the call: wire side, then the core. */
 void sip__call_remote_end(struct sip_call *call, int cause);
 
-/* Requests: in-dialog (the stack's dialog hook) and the handler for the ones of no dialog. */
+/* Requests: in-dialog (the session usage) and the handler for the ones of no dialog. */
 void sip__reply_481(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
 		    struct sip_stsx *t);
-bool sip__dialog_hook(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
-		      struct sip_stsx *t);
+/** Link the session's dialog into the stack's table as an INVITE session usage. */
+int sip__sess_link(struct sip_sess *x);
 void sip__handle_no_dialog(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
 			   struct sip_stsx *t);
 

@@ -1063,12 +1063,9 @@ static void on_info(struct sip_sess *x, const struct sip_msg *m, const struct si
 		pbx_chan_remote_dtmf_signalled(call->ch, digit);
 }
 
-bool sip__dialog_hook(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
-		      struct sip_stsx *t)
+static bool sess_request(struct sip_stack *s, struct sip_dialog *d, const struct sip_msg *m,
+			 const struct sip_peer *src, struct sip_stsx *t)
 {
-	struct sip_dialog *d = sip_dialog_find(sip__cs.dialogs, m);
-	if (!d)
-		return false; /* the method's handler answers 481 */
 	struct sip_sess *x = (struct sip_sess *)((char *)d - offsetof(struct sip_sess, dlg));
 	if (m->method == SIP_METHOD_ACK) {
 		on_ack(x, m);
@@ -1096,6 +1093,14 @@ bool sip__dialog_hook(struct sip_stack *s, const struct sip_msg *m, const struct
 	default: return false; /* REFER, NOTIFY, ...: their own handlers, if any */
 	}
 	return true;
+}
+
+static const struct sip_dialog_usage sess_usage = {"session", sess_request};
+
+int sip__sess_link(struct sip_sess *x)
+{
+	x->dlg.usage = &sess_usage;
+	return sip_dialog_link(sip__cs.s->dialogs, &x->dlg);
 }
 
 /* BYE, INFO and UPDATE outside any dialog we know. */

@@ -13,6 +13,7 @@
 #include "sip_ban.h"
 #include "sip_registrar.h"
 #include "sip_stack.h"
+#include "sip_subscription.h"
 #include "sip_transport.h"
 
 struct show_state {
@@ -172,6 +173,62 @@ static int unban(struct pbx_cli *cli, const struct pbx_cli_args *args)
 	return pbx_cli_printf(cli, "%s unbanned.\n", what);
 }
 
+struct subs_state {
+	struct pbx_cli *cli;
+	bool json;
+	int n;
+	int64_t now;
+};
+
+static int sub_line(const struct sip_sub *sub, void *arg)
+{
+	struct subs_state *st = arg;
+	const char *state = sub->state == SIP_SUB_ACTIVE ? "active" : "terminated";
+	long long left = sub->state == SIP_SUB_ACTIVE ? (long long)(sub->expires - st->now) : 0;
+	if (left < 0)
+		left = 0;
+	if (st->json) {
+		struct pbx_buf *o = &st->cli->out;
+		char peer[96];
+		pbx_buf_puts(o, st->n++ ? ",\n {\"user\":" : "{\"user\":");
+		pbx_buf_json_str(o, sub->user);
+		pbx_buf_puts(o, ",\"event\":");
+		pbx_buf_json_str(o, sub->pkg->name);
+		pbx_buf_puts(o, ",\"resource\":");
+		pbx_buf_json_str(o, sub->resource);
+		pbx_buf_puts(o, ",\"contact\":");
+		pbx_buf_json_str(o, sub->dlg.remote_target);
+		pbx_buf_puts(o, ",\"source\":");
+		pbx_buf_json_str(o, sip_peer_str(&sub->dlg.peer, peer, sizeof peer));
+		pbx_buf_printf(o,
+			       ",\"expires_in\":%lld,\"state\":\"%s\",\"notifies\":%u,\"call_id\":",
+			       left, state, sub->notifies);
+		pbx_buf_json_str(o, sub->dlg.call_id);
+		pbx_buf_puts(o, "}");
+		return 0;
+	}
+	st->n++;
+	pbx_cli_printf(st->cli, "%-10s %-16s %-10s %-44s %7lld  %-10s %s\n", sub->user,
+		       sub->pkg->name, sub->resource, sub->dlg.remote_target, left, state,
+		       sub->dlg.call_id);
+	return 0;
+}
+
+static int show_subscriptions(struct pbx_cli *cli, const struct pbx_cli_args *args)
+{
+	struct sip_stack *s = sip_stack_get();
+	struct subs_state st = {cli, pbx_cli_flag(args, "--json"), 0, sip_stack_now_s()};
+	if (st.json)
+		pbx_cli_printf(cli, "[");
+	else
+		pbx_cli_printf(cli, "%-10s %-16s %-10s %-44s %7s  %-10s %s\n", "User", "Event",
+			       "Resource", "Contact", "Expires", "State", "Call-ID");
+	sip_subs_each(s->subs, sub_line, &st);
+	if (st.json)
+		return pbx_cli_printf(cli, "]\n");
+	return pbx_cli_printf(cli, "%d subscription%s\n", st.n, st.n == 1 ? "" : "s");
+}
+
 static int set_debug(struct pbx_cli *cli, const struct pbx_cli_args *args)
 {
 	bool on = !strcmp(pbx_cli_arg(args, "on|off"), "on");
@@ -181,6 +238,10 @@ static int set_debug(struct pbx_cli *cli, const struct pbx_cli_args *args)
 
 static const struct pbx_cli_cmd cmds[] = {
 	{"sip show registrations [--json]", "list registered contacts", NULL, show_registrations},
+	{"sip show subscriptions [--json]", "list SUBSCRIBE/NOTIFY subscriptions (MWI)",
+	 "User is who subscribed, Resource what is watched (a mailbox for message-summary),\n"
+	 "Contact where NOTIFYs go; Expires counts the seconds left.",
+	 show_subscriptions},
 	{"sip show contacts EXT", "show the registered contacts of one user", NULL, show_contacts},
 	{"sip show bans [--json]", "list banned users at addresses, banned addresses, counters",
 	 "A pair is one user at one address, banned after sip.ban_threshold failed logins;\n"
@@ -198,8 +259,10 @@ static const struct pbx_cli_cmd cmds[] = {
 static void user_gone(const char *ext)
 {
 	struct sip_stack *s = sip_stack_get();
-	if (s)
-		sip_registrar_forget(s->reg, ext);
+	if (!s)
+		return;
+	sip_registrar_forget(s->reg, ext);
+	sip_subs_drop_user(s->subs, ext);
 }
 
 static int load(void)

@@ -125,6 +125,27 @@ static const struct pbx_cfg_key keys[] = {
 	 .min = 1,
 	 .max = 604800,
 	 .help = "expiry when the phone gives none"},
+	{.name = "subscribe_min_expires",
+	 .type = PBX_CFG_INT,
+	 .off = OFF(sub_min_expires),
+	 .def = "60",
+	 .min = 1,
+	 .max = 86400,
+	 .help = "shorter SUBSCRIBE expiry gets 423"},
+	{.name = "subscribe_max_expires",
+	 .type = PBX_CFG_INT,
+	 .off = OFF(sub_max_expires),
+	 .def = "86400",
+	 .min = 1,
+	 .max = 604800,
+	 .help = "longer SUBSCRIBE expiry is cut to this"},
+	{.name = "subscribe_default_expires",
+	 .type = PBX_CFG_INT,
+	 .off = OFF(sub_default_expires),
+	 .def = "3600",
+	 .min = 1,
+	 .max = 604800,
+	 .help = "SUBSCRIBE expiry when the phone gives none"},
 	{.name = "qualify_interval",
 	 .type = PBX_CFG_INT,
 	 .off = OFF(qualify_interval),
@@ -223,6 +244,18 @@ static int check(void *sect, struct pbx_cfg_err *e)
 		snprintf(v, sizeof v, "%d", c->default_expires);
 		return pbx_cfg_error(e, "default_expires", v,
 				     "must lie between sip.min_expires and sip.max_expires");
+	}
+	if (c->sub_min_expires > c->sub_max_expires) {
+		snprintf(v, sizeof v, "%d", c->sub_min_expires);
+		return pbx_cfg_error(e, "subscribe_min_expires", v,
+				     "greater than sip.subscribe_max_expires");
+	}
+	if (c->sub_default_expires < c->sub_min_expires ||
+	    c->sub_default_expires > c->sub_max_expires) {
+		snprintf(v, sizeof v, "%d", c->sub_default_expires);
+		return pbx_cfg_error(e, "subscribe_default_expires", v,
+				     "must lie between sip.subscribe_min_expires and "
+				     "sip.subscribe_max_expires");
 	}
 	/* The realm of every stored HA1: longer than the directory keeps
 	 * would hash passwords for a cut name that no phone sends. */

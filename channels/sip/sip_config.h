@@ -22,6 +22,7 @@ struct sip_config {
 	char *tls_cert, *tls_key;
 	int max_contacts; /* per user; the oldest is replaced */
 	int min_expires, max_expires, default_expires;
+	int sub_min_expires, sub_max_expires, sub_default_expires; /* SUBSCRIBE */
 	int qualify_interval;      /* seconds; 0 disables OPTIONS qualify */
 	int nonce_lifetime;        /* seconds */
 	int ban_threshold;         /* failed auths of one (address, user) that ban the pair */

@@ -319,6 +319,64 @@ int sip_dialog_target_refresh(struct sip_dialog *d, const struct sip_msg *m)
 	return err ? err : pl_dup(&d->remote_target, target);
 }
 
+int sip_dialog_routes_text(const struct sip_dialog *d, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < d->nroute; i++) {
+		int n = snprintf(buf + o, len - o, "%s%s", i ? "\n" : "", d->route[i]);
+		if (n < 0 || (size_t)n >= len - o) {
+			buf[0] = '\0';
+			return ENOSPC;
+		}
+		o += (size_t)n;
+	}
+	return 0;
+}
+
+int sip_dialog_restore(struct sip_dialog *d, const struct sip_dialog_saved *sv)
+{
+	int err;
+	if (d->table || !sv->call_id[0] || !sv->local_tag[0] || !sv->remote_target[0])
+		return EINVAL;
+	sip_dialog_reset(d);
+	if ((err = str_dup(&d->call_id, sv->call_id)) ||
+	    (err = str_dup(&d->local_tag, sv->local_tag)) ||
+	    (err = str_dup(&d->remote_tag, sv->remote_tag)) ||
+	    (err = str_dup(&d->local_uri, sv->local_uri)) ||
+	    (err = str_dup(&d->remote_uri, sv->remote_uri)) ||
+	    (err = str_dup(&d->remote_target, sv->remote_target)))
+		goto out;
+	/* The routes were checked when the dialog was made; a line that no
+	 * longer parses means the row was edited, and the dialog is refused. */
+	for (const char *p = sv->routes; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		struct sip_addr a;
+		struct sip_uri u;
+		struct sip_pl val = {p, n};
+		if (d->nroute == SIP_DIALOG_ROUTES_MAX || sip_addr_parse(&a, val) ||
+		    sip_uri_parse(&u, a.uri)) {
+			err = EINVAL;
+			goto out;
+		}
+		if ((err = pl_dup(&d->route[d->nroute], val)))
+			goto out;
+		d->nroute++;
+		p += n + (nl ? 1 : 0);
+	}
+	d->local_cseq = sv->local_cseq;
+	d->remote_cseq = sv->remote_cseq;
+	d->remote_cseq_set = true;
+	d->uac = sv->uac;
+	d->confirmed = true;
+	d->peer = sv->peer;
+	return 0;
+out:
+	sip_dialog_reset(d);
+	return err;
+}
+
 /* ---- building requests --------------------------------------------------------- */
 
 static const char *tp_name(enum pbx_transport tp)

@@ -30,6 +30,7 @@
 #define SIP_DIALOG_ROUTES_MAX 16
 
 struct sip_dialog_table;
+struct sip_dialog_usage; /* what runs on a dialog: sip_stack.h */
 
 struct sip_dialog {
 	struct sip_dialog *hnext;       /* chain in the table */
@@ -51,6 +52,10 @@ struct sip_dialog {
 	bool confirmed;       /* a 2xx was sent or received */
 	bool secure;          /* sips Request-URI over TLS (RFC 3261 12.1.1) */
 	struct sip_peer peer; /* where requests go: the phone's source, or the next hop */
+	/* The usage that owns the dialog (an INVITE session, a subscription):
+	 * the stack hands it the requests received in the dialog. Set by the
+	 * owner before linking; sip_dialog_reset clears it. */
+	const struct sip_dialog_usage *usage;
 };
 
 /** Zero a dialog before first use (no allocation). */
@@ -149,6 +154,28 @@ int sip_dialog_next_hop(const struct sip_dialog *d, char *buf, size_t len);
  * with CRLF, e.g. Reason; may be NULL). Returns 0, EINVAL or ENOMEM.
  */
 int sip_dialog_build_cancel(struct pbx_buf *out, const char *invite, size_t len, const char *extra);
+
+/** A dialog as saved for a restart (sip_dialog_restore); every string non-NULL. */
+struct sip_dialog_saved {
+	const char *call_id, *local_tag, *remote_tag;
+	const char *local_uri, *remote_uri, *remote_target;
+	const char *routes; /* route set values, one per line ("\n"), in the order to send */
+	uint32_t local_cseq, remote_cseq;
+	bool uac;
+	struct sip_peer peer;
+};
+
+/**
+ * The route set of @p d as sip_dialog_saved.routes wants it, into @p buf.
+ * 0 or ENOSPC.
+ */
+int sip_dialog_routes_text(const struct sip_dialog *d, char *buf, size_t len);
+/**
+ * A confirmed dialog rebuilt from saved state (after a restart). Returns 0,
+ * EINVAL (no Call-ID, tag or target, a bad route) or ENOMEM; on error @p d
+ * is as after sip_dialog_init.
+ */
+int sip_dialog_restore(struct sip_dialog *d, const struct sip_dialog_saved *sv);
 
 /** A dialog table: dialogs hashed by Call-ID and matched by tags. */
 int sip_dialog_table_alloc(struct sip_dialog_table **tp);

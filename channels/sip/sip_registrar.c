@@ -38,7 +38,13 @@ struct sip_registrar {
 	struct pending_op *ops;
 	size_t nops, capops;
 	struct sip_timer flush;
+	sip_binding_h *watch;
 };
+
+void sip_registrar_set_watch(struct sip_registrar *r, sip_binding_h *fn)
+{
+	r->watch = fn;
+}
 
 static unsigned hash_ext(const char *ext)
 {
@@ -495,7 +501,17 @@ static void handle_register(struct sip_stack *s, const struct sip_msg *m,
 			qualify_start(r, b, 1000 + (uint64_t)(rand() % 4000));
 		}
 	}
-	reply_ok(r, t, m, src, aor_find(r, u.ext, false), now);
+	a = aor_find(r, u.ext, false);
+	reply_ok(r, t, m, src, a, now);
+	/* After the 200: a phone may ignore a request about a registration
+	 * it does not know it has yet. */
+	for (int i = 0; a && r->watch && i < ncs; i++) {
+		char uri[512];
+		snprintf(uri, sizeof uri, "%.*s", (int)cs[i].uri.l, cs[i].uri.p);
+		const struct sip_binding *b = cs[i].expires ? binding_find(a, uri) : NULL;
+		if (b)
+			r->watch(s, b);
+	}
 }
 
 /* ---- load / free ------------------------------------------------------------------- */

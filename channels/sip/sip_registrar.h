@@ -54,6 +54,15 @@ typedef int sip_aor_each_h(const struct sip_aor *aor, void *arg); /* non-zero st
 void sip_registrar_each(struct sip_registrar *r, sip_aor_each_h *fn, void *arg);
 unsigned sip_registrar_count(struct sip_registrar *r); /* bindings */
 
+/**
+ * Called after a REGISTER has been answered 200, once for each binding it
+ * added or refreshed (unsolicited MWI hooks here). @p b is valid during
+ * the call only.
+ */
+typedef void sip_binding_h(struct sip_stack *s, const struct sip_binding *b);
+/** Set (NULL: clear) the one binding watcher. */
+void sip_registrar_set_watch(struct sip_registrar *r, sip_binding_h *fn);
+
 /** Drop every binding of @p ext (user deleted or disabled). */
 void sip_registrar_forget(struct sip_registrar *r, const char *ext);
 

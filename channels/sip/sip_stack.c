@@ -24,6 +24,7 @@
 #include "sip_config.h"
 #include "sip_registrar.h"
 #include "sip_stack.h"
+#include "sip_subscription.h"
 #include "sip_tsx.h"
 #include "sip_uri.h"
 
@@ -76,11 +77,6 @@ void sip_stack_set_handler(struct sip_stack *s, enum sip_method method, sip_meth
 		    i == SIP_METHOD_OPTIONS)
 			snprintf(s->allow + strlen(s->allow), sizeof s->allow - strlen(s->allow),
 				 "%s%s", s->allow[0] ? ", " : "", sip_msg_method_name(i));
-}
-
-void sip_stack_set_dialog_hook(struct sip_stack *s, sip_dialog_h *h)
-{
-	s->dialog_hook = h;
 }
 
 void sip_stack_set_cancel_handler(struct sip_stack *s, sip_cancel_h *h)
@@ -329,9 +325,11 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 static void handle_options(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
 			   struct sip_stsx *t)
 {
-	char extra[512];
+	char extra[800];
+	const char *events = sip_subs_allow_events(s->subs);
 	snprintf(extra, sizeof extra,
-		 "Allow: %s\r\n" ACCEPT_HDR SUPPORTED_HDR "Accept-Language: en\r\n", s->allow);
+		 "Allow: %s\r\n%s%s%s" ACCEPT_HDR SUPPORTED_HDR "Accept-Language: en\r\n", s->allow,
+		 events[0] ? "Allow-Events: " : "", events, events[0] ? "\r\n" : "");
 	sip_stack_reply(s, t, m, src, 200, NULL, extra, NULL, NULL);
 }
 
@@ -364,8 +362,9 @@ static void recv_request(struct sip_stack *s, struct sip_msg *m, const struct si
 	if (m->method == SIP_METHOD_ACK) {
 		/* An ACK no transaction took: the ACK of a 2xx, for its dialog;
 		 * anything else is stray and dropped. */
-		if (s->dialog_hook)
-			(void)s->dialog_hook(s, m, src, NULL);
+		struct sip_dialog *d = sip_dialog_find(s->dialogs, m);
+		if (d && d->usage)
+			(void)d->usage->request(s, d, m, src, NULL);
 		return;
 	}
 	if (!sip_msg_max_forwards(m, &mf) && mf == 0) {
@@ -405,11 +404,9 @@ static void recv_request(struct sip_stack *s, struct sip_msg *m, const struct si
 					NULL, NULL, NULL, NULL);
 		return;
 	}
-	if (s->dialog_hook) {
-		struct sip_addr to;
-		if (!sip_msg_to(m, &to) && to.tag.l && s->dialog_hook(s, m, src, t))
-			return;
-	}
+	struct sip_dialog *d = sip_dialog_find(s->dialogs, m); /* NULL without a To tag */
+	if (d && d->usage && d->usage->request(s, d, m, src, t))
+		return;
 	sip_method_h *h = m->method != SIP_METHOD_OTHER ? s->handlers[m->method] : NULL;
 	if (!h && m->method == SIP_METHOD_OPTIONS)
 		h = handle_options;
@@ -525,7 +522,9 @@ static void stack_free(struct sip_stack *s)
 {
 	if (!s)
 		return;
+	sip_subs_free(s->subs);
 	sip_registrar_free(s->reg);
+	sip_dialog_table_free(s->dialogs);
 	sip_tsx_layer_free(s->tsx);
 	sip_transport_free(s->tp);
 	sip_auth_free(s->auth);
@@ -566,7 +565,8 @@ static int load(void)
 	    (err = sip_tsx_layer_alloc(&s->tsx, &s->timers, &tsx_ops, s)) ||
 	    (err = sip_transport_alloc(&s->tp, s->loop, cfg, pbx_config_core(pbx_cfg())->state_dir,
 				       &tp_ops, s)) ||
-	    (err = sip_registrar_alloc(&s->reg, s))) {
+	    (err = sip_dialog_table_alloc(&s->dialogs)) ||
+	    (err = sip_registrar_alloc(&s->reg, s)) || (err = sip_subs_alloc(&s->subs, s, true))) {
 		stack_free(s);
 		return err;
 	}

@@ -16,6 +16,7 @@
 #include "pbx/buf.h"
 #include "pbx/directory.h"
 #include "sip_config.h"
+#include "sip_dialog.h"
 #include "sip_msg.h"
 #include "sip_timer.h"
 #include "sip_transport.h"
@@ -27,6 +28,7 @@ struct sip_auth;
 struct sip_ban;
 struct sip_tsx_layer;
 struct sip_registrar;
+struct sip_subs;
 
 /**
  * A new request (not ACK, not CANCEL) for this method. @p t is its server
@@ -37,16 +39,21 @@ typedef void sip_method_h(struct sip_stack *s, const struct sip_msg *m, const st
 			  struct sip_stsx *t);
 
 /**
- * In-dialog traffic, offered before the method handlers: every request but
- * CANCEL and ACK whose To carries a tag, with its new server transaction
- * @p t, and every ACK that no transaction took (@p t NULL: the ACK of a
- * 2xx, RFC 3261 13.3.1.4). Return true when the hook took the request (it
- * then answers it through @p t); false hands it to the method's handler as
- * if there were no hook. An ACK is never answered and is dropped when not
- * taken.
+ * What runs on a dialog (RFC 5057 calls it a dialog usage): an INVITE
+ * session, a subscription. The dialog table is the stack's; each usage
+ * links its dialogs with d->usage set, and the stack gives it what arrives
+ * in them: every request but CANCEL whose To tag names the dialog, with
+ * its new server transaction @p t, and every ACK no transaction took (@p t
+ * NULL: the ACK of a 2xx, RFC 3261 13.3.1.4). Return true when the usage
+ * took the request (it then answers it through @p t); false hands it to
+ * the method's handler as if no dialog matched (which answers 481 where
+ * that is right). An ACK is never answered and is dropped when not taken.
  */
-typedef bool sip_dialog_h(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
-			  struct sip_stsx *t);
+struct sip_dialog_usage {
+	const char *name; /* "session", "subscription": for logs */
+	bool (*request)(struct sip_stack *s, struct sip_dialog *d, const struct sip_msg *m,
+			const struct sip_peer *src, struct sip_stsx *t);
+};
 
 /**
  * A CANCEL (RFC 3261 9.2) whose INVITE server transaction @p inv has not
@@ -69,8 +76,9 @@ struct sip_stack {
 	struct sip_auth *auth;
 	struct sip_ban *ban;
 	struct sip_registrar *reg;
+	struct sip_subs *subs;                     /* SUBSCRIBE/NOTIFY (RFC 6665) */
+	struct sip_dialog_table *dialogs;          /* every dialog, whatever its usage */
 	sip_method_h *handlers[SIP_METHOD__COUNT]; /* by enum sip_method */
-	sip_dialog_h *dialog_hook;                 /* in-dialog requests and 2xx ACKs */
 	sip_cancel_h *cancel_handler;              /* CANCEL of a pending INVITE */
 	struct pbx_buf out;                        /* reused for every message we build */
 	char allow[256];                           /* "INVITE, ACK, ..." from the handlers */
@@ -82,8 +90,6 @@ struct sip_stack {
 
 /** Register the handler for a method (Allow follows the table). */
 void sip_stack_set_handler(struct sip_stack *s, enum sip_method method, sip_method_h *h);
-/** Set (NULL: clear) the in-dialog hook; one per stack (the dialog owner). */
-void sip_stack_set_dialog_hook(struct sip_stack *s, sip_dialog_h *h);
 /** Set (NULL: clear) the CANCEL handler. */
 void sip_stack_set_cancel_handler(struct sip_stack *s, sip_cancel_h *h);
 

@@ -103,4 +103,34 @@ int pbx_binding_del(struct pbx_dir *d, const char *ext, const char *contact);
 typedef int pbx_binding_each_h(const struct pbx_binding *b, void *arg);
 int pbx_binding_each(struct pbx_dir *d, pbx_binding_each_h *fn, void *arg);
 
+/**
+ * A SIP subscription (RFC 6665) as persisted, so a restarted PBX still
+ * NOTIFYs the phones that subscribed. Keyed by (call_id, local_tag); rows
+ * go with their user.
+ */
+struct pbx_subscription {
+	char user[PBX_EXT_MAX + 1];     /* the subscriber */
+	char event[64];                 /* the package: "message-summary" */
+	char event_id[64];              /* the Event id parameter, "" when none */
+	char resource[PBX_EXT_MAX + 1]; /* what is watched */
+	char call_id[256];
+	char local_tag[64];
+	char remote_tag[128];
+	char local_uri[512];
+	char remote_uri[512];
+	char remote_target[512];
+	char routes[2048]; /* route set, one value per line */
+	char source[80];   /* "udp:1.2.3.4:5060": where NOTIFYs go */
+	uint32_t local_cseq, remote_cseq;
+	int64_t expires; /* unix seconds */
+};
+
+/** Insert or replace the subscription (call_id, local_tag). */
+int pbx_subscription_save(struct pbx_dir *d, const struct pbx_subscription *sub);
+int pbx_subscription_del(struct pbx_dir *d, const char *call_id, const char *local_tag);
+typedef int pbx_subscription_each_h(const struct pbx_subscription *sub, void *arg);
+/** Every saved subscription of package @p event, oldest expiry first. */
+int pbx_subscription_each(struct pbx_dir *d, const char *event, pbx_subscription_each_h *fn,
+			  void *arg);
+
 #endif

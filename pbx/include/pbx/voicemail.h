@@ -54,8 +54,8 @@ struct pbx_vm_msg {
 	int64_t time; /* unix seconds the message was left */
 	unsigned duration_ms;
 	bool urgent;
-	bool read;          /* heard: counts as old even in INBOX until moved */
-	char path[512];     /* the WAV, absolute (filled by list and find) */
+	bool read;      /* heard: counts as old even in INBOX until moved */
+	char path[512]; /* the WAV, absolute (filled by list and find) */
 };
 
 /**
@@ -79,9 +79,9 @@ enum pbx_vm_mail_security {
 };
 
 struct pbx_vm_cfg {
-	int max_messages; /* per mailbox, unless the user has their own */
-	int min_seconds;  /* shorter messages are discarded */
-	int max_seconds;  /* a message ends at this length */
+	int max_messages;    /* per mailbox, unless the user has their own */
+	int min_seconds;     /* shorter messages are discarded */
+	int max_seconds;     /* a message ends at this length */
 	int silence_seconds; /* this much silence ends a message; 0 never */
 	struct {
 		char *server; /* NULL: no mail is sent */
@@ -92,8 +92,8 @@ struct pbx_vm_cfg {
 		char *from;
 		char *subject; /* templates: ${VM_MAILBOX} ${VM_CALLERID} ${VM_DUR} ... */
 		char *body;
-		bool attach;    /* attach the WAV */
-		int max_tries;  /* a mail is dropped (logged) after this many failures */
+		bool attach;       /* attach the WAV */
+		int max_tries;     /* a mail is dropped (logged) after this many failures */
 		int retry_seconds; /* first retry; doubled each time, at most an hour */
 	} email;
 };

@@ -281,3 +281,25 @@ def test_kill_during_recording_leaves_whole_message_or_none(call_pbx, phone):
     assert len(rows) == 1, rows
     check_tone(rows[0]["file"], 1.0)
     assert "voicemail: removed" in p.log()
+
+
+def test_hangup_in_the_greeting_leaves_nothing(call_pbx, phone):
+    p = call_pbx(dialplan=DIALPLAN, users=("1001", "1003"))
+    a = phone(p, "1001")
+    c = a.call("2003", codecs=("PCMU",))
+    c.established()
+    time.sleep(1.0)
+    c.bye()
+    callib.wait_channels(p, 0)
+    time.sleep(0.5)
+    assert vm_show(p, "1003") == []
+    folders_agree(p)
+
+
+def test_smtp_password_is_not_shown(pbx_factory):
+    p = pbx_factory(sections={"voicemail": {"email": {"server": "127.0.0.1",
+                                                      "password": "hunter22"}}})
+    p.start()
+    out = p.ok("core show settings")
+    assert "hunter22" not in out
+    assert 'voicemail.email.password = "********"' in out
