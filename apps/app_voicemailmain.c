@@ -341,7 +341,7 @@ static void check_pin(struct vmm *v, const char *pin)
 		reason = "no_pin";
 	else if (!vm_pin_equal(pin, u.pin))
 		reason = "wrong_pin";
-	memset(&u, 0, sizeof u);
+	explicit_bzero(&u, sizeof u);
 	if (!reason) {
 		open_mailbox(v);
 		return;
@@ -430,7 +430,7 @@ static void change_pin(struct vmm *v, const char *pin)
 		snprintf(u.pin, sizeof u.pin, "%s", pin);
 		err = pbx_user_update(pbx_dir(), &u);
 	}
-	memset(&u, 0, sizeof u);
+	explicit_bzero(&u, sizeof u);
 	if (err) {
 		pbx_warning("%s: VoiceMailMain: PIN of %s: %s", v->ch->name, v->mailbox,
 			    strerror(err));
@@ -600,31 +600,31 @@ static void act(struct vmm *v)
 	memcpy(in, v->in, sizeof in);
 	v->ready = false;
 	v->len = 0;
-	v->in[0] = '\0';
-	v->timeouts = 0; /* the caller is there */
+	memset(v->in, 0, sizeof v->in); /* it may hold a PIN */
+	v->timeouts = 0;                /* the caller is there */
 	uv_timer_stop(&v->timer);
 	begin(v);
 	switch (v->st) {
 	case ST_MAILBOX:
 		if (!in[0] || in[0] == '*') {
 			ask(v, ST_MAILBOX);
-			return;
+			break;
 		}
 		snprintf(v->mailbox, sizeof v->mailbox, "%.*s", PBX_EXT_MAX, in);
 		ask(v, ST_PIN); /* a mailbox typed in is always checked, option s or not */
-		return;
+		break;
 	case ST_PIN:
 		if (in[0] == '*') /* another mailbox than the one assumed; no try counted */
 			ask(v, v->mailbox_arg ? ST_PIN : ST_MAILBOX);
 		else
 			check_pin(v, in);
-		return;
-	case ST_MENU: menu_key(v, in[0]); return;
-	case ST_SAVE: save_key(v, in[0]); return;
-	case ST_FOLDER: folder_key(v, in[0]); return;
-	case ST_FORWARD: forward_to(v, in); return;
-	case ST_OPTIONS: options_key(v, in[0]); return;
-	case ST_REVIEW: review_key(v, in[0]); return;
+		break;
+	case ST_MENU: menu_key(v, in[0]); break;
+	case ST_SAVE: save_key(v, in[0]); break;
+	case ST_FOLDER: folder_key(v, in[0]); break;
+	case ST_FORWARD: forward_to(v, in); break;
+	case ST_OPTIONS: options_key(v, in[0]); break;
+	case ST_REVIEW: review_key(v, in[0]); break;
 	case ST_NEWPIN:
 		if (in[0] == '*') {
 			ask(v, ST_OPTIONS);
@@ -635,7 +635,7 @@ static void act(struct vmm *v)
 			snprintf(v->newpin, sizeof v->newpin, "%s", in);
 			ask(v, ST_NEWPIN2);
 		}
-		return;
+		break;
 	case ST_NEWPIN2:
 		if (in[0] == '*')
 			; /* back to the options */
@@ -643,14 +643,14 @@ static void act(struct vmm *v)
 			say(v, "vm-mismatch");
 		else
 			change_pin(v, in);
-		memset(v->newpin, 0, sizeof v->newpin);
-		memset(in, 0, sizeof in);
+		explicit_bzero(v->newpin, sizeof v->newpin);
 		ask(v, ST_OPTIONS);
-		return;
+		break;
 	case ST_REC_INTRO:
 	case ST_RECORDING:
-	case ST_BYE: return; /* take no input */
+	case ST_BYE: break; /* take no input */
 	}
+	explicit_bzero(in, sizeof in); /* a PIN, maybe; v may be closing, in is ours */
 }
 
 /* ---- events ----------------------------------------------------------------------------------- */
@@ -850,7 +850,7 @@ static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_cal
 		snprintf(v->mailbox, sizeof v->mailbox, "%s", u.ext);
 		v->mailbox_known = true;
 	}
-	memset(&u, 0, sizeof u);
+	explicit_bzero(&u, sizeof u);
 	player_init(&v->pl, ch);
 	uv_timer_init(pbx_loop(), &v->timer);
 	v->timer.data = v;
