@@ -45,16 +45,16 @@
 -- Tables built here at load time, and local variables of this file, are
 -- shared by all calls.
 
--- Ring a phone for 20 seconds; a busy phone gives the caller busy, else the call ends.
+-- Ring a phone for 20 seconds; unanswered, the caller leaves a message.
 local function ring(exten)
   local status = app.dial("SIP/" .. exten, 20)
   -- status (also DIALSTATUS): ANSWER, BUSY, NOANSWER, CHANUNAVAIL, CONGESTION, CANCEL
   if status == "BUSY" then
-    app.hangup("USER_BUSY")
-  elseif status ~= "ANSWER" then
-    -- app.voicemail(exten)    -- voicemail is not built yet
-    app.hangup()
+    app.voicemail(exten, "b")   -- the busy greeting
+  elseif status ~= "ANSWER" and status ~= "CANCEL" then
+    app.voicemail(exten, "u")   -- the unavailable greeting
   end
+  app.hangup()
 end
 
 extensions = {
@@ -98,7 +98,10 @@ extensions = {
     -- Hold music until you hang up.
     ["604"] = function() app.musiconhold() end,
 
-    -- ["*97"] = function() app.voicemailmain() end,          -- not built yet
+    -- Your mailbox: messages, greetings and PIN (the PIN is `user set EXT pin`).
+    ["*97"] = function() app.voicemailmain() end,
+    -- Any mailbox: asks for the mailbox number, then its PIN.
+    ["*98"] = function() app.voicemailmain("") end,
     -- ["_8XXX"] = function(context, exten) app.confbridge(exten) end,
 
     -- A number that does not exist.
@@ -172,6 +175,12 @@ extensions = {
 
       -- musiconhold([class[, duration]]): hold music (sounds/moh/CLASS/)
       app.musiconhold("default", 10)
+
+      -- voicemail(mailbox[, options]): greeting, beep, the caller's message
+      -- until '#', silence or hangup; VMSTATUS SUCCESS, USEREXIT or FAILED.
+      -- Options: u unavailable greeting, b busy greeting, s no greeting, U urgent.
+      -- During the greeting '0' goes to extension o and '*' to a.
+      app.voicemail("1003", "u")
 
       -- hangup([cause]): end the call (a number, or USER_BUSY, CONGESTION, ...)
       app.hangup()

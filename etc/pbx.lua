@@ -48,3 +48,20 @@ rtp = {
 }
 
 dialplan = { file = "extensions.lua" }
+
+voicemail = {
+  max_messages = 100,           -- per mailbox (`user set EXT max_messages N` for one user)
+  min_seconds = 1,              -- shorter messages are discarded
+  max_seconds = 300,            -- a message ends at this length
+  silence_seconds = 10,         -- this much silence ends a message; 0 = never
+  -- Mail a new message to the user's address (`user set EXT email ...`).
+  -- email = {
+  --   server = "mail.example.com", port = 587,
+  --   security = "starttls",    -- none | try (STARTTLS when offered) | starttls | tls
+  --   user = "pbx", password = "secret",
+  --   from = "pbx-voicemail@example.com",
+  --   subject = "New voicemail from ${VM_CALLERID} in mailbox ${VM_MAILBOX}",
+  --   attach = true,            -- the message's WAV
+  --   retry_seconds = 60, max_tries = 10,
+  -- },
+}

@@ -648,7 +648,11 @@ static void dump_key(const struct sect_store *st, size_t ki, struct pbx_buf *out
 	case PBX_CFG_STRING:
 	case PBX_CFG_PATH: {
 		const char *s = *str_slot(st->data, k);
-		if (s)
+		if (s && k->secret)
+			pbx_buf_puts(
+				out,
+				"\"********\""); /* the console is not where secrets are read */
+		else if (s)
 			pbx_buf_json_str(out, s);
 		else
 			pbx_buf_puts(out, "nil");

@@ -47,11 +47,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_USER_DEL] = "DELETE FROM users WHERE extension=?1",
 	[ST_USER_FIND] = "SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
 			 "enabled,created,updated,auth,mwi,vm_max FROM users WHERE extension=?1",
-	[ST_USER_EACH] =
-		"SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
-		"enabled,created,updated,auth,mwi,vm_max FROM users "
-		"WHERE substr(extension,1,length(?1))=?1 "
-		"ORDER BY length(extension), extension",
+	[ST_USER_EACH] = "SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
+			 "enabled,created,updated,auth,mwi,vm_max FROM users "
+			 "WHERE substr(extension,1,length(?1))=?1 "
+			 "ORDER BY length(extension), extension",
 	[ST_USER_OTHER_REALM] = "SELECT count(*) FROM users WHERE ha1_md5 != '' AND realm != ?1",
 	[ST_BIND_SAVE] =
 		"INSERT OR REPLACE INTO registrations(extension,contact,source,call_id,"

@@ -145,8 +145,8 @@ static void json_user(struct pbx_buf *b, const struct pbx_user *u)
 		       pbx_srtp_policy_name(u->srtp), u->enabled ? "true" : "false",
 		       u->ha1_md5[0] ? "true" : "false", u->pin[0] ? "true" : "false",
 		       (long long)u->created, (long long)u->updated,
-		       u->mwi_unsolicited ? "unsolicited" : "subscribe", pbx_vm_max_messages(u->ext),
-		       vc.new_msgs, vc.old_msgs);
+		       u->mwi_unsolicited ? "unsolicited" : "subscribe",
+		       pbx_vm_max_messages(u->ext), vc.new_msgs, vc.old_msgs);
 }
 
 struct list_state {
@@ -216,8 +216,8 @@ static int user_show(struct pbx_cli *cli, const struct pbx_cli_args *a)
 			      u.auth[0] ? u.auth : "default (sip.auth_algorithms)",
 			      u.enabled ? "yes" : "no", u.ha1_md5[0] ? "set" : "not set",
 			      u.pin[0] ? "set" : "not set", vc.new_msgs, vc.old_msgs,
-			      pbx_vm_max_messages(u.ext), u.mwi_unsolicited ? "unsolicited" : "subscribe",
-			      c, up);
+			      pbx_vm_max_messages(u.ext),
+			      u.mwi_unsolicited ? "unsolicited" : "subscribe", c, up);
 }
 
 static int update(struct pbx_cli *cli, const char *cmd, struct pbx_user *u)

@@ -98,7 +98,8 @@ static const struct pbx_cfg_key keys[] = {
 	{.name = "email.password",
 	 .type = PBX_CFG_STRING,
 	 .off = OFF(email.password),
-	 .help = "SMTP password"},
+	 .help = "SMTP password (core show settings hides it)",
+	 .secret = true},
 	{.name = "email.from",
 	 .type = PBX_CFG_STRING,
 	 .off = OFF(email.from),
@@ -169,7 +170,7 @@ const struct pbx_vm_cfg *pbx_vm_cfg(void)
 /* ---- folders and paths -------------------------------------------------------------------- */
 
 static const char *const folder_names[PBX_VM_NFOLDERS] = {"INBOX",  "Old",     "Work",
-							   "Family", "Friends", "Urgent"};
+							  "Family", "Friends", "Urgent"};
 
 const char *pbx_vm_folder_name(int folder)
 {
@@ -349,11 +350,14 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_ALL] = "SELECT " COLS " FROM voicemail ORDER BY id",
 };
 
+#define MAX_CHANGED   8 /* watchers: voicemail.h says how many */
+#define MAX_DEPOSITED 4
+
 static struct {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_N];
-	pbx_vm_changed_h *changed[8];
-	pbx_vm_deposited_h *deposited[4];
+	pbx_vm_changed_h *changed[MAX_CHANGED];
+	pbx_vm_deposited_h *deposited[MAX_DEPOSITED];
 } vm;
 
 static sqlite3 *db(void)
@@ -440,7 +444,7 @@ static void bind_msg(sqlite3_stmt *st, const struct pbx_vm_msg *m)
 
 int pbx_vm_watch(pbx_vm_changed_h *fn)
 {
-	for (size_t i = 0; i < sizeof vm.changed / sizeof *vm.changed; i++)
+	for (size_t i = 0; i < MAX_CHANGED; i++)
 		if (!vm.changed[i]) {
 			vm.changed[i] = fn;
 			return 0;
@@ -450,7 +454,7 @@ int pbx_vm_watch(pbx_vm_changed_h *fn)
 
 void pbx_vm_unwatch(pbx_vm_changed_h *fn)
 {
-	for (size_t i = 0; i < sizeof vm.changed / sizeof *vm.changed; i++)
+	for (size_t i = 0; i < MAX_CHANGED; i++)
 		if (vm.changed[i] == fn)
 			vm.changed[i] = NULL;
 }
@@ -460,14 +464,14 @@ void pbx_vm_changed(const char *mailbox)
 	struct pbx_vm_counts c;
 	if (pbx_vm_counts(mailbox, &c))
 		return;
-	for (size_t i = 0; i < sizeof vm.changed / sizeof *vm.changed; i++)
+	for (size_t i = 0; i < MAX_CHANGED; i++)
 		if (vm.changed[i])
 			vm.changed[i](mailbox, &c);
 }
 
 int pbx_vm_watch_deposit(pbx_vm_deposited_h *fn)
 {
-	for (size_t i = 0; i < sizeof vm.deposited / sizeof *vm.deposited; i++)
+	for (size_t i = 0; i < MAX_DEPOSITED; i++)
 		if (!vm.deposited[i]) {
 			vm.deposited[i] = fn;
 			return 0;
@@ -477,7 +481,7 @@ int pbx_vm_watch_deposit(pbx_vm_deposited_h *fn)
 
 void pbx_vm_unwatch_deposit(pbx_vm_deposited_h *fn)
 {
-	for (size_t i = 0; i < sizeof vm.deposited / sizeof *vm.deposited; i++)
+	for (size_t i = 0; i < MAX_DEPOSITED; i++)
 		if (vm.deposited[i] == fn)
 			vm.deposited[i] = NULL;
 }
@@ -502,7 +506,7 @@ int pbx_vm_counts(const char *mailbox, struct pbx_vm_counts *c)
 	return rc == SQLITE_ROW ? 0 : EIO;
 }
 
-static unsigned count_all(const char *mailbox)
+unsigned pbx_vm_message_count(const char *mailbox)
 {
 	sqlite3_stmt *st = stmt(ST_COUNT_ALL);
 	if (!st)
@@ -614,7 +618,7 @@ int pbx_vm_deposit(struct pbx_vm_msg *m, const char *tmp)
 	if (err)
 		return err;
 	unsigned max = pbx_vm_max_messages(m->mailbox);
-	if (count_all(m->mailbox) >= max) {
+	if (pbx_vm_message_count(m->mailbox) >= max) {
 		pbx_notice("voicemail %s: mailbox full (%u messages): message from %s not kept",
 			   m->mailbox, max, m->cid_num[0] ? m->cid_num : "unknown");
 		unlink(tmp);
@@ -624,13 +628,15 @@ int pbx_vm_deposit(struct pbx_vm_msg *m, const char *tmp)
 	m->read = false;
 	if (!m->time)
 		m->time = (int64_t)time(NULL);
+	if (!m->duration_ms)
+		m->duration_ms = pbx_vm_file_ms(tmp);
 	if ((err = store(m, tmp, 0)))
 		return err;
 	pbx_notice("voicemail %s: message %lld from %s, %u ms, stored in %s", m->mailbox,
 		   (long long)m->id, m->cid_num[0] ? m->cid_num : "unknown", m->duration_ms,
 		   folder_names[m->folder]);
 	pbx_vm_changed(m->mailbox);
-	for (size_t i = 0; i < sizeof vm.deposited / sizeof *vm.deposited; i++)
+	for (size_t i = 0; i < MAX_DEPOSITED; i++)
 		if (vm.deposited[i])
 			vm.deposited[i](m);
 	return 0;
@@ -778,7 +784,7 @@ int pbx_vm_copy(int64_t id, const char *mailbox, struct pbx_vm_msg *out)
 	struct pbx_user u;
 	if (!mailbox_ok(mailbox) || !pbx_dir() || pbx_user_find(pbx_dir(), mailbox, &u))
 		return ENOENT;
-	if (count_all(mailbox) >= pbx_vm_max_messages(mailbox))
+	if (pbx_vm_message_count(mailbox) >= pbx_vm_max_messages(mailbox))
 		return ENOSPC;
 	char tmp[PATH_MAX];
 	if ((err = pbx_vm_tmp_path(mailbox, tmp, sizeof tmp)) || (err = copy_file(m.path, tmp)))
@@ -791,8 +797,8 @@ int pbx_vm_copy(int64_t id, const char *mailbox, struct pbx_vm_msg *out)
 		unlink(tmp);
 		return err;
 	}
-	pbx_info("voicemail: message %lld of %s forwarded to %s as %lld", (long long)id,
-		 m.mailbox, mailbox, (long long)n.id);
+	pbx_info("voicemail: message %lld of %s forwarded to %s as %lld", (long long)id, m.mailbox,
+		 mailbox, (long long)n.id);
 	if (out)
 		*out = n;
 	pbx_vm_changed(mailbox);
@@ -801,8 +807,7 @@ int pbx_vm_copy(int64_t id, const char *mailbox, struct pbx_vm_msg *out)
 
 /* ---- recovery ----------------------------------------------------------------------------- */
 
-/* Seconds of audio in a WAV (0 when unreadable). */
-static unsigned wav_ms(const char *path)
+unsigned pbx_vm_file_ms(const char *path)
 {
 	SF_INFO info = {0};
 	SNDFILE *f = sf_open(path, SFM_READ, &info);
@@ -838,8 +843,9 @@ static int clear_tmp(const char *dir)
 		if (e->d_name[0] == '.' || fmt_path(path, sizeof path, "%s/%s", dir, e->d_name))
 			continue;
 		if (!unlink(path)) {
-			pbx_notice("voicemail: removed %s left by an interrupted recording or delete",
-				   path);
+			pbx_notice(
+				"voicemail: removed %s left by an interrupted recording or delete",
+				path);
 			n++;
 		}
 	}
@@ -880,7 +886,7 @@ static int adopt_folder(const char *mailbox, int folder, const char *dir)
 		m.urgent = folder == PBX_VM_URGENT;
 		m.read = folder != PBX_VM_INBOX && folder != PBX_VM_URGENT;
 		m.time = !stat(path, &st) ? (int64_t)st.st_mtime : (int64_t)time(NULL);
-		m.duration_ms = wav_ms(path);
+		m.duration_ms = pbx_vm_file_ms(path);
 		/* Keep the file's id when it is free, so its name stays. */
 		struct pbx_vm_msg other;
 		int64_t keep = id && pbx_vm_find(id, &other) == ENOENT ? id : 0;

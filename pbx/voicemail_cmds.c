@@ -35,7 +35,7 @@ static void fmt_time(int64_t t, char *buf, size_t len)
 static int show_one(const struct pbx_vm_msg *m, void *arg)
 {
 	struct show *s = arg;
-	char when[32], caller[160];
+	char when[32], caller[176];
 	fmt_time(m->time, when, sizeof when);
 	s->n++;
 	if (s->json) {
@@ -161,10 +161,11 @@ static int vm_move(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	const char *name = pbx_cli_arg(a, "FOLDER");
 	int folder = pbx_vm_folder_parse(name);
 	if (folder < 0)
-		return pbx_cli_error(cli,
-				     "voicemail move: unknown folder '%s' (INBOX, Old, Work, Family, "
-				     "Friends, Urgent)",
-				     name);
+		return pbx_cli_error(
+			cli,
+			"voicemail move: unknown folder '%s' (INBOX, Old, Work, Family, "
+			"Friends, Urgent)",
+			name);
 	struct pbx_vm_msg m;
 	if (find_nth(cli, "voicemail move", a, &m))
 		return 1;
@@ -176,13 +177,13 @@ static int vm_move(struct pbx_cli *cli, const struct pbx_cli_args *a)
 }
 
 static const struct pbx_cli_cmd cmds[] = {
-	{"voicemail show EXT [--json]", "list a mailbox's messages, numbered for the commands below",
-	 NULL, vm_show},
+	{"voicemail show EXT [--json]",
+	 "list a mailbox's messages, numbered for the commands below", NULL, vm_show},
 	{"voicemail play EXT N", "name the WAV file of message N", NULL, vm_play},
 	{"voicemail delete EXT N", "delete message N (file and row); the lamp follows", NULL,
 	 vm_delete},
-	{"voicemail move EXT N FOLDER", "move message N to INBOX, Old, Work, Family, Friends or Urgent",
-	 NULL, vm_move},
+	{"voicemail move EXT N FOLDER",
+	 "move message N to INBOX, Old, Work, Family, Friends or Urgent", NULL, vm_move},
 };
 
 static int load(void)

@@ -60,6 +60,7 @@ struct pbx_cfg_key {
 	const char *list_of;         /* LIST: what an item is, for errors ("strings like ...") */
 	const char *list_noun;       /* LIST: one item, for "must list at least one address" */
 	const char *help;            /* one line for `core show settings` and README */
+	bool secret;                 /* STRING: `core show settings` hides the value */
 };
 
 struct pbx_cfg_section {

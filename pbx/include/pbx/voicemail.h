@@ -49,13 +49,13 @@ struct pbx_vm_msg {
 	int64_t id;
 	char mailbox[PBX_EXT_MAX + 1];
 	int folder; /* enum pbx_vm_folder */
-	char cid_num[64];
+	char cid_num[80];
 	char cid_name[80];
 	int64_t time; /* unix seconds the message was left */
 	unsigned duration_ms;
 	bool urgent;
-	bool read;          /* heard: counts as old even in INBOX until moved */
-	char path[512];     /* the WAV, absolute (filled by list and find) */
+	bool read;      /* heard: counts as old even in INBOX until moved */
+	char path[512]; /* the WAV, absolute (filled by list and find) */
 };
 
 /**
@@ -79,9 +79,9 @@ enum pbx_vm_mail_security {
 };
 
 struct pbx_vm_cfg {
-	int max_messages; /* per mailbox, unless the user has their own */
-	int min_seconds;  /* shorter messages are discarded */
-	int max_seconds;  /* a message ends at this length */
+	int max_messages;    /* per mailbox, unless the user has their own */
+	int min_seconds;     /* shorter messages are discarded */
+	int max_seconds;     /* a message ends at this length */
 	int silence_seconds; /* this much silence ends a message; 0 never */
 	struct {
 		char *server; /* NULL: no mail is sent */
@@ -92,8 +92,8 @@ struct pbx_vm_cfg {
 		char *from;
 		char *subject; /* templates: ${VM_MAILBOX} ${VM_CALLERID} ${VM_DUR} ... */
 		char *body;
-		bool attach;    /* attach the WAV */
-		int max_tries;  /* a mail is dropped (logged) after this many failures */
+		bool attach;       /* attach the WAV */
+		int max_tries;     /* a mail is dropped (logged) after this many failures */
 		int retry_seconds; /* first retry; doubled each time, at most an hour */
 	} email;
 };
@@ -121,11 +121,15 @@ int pbx_vm_greeting_path(const char *mailbox, const char *kind, char *out, size_
 
 /** The mailbox's limit: the user's own when set, else voicemail.max_messages. */
 unsigned pbx_vm_max_messages(const char *mailbox);
+/** Milliseconds of audio in a WAV file; 0 when it cannot be read. */
+unsigned pbx_vm_file_ms(const char *path);
+/** Messages the mailbox holds, in every folder (what the limit counts). */
+unsigned pbx_vm_message_count(const char *mailbox);
 
 /**
  * Store a finished recording @p tmp (from pbx_vm_tmp_path) as a new message
  * of @p m->mailbox in @p m->folder (INBOX unless urgent: Urgent), with its
- * caller, time, duration and flags. On success @p m->id and @p m->path are
+ * caller, time, duration (0: read from the file) and flags. On success @p m->id and @p m->path are
  * filled, the watchers run, and the file is no longer at @p tmp.
  * 0, ENOENT (no such user), ENOSPC (mailbox full: nothing stored; @p tmp is
  * removed), EIO.
