@@ -145,6 +145,25 @@ int apps_play_start(struct apps_play *ap);
 /** The application's cancel(): the channel hangs up. */
 void apps_play_cancel(struct pbx_chan *ch, struct pbx_app_call *call);
 
+/* ---- numbers (app_saynumber.c) ------------------------------------------------------------ */
+
+/** Takes one prompt name ("digits/20"); a non-zero return (an errno) stops the caller. */
+typedef int apps_say_h(void *arg, const char *name);
+
+/* Asterisk's English SayNumber reaches the hundreds of millions; so does this. */
+#define APPS_NUMBER_MAX 999999999LL
+
+/**
+ * Speak @p n in English as Asterisk's SayNumber does, one prompt name at
+ * a time: 21 is "digits/20" "digits/1", 300 is "digits/3"
+ * "digits/hundred", 2005 is "digits/2" "digits/thousand" "digits/5",
+ * negatives start with "digits/minus". 0, ERANGE when |n| is above
+ * APPS_NUMBER_MAX (nothing said), or what @p say returned.
+ */
+int apps_say_number(long long n, apps_say_h *say, void *arg);
+/** An apps_say_h appending to the struct player @p pl (player_add). */
+int apps_say_player(void *pl, const char *name);
+
 /* ---- recordings (apps.c) ------------------------------------------------------------ */
 
 /**

@@ -70,4 +70,71 @@ sox -V1 -D "$tmp/c.wav" "$tmp/am.wav" "$tmp/f.wav" "$tmp/g.wav" \
 	-r $RATE -c 1 -b 16 -e signed-integer moh/default/chords.wav \
 	norm -12 fade t 0.05 0 0.05
 
+# Numbers (app_saynumber.c, and the counts and dates of app_voicemailmain.c),
+# named as Asterisk names them.
+teens=(ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen)
+for i in "${!teens[@]}"; do
+	say "digits/$((10 + i))" "${teens[$i]}"
+done
+tens=(twenty thirty forty fifty sixty seventy eighty ninety)
+for i in "${!tens[@]}"; do
+	say "digits/$((20 + 10 * i))" "${tens[$i]}"
+done
+say digits/hundred "hundred"
+say digits/thousand "thousand"
+say digits/million "million"
+say digits/oh "oh"
+say digits/a-m "A M"
+say digits/p-m "P M"
+months=(January February March April May June July August September October November December)
+for i in "${!months[@]}"; do
+	say "digits/mon-$i" "${months[$i]}"
+done
+
+# Hearing and managing messages (app_voicemailmain.c).
+say vm-login "Please enter your mailbox number, then press pound."
+say vm-password "Please enter your PIN, then press pound."
+say vm-incorrect "Login incorrect."
+say vm-youhave "You have"
+say vm-no "no"
+say vm-and "and"
+say vm-message "message"
+say vm-messages "messages"
+say vm-INBOX "new"
+say vm-Old "old"
+say vm-Work "work"
+say vm-Family "family"
+say vm-Friends "friends"
+say vm-Urgent "urgent"
+say vm-msgmenu "Press 7 to delete, 9 to save, 6 for the next message, or star for help."
+say vm-help "To hear the message again, press 1. For its date and caller, 3. For the previous message, 4. For the next message, 6. To delete or undelete it, 7. To forward it, 8. To save it in a folder, 9. To change folders, 2. For mailbox options, 0. To exit, press pound."
+say vm-mainmenu "To listen to your messages, press 1. To change folders, press 2. For mailbox options, press 0. To exit, press pound."
+say vm-nomore "There are no more messages."
+say vm-deleted "Message deleted."
+say vm-undeleted "Message undeleted."
+say vm-savefolder "Which folder should the message be saved in?"
+say vm-changeto "Which folder would you like to hear?"
+say vm-folders "Press 0 for new messages, 1 for old messages, 2 for work, 3 for family, or 4 for friends. Press star to cancel."
+say vm-savedto "Message saved in the folder"
+say vm-forwardto "Enter the extension to forward the message to, then press pound. Press star to cancel."
+say vm-forwarded "Message forwarded."
+say vm-received "Received"
+say vm-at "at"
+say vm-from "from"
+say vm-unknowncaller "an unknown caller"
+say vm-options "To record your unavailable greeting, press 1. To record your busy greeting, press 2. To record your name, press 3. To change your PIN, press 4. To go back, press star."
+say vm-rec-unavail "After the tone, say your unavailable greeting, then press pound."
+say vm-rec-busy "After the tone, say your busy greeting, then press pound."
+say vm-rec-name "After the tone, say your name, then press pound."
+say vm-review "To accept this recording, press 1. To listen to it, press 2. To record it again, press 3."
+say vm-recsaved "Your recording has been saved."
+say vm-discarded "Recording discarded."
+say vm-newpin "Please enter your new PIN, then press pound."
+say vm-reenterpin "Please enter your new PIN again, then press pound."
+say vm-pinbad "A PIN must be 4 to 16 digits."
+say vm-mismatch "The PINs do not match."
+say vm-pinchanged "Your PIN has been changed."
+say vm-invalid "That is not a valid choice."
+say vm-failed "Sorry, that did not work."
+
 echo "sounds: $(find . -name '*.wav' | wc -l) files, $(du -sh --apparent-size . | cut -f1)"
