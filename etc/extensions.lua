@@ -99,9 +99,8 @@ extensions = {
     ["604"] = function() app.musiconhold() end,
 
     -- Your mailbox: messages, greetings and PIN (the PIN is `user set EXT pin`).
+    -- Press * at the PIN prompt to open another mailbox instead.
     ["*97"] = function() app.voicemailmain() end,
-    -- Any mailbox: asks for the mailbox number, then its PIN.
-    ["*98"] = function() app.voicemailmain("") end,
     -- ["_8XXX"] = function(context, exten) app.confbridge(exten) end,
 
     -- A number that does not exist.
