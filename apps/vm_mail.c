@@ -564,7 +564,7 @@ static int show_queue(struct pbx_cli *cli, const struct pbx_cli_args *a)
 }
 
 static const struct pbx_cli_cmd cmds[] = {
-	{"voicemail show queue [--json]", "Mails about new voicemail not sent yet",
+	{"voicemail show queue [--json]", "list mails about new voicemail not sent yet",
 	 "Each pending mail: its queue id, mailbox, message id, recipient, failed tries, when "
 	 "the next try is, and the last error with the server's answer. The queue is kept in "
 	 "memory: a restart drops it (the messages stay in their mailboxes).",

@@ -228,7 +228,8 @@ def test_completion_protocol(pbx):
     pbx.ok("user add 1002")
     pbx.ok("user add 2001")
     with pbx.console() as c:
-        assert c.complete("") == ["help", "core", "user", "channel", "sip", "dialplan"]
+        assert c.complete("") == ["help", "core", "user", "channel", "voicemail", "sip",
+                                  "dialplan"]
         assert c.complete("user sh") == ["show"]
         assert c.complete("core s") == ["show", "set", "stop"]
         assert c.complete("core show ") == ["version", "uptime", "settings", "bridges", "channels",
@@ -243,7 +244,8 @@ def test_completion_protocol(pbx):
         assert c.complete("user list --") == ["--json"]
         assert c.complete("user add 1003 --p") == ["--password", "--pin"]
         assert c.complete("user set 1001 ") == ["name", "password", "pin", "email",
-                                                 "context", "srtp", "auth"]
+                                                 "context", "srtp", "auth", "mwi",
+                                                 "max_messages"]
         assert c.complete("help us") == ["user"]
         assert c.complete("bogus ") == []
         # completion changes nothing and the console still runs commands

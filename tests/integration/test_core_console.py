@@ -18,9 +18,15 @@ ALL_USAGES = [
     "user list [--json]",
     "user show EXT [--json]",
     "user passwd EXT PASSWORD",
-    "user set EXT name|password|pin|email|context|srtp|auth VALUE",
+    "user set EXT name|password|pin|email|context|srtp|auth|mwi|max_messages VALUE",
     "user enable EXT",
     "user disable EXT",
+    "voicemail show EXT [--json]",
+    "voicemail play EXT N",
+    "voicemail delete EXT N",
+    "voicemail move EXT N FOLDER",
+    "voicemail show queue [--json]",
+    "sip show subscriptions [--json]",
     "help [COMMAND...]",
 ]
 

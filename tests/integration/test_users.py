@@ -10,9 +10,10 @@ import pytest
 
 ADD_USAGE = ("user add EXT [--name N] [--password P] [--pin N] [--email E] [--context C] "
              "[--srtp off|optional|mandatory] [--auth A]")
-SET_USAGE = "user set EXT name|password|pin|email|context|srtp|auth VALUE"
+SET_USAGE = "user set EXT name|password|pin|email|context|srtp|auth|mwi|max_messages VALUE"
 JSON_KEYS = {"extension", "auth", "name", "email", "context", "srtp", "enabled", "has_password",
-             "has_pin", "created", "updated"}
+             "has_pin", "created", "updated", "mwi", "max_messages", "messages_new",
+             "messages_old"}
 
 
 def show(p, ext):
@@ -52,7 +53,8 @@ def test_add_with_every_option(pbx):
         "Extension": "1001", "Name": "Alice Smith", "Context": "office",
         "E-mail": "alice@example.com", "SRTP": "mandatory",
         "Auth": "default (sip.auth_algorithms)", "Enabled": "yes",
-        "Password": "set", "PIN": "set", "Created": f["Created"], "Updated": f["Updated"],
+        "Password": "set", "PIN": "set", "Messages": "0 new, 0 old (at most 100)",
+        "MWI": "subscribe", "Created": f["Created"], "Updated": f["Updated"],
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", f["Created"])
     j = show_json(pbx, 1001)
@@ -305,6 +307,11 @@ def test_set_field(pbx, field, value, shown):
     ("context", "'bad ctx'", "invalid context 'bad ctx': may contain only letters, digits, - and _"),
     ("context", "''", "invalid context '': must be 1 to 64 characters"),
     ("srtp", "on", "invalid srtp 'on': must be one of off, optional, mandatory"),
+    ("mwi", "maybe", "invalid mwi 'maybe': must be subscribe or unsolicited"),
+    ("max_messages", "-1", "invalid max_messages '-1': must be a number from 0 "
+                           "(voicemail.max_messages) to 9999"),
+    ("max_messages", "12x", "invalid max_messages '12x': must be a number from 0 "
+                            "(voicemail.max_messages) to 9999"),
 ])
 def test_set_field_refuses_bad_value(pbx, field, value, error):
     pbx.ok("user add 1002 --name Old --password oldpass1 --pin 1111 --email old@example.com")
@@ -316,13 +323,14 @@ def test_set_field_refuses_bad_value(pbx, field, value, error):
 def test_set_errors(pbx):
     pbx.ok("user add 1002")
     assert pbx.fail("user set 1002 color red") == \
-        "Error: user set: 'color' is not one of name|password|pin|email|context|srtp|auth\n"
+        "Error: user set: 'color' is not one of " \
+        "name|password|pin|email|context|srtp|auth|mwi|max_messages\n"
     assert pbx.fail("user set 9999 name x") == "Error: user set: no such user '9999'\n"
     assert pbx.fail("user set 1002 name") == \
         f"Error: user set: missing argument VALUE (usage: {SET_USAGE})\n"
     assert pbx.fail("user set 1002") == \
-        f"Error: user set: missing argument name|password|pin|email|context|srtp|auth " \
-        f"(usage: {SET_USAGE})\n"
+        "Error: user set: missing argument " \
+        f"name|password|pin|email|context|srtp|auth|mwi|max_messages (usage: {SET_USAGE})\n"
     assert pbx.fail("user set 1002 name a b") == "Error: user set: unexpected argument 'b'\n"
 
 
@@ -385,7 +393,7 @@ def test_database_holds_ha1_never_the_password(pbx):
         rows = db.execute("SELECT * FROM users").fetchall()
         cols = [d[0] for d in db.execute("SELECT * FROM users").description]
         u = dict(zip(cols, rows[0]))
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert "password" not in " ".join(cols)
     for row in rows:
