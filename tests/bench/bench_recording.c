@@ -46,7 +46,7 @@
  * .part file, a "FAILED:" line and exit status 1. Silent frames (a jitter
  * buffer run dry: packets late or lost) are counted and shown.
  *
- * Runtime: SECONDS + about 5 s, and the closes' fsyncs.
+ * Runtime: SECONDS + about 6 s, and the closes' fsyncs.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -507,6 +507,10 @@ int main(int argc, char **argv)
 	       "(the thread pool's writes) %.1f%%\n",
 	       (wu + ws) / wall * 100, wu / wall * 100, ws / wall * 100,
 	       (other > 0 ? other : 0) / wall * 100);
+	/* Time the worker was ready to run while something else had CPU 0: a busy machine. */
+	double waited = w1.wait_s - w0.wait_s;
+	printf("    the media worker waited %.0f ms for a CPU in the window (%.2f%% of it)\n",
+	       waited * 1000, waited / wall * 100);
 	printf("    window: %llu blocks written (%.0f expected, one a second each), waiting "
 	       "%.3f ms on average\n",
 	       (unsigned long long)win.blocks, RECS * wall,
@@ -520,6 +524,11 @@ int main(int argc, char **argv)
 		printf("note: %.0f packets/s received of %d/s: the phones fell short or the worker "
 		       "could not keep up (machine busy? see the load)\n",
 		       pkts / wall, RECS * 50);
+	if (waited > 0.01 * wall)
+		printf("note: the media worker waited %.1f%% of the window for CPU 0: other work "
+		       "ran "
+		       "there, and the figures include its disturbance\n",
+		       waited / wall * 100);
 	if (cpu >= 10)
 		printf("note: above the aim of 10%% of one core for %d recordings\n", RECS);
 out:

@@ -18,7 +18,7 @@
 # BENCH_REC_TIMEOUT: 230). Each micro-benchmark gets at most
 # BENCH_MICRO_TIMEOUT (40; bench_rtp_relay needs about 25), all of them
 # together BENCH_MICRO_BUDGET (60; they take about 45). bench_recording
-# records for BENCH_REC_SECONDS (30, as issue 11 asks) and needs about 7 s
+# records for BENCH_REC_SECONDS (30, as issue 11 asks) and needs about 6 s
 # more for set-up, warm-up and the closes; it gets BENCH_REC_TIMEOUT
 # (BENCH_REC_SECONDS + 30) of its own. The REGISTER benchmark gets the rest
 # (at least 110; it takes about 45).
