@@ -108,6 +108,13 @@ static const struct pbx_rtp_events events = {.record_done = on_record_done};
 
 /* ---- the callers (child process) ------------------------------------------------------------- */
 
+/* What the callers tell at their end, through a pipe. */
+struct phones_result {
+	uint64_t sent;
+	double late_max_s; /* the latest a 1 ms slot was sent, after its time */
+	unsigned late;     /* slots sent more than 5 ms late: a burst on arrival */
+};
+
 struct leg {
 	int sock;
 	struct sockaddr_in to; /* the PBX session's port */
@@ -122,14 +129,18 @@ static void phones(struct leg *legs, const int *socks, uint8_t clip[][PAYLOAD], 
 	static struct mmsghdr m[NSOCK][RECS];
 	static struct iovec iov[NSOCK][RECS];
 	int nb[NSOCK];
-	uint64_t sent = 0, received = 0;
+	struct phones_result res = {0, 0, 0};
+	uint64_t received = 0;
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	double end = bench_now_s() + seconds;
+	double start = bench_now_s(), end = start + seconds;
 	/* Bounded in count too: a clock that stalls cannot keep the phones going. */
 	unsigned max_ticks = (unsigned)(seconds * 1000) + 1000;
 	for (unsigned tick = 0; tick < max_ticks && bench_now_s() < end; tick++) {
 		int np = 0;
+		double late = bench_now_s() - (start + tick / 1000.0);
+		res.late_max_s = late > res.late_max_s ? late : res.late_max_s;
+		res.late += late > 0.005;
 		memset(nb, 0, sizeof nb);
 		for (int i = (int)(tick % TICKS); i < RECS; i += TICKS) {
 			struct leg *l = &legs[i];
@@ -155,11 +166,11 @@ static void phones(struct leg *legs, const int *socks, uint8_t clip[][PAYLOAD], 
 			m[s][b].msg_hdr.msg_iovlen = 1;
 		}
 		for (int s = 0; s < NSOCK; s++)
-			sent += (uint64_t)bench_sendmmsg(socks[s], m[s], nb[s]);
+			res.sent += (uint64_t)bench_sendmmsg(socks[s], m[s], nb[s]);
 		bench_drain(socks, NSOCK, &received); /* nothing is expected back */
 		bench_tick_wait(&next);
 	}
-	if (write(out, &sent, sizeof sent) != sizeof sent)
+	if (write(out, &res, sizeof res) != sizeof res)
 		_exit(1);
 	_exit(0);
 }
@@ -348,8 +359,8 @@ static int files_check(const char *dir, bool check)
 	       fs.read ? fs.silent_sum / fs.read * 1000 : 0.0, fs.silent_max * 1000);
 	/* The jitter buffer's start costs a few frames; more means packets came late or not at all. */
 	if (fs.silent_max > 0.2)
-		printf("note: a recording has %.0f ms of silence: packets late or lost (machine "
-		       "busy?)\n",
+		printf("note: a recording has %.0f ms of silence: packets late or lost (the phones "
+		       "late, or the worker waiting for a CPU: see above)\n",
 		       fs.silent_max * 1000);
 	return fs.failed;
 }
@@ -483,9 +494,9 @@ int main(int argc, char **argv)
 	double closing = bench_now_s() - t_last;
 	pbx_recorder_get_stats(&fin);
 
-	uint64_t sent = 0;
+	struct phones_result ph = {0, 0, 0};
 	int status = 0;
-	if (read(fds[0], &sent, sizeof sent) != sizeof sent)
+	if (read(fds[0], &ph, sizeof ph) != sizeof ph)
 		printf("warning: no count from the phones\n");
 	waitpid(pid, &status, 0);
 	pid = -1;
@@ -498,8 +509,9 @@ int main(int argc, char **argv)
 	printf("recording CPU per leg: %.3f%% of one core\n", cpu / RECS);
 	printf("recording worst block wait: %.3f ms\n", (double)win.block_wait_max_us / 1000);
 	printf("recording worst close: %.3f ms\n", (double)fin.close_max_us / 1000);
-	printf("    %.0f packets/s received (expected %d); the phones sent %llu in all\n",
-	       pkts / wall, RECS * 50, (unsigned long long)sent);
+	printf("    %.0f packets/s received (expected %d); the phones sent %llu in all, %u of "
+	       "their 1 ms slots more than 5 ms late, the latest by %.0f ms\n",
+	       pkts / wall, RECS * 50, (unsigned long long)ph.sent, ph.late, ph.late_max_s * 1000);
 	/* The rest: the thread pool's writes. getrusage counts in ticks and the
 	 * worker's time is exact, so a rest below a tick can come out negative. */
 	double other = (c1 - c0) - (wu + ws);
