@@ -271,6 +271,8 @@ struct files {
 	int read, failed;
 	double len_min, len_max, rec_min, rec_max; /* seconds: of audio, and recorded */
 	double silent_sum, silent_max;             /* seconds of silent frames per file */
+	double gap, gap_at;                        /* the longest silence: seconds, where */
+	int gap_file;
 };
 
 /* Check recording @p i's file; a FAILED line for each fault. */
@@ -296,13 +298,20 @@ static void file_check(const char *dir, int i, struct files *fs)
 	}
 	/* The tone's frames against silent ones, 20 ms at a time. */
 	int16_t pcm[PAYLOAD];
-	unsigned silent = 0;
+	unsigned silent = 0, run = 0, frame = 0;
 	sf_count_t got;
-	while ((got = sf_read_short(sf, pcm, PAYLOAD)) > 0) {
+	for (; (got = sf_read_short(sf, pcm, PAYLOAD)) > 0; frame++) {
 		double sum = 0;
 		for (sf_count_t k = 0; k < got; k++)
 			sum += (double)pcm[k] * pcm[k];
-		silent += sqrt(sum / (double)got) < SILENCE_RMS;
+		bool quiet = sqrt(sum / (double)got) < SILENCE_RMS;
+		silent += quiet;
+		run = quiet ? run + 1 : 0;
+		if (run * PBX_FRAME_MS / 1000.0 > fs->gap) {
+			fs->gap = run * PBX_FRAME_MS / 1000.0;
+			fs->gap_at = (frame + 1 - run) * PBX_FRAME_MS / 1000.0;
+			fs->gap_file = i;
+		}
 	}
 	sf_close(sf);
 	double len = info.samplerate > 0 ? (double)info.frames / info.samplerate : -1;
@@ -325,9 +334,11 @@ static void file_check(const char *dir, int i, struct files *fs)
 	}
 }
 
-/* Check every file, then empty and remove @p dir; returns the faults found. */
+/* Check every file, then empty and remove @p dir (BENCH_REC_KEEP=1: keep it); returns the faults found. */
 static int files_check(const char *dir, bool check)
 {
+	const char *k = getenv("BENCH_REC_KEEP");
+	bool keep = k && !strcmp(k, "1");
 	struct files fs;
 	int parts = 0;
 	memset(&fs, 0, sizeof fs);
@@ -341,11 +352,14 @@ static int files_check(const char *dir, bool check)
 			continue;
 		if (n > 5 && !strcmp(e->d_name + n - 5, ".part"))
 			parts++;
-		unlinkat(dirfd(d), e->d_name, 0);
+		if (!keep)
+			unlinkat(dirfd(d), e->d_name, 0);
 	}
 	if (d)
 		closedir(d);
-	if (rmdir(dir))
+	if (keep)
+		printf("note: the files are kept in %s (BENCH_REC_KEEP=1)\n", dir);
+	else if (rmdir(dir))
 		printf("warning: cannot remove %s: %s\n", dir, strerror(errno));
 	if (!check)
 		return 0;
@@ -358,6 +372,9 @@ static int files_check(const char *dir, bool check)
 	       fs.read, fs.len_min, fs.len_max, fs.rec_min, fs.rec_max,
 	       fs.read ? fs.silent_sum / fs.read * 1000 : 0.0, fs.silent_max * 1000);
 	/* The jitter buffer's start costs a few frames; more means packets came late or not at all. */
+	if (fs.gap > 0.1)
+		printf("    the longest silence: %.0f ms from %.2f s into msg-%03d.wav\n",
+		       fs.gap * 1000, fs.gap_at, fs.gap_file);
 	if (fs.silent_max > 0.2)
 		printf("note: a recording has %.0f ms of silence: packets late or lost (the phones "
 		       "late, or the worker waiting for a CPU: see above)\n",
@@ -519,10 +536,18 @@ int main(int argc, char **argv)
 	       "(the thread pool's writes) %.1f%%\n",
 	       (wu + ws) / wall * 100, wu / wall * 100, ws / wall * 100,
 	       (other > 0 ? other : 0) / wall * 100);
-	/* Time the worker was ready to run while something else had CPU 0: a busy machine. */
+	/*
+	 * Time the worker was ready to run but not running. Each wake-up costs
+	 * some (an idle CPU coming out of its sleep: tens of us in a virtual
+	 * machine, and the worker wakes about a thousand times a second); far
+	 * more per run means other work held CPU 0.
+	 */
 	double waited = w1.wait_s - w0.wait_s;
-	printf("    the media worker waited %.0f ms for a CPU in the window (%.2f%% of it)\n",
-	       waited * 1000, waited / wall * 100);
+	unsigned long long runs = w1.runs - w0.runs;
+	double per_run = runs ? waited / (double)runs : 0;
+	printf("    the media worker waited %.0f ms for a CPU in the window (%.2f%% of it), "
+	       "%.0f us on average each of the %llu times it ran\n",
+	       waited * 1000, waited / wall * 100, per_run * 1e6, runs);
 	printf("    window: %llu blocks written (%.0f expected, one a second each), waiting "
 	       "%.3f ms on average\n",
 	       (unsigned long long)win.blocks, RECS * wall,
@@ -536,11 +561,10 @@ int main(int argc, char **argv)
 		printf("note: %.0f packets/s received of %d/s: the phones fell short or the worker "
 		       "could not keep up (machine busy? see the load)\n",
 		       pkts / wall, RECS * 50);
-	if (waited > 0.01 * wall)
-		printf("note: the media worker waited %.1f%% of the window for CPU 0: other work "
-		       "ran "
-		       "there, and the figures include its disturbance\n",
-		       waited / wall * 100);
+	if (per_run > 100e-6)
+		printf("note: the media worker waited %.0f us for CPU 0 each time it ran: other "
+		       "work ran there, and the figures include its disturbance\n",
+		       per_run * 1e6);
 	if (cpu >= 10)
 		printf("note: above the aim of 10%% of one core for %d recordings\n", RECS);
 out:

@@ -61,7 +61,8 @@ static inline double bench_cpu_s(double *user)
 /* CPU of some of this process's threads, as bench_threads_cpu reads it. */
 struct bench_tcpu {
 	double run_s;            /* exact: the scheduler's runtime (schedstat) */
-	double wait_s;           /* runnable but waiting for a CPU (schedstat): others' work */
+	double wait_s;           /* runnable but waiting for a CPU (schedstat) */
+	unsigned long long runs; /* times it was given a CPU (schedstat) */
 	unsigned long long u, s; /* clock ticks in user and system mode (stat) */
 };
 
@@ -96,7 +97,7 @@ static inline int bench_threads_cpu(const char *prefix, struct bench_tcpu *c)
 		/* "TID (NAME) STATE ...": NAME may hold spaces, so from the last ')'. */
 		char *open = got ? strchr(line, '(') : NULL,
 		     *close = got ? strrchr(line, ')') : NULL;
-		unsigned long long u, s, ns, wait;
+		unsigned long long u, s, ns, wait, runs;
 		if (!open || !close || close < open || strncmp(open + 1, prefix, strlen(prefix)) ||
 		    sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &u,
 			   &s) != 2)
@@ -104,9 +105,10 @@ static inline int bench_threads_cpu(const char *prefix, struct bench_tcpu *c)
 		snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
 		if (!(f = fopen(path, "r")))
 			continue;
-		if (fscanf(f, "%llu %llu", &ns, &wait) == 2) {
+		if (fscanf(f, "%llu %llu %llu", &ns, &wait, &runs) == 3) {
 			c->run_s += (double)ns / 1e9;
 			c->wait_s += (double)wait / 1e9;
+			c->runs += runs;
 			c->u += u;
 			c->s += s;
 		}
