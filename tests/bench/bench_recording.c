@@ -485,15 +485,24 @@ int main(int argc, char **argv)
 	}
 
 	bench_pump(&loop, (int)(LATCH_S * 1000));
+	/* The worker, before the first recording starts libuv's thread pool under its name. */
+	struct bench_tids worker;
+	bench_threads_tids("pbx-media", &worker);
+	if (worker.n != pbx__media_workers())
+		printf("note: %d threads named pbx-media before any recording, for %d worker(s): "
+		       "the "
+		       "worker's share below includes the others\n",
+		       worker.n, pbx__media_workers());
 	if (spread(bench_now_s(), rec_start, dir)) {
 		failed = 1;
 		goto out;
 	}
 	bench_pump(&loop, (int)(WARM_S * 1000));
 
-	struct bench_tcpu w0, w1;
+	struct bench_tcpu w0, w1, a0, a1;
 	struct pbx_recorder_stats win, fin;
-	bench_threads_cpu("pbx-media", &w0);
+	bench_threads_cpu_of("", &worker, &w0);
+	bench_threads_cpu("", &a0);
 	pbx_recorder_reset_stats();
 	uint64_t rx0 = received();
 	double c0 = bench_cpu_s(NULL), t0 = bench_now_s();
@@ -501,7 +510,8 @@ int main(int argc, char **argv)
 	double c1 = bench_cpu_s(NULL), t1 = bench_now_s();
 	uint64_t rx1 = received();
 	pbx_recorder_get_stats(&win);
-	bench_threads_cpu("pbx-media", &w1);
+	bench_threads_cpu_of("", &worker, &w1);
+	bench_threads_cpu("", &a1);
 
 	pbx_recorder_reset_stats();
 	spread(bench_now_s(), rec_stop, dir);
@@ -529,13 +539,12 @@ int main(int argc, char **argv)
 	printf("    %.0f packets/s received (expected %d); the phones sent %llu in all, %u of "
 	       "their 1 ms slots more than 5 ms late, the latest by %.0f ms\n",
 	       pkts / wall, RECS * 50, (unsigned long long)ph.sent, ph.late, ph.late_max_s * 1000);
-	/* The rest: the thread pool's writes. getrusage counts in ticks and the
-	 * worker's time is exact, so a rest below a tick can come out negative. */
-	double other = (c1 - c0) - (wu + ws);
+	/* The other threads, exact (schedstat): the thread pool's writes, the sleeping main thread. */
+	double other = (a1.run_s - a0.run_s) - (w1.run_s - w0.run_s);
 	printf("    media worker %.1f%% of one core (user %.1f%%, system %.1f%%), other threads "
-	       "(the thread pool's writes) %.1f%%\n",
-	       (wu + ws) / wall * 100, wu / wall * 100, ws / wall * 100,
-	       (other > 0 ? other : 0) / wall * 100);
+	       "(the thread pool's writes) %.2f%%, %.1f us a block\n",
+	       (wu + ws) / wall * 100, wu / wall * 100, ws / wall * 100, other / wall * 100,
+	       win.blocks ? other * 1e6 / (double)win.blocks : 0.0);
 	/*
 	 * Time the worker was ready to run but not running. Each wake-up costs
 	 * some (an idle CPU coming out of its sleep: tens of us in a virtual
