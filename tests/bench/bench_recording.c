@@ -255,6 +255,28 @@ static uint64_t received(void)
 	return n;
 }
 
+/*
+ * Seconds the hypervisor ran something else while CPU @p cpu had work
+ * ("steal" in /proc/stat): a stall no thread of ours can see as a wait.
+ * 0 outside a virtual machine, -1 if unknown.
+ */
+static double steal_s(int cpu)
+{
+	char line[256], want[16];
+	double s = -1;
+	FILE *f = fopen("/proc/stat", "r");
+	snprintf(want, sizeof want, "cpu%d ", cpu);
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long long steal;
+		if (!strncmp(line, want, strlen(want)) &&
+		    sscanf(line + strlen(want), "%*u %*u %*u %*u %*u %*u %*u %llu", &steal) == 1)
+			s = (double)steal / (double)sysconf(_SC_CLK_TCK);
+	}
+	if (f)
+		fclose(f);
+	return s;
+}
+
 /* Sleep until @p end without waking the process: the window's CPU is the engine's. */
 static void sleep_until(double end)
 {
@@ -377,7 +399,8 @@ static int files_check(const char *dir, bool check)
 		       fs.gap * 1000, fs.gap_at, fs.gap_file);
 	if (fs.silent_max > 0.2)
 		printf("note: a recording has %.0f ms of silence: packets late or lost (the phones "
-		       "late, or the worker waiting for a CPU: see above)\n",
+		       "late, the worker waiting for a CPU, or the hypervisor's steal: see "
+		       "above)\n",
 		       fs.silent_max * 1000);
 	return fs.failed;
 }
@@ -505,9 +528,11 @@ int main(int argc, char **argv)
 	bench_threads_cpu("", &a0);
 	pbx_recorder_reset_stats();
 	uint64_t rx0 = received();
+	double st0[2] = {steal_s(0), steal_s(1)};
 	double c0 = bench_cpu_s(NULL), t0 = bench_now_s();
 	sleep_until(t0 + seconds);
 	double c1 = bench_cpu_s(NULL), t1 = bench_now_s();
+	double st1[2] = {steal_s(0), steal_s(1)};
 	uint64_t rx1 = received();
 	pbx_recorder_get_stats(&win);
 	bench_threads_cpu_of("", &worker, &w1);
@@ -557,6 +582,11 @@ int main(int argc, char **argv)
 	printf("    the media worker waited %.0f ms for a CPU in the window (%.2f%% of it), "
 	       "%.0f us on average each of the %llu times it ran\n",
 	       waited * 1000, waited / wall * 100, per_run * 1e6, runs);
+	if (st0[0] >= 0 && st1[0] >= 0 && st0[1] >= 0 && st1[1] >= 0)
+		printf("    the hypervisor took %.0f ms of CPU 0 and %.0f ms of CPU 1 in the "
+		       "window "
+		       "(steal)\n",
+		       (st1[0] - st0[0]) * 1000, (st1[1] - st0[1]) * 1000);
 	printf("    window: %llu blocks written (%.0f expected, one a second each), waiting "
 	       "%.3f ms on average\n",
 	       (unsigned long long)win.blocks, RECS * wall,
