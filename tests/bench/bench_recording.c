@@ -46,6 +46,8 @@
  * .part file, a "FAILED:" line and exit status 1. Silent frames (a jitter
  * buffer run dry: packets late or lost) are counted and shown.
  *
+ * BENCH_REC_KEEP=1 keeps the folder and its files, to listen to.
+ *
  * Runtime: SECONDS + about 6 s, and the closes' fsyncs.
  */
 #include <dirent.h>
