@@ -575,7 +575,7 @@ int main(int argc, char **argv)
 	/*
 	 * Time the worker was ready to run but not running. Each wake-up costs
 	 * some (an idle CPU coming out of its sleep: tens of us in a virtual
-	 * machine, and the worker wakes about a thousand times a second); far
+	 * machine, and the worker wakes some 1,400 times a second); far
 	 * more per run means other work held CPU 0.
 	 */
 	double waited = w1.wait_s - w0.wait_s;
