@@ -7,6 +7,10 @@
  * job owns the blocks handed to it and the file handle; the loop owns the
  * rest. A recording costs its open block plus whatever the disk has not
  * taken yet; a disk that stalls grows the queue by one block a second.
+ *
+ * The write latencies (pbx_recorder_get_stats) are process-wide counters
+ * updated with relaxed atomics: one clock read per block on the loop, one
+ * per block and two per close in the job, nothing shared under a lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +26,46 @@
 
 struct block {
 	struct block *next;
-	size_t n; /* samples used */
+	uint64_t handed_ns; /* uv_hrtime when the loop let go of it (full, or at close) */
+	size_t n;           /* samples used */
 	int16_t pcm[];
 };
+
+/* Of every recorder in the process; see pbx_recorder_stats. */
+static struct pbx_recorder_stats stats;
+
+static void stat_max(uint64_t *max, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(max, __ATOMIC_RELAXED);
+	while (v > cur &&
+	       !__atomic_compare_exchange_n(max, &cur, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+static void stat_add(uint64_t *count, uint64_t *sum, uint64_t *max, uint64_t us)
+{
+	__atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(sum, us, __ATOMIC_RELAXED);
+	stat_max(max, us);
+}
+
+void pbx_recorder_get_stats(struct pbx_recorder_stats *st)
+{
+	st->blocks = __atomic_load_n(&stats.blocks, __ATOMIC_RELAXED);
+	st->block_wait_us = __atomic_load_n(&stats.block_wait_us, __ATOMIC_RELAXED);
+	st->block_wait_max_us = __atomic_load_n(&stats.block_wait_max_us, __ATOMIC_RELAXED);
+	st->closes = __atomic_load_n(&stats.closes, __ATOMIC_RELAXED);
+	st->close_us = __atomic_load_n(&stats.close_us, __ATOMIC_RELAXED);
+	st->close_max_us = __atomic_load_n(&stats.close_max_us, __ATOMIC_RELAXED);
+}
+
+void pbx_recorder_reset_stats(void)
+{
+	uint64_t *all[] = {&stats.blocks, &stats.block_wait_us, &stats.block_wait_max_us,
+			   &stats.closes, &stats.close_us,      &stats.close_max_us};
+	for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+		__atomic_store_n(all[i], 0, __ATOMIC_RELAXED);
+}
 
 struct pbx_recorder {
 	uv_loop_t *loop;
@@ -88,6 +129,7 @@ static int sync_dir(const char *path)
 static void job_run(uv_work_t *w)
 {
 	struct pbx_recorder *r = w->data;
+	uint64_t t0 = uv_hrtime();
 	int err = r->job_err;
 	if (!err && !r->sf) {
 		r->fd = open(r->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -102,9 +144,13 @@ static void job_run(uv_work_t *w)
 				err = EIO;
 		}
 	}
-	for (struct block *b = r->job_blocks; b && !err; b = b->next)
+	for (struct block *b = r->job_blocks; b && !err; b = b->next) {
 		if (sf_write_short(r->sf, b->pcm, (sf_count_t)b->n) != (sf_count_t)b->n)
 			err = EIO;
+		else
+			stat_add(&stats.blocks, &stats.block_wait_us, &stats.block_wait_max_us,
+				 (uv_hrtime() - b->handed_ns) / 1000);
+	}
 	if (r->job_final) {
 		if (r->sf && sf_close(r->sf) && !err)
 			err = EIO;
@@ -123,6 +169,8 @@ static void job_run(uv_work_t *w)
 		}
 		if (err || !r->keep)
 			unlink(r->tmp);
+		stat_add(&stats.closes, &stats.close_us, &stats.close_max_us,
+			 (uv_hrtime() - t0) / 1000);
 	}
 	r->job_err = err;
 }
@@ -154,6 +202,7 @@ static void start_job(struct pbx_recorder *r)
 	if (r->closing) {
 		/* The last job takes the open block too, and closes. */
 		if (r->cur && r->cur->n) {
+			r->cur->handed_ns = uv_hrtime();
 			*r->tail = r->cur;
 			r->tail = &r->cur->next;
 		} else {
@@ -213,6 +262,7 @@ int pbx_recorder_write(struct pbx_recorder *r, const struct pbx_frame *f)
 		r->cur->n += take;
 		i += (unsigned)take;
 		if (r->cur->n == r->block_samples) {
+			r->cur->handed_ns = uv_hrtime();
 			*r->tail = r->cur;
 			r->tail = &r->cur->next;
 			r->cur = NULL;

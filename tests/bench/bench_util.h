@@ -61,12 +61,51 @@ static inline double bench_cpu_s(double *user)
 /* CPU of some of this process's threads, as bench_threads_cpu reads it. */
 struct bench_tcpu {
 	double run_s;            /* exact: the scheduler's runtime (schedstat) */
+	double wait_s;           /* runnable but waiting for a CPU (schedstat) */
+	unsigned long long runs; /* times it was given a CPU (schedstat) */
 	unsigned long long u, s; /* clock ticks in user and system mode (stat) */
 };
 
 /*
+ * Some of this process's threads by id. libuv's thread pool is started by
+ * the first thread to queue work and its threads inherit that thread's
+ * name: when a media worker's recorder starts it, they are all called
+ * "pbx-media-0" too, and only their ids, taken before, tell the worker apart.
+ */
+#define BENCH_MAX_TIDS 16
+struct bench_tids {
+	int n;
+	long tid[BENCH_MAX_TIDS];
+};
+
+/* The ids of this process's threads whose name starts with @p prefix, now. 0, or -1. */
+static inline int bench_threads_tids(const char *prefix, struct bench_tids *t)
+{
+	char path[64], name[32];
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	t->n = 0;
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) && t->n < BENCH_MAX_TIDS) {
+		if (e->d_name[0] == '.' || strlen(e->d_name) > 20)
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof name, f) && !strncmp(name, prefix, strlen(prefix)))
+			t->tid[t->n++] = strtol(e->d_name, NULL, 10);
+		fclose(f);
+	}
+	closedir(d);
+	return 0;
+}
+
+/*
  * The CPU of this process's threads whose name starts with @p prefix
- * ("pbx-media"). 0, or -1 if /proc cannot be read.
+ * ("pbx-media"; "" for all), and when @p only is not NULL, whose id is
+ * in it. 0, or -1 if /proc cannot be read.
  *
  * The kernel splits a thread's time into user and system by sampling
  * (ticks of 10 ms), scaled to its exact total and never going back, so a
@@ -74,7 +113,8 @@ struct bench_tcpu {
  * wrong split for a while: take a split from threads started for it, and
  * from a window of a few hundred ticks (bench_tcpu_split).
  */
-static inline int bench_threads_cpu(const char *prefix, struct bench_tcpu *c)
+static inline int bench_threads_cpu_of(const char *prefix, const struct bench_tids *only,
+				       struct bench_tcpu *c)
 {
 	char path[64], line[512];
 	DIR *d = opendir("/proc/self/task");
@@ -86,6 +126,14 @@ static inline int bench_threads_cpu(const char *prefix, struct bench_tcpu *c)
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' || strlen(e->d_name) > 20)
 			continue;
+		if (only) {
+			long tid = strtol(e->d_name, NULL, 10);
+			int i = 0;
+			while (i < only->n && only->tid[i] != tid)
+				i++;
+			if (i == only->n)
+				continue;
+		}
 		snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
 		FILE *f = fopen(path, "r");
 		if (!f)
@@ -95,7 +143,7 @@ static inline int bench_threads_cpu(const char *prefix, struct bench_tcpu *c)
 		/* "TID (NAME) STATE ...": NAME may hold spaces, so from the last ')'. */
 		char *open = got ? strchr(line, '(') : NULL,
 		     *close = got ? strrchr(line, ')') : NULL;
-		unsigned long long u, s, ns;
+		unsigned long long u, s, ns, wait, runs;
 		if (!open || !close || close < open || strncmp(open + 1, prefix, strlen(prefix)) ||
 		    sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &u,
 			   &s) != 2)
@@ -103,8 +151,10 @@ static inline int bench_threads_cpu(const char *prefix, struct bench_tcpu *c)
 		snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
 		if (!(f = fopen(path, "r")))
 			continue;
-		if (fscanf(f, "%llu", &ns) == 1) {
+		if (fscanf(f, "%llu %llu %llu", &ns, &wait, &runs) == 3) {
 			c->run_s += (double)ns / 1e9;
+			c->wait_s += (double)wait / 1e9;
+			c->runs += runs;
 			c->u += u;
 			c->s += s;
 		}
@@ -112,6 +162,11 @@ static inline int bench_threads_cpu(const char *prefix, struct bench_tcpu *c)
 	}
 	closedir(d);
 	return 0;
+}
+
+static inline int bench_threads_cpu(const char *prefix, struct bench_tcpu *c)
+{
+	return bench_threads_cpu_of(prefix, NULL, c);
 }
 
 /* User and system seconds from @p a to @p b: the exact time, split as the ticks were. */

@@ -159,10 +159,43 @@ static void test_errors(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The latency counters count every block and close, keep the longest, and reset. */
+static void test_stats(void **state)
+{
+	(void)state;
+	char path[128];
+	struct pbx_recorder_stats st;
+	snprintf(path, sizeof path, "%s/stats.wav", dir);
+	pbx_recorder_reset_stats();
+	struct outcome o = record(path, 8000, 440, 175, true); /* 3 full blocks and a half */
+	assert_int_equal(o.err, 0);
+	pbx_recorder_get_stats(&st);
+	assert_int_equal(st.blocks, 4);
+	assert_int_equal(st.closes, 1);
+	assert_true(st.block_wait_max_us <= st.block_wait_us);
+	assert_true(st.block_wait_max_us * 4 >= st.block_wait_us);
+	assert_int_equal(st.close_max_us, st.close_us); /* one close: it is the longest */
+	struct pbx_recorder_stats first = st;
+	o = record(path, 8000, 440, 30, false); /* under a block, discarded: one write at close */
+	assert_int_equal(o.err, 0);
+	pbx_recorder_get_stats(&st);
+	assert_int_equal(st.blocks, 5);
+	assert_int_equal(st.closes, 2);
+	assert_true(st.block_wait_max_us >= first.block_wait_max_us);
+	assert_true(st.close_max_us >= first.close_max_us);
+	assert_true(st.close_max_us <= st.close_us);
+	assert_true(st.close_us >= first.close_us);
+	pbx_recorder_reset_stats();
+	pbx_recorder_get_stats(&st);
+	assert_int_equal(st.blocks + st.block_wait_us + st.block_wait_max_us, 0);
+	assert_int_equal(st.closes + st.close_us + st.close_max_us, 0);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_tone_round_trip),
 	cmocka_unit_test(test_discarded),
 	cmocka_unit_test(test_errors),
+	cmocka_unit_test(test_stats),
 };
 
 UNIT_GROUP(recorder, tests, setup, teardown);

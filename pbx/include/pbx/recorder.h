@@ -17,6 +17,7 @@
 #define PBX_RECORDER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "pbx/frame.h"
@@ -47,5 +48,35 @@ int pbx_recorder_write(struct pbx_recorder *r, const struct pbx_frame *f);
  * used after this call.
  */
 void pbx_recorder_close(struct pbx_recorder *r, bool keep);
+
+/**
+ * How long the thread pool keeps recordings waiting, summed over every
+ * recorder in the process since the start or the last reset (for `make
+ * bench` and diagnostics). A block's wait runs from the moment the loop
+ * lets go of it (full, or the open block at close) until its write has
+ * returned: the time queued behind this recorder's running job and other
+ * thread-pool work, the file's creation for the first block, and the
+ * write itself (into the page cache; the disk is fsync's business). A
+ * close is the run of the last job: the last blocks' writes (and the
+ * file's creation when the recording was shorter than a block), the WAV
+ * header, fsync, rename and the folder's fsync; its wait in the queue is
+ * not in it. Microseconds.
+ */
+struct pbx_recorder_stats {
+	uint64_t blocks;            /* blocks written */
+	uint64_t block_wait_us;     /* their waits, summed */
+	uint64_t block_wait_max_us; /* the longest */
+	uint64_t closes;            /* last jobs run, kept or discarded, failed or not */
+	uint64_t close_us;          /* their run times, summed */
+	uint64_t close_max_us;      /* the longest */
+};
+
+/**
+ * Read the counters, each atomically (a write finishing meanwhile may
+ * show in one counter and not yet in another). Any thread.
+ */
+void pbx_recorder_get_stats(struct pbx_recorder_stats *st);
+/** Zero the counters. Any thread; a job that runs across it may count on either side. */
+void pbx_recorder_reset_stats(void);
 
 #endif
