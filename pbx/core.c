@@ -158,6 +158,23 @@ int pbx__mkdir_writable(const char *dir, const char **what)
 	return 0;
 }
 
+int pbx__hook_add(pbx__hook_fn *slots, size_t n, pbx__hook_fn fn)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!slots[i]) {
+			slots[i] = fn;
+			return 0;
+		}
+	return ENOSPC;
+}
+
+void pbx__hook_del(pbx__hook_fn *slots, size_t n, pbx__hook_fn fn)
+{
+	for (size_t i = 0; i < n; i++)
+		if (slots[i] == fn)
+			slots[i] = NULL;
+}
+
 static void on_console_done(uv_async_t *a)
 {
 	pbx_stop(false);

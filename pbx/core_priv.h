@@ -72,6 +72,17 @@ int pbx__log_feed_pop(int *level, char *out, size_t size, unsigned long *dropped
 /** Create @p dir and parents; check it is a writable directory. 0 or errno; *what names the failing step. */
 int pbx__mkdir_writable(const char *dir, const char **what);
 
+/*
+ * A fixed table of callbacks (watchers of users, of mailboxes): any
+ * function pointer type is stored as pbx__hook_fn and cast back by the
+ * owner before it is called.
+ */
+typedef void (*pbx__hook_fn)(void);
+/** Put @p fn in a free slot of @p slots. 0, or ENOSPC when all @p n are taken. */
+int pbx__hook_add(pbx__hook_fn *slots, size_t n, pbx__hook_fn fn);
+/** Free every slot holding @p fn. */
+void pbx__hook_del(pbx__hook_fn *slots, size_t n, pbx__hook_fn fn);
+
 /** Does the loaded dialplan have @p exten in @p context? */
 bool pbx__dialplan_exists(const char *context, const char *exten);
 /** Hang up every channel (at stop). */

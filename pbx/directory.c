@@ -372,30 +372,23 @@ void pbx_user_set_ha1(struct pbx_user *u, const char *realm, const char *passwor
 /* ---- users ---------------------------------------------------------------- */
 
 #define MAX_WATCHERS 8
-static pbx_user_gone_h *watchers[MAX_WATCHERS];
+static pbx__hook_fn watchers[MAX_WATCHERS]; /* pbx_user_gone_h */
 
 int pbx_user_watch(pbx_user_gone_h *fn)
 {
-	for (size_t i = 0; i < MAX_WATCHERS; i++)
-		if (!watchers[i]) {
-			watchers[i] = fn;
-			return 0;
-		}
-	return ENOSPC;
+	return pbx__hook_add(watchers, MAX_WATCHERS, (pbx__hook_fn)fn);
 }
 
 void pbx_user_unwatch(pbx_user_gone_h *fn)
 {
-	for (size_t i = 0; i < MAX_WATCHERS; i++)
-		if (watchers[i] == fn)
-			watchers[i] = NULL;
+	pbx__hook_del(watchers, MAX_WATCHERS, (pbx__hook_fn)fn);
 }
 
 static void user_gone(const char *ext)
 {
 	for (size_t i = 0; i < MAX_WATCHERS; i++)
 		if (watchers[i])
-			watchers[i](ext);
+			((pbx_user_gone_h *)watchers[i])(ext);
 }
 
 static void bind_user(sqlite3_stmt *st, const struct pbx_user *u, int64_t now)

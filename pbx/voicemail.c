@@ -356,8 +356,8 @@ static const char *const stmt_sql[ST_N] = {
 static struct {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_N];
-	pbx_vm_changed_h *changed[MAX_CHANGED];
-	pbx_vm_deposited_h *deposited[MAX_DEPOSITED];
+	pbx__hook_fn changed[MAX_CHANGED];     /* pbx_vm_changed_h */
+	pbx__hook_fn deposited[MAX_DEPOSITED]; /* pbx_vm_deposited_h */
 } vm;
 
 static sqlite3 *db(void)
@@ -444,19 +444,12 @@ static void bind_msg(sqlite3_stmt *st, const struct pbx_vm_msg *m)
 
 int pbx_vm_watch(pbx_vm_changed_h *fn)
 {
-	for (size_t i = 0; i < MAX_CHANGED; i++)
-		if (!vm.changed[i]) {
-			vm.changed[i] = fn;
-			return 0;
-		}
-	return ENOSPC;
+	return pbx__hook_add(vm.changed, MAX_CHANGED, (pbx__hook_fn)fn);
 }
 
 void pbx_vm_unwatch(pbx_vm_changed_h *fn)
 {
-	for (size_t i = 0; i < MAX_CHANGED; i++)
-		if (vm.changed[i] == fn)
-			vm.changed[i] = NULL;
+	pbx__hook_del(vm.changed, MAX_CHANGED, (pbx__hook_fn)fn);
 }
 
 void pbx_vm_changed(const char *mailbox)
@@ -466,24 +459,17 @@ void pbx_vm_changed(const char *mailbox)
 		return;
 	for (size_t i = 0; i < MAX_CHANGED; i++)
 		if (vm.changed[i])
-			vm.changed[i](mailbox, &c);
+			((pbx_vm_changed_h *)vm.changed[i])(mailbox, &c);
 }
 
 int pbx_vm_watch_deposit(pbx_vm_deposited_h *fn)
 {
-	for (size_t i = 0; i < MAX_DEPOSITED; i++)
-		if (!vm.deposited[i]) {
-			vm.deposited[i] = fn;
-			return 0;
-		}
-	return ENOSPC;
+	return pbx__hook_add(vm.deposited, MAX_DEPOSITED, (pbx__hook_fn)fn);
 }
 
 void pbx_vm_unwatch_deposit(pbx_vm_deposited_h *fn)
 {
-	for (size_t i = 0; i < MAX_DEPOSITED; i++)
-		if (vm.deposited[i] == fn)
-			vm.deposited[i] = NULL;
+	pbx__hook_del(vm.deposited, MAX_DEPOSITED, (pbx__hook_fn)fn);
 }
 
 /* ---- queries ------------------------------------------------------------------------------ */
@@ -638,7 +624,7 @@ int pbx_vm_deposit(struct pbx_vm_msg *m, const char *tmp)
 	pbx_vm_changed(m->mailbox);
 	for (size_t i = 0; i < MAX_DEPOSITED; i++)
 		if (vm.deposited[i])
-			vm.deposited[i](m);
+			((pbx_vm_deposited_h *)vm.deposited[i])(m);
 	return 0;
 }
 
