@@ -190,6 +190,11 @@ void pbx__worker_tick(uv_timer_t *t)
 			pbx__tone_tick(s, now);
 		pbx__gens_update(s);
 	}
+	for (struct pbx__sess *s = w->gens, *next; s; s = next) {
+		next = s->gnext;
+		if (s->rx_deferred)
+			pbx__rtp_drain(s); /* may end its recording (a '#'): next is kept first */
+	}
 	for (unsigned k = 0; k < due; k++) {
 		w->tick_no++;
 		for (struct pbx__sess *s = w->gens, *next; s; s = next) {
@@ -293,7 +298,10 @@ static void on_wake(uv_async_t *a)
 			pbx__play_stop(s, -1);
 			pbx__media_post(PBX__EV_PLAY_DONE, s->id, ECANCELED, c->u.play.gen, 0);
 			break;
-		case PBX__CMD_ECHO: s->echo = c->u.on; break;
+		case PBX__CMD_ECHO:
+			s->echo = c->u.on;
+			pbx__rx_mode_update(s);
+			break;
 		case PBX__CMD_DTMF:
 			pbx__dtmf_enqueue(s, c->u.dtmf.digit, c->u.dtmf.ms);
 			pbx__dtmf_tick(s, uv_now(&w->loop));

@@ -234,7 +234,8 @@ struct pbx__sess {
 	union pbx__sa cand; /* another source that may take over */
 	bool timed_out;
 	bool in_gens;
-	uint8_t closing; /* poll handles still closing */
+	bool rx_deferred; /* read at the worker's 20 ms tick, not per packet (rtp.c) */
+	uint8_t closing;  /* poll handles still closing */
 	int rtcp_fd;
 	struct pbx__dtmf_rx drx;
 	uint64_t dtx_next_ms;
@@ -449,6 +450,10 @@ uint32_t pbx__out_local_ts(struct pbx__sess *s, uint64_t now, bool *marker);
 uint32_t pbx__out_local_ts_step(struct pbx__sess *s, uint64_t now, bool *marker, unsigned step);
 /** Put @p s on / off its worker's list of sessions that need the 20 ms tick. */
 void pbx__gens_update(struct pbx__sess *s);
+/** Whether @p s is read per packet or at the tick; after a change of peer, echo or consumers. */
+void pbx__rx_mode_update(struct pbx__sess *s);
+/** Read what waits on a tick-read leg's socket (a few packets; the rest stays for the next tick). */
+void pbx__rtp_drain(struct pbx__sess *s);
 
 /* ---- playback.c ------------------------------------------------------------------------------ */
 

@@ -414,20 +414,17 @@ static void srtp_reject(struct pbx__sess *s, const char *what)
 	s->srtp_warned = n;
 }
 
-static void on_rtp(uv_poll_t *h, int status, int events)
+/* Take one datagram off the leg's socket and deal with it. False when none was waiting. */
+static bool rtp_read(struct pbx__sess *s)
 {
-	struct pbx__sess *s = h->data;
 	struct pbx__worker *w = s->w;
 	union pbx__sa src;
 	socklen_t slen = sizeof src;
-	(void)events;
-	if (status < 0)
-		return;
 	/* At most PBX__RTP_MAX taken: the rest of the buffer stays free for
 	 * the SRTP trailer when the packet is relayed. */
 	ssize_t n = recvfrom(s->fd, w->buf, PBX__RTP_MAX, MSG_TRUNC, &src.sa, &slen);
 	if (n < 0)
-		return;
+		return false;
 	PBX__STAT_ADD(s->st.rx_packets, 1);
 	PBX__STAT_ADD(s->st.rx_bytes, (uint64_t)n);
 
@@ -439,7 +436,7 @@ static void on_rtp(uv_poll_t *h, int status, int events)
 		size_t len = (size_t)n;
 		if (pbx__srtp_unprotect(s->srtp, w->buf, &len)) {
 			srtp_reject(s, "SRTP");
-			return;
+			return true;
 		}
 		n = (ssize_t)len;
 	}
@@ -486,7 +483,7 @@ static void on_rtp(uv_poll_t *h, int status, int events)
 			}
 			relay(s->peer, w->buf, (size_t)n, &hd, -1, true, now);
 		}
-		return;
+		return true;
 	}
 	if (s->rx_frames)
 		pbx__leg_rx_put(s, codec, w->buf + hd.hlen, hd.plen, &hd);
@@ -500,9 +497,49 @@ static void on_rtp(uv_poll_t *h, int status, int events)
 	} else if (s->echo) {
 		relay(s, w->buf, (size_t)n, &hd, law, false, now);
 	}
-	return;
+	return true;
 drop:
 	PBX__STAT_ADD(s->st.rx_dropped, 1);
+	return true;
+}
+
+static void on_rtp(uv_poll_t *h, int status, int events)
+{
+	(void)events;
+	if (status >= 0)
+		rtp_read(h->data);
+}
+
+/*
+ * A leg whose audio only a recording takes (voicemail, Record: no peer, no
+ * echo) is read at the worker's 20 ms tick, not on each packet: its frames
+ * are taken on the tick anyway, and one wake-up a tick for every such leg,
+ * instead of one per packet, saves most of what such a leg costs (a wake-up
+ * is a context switch). Anything that needs a packet at once (a relay, the
+ * echo) puts the leg back on epoll.
+ */
+void pbx__rx_mode_update(struct pbx__sess *s)
+{
+	bool want = s->in_gens && (s->rec || s->mon) && !s->peer && !s->echo;
+	uv_handle_t *h = (uv_handle_t *)&s->poll;
+	if (want == s->rx_deferred || uv_is_closing(h))
+		return;
+	if (want && !uv_is_active(h))
+		return; /* not watched at all (its watch failed): nothing to move */
+	s->rx_deferred = want;
+	if (want)
+		uv_poll_stop(&s->poll);
+	else
+		uv_poll_start(&s->poll, UV_READABLE, on_rtp);
+}
+
+/* A tick's worth and a little more: a late tick leaves the rest in the socket for the next. */
+#define DRAIN_MAX 16
+
+void pbx__rtp_drain(struct pbx__sess *s)
+{
+	for (int i = 0; i < DRAIN_MAX && s->rx_deferred && rtp_read(s); i++) {
+	}
 }
 
 /* RTCP is counted and otherwise ignored: with our own SSRC on each leg the
@@ -548,6 +585,7 @@ void pbx__sess_add(struct pbx__worker *w, struct pbx__sess *s)
 		w->sessions->prev = s;
 	w->sessions = s;
 	s->in_gens = false;
+	s->rx_deferred = false; /* the poll handle was started above */
 	pbx__gens_update(s);
 }
 
@@ -608,9 +646,11 @@ void pbx__sess_unbridge(struct pbx__sess *s)
 		p->out.mode = PBX__OUT_NONE;
 		s->peer = NULL;
 		pbx__frames_update(p);
+		pbx__rx_mode_update(p);
 	}
 	s->out.mode = PBX__OUT_NONE;
 	pbx__frames_update(s);
+	pbx__rx_mode_update(s);
 }
 
 void pbx__sess_bridge(struct pbx__sess *a, struct pbx__sess *b)
@@ -624,6 +664,8 @@ void pbx__sess_bridge(struct pbx__sess *a, struct pbx__sess *b)
 	a->echo = b->echo = false;
 	pbx__frames_update(a);
 	pbx__frames_update(b);
+	pbx__rx_mode_update(a);
+	pbx__rx_mode_update(b);
 }
 
 void pbx__gens_update(struct pbx__sess *s)
@@ -649,6 +691,7 @@ void pbx__gens_update(struct pbx__sess *s)
 		s->gnext = s->gprev = NULL;
 		s->in_gens = false;
 	}
+	pbx__rx_mode_update(s);
 }
 
 /* Take @p s off its worker: bridge, lists, 20 ms tick. Play and DTMF state stay. */
