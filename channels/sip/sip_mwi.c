@@ -134,10 +134,11 @@ static void mwi_changed(const char *mailbox, const struct pbx_vm_counts *c)
 }
 
 /* A (re)registration of an unsolicited user: tell that contact now. */
-static void mwi_registered(struct sip_stack *s, const struct sip_binding *b)
+static void mwi_registered(struct sip_stack *s, const struct pbx_user *u,
+			   const struct sip_binding *b)
 {
 	struct pbx_vm_counts c;
-	if (!unsolicited(b->aor->ext) || pbx_vm_counts(b->aor->ext, &c))
+	if (!u->mwi_unsolicited || pbx_vm_counts(b->aor->ext, &c))
 		return;
 	send_unsolicited(s, b, b->aor->ext, &c);
 }

@@ -510,7 +510,7 @@ static void handle_register(struct sip_stack *s, const struct sip_msg *m,
 		snprintf(uri, sizeof uri, "%.*s", (int)cs[i].uri.l, cs[i].uri.p);
 		const struct sip_binding *b = cs[i].expires ? binding_find(a, uri) : NULL;
 		if (b)
-			r->watch(s, b);
+			r->watch(s, &u, b);
 	}
 }
 

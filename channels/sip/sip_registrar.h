@@ -11,6 +11,8 @@
 #include "sip_timer.h"
 #include "sip_transport.h"
 
+struct pbx_user;
+
 struct sip_stack;
 struct sip_registrar;
 struct sip_ctsx;
@@ -56,10 +58,12 @@ unsigned sip_registrar_count(struct sip_registrar *r); /* bindings */
 
 /**
  * Called after a REGISTER has been answered 200, once for each binding it
- * added or refreshed (unsolicited MWI hooks here). @p b is valid during
- * the call only.
+ * added or refreshed (unsolicited MWI hooks here), with the user as the
+ * REGISTER found it, so the watcher needs no lookup of its own on this hot
+ * path. @p u and @p b are valid during the call only.
  */
-typedef void sip_binding_h(struct sip_stack *s, const struct sip_binding *b);
+typedef void sip_binding_h(struct sip_stack *s, const struct pbx_user *u,
+			   const struct sip_binding *b);
 /** Set (NULL: clear) the one binding watcher. */
 void sip_registrar_set_watch(struct sip_registrar *r, sip_binding_h *fn);
 
