@@ -24,6 +24,8 @@
 
 /* Below this RMS a frame is silence (about -42 dBFS, under any voice). */
 #define SILENCE_RMS 256.0
+/* Of the silence that ends a recording, this much stays at its end. */
+#define SILENCE_KEEP_MS 200
 
 struct rec_done;
 
@@ -114,8 +116,16 @@ void pbx__rec_tick(struct pbx__sess *s)
 	x->silent_ms = pbx_frame_rms(&f) < SILENCE_RMS ? x->silent_ms + PBX_FRAME_MS : 0;
 	if (x->o.max_ms && x->ms >= x->o.max_ms)
 		pbx__rec_stop(s, PBX_REC_MAXLEN, true);
-	else if (x->o.silence_ms && x->silent_ms >= x->o.silence_ms)
+	else if (x->o.silence_ms && x->silent_ms >= x->o.silence_ms) {
+		/* The silence that ended it is not part of it (as Asterisk's Record and
+		 * VoiceMail cut it): keep a little of it, so the end is not abrupt. */
+		unsigned keep_ms = x->ms - x->silent_ms + SILENCE_KEEP_MS;
+		if (keep_ms < x->ms) {
+			pbx_recorder_truncate(x->r, (uint64_t)keep_ms * x->rate / 1000);
+			x->ms = keep_ms;
+		}
 		pbx__rec_stop(s, PBX_REC_SILENCE, true);
+	}
 }
 
 /* ---- monitor --------------------------------------------------------------------------------- */

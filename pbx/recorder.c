@@ -82,7 +82,8 @@ struct pbx_recorder {
 	bool busy;                  /* a job is running */
 	bool closing, keep;
 	uint64_t samples;
-	int err; /* the first error a job met, as the loop knows it */
+	uint64_t keep_samples; /* at close, cut the file to this many; UINT64_MAX: all */
+	int err;               /* the first error a job met, as the loop knows it */
 	/* Job side (only while busy). */
 	struct block *job_blocks;
 	int job_err; /* err when the job started, then the job's own */
@@ -152,6 +153,10 @@ static void job_run(uv_work_t *w)
 				 (uv_hrtime() - b->handed_ns) / 1000);
 	}
 	if (r->job_final) {
+		sf_count_t frames = (sf_count_t)r->keep_samples;
+		if (r->sf && !err && r->keep_samples != UINT64_MAX &&
+		    sf_command(r->sf, SFC_FILE_TRUNCATE, &frames, sizeof frames))
+			err = EIO;
 		if (r->sf && sf_close(r->sf) && !err)
 			err = EIO;
 		r->sf = NULL;
@@ -243,6 +248,7 @@ int pbx_recorder_open(struct pbx_recorder **rp, uv_loop_t *loop, const char *pat
 	r->arg = arg;
 	r->tail = &r->full;
 	r->fd = -1;
+	r->keep_samples = UINT64_MAX;
 	*rp = r;
 	return 0;
 }
@@ -271,6 +277,14 @@ int pbx_recorder_write(struct pbx_recorder *r, const struct pbx_frame *f)
 	}
 	r->samples += f->samples;
 	return 0;
+}
+
+void pbx_recorder_truncate(struct pbx_recorder *r, uint64_t samples)
+{
+	if (samples < r->samples) {
+		r->keep_samples = samples;
+		r->samples = samples;
+	}
 }
 
 void pbx_recorder_close(struct pbx_recorder *r, bool keep)

@@ -115,6 +115,43 @@ static void test_discarded(void **state)
 	assert_int_equal(access(part, F_OK), -1);
 }
 
+/* A recording cut at close (it ended on silence): the file holds only what was kept. */
+static void test_truncated(void **state)
+{
+	(void)state;
+	char path[128];
+	snprintf(path, sizeof path, "%s/cut.wav", dir);
+	uv_loop_t loop;
+	struct pbx_recorder *r;
+	struct outcome o = {0};
+	struct pbx_tone t;
+	struct pbx_tone_spec spec = {.freq = {700}, .amplitude = 8000};
+	struct pbx_frame f;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(pbx_recorder_open(&r, &loop, path, 8000, on_done, &o), 0);
+	assert_int_equal(pbx_tone_init(&t, &spec, 8000), 0);
+	for (int k = 0; k < 125; k++) { /* 2.5 s: the cut falls in a block already written */
+		pbx_tone_next(&t, &f, 20);
+		assert_int_equal(pbx_recorder_write(r, &f), 0);
+		uv_run(&loop, UV_RUN_NOWAIT);
+	}
+	pbx_recorder_truncate(r, 9000);  /* 1.125 s */
+	pbx_recorder_truncate(r, 90000); /* more than written: no effect */
+	pbx_recorder_close(r, true);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(o.err, 0);
+	assert_true(fabs(o.seconds - 1.125) < 1e-9);
+	SF_INFO info = {0};
+	SNDFILE *sf = sf_open(path, SFM_READ, &info);
+	assert_non_null(sf);
+	assert_int_equal(info.frames, 9000);
+	int16_t x[9000];
+	assert_int_equal(sf_read_short(sf, x, 9000), 9000);
+	sf_close(sf);
+	assert_true(tone_share(x, 9000, 700, 8000) > 0.99);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -192,9 +229,8 @@ static void test_stats(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_tone_round_trip),
-	cmocka_unit_test(test_discarded),
-	cmocka_unit_test(test_errors),
+	cmocka_unit_test(test_tone_round_trip), cmocka_unit_test(test_discarded),
+	cmocka_unit_test(test_truncated),       cmocka_unit_test(test_errors),
 	cmocka_unit_test(test_stats),
 };
 

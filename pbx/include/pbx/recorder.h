@@ -43,6 +43,13 @@ int pbx_recorder_open(struct pbx_recorder **rp, uv_loop_t *loop, const char *pat
 int pbx_recorder_write(struct pbx_recorder *r, const struct pbx_frame *f);
 
 /**
+ * Keep only the first @p samples of what was written when the file is
+ * closed (a recording that ended on silence drops that silence). The
+ * done callback's length follows. No effect when fewer were written.
+ */
+void pbx_recorder_truncate(struct pbx_recorder *r, uint64_t samples);
+
+/**
  * Finish: keep the file (@p keep) or remove it (a message too short to
  * keep). The recorder frees itself after calling done; @p r must not be
  * used after this call.

@@ -303,3 +303,25 @@ def test_smtp_password_is_not_shown(pbx_factory):
     out = p.ok("core show settings")
     assert "hunter22" not in out
     assert 'voicemail.email.password = "********"' in out
+
+
+def test_silence_ends_the_message_and_is_cut_off(call_pbx, phone):
+    p = call_pbx(dialplan=DIALPLAN, users=("1001", "1003"))
+    p.stop()
+    p.sections["voicemail"] = {"silence_seconds": 2}
+    p.write_config()
+    p.start()
+    a = phone(p, "1001")
+    c = a.call("4003", codecs=("PCMU",))  # no greeting: the beep, then the message
+    c.established()
+    c.rtp.start_stream("PCMU", tone(F_MSG, 1.0))
+    wait_recording(p)
+    time.sleep(2.0)
+    c.rtp.stop_stream()  # then silence: nothing is sent
+    (msg,) = wait_messages(p, "1003", 1, timeout=15)
+    # 2 s of tone (and the jitter buffer's start), 0.2 s of the silence kept, not 2 s.
+    assert 1800 <= msg["duration_ms"] <= 2800, msg
+    rate, samples = read_wav(msg["file"])
+    assert abs(len(samples) / rate * 1000 - msg["duration_ms"]) < 25
+    check_tone(msg["file"], 1.5)
+    c.wait_bye(timeout=15)
