@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * When a message is deposited and voicemail.email.server is set, a mail
- * for the mailbox's user (their `email`) joins an in-memory queue. One mail
+ * for the mailbox's user (their `email`) joins the queue. One mail
  * at a time is built (vm_mail_mime.c: the WAV read and base64-encoded) and
  * sent in libuv's thread pool, because SMTP may wait on the network for
  * many seconds and the WAV may be megabytes: nothing here blocks the
@@ -11,8 +11,17 @@
  * retried after voicemail.email.retry_seconds, doubled each time up to an
  * hour, until max_tries; the voicemail message itself is never touched.
  *
- * The queue lives in memory: a restart drops the mails still pending (the
- * messages stay in their mailboxes). One sender is enough for an office:
+ * The queue survives a restart: each mail is also a row of the directory's
+ * vm_mail table (pbx_vm_mail_save), written when it is queued and after
+ * each failure, deleted when it is sent or given up. Only what a restart
+ * cannot rebuild is stored (message, recipient, VM_MSGNUM, tries, next
+ * try, last error); the text is made again from the message at start, and
+ * a mail whose message was deleted meanwhile is dropped. That costs one
+ * small SQLite write per queued mail and per failure, on this thread, as
+ * the deposit itself does. A mail that was being sent when the PBX stopped
+ * keeps its row: should that transfer still have succeeded, the mail goes
+ * out again after the restart, with the same Message-ID, so a server or
+ * reader can tell the copy. One sender is enough for an office:
  * a mail takes a second to send and messages arrive minutes apart. It also
  * means a mail server that hangs holds at most one of libuv's pool threads
  * (4 by default; recordings write from the others), for at most TOTAL_S.
@@ -60,8 +69,9 @@ static const char def_body[] = "${VM_CALLERID} left a message of ${VM_DUR} on ${
 
 struct vm_mail {
 	struct vm_mail *next;
-	unsigned id; /* in the queue, for the console and logs */
-	int64_t msg; /* the voicemail message */
+	unsigned id;     /* in the queue, for the console and logs */
+	int64_t msg;     /* the voicemail message */
+	unsigned msgnum; /* VM_MSGNUM: kept so that a restart makes the same subject */
 	char mailbox[PBX_EXT_MAX + 1];
 	char rcpt[sizeof((struct pbx_user *)0)->email];
 	char wav[sizeof((struct pbx_vm_msg *)0)->path]; /* "" when nothing is attached */
@@ -120,6 +130,43 @@ static void queue_remove(struct vm_mail *m)
 			return;
 		}
 	}
+}
+
+/* Store @p m's row: the next try as wall-clock time, so it means the same after a restart. */
+static void mail_save(const struct vm_mail *m)
+{
+	uint64_t now = uv_now(pbx_loop());
+	struct pbx_vm_mail r = {
+		.id = m->id,
+		.msg = m->msg,
+		.msgnum = m->msgnum,
+		.tries = m->tries,
+		.next = (int64_t)time(NULL) +
+			(m->due > now ? (int64_t)((m->due - now + 999) / 1000) : 0),
+	};
+	snprintf(r.mailbox, sizeof r.mailbox, "%s", m->mailbox);
+	snprintf(r.rcpt, sizeof r.rcpt, "%s", m->rcpt);
+	snprintf(r.error, sizeof r.error, "%s", m->error);
+	if (pbx_vm_mail_save(&r))
+		pbx_warning("voicemail: mail %u to %s not saved: a restart would lose it", m->id,
+			    m->rcpt);
+}
+
+/* Done with @p m, sent or given up: out of the queue and the table. */
+static void mail_forget(struct vm_mail *m)
+{
+	if (pbx_vm_mail_del(m->id))
+		pbx_warning("voicemail: mail %u to %s still saved: a restart would send it again",
+			    m->id, m->rcpt);
+	queue_remove(m);
+	mail_free(m);
+}
+
+static void queue_append(struct vm_mail *m)
+{
+	*mq.tail = m;
+	mq.tail = &m->next;
+	mq.count++;
 }
 
 /* ---- the worker ---------------------------------------------------------------------------- */
@@ -299,11 +346,18 @@ static void job_done(uv_work_t *req, int status)
 	if (status == UV_ECANCELED)
 		j->code = CURLE_ABORTED_BY_CALLBACK;
 	if (j->orphan) {
+		/*
+		 * The directory's statements are finalized by now: the row stays
+		 * either way, and a mail sent at the last moment goes again at the
+		 * next start (see the file comment).
+		 */
 		if (j->code == CURLE_OK)
 			pbx_notice("voicemail: mail %u for message %lld of %s sent to %s", m->id,
 				   (long long)m->msg, m->mailbox, m->rcpt);
 		else
-			pbx_warning("voicemail: mail %u to %s abandoned at stop", m->id, m->rcpt);
+			pbx_warning("voicemail: mail %u to %s interrupted at stop; it is sent at "
+				    "the next start",
+				    m->id, m->rcpt);
 		mail_free(m);
 		free(j);
 		if (!mq.loaded)
@@ -316,8 +370,7 @@ static void job_done(uv_work_t *req, int status)
 	if (j->code == CURLE_OK) {
 		pbx_notice("voicemail: mail %u for message %lld of %s sent to %s", m->id,
 			   (long long)m->msg, m->mailbox, m->rcpt);
-		queue_remove(m);
-		mail_free(m);
+		mail_forget(m);
 		free(j);
 		pump();
 		return;
@@ -336,8 +389,7 @@ static void job_done(uv_work_t *req, int status)
 		pbx_error("voicemail: mail %u for message %lld of %s to %s given up after %u "
 			  "tries: %s",
 			  m->id, (long long)m->msg, m->mailbox, m->rcpt, m->tries, m->error);
-		queue_remove(m);
-		mail_free(m);
+		mail_forget(m);
 	} else {
 		unsigned delay = vm_mail_backoff(
 			cfg->email.retry_seconds > 0 ? (unsigned)cfg->email.retry_seconds : 1,
@@ -345,6 +397,7 @@ static void job_done(uv_work_t *req, int status)
 		m->due = uv_now(pbx_loop()) + (uint64_t)delay * 1000;
 		pbx_warning("voicemail: mail %u to %s failed (try %u of %u): %s; next try in %u s",
 			    m->id, m->rcpt, m->tries, max, m->error, delay);
+		mail_save(m);
 	}
 	free(j);
 	pump();
@@ -440,6 +493,61 @@ static char *expand(const char *tmpl, const struct vm_mail_vars *v)
 	return b.data; /* the buffer's storage becomes the string */
 }
 
+/*
+ * A mail about @p msg for @p rcpt, its text made from the templates in
+ * force, into @p *mp (not queued). @p id is its queue id, @p msgnum its
+ * VM_MSGNUM. 0 or ENOMEM.
+ */
+static int mail_alloc(struct vm_mail **mp, const struct pbx_vm_msg *msg, const char *user_name,
+		      const char *rcpt, unsigned id, unsigned msgnum)
+{
+	const struct pbx_vm_cfg *cfg = pbx_vm_cfg();
+	struct vm_mail *m = calloc(1, sizeof *m);
+	int err = ENOMEM;
+	if (!m)
+		goto out;
+	struct vm_mail_vars v;
+	struct vm_mail_store st;
+	vm_mail_vars_fill(&v, &st, user_name, msg->mailbox, msg->cid_num, msg->cid_name, msg->time,
+			  msg->duration_ms, msgnum);
+	m->subject = expand(cfg->email.subject ? cfg->email.subject : def_subject, &v);
+	m->body = expand(cfg->email.body ? cfg->email.body : def_body, &v);
+	if (!m->subject || !m->body)
+		goto out;
+	m->id = id;
+	m->msg = msg->id;
+	m->msgnum = msgnum;
+	snprintf(m->mailbox, sizeof m->mailbox, "%s", msg->mailbox);
+	snprintf(m->rcpt, sizeof m->rcpt, "%s", rcpt);
+	if (cfg->email.attach)
+		snprintf(m->wav, sizeof m->wav, "%s", msg->path);
+	char host[128];
+	gethostname(host, sizeof host);
+	host[sizeof host - 1] = '\0';
+	if (cfg->email.from) {
+		snprintf(m->from, sizeof m->from, "%s", cfg->email.from);
+	} else {
+		snprintf(m->from, sizeof m->from, "pbx@%s", host);
+	}
+	vm_mail_addr(m->from_addr, sizeof m->from_addr, m->from);
+	vm_mail_date(m->date, sizeof m->date, msg->time);
+	msgid_host(host, sizeof host, m->from_addr);
+	/*
+	 * The same Message-ID on every try, before and after a restart, lets a
+	 * server that got one twice drop a copy. The message's id and time make
+	 * it unique: a message id is reused only after the newest is deleted.
+	 */
+	snprintf(m->msgid, sizeof m->msgid, "<vm.%lld.%lld.%u@%s>", (long long)msg->id,
+		 (long long)msg->time, m->id, host);
+	m->due = uv_now(pbx_loop());
+	*mp = m;
+	return 0;
+out:
+	if (m)
+		mail_free(m);
+	return err;
+}
+
 static void on_deposit(const struct pbx_vm_msg *msg)
 {
 	const struct pbx_vm_cfg *cfg = pbx_vm_cfg();
@@ -462,55 +570,88 @@ static void on_deposit(const struct pbx_vm_msg *msg)
 			  mq.count, (long long)msg->id, msg->mailbox);
 		return;
 	}
-	struct vm_mail *m = calloc(1, sizeof *m);
-	if (!m)
-		goto nomem;
 	/* The message's number among the new ones, as Asterisk's VM_MSGNUM; its id if unknown. */
 	struct pbx_vm_counts counts;
 	unsigned msgnum = (unsigned)msg->id;
 	if (!pbx_vm_counts(msg->mailbox, &counts) && counts.new_msgs)
 		msgnum = counts.new_msgs;
-	struct vm_mail_vars v;
-	struct vm_mail_store st;
-	vm_mail_vars_fill(&v, &st, u.name, msg->mailbox, msg->cid_num, msg->cid_name, msg->time,
-			  msg->duration_ms, msgnum);
-	m->subject = expand(cfg->email.subject ? cfg->email.subject : def_subject, &v);
-	m->body = expand(cfg->email.body ? cfg->email.body : def_body, &v);
-	if (!m->subject || !m->body)
-		goto nomem;
-	m->id = ++mq.last_id;
-	m->msg = msg->id;
-	snprintf(m->mailbox, sizeof m->mailbox, "%s", msg->mailbox);
-	snprintf(m->rcpt, sizeof m->rcpt, "%s", u.email);
-	if (cfg->email.attach)
-		snprintf(m->wav, sizeof m->wav, "%s", msg->path);
-	char host[128];
-	gethostname(host, sizeof host);
-	host[sizeof host - 1] = '\0';
-	if (cfg->email.from) {
-		snprintf(m->from, sizeof m->from, "%s", cfg->email.from);
-	} else {
-		snprintf(m->from, sizeof m->from, "pbx@%s", host);
+	struct vm_mail *m;
+	if (mail_alloc(&m, msg, u.name, u.email, mq.last_id + 1, msgnum)) {
+		pbx_error("voicemail: out of memory; no mail for message %lld of %s",
+			  (long long)msg->id, msg->mailbox);
+		return;
 	}
-	vm_mail_addr(m->from_addr, sizeof m->from_addr, m->from);
-	vm_mail_date(m->date, sizeof m->date, msg->time);
-	msgid_host(host, sizeof host, m->from_addr);
-	/* The same Message-ID on every try lets a server that got one twice drop a copy. */
-	snprintf(m->msgid, sizeof m->msgid, "<vm.%lld.%lld.%u.%lld@%s>", (long long)msg->id,
-		 (long long)msg->time, m->id, (long long)getpid(), host);
-	m->due = uv_now(pbx_loop());
-	*mq.tail = m;
-	mq.tail = &m->next;
-	mq.count++;
+	mq.last_id++;
+	queue_append(m);
+	mail_save(m);
 	pbx_info("voicemail: mail %u for message %lld of %s queued to %s", m->id,
 		 (long long)msg->id, msg->mailbox, m->rcpt);
 	pump();
-	return;
-nomem:
-	pbx_error("voicemail: out of memory; no mail for message %lld of %s", (long long)msg->id,
-		  msg->mailbox);
-	if (m)
-		mail_free(m);
+}
+
+/* One saved mail back into the queue at start; see the file comment. */
+static int reload_one(const struct pbx_vm_mail *r, void *arg)
+{
+	unsigned *n = arg;
+	/* Taken first, so that no new mail reuses the id of a row left in the table. */
+	if (r->id > mq.last_id)
+		mq.last_id = r->id;
+	struct pbx_vm_msg msg;
+	int err = pbx_vm_find(r->msg, &msg);
+	if (err == ENOENT) {
+		pbx_notice("voicemail: mail %u for message %lld of %s to %s dropped: the message "
+			   "no longer exists",
+			   r->id, (long long)r->msg, r->mailbox, r->rcpt);
+		pbx_vm_mail_del(r->id);
+		return 0;
+	}
+	if (err || mq.count >= QUEUE_MAX) {
+		pbx_error("voicemail: mail %u for message %lld of %s not reloaded (%s); kept for "
+			  "the next start",
+			  r->id, (long long)r->msg, r->mailbox, err ? strerror(err) : "queue full");
+		return 0;
+	}
+	/* The name as it is now; the recipient as it was when the mail was queued. */
+	struct pbx_user u;
+	const char *name = pbx_user_find(pbx_dir(), msg.mailbox, &u) ? NULL : u.name;
+	struct vm_mail *m;
+	if (mail_alloc(&m, &msg, name, r->rcpt, r->id, r->msgnum)) {
+		pbx_error("voicemail: out of memory; mail %u kept for the next start", r->id);
+		return 0;
+	}
+	m->tries = r->tries;
+	snprintf(m->error, sizeof m->error, "%s", r->error);
+	int64_t wait_s = r->next - (int64_t)time(NULL);
+	if (wait_s > 0)
+		m->due += (uint64_t)(wait_s < RETRY_MAX_S ? wait_s : RETRY_MAX_S) * 1000;
+	queue_append(m);
+	(*n)++;
+	return 0;
+}
+
+static int count_one(const struct pbx_vm_mail *r, void *arg)
+{
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* The mails saved by the last run, queued again (mail on) or left in the table (off). */
+static void reload(void)
+{
+	unsigned n = 0;
+	if (!pbx_vm_cfg()->email.server) {
+		pbx_vm_mail_each(count_one, &n);
+		if (n)
+			pbx_notice("voicemail: %u pending mail%s kept until voicemail.email.server "
+				   "is set",
+				   n, n == 1 ? "" : "s");
+		return;
+	}
+	pbx_vm_mail_each(reload_one, &n);
+	if (n)
+		pbx_notice("voicemail: %u pending mail%s from before the restart queued", n,
+			   n == 1 ? "" : "s");
+	pump();
 }
 
 /* ---- console ------------------------------------------------------------------------------- */
@@ -567,7 +708,8 @@ static const struct pbx_cli_cmd cmds[] = {
 	{"voicemail show queue [--json]", "list mails about new voicemail not sent yet",
 	 "Each pending mail: its queue id, mailbox, message id, recipient, failed tries, when "
 	 "the next try is, and the last error with the server's answer. The queue is kept in "
-	 "memory: a restart drops it (the messages stay in their mailboxes).",
+	 "the database: after a restart the pending mails are sent (a mail whose message was "
+	 "deleted meanwhile is dropped).",
 	 show_queue},
 };
 
@@ -592,7 +734,9 @@ static int vm_mail_load(void)
 	mq.tail = &mq.head;
 	mq.count = 0;
 	mq.job = NULL;
+	mq.last_id = 0;
 	mq.loaded = true;
+	reload();
 	return 0;
 }
 
@@ -602,21 +746,20 @@ static void vm_mail_unload(void)
 	pbx_vm_unwatch_deposit(on_deposit);
 	mq.loaded = false;
 	uv_close((uv_handle_t *)&mq.timer, NULL);
-	unsigned dropped = 0;
+	unsigned kept = 0;
 	for (struct vm_mail *m = mq.head, *next; m; m = next) {
 		next = m->next;
+		kept++; /* the one being sent too: its row stays, whatever job_done learns */
 		if (mq.job && mq.job->m == m)
 			continue; /* job_done frees it */
 		mail_free(m);
-		dropped++;
 	}
 	mq.head = NULL;
 	mq.tail = &mq.head;
 	mq.count = 0;
-	if (dropped)
-		pbx_warning("voicemail: %u pending mail%s dropped at stop (the queue is kept in "
-			    "memory only)",
-			    dropped, dropped == 1 ? "" : "s");
+	if (kept)
+		pbx_notice("voicemail: %u pending mail%s kept for the next start", kept,
+			   kept == 1 ? "" : "s");
 	if (mq.job) {
 		/*
 		 * The core runs the loop until every request is done, so job_done

@@ -139,6 +139,17 @@ static const char *const migrations[] = {
 	" remote_cseq INTEGER NOT NULL,"
 	" expires INTEGER NOT NULL,"
 	" PRIMARY KEY(call_id, local_tag));",
+	/* 5: voicemail mails not sent yet (apps/vm_mail.c), kept across a restart. No foreign
+	 * key to voicemail: a mail whose message is gone is dropped, logged, at start. */
+	"CREATE TABLE vm_mail("
+	" id INTEGER PRIMARY KEY CHECK(id > 0),"
+	" msg INTEGER NOT NULL,"
+	" mailbox TEXT NOT NULL,"
+	" rcpt TEXT NOT NULL,"
+	" msgnum INTEGER NOT NULL DEFAULT 0,"
+	" tries INTEGER NOT NULL DEFAULT 0 CHECK(tries >= 0),"
+	" next INTEGER NOT NULL,"
+	" error TEXT NOT NULL DEFAULT '');",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 

@@ -16,6 +16,7 @@
  *            before the commit leaves a row without a file (dropped) and a
  *            file without a row in the new folder (adopted there).
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -319,6 +320,9 @@ enum stmt_id {
 	ST_MOVE,
 	ST_READ,
 	ST_ALL,
+	ST_MAIL_SAVE,
+	ST_MAIL_DEL,
+	ST_MAIL_ALL,
 	ST_N
 };
 
@@ -348,6 +352,11 @@ static const char *const stmt_sql[ST_N] = {
 		    "WHEN ?2=1 THEN 1 ELSE read END WHERE id=?1",
 	[ST_READ] = "UPDATE voicemail SET read=?2 WHERE id=?1",
 	[ST_ALL] = "SELECT " COLS " FROM voicemail ORDER BY id",
+	[ST_MAIL_SAVE] = "INSERT OR REPLACE INTO vm_mail(id,msg,mailbox,rcpt,msgnum,tries,next,"
+			 "error) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+	[ST_MAIL_DEL] = "DELETE FROM vm_mail WHERE id=?1",
+	[ST_MAIL_ALL] = "SELECT id,msg,mailbox,rcpt,msgnum,tries,next,error FROM vm_mail "
+			"ORDER BY id",
 };
 
 #define MAX_CHANGED   8 /* watchers: voicemail.h says how many */
@@ -789,6 +798,85 @@ int pbx_vm_copy(int64_t id, const char *mailbox, struct pbx_vm_msg *out)
 		*out = n;
 	pbx_vm_changed(mailbox);
 	return 0;
+}
+
+/* ---- pending notification mails ---------------------------------------------------------- */
+
+int pbx_vm_mail_save(const struct pbx_vm_mail *m)
+{
+	assert(m->id > 0);
+	sqlite3_stmt *st = stmt(ST_MAIL_SAVE);
+	if (st) {
+		sqlite3_bind_int64(st, 1, m->id);
+		sqlite3_bind_int64(st, 2, m->msg);
+		sqlite3_bind_text(st, 3, m->mailbox, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, m->rcpt, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, m->msgnum);
+		sqlite3_bind_int64(st, 6, m->tries);
+		sqlite3_bind_int64(st, 7, m->next);
+		sqlite3_bind_text(st, 8, m->error, -1, SQLITE_STATIC);
+	}
+	int err = step_write(st);
+	if (st)
+		sqlite3_reset(st);
+	return err;
+}
+
+int pbx_vm_mail_del(unsigned id)
+{
+	sqlite3_stmt *st = stmt(ST_MAIL_DEL);
+	if (st)
+		sqlite3_bind_int64(st, 1, id);
+	int err = step_write(st);
+	if (st)
+		sqlite3_reset(st);
+	return err;
+}
+
+int pbx_vm_mail_each(pbx_vm_mail_each_h *fn, void *arg)
+{
+	/*
+	 * All rows are read first so that @p fn may write the table (a mail
+	 * whose message is gone is deleted from the callback). At most
+	 * apps/vm_mail.c's queue limit of rows, 1000 of 900 bytes.
+	 */
+	sqlite3_stmt *st = stmt(ST_MAIL_ALL);
+	if (!st)
+		return EIO;
+	struct pbx_vm_mail *rows = NULL;
+	size_t n = 0, cap = 0;
+	int rc, err = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct pbx_vm_mail *r = realloc(rows, cap * sizeof *r);
+			if (!r) {
+				err = ENOMEM;
+				break;
+			}
+			rows = r;
+		}
+		struct pbx_vm_mail *m = &rows[n++];
+		memset(m, 0, sizeof *m);
+		m->id = (unsigned)sqlite3_column_int64(st, 0);
+		m->msg = sqlite3_column_int64(st, 1);
+		copy_col(st, 2, m->mailbox, sizeof m->mailbox);
+		copy_col(st, 3, m->rcpt, sizeof m->rcpt);
+		m->msgnum = (unsigned)sqlite3_column_int64(st, 4);
+		m->tries = (unsigned)sqlite3_column_int64(st, 5);
+		m->next = sqlite3_column_int64(st, 6);
+		copy_col(st, 7, m->error, sizeof m->error);
+	}
+	if (!err && rc != SQLITE_DONE) {
+		pbx_error("voicemail: mail queue: %s", sqlite3_errmsg(vm.db));
+		err = EIO;
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; !err && i < n; i++)
+		if (fn(&rows[i], arg))
+			break;
+	free(rows);
+	return err;
 }
 
 /* ---- recovery ----------------------------------------------------------------------------- */

@@ -168,6 +168,36 @@ int pbx_vm_copy(int64_t id, const char *mailbox, struct pbx_vm_msg *out);
  */
 int pbx_vm_recover(void);
 
+/* ---- pending notification mails ---------------------------------------------------------- */
+
+/**
+ * A mail about a new message that is not sent yet, as apps/vm_mail.c keeps
+ * it in the directory's `vm_mail` table so that a restart does not lose it.
+ * The mail's text is not stored: it is made again from the message.
+ */
+struct pbx_vm_mail {
+	unsigned id; /* the queue's id, chosen by the caller; > 0 */
+	int64_t msg; /* the voicemail message */
+	char mailbox[PBX_EXT_MAX + 1];
+	char rcpt[sizeof((struct pbx_user *)0)->email];
+	unsigned msgnum; /* VM_MSGNUM when it was queued */
+	unsigned tries;  /* failed attempts so far */
+	int64_t next;    /* unix seconds of the next attempt */
+	char error[512]; /* the last failure, "" before any */
+};
+
+/** Insert @p m, or replace the row of the same id. 0 or EIO (logged). */
+int pbx_vm_mail_save(const struct pbx_vm_mail *m);
+/** Delete row @p id; no such row is not an error. 0 or EIO (logged). */
+int pbx_vm_mail_del(unsigned id);
+
+typedef int pbx_vm_mail_each_h(const struct pbx_vm_mail *m, void *arg); /* non-zero stops */
+/**
+ * Every saved mail, by id. The rows are read before the first call, so
+ * @p fn may save and delete (and query messages) meanwhile. 0, ENOMEM or EIO.
+ */
+int pbx_vm_mail_each(pbx_vm_mail_each_h *fn, void *arg);
+
 /* ---- watchers ------------------------------------------------------------------------------ */
 
 /**

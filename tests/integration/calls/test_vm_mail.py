@@ -2,7 +2,9 @@
 the user's email through a local SMTP server (Python's aiosmtpd, Debian's
 python3-aiosmtpd), with the subject as templated and the WAV attached, its
 tone measured. With the server down the mail waits in `voicemail show
-queue` with the error, and arrives on a retry once the server is up.
+queue` with the error, and arrives on a retry once the server is up; a
+restart keeps it (the queue is saved in pbx.db) unless its message was
+deleted meanwhile.
 
 1001 is a raw SIP phone (callib.Phone) that calls 1003, whose dialplan
 goes straight to app.voicemail("1003", "u"); it sends a 600 Hz tone
@@ -186,6 +188,69 @@ def test_mail_retried_until_the_server_is_up(pbx_factory, phone):
     finally:
         smtp.stop()
     assert path.exists()
+
+
+def failed_try(p):
+    """The queue once its one mail has failed a try (connection refused), waited for."""
+    def failed():
+        q = queue(p)
+        return q if q and q[0]["tries"] >= 1 and q[0]["last_error"] else None
+    return siplib.wait_for(failed, 10, "a failed try in `voicemail show queue`")
+
+
+def test_pending_mail_survives_a_restart(pbx_factory, phone):
+    port = free_port()  # nothing listens there yet
+    p = vm_pbx(pbx_factory, port, retry_seconds=1)
+    msg_id, path = leave_message(p, phone)
+    before = failed_try(p)
+    assert len(before) == 1, before
+    mail_id = before[0]["id"]
+    p.stop()
+    assert re.search(r"voicemail: 1 pending mail kept for the next start", p.log()), \
+        p.log()[-3000:]
+
+    p.start()
+    callib.wait_log(p, r"voicemail: 1 pending mail from before the restart queued")
+    q = queue(p)
+    assert len(q) == 1, q
+    assert q[0]["id"] == mail_id
+    assert q[0]["message"] == msg_id and q[0]["mailbox"] == "1003"
+    assert q[0]["recipient"] == RCPT
+    assert q[0]["tries"] >= before[0]["tries"]
+    assert "connect" in q[0]["last_error"].lower(), q[0]
+    text = p.ok("voicemail show queue")
+    assert re.search(rf"^{mail_id}\s+1003\s+{msg_id}\s+{re.escape(RCPT)}\s+\d+\s", text,
+                     re.M), text
+    assert "1 pending mail" in text
+
+    smtp = smtp_server(port)
+    try:
+        siplib.wait_for(smtp.box.got, 20, "the mail queued before the restart at the server")
+        got = smtp.box.got()
+        assert len(got) == 1
+        # Made again from the message: the same subject (VM_MSGNUM kept), body and WAV.
+        check_mail(p, got[0], msg_id, path)
+        siplib.wait_for(lambda: queue(p) == [], 5, "the queue to empty")
+    finally:
+        smtp.stop()
+    # Sent, the mail is gone from the database too: the next start has nothing to send.
+    p.stop()
+    p.start()
+    assert queue(p) == []
+    assert "from before the restart" not in p.log()
+
+
+def test_restart_drops_a_mail_whose_message_is_gone(pbx_factory, phone):
+    port = free_port()  # nothing listens there
+    p = vm_pbx(pbx_factory, port, retry_seconds=1)
+    msg_id, path = leave_message(p, phone)
+    failed_try(p)
+    p.ok("voicemail delete 1003 1")
+    p.stop()
+    p.start()
+    callib.wait_log(p, rf"voicemail: mail \d+ for message {msg_id} of 1003 to {re.escape(RCPT)} "
+                       r"dropped: the message no longer exists")
+    assert queue(p) == []
 
 
 def test_show_queue_when_mail_is_off(pbx):
