@@ -47,8 +47,9 @@ struct rec_done {
 static void rec_done(int err, const char *path, double seconds, void *arg)
 {
 	struct rec_done *d = arg;
+	/* The owner of the recording says it failed, once, in its own words. */
 	if (err)
-		pbx_warning("rtp %u: recording %s failed: %s", d->id, path, strerror(err));
+		pbx_info("rtp %u: recording %s failed: %s", d->id, path, strerror(err));
 	else
 		pbx_debug("rtp %u: recorded %s (%.1f s)", d->id, path, seconds);
 	pbx__media_post(PBX__EV_RECORD_DONE, d->id, err, d->ms,

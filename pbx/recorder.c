@@ -146,8 +146,9 @@ static void job_run(uv_work_t *w)
 		}
 	}
 	for (struct block *b = r->job_blocks; b && !err; b = b->next) {
+		errno = 0; /* a short write leaves the system's reason (ENOSPC) here */
 		if (sf_write_short(r->sf, b->pcm, (sf_count_t)b->n) != (sf_count_t)b->n)
-			err = EIO;
+			err = errno ? errno : EIO;
 		else
 			stat_add(&stats.blocks, &stats.block_wait_us, &stats.block_wait_max_us,
 				 (uv_hrtime() - b->handed_ns) / 1000);

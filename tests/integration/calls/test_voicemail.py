@@ -50,7 +50,8 @@ extensions = {
       app.hangup()
     end,
     ["_4XXX"] = function(context, exten)
-      app.voicemail("1" .. exten:sub(2), "s")
+      local st = app.voicemail("1" .. exten:sub(2), "s")
+      app.verbose("VM4 ret=" .. tostring(st))
       app.hangup()
     end,
     o = function() app.verbose("OPERATOR reached") app.hangup() end,
@@ -325,3 +326,39 @@ def test_silence_ends_the_message_and_is_cut_off(call_pbx, phone):
     assert abs(len(samples) / rate * 1000 - msg["duration_ms"]) < 25
     check_tone(msg["file"], 1.5)
     c.wait_bye(timeout=15)
+
+
+def test_full_disk_while_recording_says_so_and_keeps_nothing_half(call_pbx, phone):
+    """The mailbox's folder on a 64 KiB tmpfs (four seconds of 8 kHz audio): the
+    recording fails when it fills, the caller hears the error prompt, VMSTATUS is
+    FAILED, one log line says why, and neither a row nor a part file is left."""
+    import subprocess
+    p = call_pbx(dialplan=DIALPLAN, users=("1001", "1003"))
+    box = p.state_dir / "voicemail" / "1003"
+    box.mkdir(parents=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(box)],
+                       capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {r.stderr.strip()}")
+    try:
+        a = phone(p, "1001")
+        c = a.call("4003", codecs=("PCMU",))
+        c.established()
+        c.rtp.start_stream("PCMU", tone(F_MSG, 1.0))
+        m = callib.wait_log(p, r"VM4 ret=(\S+)", timeout=30)
+        c.rtp.stop_stream()
+        assert m.group(1) == "FAILED", m.group(0)
+        assert re.search(r"VoiceMail\(1003\): recording failed: No space left on device",
+                         p.log()), p.log()[-2000:]
+        assert len(re.findall(r"warning: .*No space left", p.log())) == 1, "one clear line"
+        c.wait_bye(timeout=15)
+        assert vm_show(p, "1003") == []
+        assert not [f for f in box.rglob("*") if f.is_file()], list(box.rglob("*"))
+    finally:
+        subprocess.run(["umount", str(box)], check=False)
+    # The PBX goes on: with room again, the next message is stored.
+    c = a.call("4003", codecs=("PCMU",))
+    c.established()
+    leave_message(c, 1.5, p, end="#")
+    assert len(wait_messages(p, "1003", 1)) == 1
+    folders_agree(p)
