@@ -120,6 +120,39 @@ static void on_signal(uv_signal_t *s, int signum)
 	pbx_stop(false);
 }
 
+int pbx__mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+		return ENAMETOOLONG;
+	for (char *p = path + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(path, 0750) && errno != EEXIST)
+				return errno;
+			*p = c;
+			if (!c)
+				return 0;
+		}
+	}
+}
+
+int pbx__fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	int fd = open(slash ? (slash == dir ? "/" : dir) : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int err = fsync(fd) ? errno : 0;
+	close(fd);
+	return err;
+}
+
 int pbx__mkdir_writable(const char *dir, const char **what)
 {
 	char path[PATH_MAX];
@@ -128,18 +161,10 @@ int pbx__mkdir_writable(const char *dir, const char **what)
 		*what = "path too long";
 		return ENAMETOOLONG;
 	}
-	for (char *p = path + 1;; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-			*p = '\0';
-			if (mkdir(path, 0750) && errno != EEXIST) {
-				*what = "cannot create";
-				return errno;
-			}
-			*p = c;
-			if (!c)
-				break;
-		}
+	int err = pbx__mkdir_p(path);
+	if (err) {
+		*what = err == ENAMETOOLONG ? "path too long" : "cannot create";
+		return err;
 	}
 	if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
 		*what = "not a directory";

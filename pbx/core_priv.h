@@ -12,6 +12,7 @@ struct pbx_config;
 struct pbx_buf;
 struct pbx_dir;
 struct sqlite3;
+struct sqlite3_stmt;
 
 /** The directory's database handle, for core stores beside the users (voicemail.c). */
 struct sqlite3 *pbx__dir_db(struct pbx_dir *d);
@@ -71,6 +72,12 @@ int pbx__log_feed_pop(int *level, char *out, size_t size, unsigned long *dropped
 
 /** Create @p dir and parents; check it is a writable directory. 0 or errno; *what names the failing step. */
 int pbx__mkdir_writable(const char *dir, const char **what);
+/** mkdir -p, mode 0750. 0 or errno. */
+int pbx__mkdir_p(const char *dir);
+/** fsync the folder that holds @p path, so a rename into or out of it survives a crash. */
+int pbx__fsync_dir_of(const char *path);
+/** Column @p col of a row as text into @p dst ("" for NULL), cut to @p len. */
+void pbx__sql_text(struct sqlite3_stmt *st, int col, char *dst, size_t len);
 
 /*
  * A fixed table of callbacks (watchers of users, of mailboxes): any

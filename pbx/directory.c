@@ -421,7 +421,7 @@ static void bind_user(sqlite3_stmt *st, const struct pbx_user *u, int64_t now)
 	sqlite3_bind_int(st, 14, u->vm_max_messages);
 }
 
-static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t len)
+void pbx__sql_text(sqlite3_stmt *st, int col, char *dst, size_t len)
 {
 	const unsigned char *s = sqlite3_column_text(st, col);
 	snprintf(dst, len, "%s", s ? (const char *)s : "");
@@ -431,22 +431,22 @@ static void row_user(sqlite3_stmt *st, struct pbx_user *u)
 {
 	char srtp[16];
 	memset(u, 0, sizeof *u);
-	copy_col(st, 0, u->ext, sizeof u->ext);
-	copy_col(st, 1, u->name, sizeof u->name);
-	copy_col(st, 2, u->realm, sizeof u->realm);
-	copy_col(st, 3, u->ha1_md5, sizeof u->ha1_md5);
-	copy_col(st, 4, u->ha1_sha256, sizeof u->ha1_sha256);
-	copy_col(st, 5, u->pin, sizeof u->pin);
-	copy_col(st, 6, u->email, sizeof u->email);
-	copy_col(st, 7, u->context, sizeof u->context);
-	copy_col(st, 8, srtp, sizeof srtp);
+	pbx__sql_text(st, 0, u->ext, sizeof u->ext);
+	pbx__sql_text(st, 1, u->name, sizeof u->name);
+	pbx__sql_text(st, 2, u->realm, sizeof u->realm);
+	pbx__sql_text(st, 3, u->ha1_md5, sizeof u->ha1_md5);
+	pbx__sql_text(st, 4, u->ha1_sha256, sizeof u->ha1_sha256);
+	pbx__sql_text(st, 5, u->pin, sizeof u->pin);
+	pbx__sql_text(st, 6, u->email, sizeof u->email);
+	pbx__sql_text(st, 7, u->context, sizeof u->context);
+	pbx__sql_text(st, 8, srtp, sizeof srtp);
 	u->srtp = pbx_srtp_policy_parse(srtp);
 	if (u->srtp < 0)
 		u->srtp = PBX_SRTP_OPTIONAL;
 	u->enabled = sqlite3_column_int(st, 9) != 0;
 	u->created = sqlite3_column_int64(st, 10);
 	u->updated = sqlite3_column_int64(st, 11);
-	copy_col(st, 12, u->auth, sizeof u->auth);
+	pbx__sql_text(st, 12, u->auth, sizeof u->auth);
 	const unsigned char *mwi = sqlite3_column_text(st, 13);
 	u->mwi_unsolicited = mwi && !strcmp((const char *)mwi, "unsolicited");
 	u->vm_max_messages = sqlite3_column_int(st, 14);
@@ -593,15 +593,15 @@ int pbx_binding_each(struct pbx_dir *d, pbx_binding_each_h *fn, void *arg)
 	struct pbx_binding b;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&b, 0, sizeof b);
-		copy_col(st, 0, b.ext, sizeof b.ext);
-		copy_col(st, 1, b.contact, sizeof b.contact);
-		copy_col(st, 2, b.source, sizeof b.source);
-		copy_col(st, 3, b.call_id, sizeof b.call_id);
+		pbx__sql_text(st, 0, b.ext, sizeof b.ext);
+		pbx__sql_text(st, 1, b.contact, sizeof b.contact);
+		pbx__sql_text(st, 2, b.source, sizeof b.source);
+		pbx__sql_text(st, 3, b.call_id, sizeof b.call_id);
 		b.cseq = (uint32_t)sqlite3_column_int64(st, 4);
 		b.expires = sqlite3_column_int64(st, 5);
 		b.registered = sqlite3_column_int64(st, 6);
-		copy_col(st, 7, b.user_agent, sizeof b.user_agent);
-		copy_col(st, 8, b.instance, sizeof b.instance);
+		pbx__sql_text(st, 7, b.user_agent, sizeof b.user_agent);
+		pbx__sql_text(st, 8, b.instance, sizeof b.instance);
 		if (fn(&b, arg))
 			break;
 	}
@@ -657,18 +657,18 @@ int pbx_subscription_each(struct pbx_dir *d, const char *event, pbx_subscription
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(sub, 0, sizeof *sub);
-		copy_col(st, 0, sub->call_id, sizeof sub->call_id);
-		copy_col(st, 1, sub->local_tag, sizeof sub->local_tag);
-		copy_col(st, 2, sub->user, sizeof sub->user);
-		copy_col(st, 3, sub->event, sizeof sub->event);
-		copy_col(st, 4, sub->event_id, sizeof sub->event_id);
-		copy_col(st, 5, sub->resource, sizeof sub->resource);
-		copy_col(st, 6, sub->remote_tag, sizeof sub->remote_tag);
-		copy_col(st, 7, sub->local_uri, sizeof sub->local_uri);
-		copy_col(st, 8, sub->remote_uri, sizeof sub->remote_uri);
-		copy_col(st, 9, sub->remote_target, sizeof sub->remote_target);
-		copy_col(st, 10, sub->routes, sizeof sub->routes);
-		copy_col(st, 11, sub->source, sizeof sub->source);
+		pbx__sql_text(st, 0, sub->call_id, sizeof sub->call_id);
+		pbx__sql_text(st, 1, sub->local_tag, sizeof sub->local_tag);
+		pbx__sql_text(st, 2, sub->user, sizeof sub->user);
+		pbx__sql_text(st, 3, sub->event, sizeof sub->event);
+		pbx__sql_text(st, 4, sub->event_id, sizeof sub->event_id);
+		pbx__sql_text(st, 5, sub->resource, sizeof sub->resource);
+		pbx__sql_text(st, 6, sub->remote_tag, sizeof sub->remote_tag);
+		pbx__sql_text(st, 7, sub->local_uri, sizeof sub->local_uri);
+		pbx__sql_text(st, 8, sub->remote_uri, sizeof sub->remote_uri);
+		pbx__sql_text(st, 9, sub->remote_target, sizeof sub->remote_target);
+		pbx__sql_text(st, 10, sub->routes, sizeof sub->routes);
+		pbx__sql_text(st, 11, sub->source, sizeof sub->source);
 		sub->local_cseq = (uint32_t)sqlite3_column_int64(st, 12);
 		sub->remote_cseq = (uint32_t)sqlite3_column_int64(st, 13);
 		sub->expires = sqlite3_column_int64(st, 14);

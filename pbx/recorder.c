@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <sndfile.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core_priv.h"
 #include "pbx/recorder.h"
 
 struct block {
@@ -113,19 +113,6 @@ static void free_blocks(struct block *b)
 	}
 }
 
-/* fsync the folder of @p path, so the rename itself survives a crash. */
-static int sync_dir(const char *path)
-{
-	char copy[PATH_MAX];
-	snprintf(copy, sizeof copy, "%s", path);
-	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	int err = fsync(fd) ? errno : 0;
-	close(fd);
-	return err;
-}
-
 /* In the thread pool. */
 static void job_run(uv_work_t *w)
 {
@@ -171,7 +158,7 @@ static void job_run(uv_work_t *w)
 			if (rename(r->tmp, r->path))
 				err = errno;
 			else
-				err = sync_dir(r->path);
+				err = pbx__fsync_dir_of(r->path);
 		}
 		if (err || !r->keep)
 			unlink(r->tmp);

@@ -227,25 +227,6 @@ int pbx_vm_dir(const char *mailbox, char *out, size_t size)
 	return fmt_path(out, size, "%s/voicemail/%s", state_dir(), mailbox);
 }
 
-/* mkdir -p for the few levels under STATE_DIR. */
-static int make_dirs(const char *path)
-{
-	char p[PATH_MAX];
-	if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-		return ENAMETOOLONG;
-	for (char *s = p + 1;; s++) {
-		if (*s == '/' || !*s) {
-			char c = *s;
-			*s = '\0';
-			if (mkdir(p, 0750) && errno != EEXIST)
-				return errno;
-			*s = c;
-			if (!c)
-				return 0;
-		}
-	}
-}
-
 static int sub_dir(const char *mailbox, const char *sub, char *out, size_t size)
 {
 	char dir[PATH_MAX];
@@ -253,7 +234,7 @@ static int sub_dir(const char *mailbox, const char *sub, char *out, size_t size)
 	if (!err)
 		err = fmt_path(out, size, "%s/%s", dir, sub);
 	if (!err)
-		err = make_dirs(out);
+		err = pbx__mkdir_p(out);
 	return err;
 }
 
@@ -288,22 +269,6 @@ int pbx_vm_greeting_path(const char *mailbox, const char *kind, char *out, size_
 	char dir[PATH_MAX];
 	int err = sub_dir(mailbox, "greet", dir, sizeof dir);
 	return err ? err : fmt_path(out, size, "%s/%s.wav", dir, kind);
-}
-
-/* fsync a folder, so a rename into or out of it survives a power cut. */
-static int sync_dir_of(const char *path)
-{
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	int err = fsync(fd) ? errno : 0;
-	close(fd);
-	return err;
 }
 
 /* ---- statements --------------------------------------------------------------------------- */
@@ -413,22 +378,16 @@ static int step_write(sqlite3_stmt *st)
 	return 0;
 }
 
-static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t len)
-{
-	const unsigned char *s = sqlite3_column_text(st, col);
-	snprintf(dst, len, "%s", s ? (const char *)s : "");
-}
-
 static void row_msg(sqlite3_stmt *st, struct pbx_vm_msg *m)
 {
 	memset(m, 0, sizeof *m);
 	m->id = sqlite3_column_int64(st, 0);
-	copy_col(st, 1, m->mailbox, sizeof m->mailbox);
+	pbx__sql_text(st, 1, m->mailbox, sizeof m->mailbox);
 	m->folder = sqlite3_column_int(st, 2);
 	if (m->folder < 0 || m->folder >= PBX_VM_NFOLDERS)
 		m->folder = PBX_VM_INBOX;
-	copy_col(st, 3, m->cid_num, sizeof m->cid_num);
-	copy_col(st, 4, m->cid_name, sizeof m->cid_name);
+	pbx__sql_text(st, 3, m->cid_num, sizeof m->cid_num);
+	pbx__sql_text(st, 4, m->cid_name, sizeof m->cid_name);
 	m->time = sqlite3_column_int64(st, 5);
 	m->duration_ms = (unsigned)sqlite3_column_int64(st, 6);
 	m->urgent = sqlite3_column_int(st, 7) != 0;
@@ -593,7 +552,7 @@ static int store(struct pbx_vm_msg *m, const char *from, int64_t id)
 		rollback();
 		return err;
 	}
-	sync_dir_of(m->path);
+	pbx__fsync_dir_of(m->path);
 	if (sql("COMMIT")) {
 		/* Back where it was: the caller still owns it and says the message failed. */
 		if (strcmp(from, m->path))
@@ -707,7 +666,7 @@ int pbx_vm_move(int64_t id, int folder)
 		rollback();
 		return err;
 	}
-	sync_dir_of(to);
+	pbx__fsync_dir_of(to);
 	if (sql("COMMIT")) {
 		rename(to, m.path);
 		rollback();
@@ -860,12 +819,12 @@ int pbx_vm_mail_each(pbx_vm_mail_each_h *fn, void *arg)
 		memset(m, 0, sizeof *m);
 		m->id = (unsigned)sqlite3_column_int64(st, 0);
 		m->msg = sqlite3_column_int64(st, 1);
-		copy_col(st, 2, m->mailbox, sizeof m->mailbox);
-		copy_col(st, 3, m->rcpt, sizeof m->rcpt);
+		pbx__sql_text(st, 2, m->mailbox, sizeof m->mailbox);
+		pbx__sql_text(st, 3, m->rcpt, sizeof m->rcpt);
 		m->msgnum = (unsigned)sqlite3_column_int64(st, 4);
 		m->tries = (unsigned)sqlite3_column_int64(st, 5);
 		m->next = sqlite3_column_int64(st, 6);
-		copy_col(st, 7, m->error, sizeof m->error);
+		pbx__sql_text(st, 7, m->error, sizeof m->error);
 	}
 	if (!err && rc != SQLITE_DONE) {
 		pbx_error("voicemail: mail queue: %s", sqlite3_errmsg(vm.db));
