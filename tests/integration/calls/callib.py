@@ -1064,6 +1064,19 @@ def wav_rate(path):
         return w.getframerate()
 
 
+def ctrl_messages(buf):
+    """The whole JSON netstrings at the start of @buf (baresip's ctrl_tcp), and the rest."""
+    import json
+    objs = []
+    while True:
+        m = re.match(rb"(\d+):", buf)
+        if not m or len(buf) < m.end() + int(m.group(1)) + 1:
+            return objs, buf
+        n = int(m.group(1))
+        objs.append(json.loads(buf[m.end():m.end() + n]))
+        buf = buf[m.end() + n + 1:]
+
+
 class Baresip:
     """baresip 1.0 headless: aufile reads a WAV as the microphone, sndfile
     dumps what is decoded from the network (dump-*-dec.wav in snd_path).
@@ -1159,15 +1172,8 @@ class Baresip:
                 if not data:
                     break
                 buf += data
-                # netstrings; skip events, keep the response
-                while True:
-                    m = re.match(rb"(\d+):", buf)
-                    if not m or len(buf) < m.end() + int(m.group(1)) + 1:
-                        break
-                    n = int(m.group(1))
-                    body = buf[m.end():m.end() + n]
-                    buf = buf[m.end() + n + 1:]
-                    obj = json.loads(body)
+                objs, buf = ctrl_messages(buf)  # skip events, keep the response
+                for obj in objs:
                     if obj.get("response"):
                         return obj
         raise AssertionError(f"baresip {self.user}: no response to {cmd!r}\n{self.log()[-3000:]}")

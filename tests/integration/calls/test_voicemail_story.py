@@ -22,7 +22,7 @@ import callib
 import siplib
 from callib import Baresip, tone
 from test_shipped_defaults import shipped_config
-from test_voicemailmain import keys, security_lines, wait_speech, wait_tone
+from test_voicemailmain import keys, security_lines, wait_speech, wait_tone, windows
 
 PIN = "4711"
 F_MSG = 600
@@ -58,17 +58,9 @@ class ControlEvents:
                 return
             if not data:
                 return
-            buf += data
-            while True:
-                m = re.match(rb"(\d+):", buf)
-                if not m or len(buf) < m.end() + int(m.group(1)) + 1:
-                    break
-                n = int(m.group(1))
-                obj = json.loads(buf[m.end():m.end() + n])
-                buf = buf[m.end() + n + 1:]
-                if obj.get("event"):
-                    with self.lock:
-                        self.events.append(obj)
+            objs, buf = callib.ctrl_messages(buf + data)
+            with self.lock:
+                self.events.extend(o for o in objs if o.get("event"))
 
     def mwi(self):
         """The bodies of the MWI_NOTIFY events so far."""
@@ -146,7 +138,7 @@ def test_voicemail_story_on_shipped_defaults(pbx_factory, phone, tmp_path):
         t1 = time.monotonic()
         keys(v, PIN + "#")
         began = wait_tone(v, t1, seconds=2.0)
-        heard = [1 for t, r, g in _windows(v, t1) if t < began and r >= 300 and g < 0.5]
+        heard = [1 for t, r, g in windows(v, t1) if t < began and r >= 300 and g < 0.5]
         assert len(heard) >= 10, "\"you have one new message\" before the message"
         assert not security_lines(p)
 
@@ -177,6 +169,3 @@ def test_voicemail_story_on_shipped_defaults(pbx_factory, phone, tmp_path):
         b.stop()
 
 
-def _windows(call, since):
-    from test_voicemailmain import windows
-    return windows(call, since)
