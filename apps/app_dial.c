@@ -37,6 +37,7 @@
 #include "pbx/core.h"
 #include "pbx/log.h"
 #include "pbx/module.h"
+#include "pbx/transfer.h"
 
 #include "apps.h"
 
@@ -50,6 +51,7 @@ static const struct pbx_arg_spec args[] = {
 };
 
 struct dial;
+static const struct pbx_chan_events leg_events;
 
 struct dial_leg {
 	struct dial *d;
@@ -184,8 +186,12 @@ static void leg_hangup(struct dial_leg *leg, int cause)
 	leg->ch = NULL;
 	if (leg->d->early == ch)
 		leg->d->early = NULL;
-	pbx_chan_set_owner(ch, NULL, NULL);
-	pbx_chan_hangup(ch, cause);
+	/* Taken by a transfer (all of a transfer's legs change hands before any
+	 * old owner hears of it): not ours to hang up any more. */
+	if (ch->ev == &leg_events && ch->ev_arg == leg) {
+		pbx_chan_set_owner(ch, NULL, NULL);
+		pbx_chan_hangup(ch, cause);
+	}
 	pbx_chan_unref(ch);
 }
 
@@ -233,15 +239,27 @@ static void dial_end(struct dial *d, const char *status, int cause)
 			}
 	set_times(d);
 	/* After Dial the caller is in no bridge: what the script does next
-	 * (playback, another Dial) starts from a channel of its own. */
-	if (d->caller->bridge == d->bridge)
+	 * (playback, another Dial) starts from a channel of its own. One still
+	 * bridged to someone was transferred there: not ours to break. */
+	if (d->caller->bridge == d->bridge && !pbx_bridge_peer(d->caller))
 		pbx_bridge_leave(d->caller);
 	pbx_info("%s: Dial(%s) ends: %s", d->caller->name, d->str, status);
-	if (d->in_exec || d->cancelled)
+	/* A transferee's new call failed: the transfer decides where it goes,
+	 * once the engine is done with this application (it may take the channel). */
+	bool xfer_failed = d->caller->xfer && strcmp(status, "ANSWER") && strcmp(status, "CANCEL");
+	struct pbx_chan *caller = d->caller;
+	if (d->in_exec || d->cancelled) {
+		if (xfer_failed)
+			pbx_transfer_failed(caller, status);
 		return;
+	}
 	struct pbx_app_call *call = d->call;
 	uv_close((uv_handle_t *)&d->timer, dial_closed);
+	pbx_chan_ref(caller);
 	pbx_app_finish(call, 0, status);
+	if (xfer_failed)
+		pbx_transfer_failed(caller, status);
+	pbx_chan_unref(caller);
 }
 
 static void ring_caller(struct dial *d)
@@ -249,6 +267,7 @@ static void ring_caller(struct dial *d)
 	if (d->rang)
 		return;
 	d->rang = true;
+	pbx_transfer_ringing(d->caller);
 	/* An answered caller cannot be sent 180; the driver has no ring tone of its own yet. */
 	if (d->caller->state != PBX_CHAN_UP)
 		pbx_chan_indicate(d->caller, PBX_IND_RINGING);
@@ -308,6 +327,7 @@ static void answered(struct dial *d, struct dial_leg *win)
 	pbx_chan_var_set(caller, "DIALEDPEERNAME", callee->name);
 	pbx_chan_var_set(caller, "DIALEDPEERNUMBER", win->dest);
 	pbx_info("%s: Dial: %s answered", caller->name, callee->name);
+	pbx_transfer_answered(caller);
 }
 
 /* Another leg in early media takes over when the one the caller heard fails. */
@@ -366,9 +386,32 @@ static void leg_hungup(struct pbx_chan *ch, int cause, void *arg)
 		dial_end(d, dial_status_of(d->causes, d->ncauses), PBX_CAUSE_NORMAL);
 }
 
+/* A transfer took the leg: forget it. A transferred callee ends the Dial as its hangup would. */
+static void leg_released(struct pbx_chan *ch, void *arg)
+{
+	struct dial_leg *leg = arg;
+	struct dial *d = leg->d;
+	if (leg->ch != ch)
+		return;
+	leg->ch = NULL;
+	if (d->early == ch)
+		d->early = NULL;
+	pbx_chan_unref(ch);
+	if (d->ended)
+		return;
+	if (d->winner == leg) {
+		dial_end(d, "ANSWER", PBX_CAUSE_NORMAL);
+		return;
+	}
+	cause_add(d, PBX_CAUSE_ANSWERED_ELSEWHERE);
+	if (!legs_alive(d) && !d->in_exec)
+		dial_end(d, dial_status_of(d->causes, d->ncauses), PBX_CAUSE_NORMAL);
+}
+
 static const struct pbx_chan_events leg_events = {
 	.state = leg_state,
 	.hangup = leg_hungup,
+	.released = leg_released,
 };
 
 static void timeout_tick(uv_timer_t *t)

@@ -79,6 +79,7 @@ struct dp_call {
 	bool hungup;        /* the hangup event came */
 	bool hangup_raised; /* an app raised "hung up" (logged as an end, not an error) */
 	bool killed;        /* ran past DP_SLICE_MS */
+	bool released;      /* the channel was taken away (transfer, redirect): stop, no h */
 	bool autoservice;
 	struct pbx_app_call ac;
 };
@@ -368,6 +369,10 @@ static int app_call(lua_State *L)
 		return lerror(L, "unknown application '%s'", name);
 	if (c->phase != DP_H && is_hungup(c))
 		return raise_hangup(L, c, app->name);
+	if (c->released) {
+		c->hangup_raised = true;
+		return lerror(L, "%s: the channel was transferred away", app->name);
+	}
 
 	/* Join what Lua passed with ',' (nil is empty), then split as the app declares. */
 	int nargs = lua_gettop(L), n = 0;
@@ -866,8 +871,20 @@ static void on_hangup(struct pbx_chan *ch, int cause, void *arg)
 	}
 }
 
+/* Taken by a transfer or a redirect: the function stops where it waits, and no h runs. */
+static void on_released(struct pbx_chan *ch, void *arg)
+{
+	struct dp_call *c = arg;
+	c->released = true;
+	if (c->ac.state == AC_PENDING)
+		cancel_app(c);
+	if (dc.running != c)
+		queue(c); /* else step() sees the flag when the script yields */
+}
+
 static const struct pbx_chan_events chan_events = {
 	.hangup = on_hangup,
+	.released = on_released,
 };
 
 /* Protected: a memory error here must not panic the PBX. */
@@ -1031,15 +1048,23 @@ static void step(struct dp_call *c)
 {
 	for (;;) {
 		int nres, rc;
+		if (c->released) {
+			pbx_debug("%s: %s@%s: the channel was taken away", c->ch->name, c->exten,
+				  c->context);
+			call_free(c);
+			return;
+		}
 		dc.running = c;
 		dp_slice_start();
 		rc = lua_resume(c->co, NULL, c->nargs, &nres);
 		dc.running = NULL;
 		c->nargs = 0;
-		if (rc == LUA_YIELD && !c->killed && c->ac.state == AC_PENDING)
+		if (rc == LUA_YIELD && !c->killed && c->ac.state == AC_PENDING && !c->released)
 			return; /* an application is waiting; op_finish or on_hangup queues us */
 		if (c->ac.state == AC_PENDING)
 			cancel_app(c); /* stopped while an app waits: it must not finish later */
+		if (c->released)
+			continue; /* freed at the top, with no h */
 		if (rc == LUA_OK) {
 			lua_settop(c->co, 0);
 			if (c->phase == DP_MAIN && c->goto_set && !is_hungup(c) && jump(c))

@@ -176,6 +176,8 @@ static void gone(struct pbx_chan *ch, int cause)
 	pbx_chan_ref(ch);
 	pbx_chan_moh_stop(ch);
 	pbx_bridge_leave(ch);
+	if (ch->xfer)
+		pbx__transfer_chan_gone(ch);
 	ch->app_ev = NULL;
 	const struct pbx_chan_events *ev = ch->ev;
 	ch->ev = NULL; /* no event after hangup */
@@ -288,6 +290,57 @@ void pbx_chan_app_events(struct pbx_chan *ch, const struct pbx_chan_events *ev, 
 {
 	ch->app_ev = ev;
 	ch->app_ev_arg = arg;
+}
+
+#define TAKE_MAX 4 /* an attended transfer takes four legs at once */
+
+void pbx_chan_take(struct pbx_chan *const *chs, size_t n, const struct pbx_chan_events *ev,
+		   void *arg)
+{
+	const struct pbx_chan_events *old[TAKE_MAX];
+	void *old_arg[TAKE_MAX];
+	if (n > TAKE_MAX)
+		n = TAKE_MAX;
+	for (size_t i = 0; i < n; i++) {
+		pbx_chan_ref(chs[i]);
+		old[i] = chs[i]->ev;
+		old_arg[i] = chs[i]->ev_arg;
+		chs[i]->ev = ev;
+		chs[i]->ev_arg = arg;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (old[i] && old[i]->released && !(old[i] == ev && old_arg[i] == arg))
+			old[i]->released(chs[i], old_arg[i]);
+		pbx_chan_unref(chs[i]);
+	}
+}
+
+int pbx_chan_redirect(struct pbx_chan *ch, const char *context, const char *exten)
+{
+	if (ch->state == PBX_CHAN_HUNGUP)
+		return ENOTCONN;
+	if (!pbx__dialplan_exists(context, exten))
+		return ENOENT;
+	char ctx[sizeof ch->context], ext[sizeof ch->exten];
+	snprintf(ctx, sizeof ctx, "%s", context); /* may point into the channel */
+	snprintf(ext, sizeof ext, "%s", exten);
+	pbx_chan_ref(ch);
+	pbx_chan_take(&ch, 1, NULL, NULL);
+	pbx_chan_moh_stop(ch);
+	pbx_bridge_leave(ch);
+	int err = ch->state == PBX_CHAN_HUNGUP ? ENOTCONN : pbx_dialplan_run(ch, ctx, ext);
+	if (err && ch->state != PBX_CHAN_HUNGUP) {
+		pbx_warning("%s: redirect to %s@%s failed: %s", ch->name, ext, ctx, strerror(err));
+		pbx_chan_hangup(ch, PBX_CAUSE_FAILURE);
+	}
+	pbx_chan_unref(ch);
+	return err;
+}
+
+void pbx_chan_party(const struct pbx_chan *ch, const char **num, const char **name)
+{
+	*num = ch->outgoing ? ch->exten : ch->caller_num;
+	*name = ch->outgoing ? "" : ch->caller_name;
 }
 
 /* ---- commands to the driver --------------------------------------------------------- */
@@ -468,6 +521,11 @@ int pbx_dialplan_run(struct pbx_chan *ch, const char *context, const char *exten
 bool pbx__dialplan_exists(const char *context, const char *exten)
 {
 	return dialplan && dialplan->exists && dialplan->exists(context, exten);
+}
+
+bool pbx_dialplan_exists(const char *context, const char *exten)
+{
+	return pbx__dialplan_exists(context, exten);
 }
 
 static int hangup_one(struct pbx_chan *ch, void *arg)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct pbx_config;
+struct pbx_chan;
 struct pbx_buf;
 struct pbx_dir;
 struct sqlite3;
@@ -92,6 +93,8 @@ void pbx__hook_del(pbx__hook_fn *slots, size_t n, pbx__hook_fn fn);
 
 /** Does the loaded dialplan have @p exten in @p context? */
 bool pbx__dialplan_exists(const char *context, const char *exten);
+/** A transferee (ch->xfer) hung up: the transfer ends (transfer.c). */
+void pbx__transfer_chan_gone(struct pbx_chan *ch);
 /** Hang up every channel (at stop). */
 void pbx__chan_hangup_all(int cause);
 

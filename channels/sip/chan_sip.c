@@ -56,6 +56,7 @@
 #include "pbx/log.h"
 #include "pbx/media.h"
 #include "pbx/module.h"
+#include "pbx/transfer.h"
 #include "sip_build.h"
 #include "sip_registrar.h"
 #include "sip_stack.h"
@@ -319,6 +320,8 @@ static int fork_invite(struct sip_sess *f)
 		return err;
 	pbx_buf_reset(&sip__cs.hdrs);
 	sip__put_caps(&sip__cs.hdrs);
+	if (f->call->referred_by)
+		pbx_buf_printf(&sip__cs.hdrs, "Referred-By: %s\r\n", f->call->referred_by);
 	sip_tsx_branch(branch, sizeof branch);
 	struct sip_dialog_req r = {.method = "INVITE",
 				   .cseq = f->dlg.local_cseq,
@@ -382,6 +385,20 @@ static void invite_reject(struct sip_stack *s, const struct sip_msg *m, const st
 	sip_stack_reply(s, t, m, src, code, reason, extra, NULL, NULL);
 }
 
+/* An INVITE with Replaces (RFC 3891): answered, and in the place of the call it names. */
+static void replace_call(struct pbx_chan *ch, struct pbx_chan *old)
+{
+	pbx_chan_ref(ch);
+	int err = pbx_chan_answer(ch);
+	if (!err)
+		err = pbx_transfer_replace(old, ch);
+	if (err) {
+		pbx_notice("%s: cannot replace %s: %s", ch->name, old->name, strerror(err));
+		pbx_chan_hangup(ch, PBX_CAUSE_FAILURE);
+	}
+	pbx_chan_unref(ch);
+}
+
 static void handle_invite(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
 			  struct sip_stsx *t)
 {
@@ -403,6 +420,12 @@ static void handle_invite(struct sip_stack *s, const struct sip_msg *m, const st
 	/* The phone stops retransmitting; everything below may take a while
 	 * (the dialplan runs before we return). */
 	sip_stack_reply(s, t, m, src, 100, NULL, NULL, NULL, NULL);
+	struct sip_sess *replaced;
+	uint16_t rcode = (uint16_t)sip__replaces_take(m, &replaced, &why);
+	if (rcode) {
+		invite_reject(s, m, src, t, rcode, why, NULL);
+		return;
+	}
 	if (pbx_stopping()) {
 		invite_reject(s, m, src, t, 503, "Shutting down", "Retry-After: 60\r\n");
 		return;
@@ -519,6 +542,10 @@ static void handle_invite(struct sip_stack *s, const struct sip_msg *m, const st
 	}
 	pbx_chan_set_state(ch, PBX_CHAN_RING);
 	pbx_info("%s: call from %s to %s@%s", ch->name, u.ext, ch->exten, ch->context);
+	if (replaced) {
+		replace_call(ch, replaced->call->ch);
+		return;
+	}
 
 	/* The dialplan may answer, bridge or hang up before this returns. */
 	pbx_chan_ref(ch);
@@ -667,6 +694,9 @@ static int tech_request(struct pbx_chan **chp, const char *dest, struct pbx_chan
 		snprintf(ch->caller_num, sizeof ch->caller_num, "%s", requester->caller_num);
 		snprintf(ch->caller_name, sizeof ch->caller_name, "%s", requester->caller_name);
 		call->caller_codec = rp ? rp->codec : NULL;
+		const char *by = pbx_chan_var_get(requester, "SIPREFERREDBYHDR");
+		if (by && *by && !strpbrk(by, "\r\n"))
+			call->referred_by = strdup(by);
 	}
 
 	char user[256], name[200], from[600];
@@ -904,6 +934,7 @@ static void tech_destroy(struct pbx_chan *ch)
 	ch->tech_pvt = NULL;
 	free(call->sdp_last);
 	free(call->offer);
+	free(call->referred_by);
 	sip__call_drop_fork_offers(call);
 	free(call);
 }
@@ -937,6 +968,28 @@ static void tech_media_timeout(struct pbx_chan *ch)
 	sip__kick();
 }
 
+/* Connected line after a transfer: an UPDATE without a body, naming the new party. */
+static void tech_connected_line(struct pbx_chan *ch, const char *num, const char *name)
+{
+	struct sip_call *call = ch->tech_pvt;
+	struct sip_sess *x = call->sess;
+	if (call->ended || !x || x->state != SIP_SESS_CONFIRMED || !*num)
+		return;
+	char user[256], qname[200], extra[700];
+	sip__user_escape(num, user, sizeof user);
+	if (*name) {
+		sip__quote_name(name, qname, sizeof qname);
+		snprintf(extra, sizeof extra, "P-Asserted-Identity: %s <sip:%s@%s>\r\n", qname,
+			 user, sip__cs.s->cfg->domain);
+	} else {
+		snprintf(extra, sizeof extra, "P-Asserted-Identity: <sip:%s@%s>\r\n", user,
+			 sip__cs.s->cfg->domain);
+	}
+	pbx_info("%s: connected line now %s", ch->name, num);
+	(void)sip__sess_send(x, "UPDATE", extra, NULL, NULL, NULL, NULL);
+	sip__kick();
+}
+
 static const struct pbx_chan_tech sip_tech = {
 	.name = "SIP",
 	.alias = "PJSIP",
@@ -950,6 +1003,7 @@ static const struct pbx_chan_tech sip_tech = {
 	.destroy = tech_destroy,
 	.describe = tech_describe,
 	.media_timeout = tech_media_timeout,
+	.connected_line = tech_connected_line,
 };
 
 static int show_dialogs(struct pbx_cli *cli, const struct pbx_cli_args *args)
@@ -993,6 +1047,7 @@ static int load(void)
 	sip_stack_set_handler(s, SIP_METHOD_BYE, sip__handle_no_dialog);
 	sip_stack_set_handler(s, SIP_METHOD_INFO, sip__handle_no_dialog);
 	sip_stack_set_handler(s, SIP_METHOD_UPDATE, sip__handle_no_dialog);
+	sip_stack_set_handler(s, SIP_METHOD_REFER, sip__refer_no_dialog);
 	sip_stack_set_cancel_handler(s, handle_cancel);
 	pbx_cli_register(&cmd_dialogs);
 	return pbx_chan_tech_register(&sip_tech);
@@ -1008,7 +1063,7 @@ static void unload(void)
 	sip_stack_set_cancel_handler(s, NULL);
 	for (int m = SIP_METHOD_INVITE; m < SIP_METHOD__COUNT; m++)
 		if (m == SIP_METHOD_INVITE || m == SIP_METHOD_BYE || m == SIP_METHOD_INFO ||
-		    m == SIP_METHOD_UPDATE)
+		    m == SIP_METHOD_UPDATE || m == SIP_METHOD_REFER)
 			sip_stack_set_handler(s, (enum sip_method)m, NULL);
 	/* Channels were hung up before the modules unload; what is left are
 	 * detached sessions waiting for an ACK or a final response. */

@@ -140,7 +140,8 @@ struct sip_call {
 	enum sdp_srtp srtp;
 	struct sdp_crypto keys[SIP_SRTP_NSUITES];
 	int nkeys;
-	bool srtp_warned; /* the "keys over a plain transport" warning was logged */
+	bool srtp_warned;  /* the "keys over a plain transport" warning was logged */
+	char *referred_by; /* outgoing, placed for a transferee: Referred-By of the INVITE */
 };
 
 #define DTMF_PT     101 /* telephone-event in our offers */
@@ -324,5 +325,29 @@ void sip__reply_481(struct sip_stack *s, const struct sip_msg *m, const struct s
 int sip__sess_link(struct sip_sess *x);
 void sip__handle_no_dialog(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
 			   struct sip_stsx *t);
+
+/* ---- sip_refer.c: transfer (REFER, Replaces) ------------------------------------------------ */
+
+/** A Replaces value (RFC 3891): slices into the text parsed. */
+struct sip_replaces {
+	struct sip_pl callid, to_tag, from_tag;
+	bool early_only;
+};
+/** "callid;to-tag=a;from-tag=b[;early-only]". 0 or EINVAL (no Call-ID or a tag missing). */
+int sip__replaces_parse(struct sip_pl v, struct sip_replaces *r);
+/** The session of dialog @p d when it is an INVITE session of ours, else NULL. */
+struct sip_sess *sip__sess_of_dialog(struct sip_dialog *d);
+/** REFER in the session's dialog: a transfer. */
+void sip__refer_request(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
+			struct sip_stsx *t);
+/** REFER outside any dialog of ours: refused. */
+void sip__refer_no_dialog(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+			  struct sip_stsx *t);
+/**
+ * The session an INVITE's Replaces header names (*xp, NULL when it has
+ * none): 0, or the response code to refuse the INVITE with (400, 481,
+ * 486) and @p why.
+ */
+int sip__replaces_take(const struct sip_msg *m, struct sip_sess **xp, const char **why);
 
 #endif

@@ -1084,6 +1084,7 @@ static bool sess_request(struct sip_stack *s, struct sip_dialog *d, const struct
 	case SIP_METHOD_INVITE: on_reinvite(x, m, src, t); break;
 	case SIP_METHOD_UPDATE: on_update(x, m, src, t); break;
 	case SIP_METHOD_INFO: on_info(x, m, src, t); break;
+	case SIP_METHOD_REFER: sip__refer_request(x, m, src, t); break;
 	case SIP_METHOD_OPTIONS: {
 		char extra[320];
 		snprintf(extra, sizeof extra, "Allow: %s\r\nAccept: " SDP_TYPE "\r\n", s->allow);
@@ -1096,6 +1097,13 @@ static bool sess_request(struct sip_stack *s, struct sip_dialog *d, const struct
 }
 
 static const struct sip_dialog_usage sess_usage = {"session", sess_request};
+
+struct sip_sess *sip__sess_of_dialog(struct sip_dialog *d)
+{
+	if (d->usage != &sess_usage)
+		return NULL;
+	return (struct sip_sess *)((char *)d - offsetof(struct sip_sess, dlg));
+}
 
 int sip__sess_link(struct sip_sess *x)
 {

@@ -91,6 +91,11 @@ struct pbx_chan_tech {
 	void (*describe)(struct pbx_chan *ch, struct pbx_buf *out);
 	/** No RTP arrived for rtp.timeout seconds: the driver ends the call its way. May be NULL. */
 	void (*media_timeout)(struct pbx_chan *ch);
+	/**
+	 * The party at the far end of the bridge is now @p num / @p name (a
+	 * transfer): tell the phone (connected line). May be NULL.
+	 */
+	void (*connected_line)(struct pbx_chan *ch, const char *num, const char *name);
 };
 
 /** What the owner of a channel hears. Every callback may be NULL. */
@@ -103,6 +108,12 @@ struct pbx_chan_events {
 	void (*media_done)(struct pbx_chan *ch, int err, void *arg);
 	/** A recording (pbx_rtp_record) ended: enum pbx_rec_why, errno, length. */
 	void (*record_done)(struct pbx_chan *ch, int why, int err, unsigned ms, void *arg);
+	/**
+	 * Another owner took the channel (a transfer, a redirect; see
+	 * pbx_chan_take): forget it, and neither hang it up nor touch its
+	 * bridge. No more events come.
+	 */
+	void (*released)(struct pbx_chan *ch, void *arg);
 };
 
 struct pbx_var;
@@ -124,6 +135,7 @@ struct pbx_chan {
 	void *app_ev_arg;
 	struct pbx_bridge *bridge; /* the bridge it is a member of (a reference), or NULL */
 	struct pbx_moh *moh;       /* hold music playing to it, or NULL (chan_media.c) */
+	struct pbx_xfer *xfer;     /* the blind transfer it is the transferee of (transfer.c) */
 	struct pbx_var *vars;
 	time_t created, answered;
 	int hangup_cause; /* once hung up; before, a cause proposed by an app */
@@ -187,6 +199,27 @@ void pbx_chan_set_owner(struct pbx_chan *ch, const struct pbx_chan_events *ev, v
  * Hangup always goes to the owner, which cancels the application.
  */
 void pbx_chan_app_events(struct pbx_chan *ch, const struct pbx_chan_events *ev, void *arg);
+/**
+ * Take @p n channels from their owners for a new owner (@p ev NULL: none
+ * until the caller sets one). Every channel changes hands first; then each
+ * old owner hears `released`. So an old owner that ends on it (a Dial
+ * whose caller is taken hangs up its legs) no longer finds the others as
+ * its own, whatever the order.
+ */
+void pbx_chan_take(struct pbx_chan *const *chs, size_t n, const struct pbx_chan_events *ev,
+		   void *arg);
+/**
+ * Send @p ch to @p exten in @p context, away from what it does now (its
+ * dialplan, or the Dial that owns it): the console's `channel redirect`,
+ * app.transfer's internal case. It leaves its bridge. 0, ENOENT (no such
+ * extension), ENOTCONN (hung up) or the dialplan's error.
+ */
+int pbx_chan_redirect(struct pbx_chan *ch, const char *context, const char *exten);
+/**
+ * The number and name of the party at the far end of @p ch: the caller of
+ * an incoming leg, the called user of an outgoing one.
+ */
+void pbx_chan_party(const struct pbx_chan *ch, const char **num, const char **name);
 int pbx_chan_call(struct pbx_chan *ch, int timeout_s);
 int pbx_chan_answer(struct pbx_chan *ch);
 /** Hang up from our side. Safe to call twice; the owner's hangup event still fires once. */
@@ -246,6 +279,8 @@ struct pbx_dialplan_ops {
 	/** Is there an extension @p exten in @p context (for `channel originate`)? */
 	bool (*exists)(const char *context, const char *exten);
 };
+/** Is there an extension @p exten in @p context of the loaded dialplan? */
+bool pbx_dialplan_exists(const char *context, const char *exten);
 int pbx_dialplan_register(const struct pbx_dialplan_ops *ops);
 void pbx_dialplan_unregister(const struct pbx_dialplan_ops *ops);
 /** Start the dialplan at @p context, @p exten for an existing channel (originate). */

@@ -1,0 +1,314 @@
+/**
+ * @file sip_refer.c  Transfer on the wire: REFER in a call (RFC 3515), Replaces (RFC 3891)
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A phone transfers by sending REFER in its call. Blind: Refer-To names a
+ * number or a user, which must be an extension of the transferor's context
+ * (or TRANSFER_CONTEXT) before we accept (202); the core's transfer then
+ * runs it for the transferee. Attended: Refer-To carries Replaces naming
+ * the transferor's other call on this PBX; the two far ends are joined.
+ *
+ * The REFER's implicit subscription shares the call's dialog, so its
+ * NOTIFYs (Event: refer, a message/sipfrag body: 100, 180, the final
+ * status) go in that dialog, as requests of the session. Refer-Sub: false
+ * (RFC 4488) asks for none, and gets none.
+ *
+ * An INVITE with Replaces takes the place of the dialog it names: a
+ * confirmed call of ours; 481 when there is none, 486 when it is early.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pbx/bridge.h"
+#include "pbx/chan.h"
+#include "pbx/core.h"
+#include "pbx/directory.h"
+#include "pbx/log.h"
+#include "pbx/transfer.h"
+
+#include "chan_sip.h"
+#include "sip_stack.h"
+#include "sip_uri.h"
+
+#define SIPFRAG_TYPE "message/sipfrag;version=2.0"
+
+_Static_assert(sizeof(uintptr_t) >= 8, "a report argument packs a session id and a CSeq");
+
+/* The NOTIFYs of one REFER: its session (by id) and CSeq, packed into the report argument. */
+static void *report_arg(const struct sip_sess *x, uint32_t cseq)
+{
+	return (void *)(((uintptr_t)x->id << 32) | cseq);
+}
+
+static void notify(struct sip_sess *x, uint32_t refer_cseq, int code, const char *reason)
+{
+	char extra[320], body[96];
+	if (!x || x->state == SIP_SESS_ENDED)
+		return;
+	snprintf(extra, sizeof extra,
+		 "Contact: <%s>\r\nEvent: refer;id=%u\r\nSubscription-State: %s\r\n", x->contact,
+		 refer_cseq, code >= 200 ? "terminated;reason=noresource" : "active;expires=60");
+	snprintf(body, sizeof body, "SIP/2.0 %d %s\r\n", code, reason);
+	(void)sip__sess_send(x, "NOTIFY", extra, SIPFRAG_TYPE, body, NULL, NULL);
+	sip__kick();
+}
+
+static void on_progress(void *arg, int code, const char *reason)
+{
+	uintptr_t v = (uintptr_t)arg;
+	notify(sip__sess_of((void *)(uintptr_t)(uint32_t)(v >> 32)), (uint32_t)v, code, reason);
+}
+
+static const struct pbx_xfer_report report = {.progress = on_progress};
+
+int sip__replaces_parse(struct sip_pl v, struct sip_replaces *r)
+{
+	struct sip_pl params, name, val;
+	memset(r, 0, sizeof *r);
+	v = sip_pl_trim(v);
+	const char *semi = memchr(v.p, ';', v.l);
+	r->callid = sip_pl_trim((struct sip_pl){v.p, semi ? (size_t)(semi - v.p) : v.l});
+	if (!r->callid.l)
+		return EINVAL;
+	params = semi ? (struct sip_pl){semi, v.l - (size_t)(semi - v.p)} : (struct sip_pl){"", 0};
+	while (!sip_param_next(&params, &name, &val)) {
+		if (!sip_pl_casecmp_str(name, "to-tag"))
+			r->to_tag = val;
+		else if (!sip_pl_casecmp_str(name, "from-tag"))
+			r->from_tag = val;
+		else if (!sip_pl_casecmp_str(name, "early-only"))
+			r->early_only = true;
+	}
+	return r->to_tag.l && r->from_tag.l ? 0 : EINVAL;
+}
+
+/* Whose perspective the tags take varies among phones: try ours, then the other. */
+static struct sip_sess *replaces_find(const struct sip_replaces *r)
+{
+	struct sip_dialog *d =
+		sip_dialog_lookup(sip__cs.s->dialogs, r->callid, r->to_tag, r->from_tag);
+	if (!d)
+		d = sip_dialog_lookup(sip__cs.s->dialogs, r->callid, r->from_tag, r->to_tag);
+	return d ? sip__sess_of_dialog(d) : NULL;
+}
+
+/* The Replaces of a Refer-To URI's headers (?Replaces=...&...), unescaped into @p buf. */
+static int uri_replaces(struct sip_pl headers, char *buf, size_t len)
+{
+	struct sip_pl rest = headers;
+	while (rest.l) {
+		const char *amp = memchr(rest.p, '&', rest.l);
+		struct sip_pl item = {rest.p, amp ? (size_t)(amp - rest.p) : rest.l};
+		rest = amp ? (struct sip_pl){amp + 1, rest.l - item.l - 1} : (struct sip_pl){"", 0};
+		const char *eq = memchr(item.p, '=', item.l);
+		if (!eq)
+			continue;
+		struct sip_pl name = {item.p, (size_t)(eq - item.p)};
+		if (sip_pl_casecmp_str(name, "Replaces"))
+			continue;
+		size_t n;
+		struct sip_pl val = {eq + 1, item.l - name.l - 1};
+		if (sip_uri_unescape(val, buf, len, &n) || strlen(buf) != n)
+			return EINVAL;
+		return 0;
+	}
+	return ENOENT;
+}
+
+/* The user a call's leg stands for: who called in, or who was called. */
+static const char *leg_user(const struct pbx_chan *ch)
+{
+	const char *num, *name;
+	pbx_chan_party(ch, &num, &name);
+	return num;
+}
+
+static void accept_refer(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
+			 struct sip_stsx *t, bool sub)
+{
+	char extra[256];
+	snprintf(extra, sizeof extra, "Contact: <%s>\r\n%s", x->contact,
+		 sub ? "" : "Refer-Sub: false\r\n");
+	sip_stack_reply(sip__cs.s, t, m, src, 202, NULL, extra, NULL, NULL);
+	if (sub)
+		notify(x, m->cseq_num, 100, "Trying");
+}
+
+static void refer_attended(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
+			   struct sip_stsx *t, bool sub, const char *replaces)
+{
+	struct sip_stack *s = sip__cs.s;
+	struct pbx_chan *t1 = x->call->ch;
+	struct sip_replaces r;
+	if (sip__replaces_parse(sip_pl_str(replaces), &r)) {
+		sip_stack_reply(s, t, m, src, 400, "Bad Replaces in Refer-To", NULL, NULL, NULL);
+		return;
+	}
+	struct sip_sess *y = replaces_find(&r);
+	struct sip_call *other = y ? y->call : NULL;
+	if (other == x->call) {
+		sip_stack_reply(s, t, m, src, 400, "Replaces names this call", NULL, NULL, NULL);
+		return;
+	}
+	if (other && !other->ended && strcmp(leg_user(other->ch), leg_user(t1))) {
+		pbx_notice("%s: REFER with Replaces names a call of another user (%s): refused",
+			   t1->name, other->ch->name);
+		sip_stack_reply(s, t, m, src, 403, "Replaces names a call of another user", NULL,
+				NULL, NULL);
+		return;
+	}
+	accept_refer(x, m, src, t, sub);
+	if (!other || other->ended) {
+		/* The call to replace is gone: the held party stays with the transferor. */
+		pbx_notice("%s: attended transfer: no call %.*s to replace", t1->name,
+			   (int)r.callid.l, r.callid.p);
+		if (sub)
+			notify(x, m->cseq_num, 481, "Call/Transaction Does Not Exist");
+		return;
+	}
+	int err = pbx_transfer_attended(t1, other->ch, sub ? &report : NULL,
+					report_arg(x, m->cseq_num));
+	if (err) {
+		pbx_notice("%s: attended transfer with %s failed: %s", t1->name, other->ch->name,
+			   strerror(err));
+		if (sub)
+			notify(x, m->cseq_num, err == ENOENT ? 481 : 503,
+			       err == ENOENT ? "Call/Transaction Does Not Exist"
+					     : "Service Unavailable");
+	}
+}
+
+static void refer_blind(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
+			struct sip_stsx *t, bool sub, const struct sip_uri *u)
+{
+	struct sip_stack *s = sip__cs.s;
+	struct pbx_chan *ch = x->call->ch;
+	char exten[80], ctx[80], reason[200];
+	size_t n = 0;
+	if (!u->user.l || sip_uri_unescape(u->user, exten, sizeof exten, &n) ||
+	    strlen(exten) != n || !*exten) {
+		sip_stack_reply(s, t, m, src, 404, "Refer-To names no user or number", NULL, NULL,
+				NULL);
+		return;
+	}
+	/* The transferor's own context: its user's (an outgoing leg has the callee's). */
+	const char *own = ch->context;
+	struct pbx_user user;
+	if (ch->outgoing)
+		own = pbx_user_find(pbx_dir(), ch->exten, &user) ? "" : user.context;
+	pbx_transfer_context(ch, own, ctx, sizeof ctx);
+	struct pbx_chan *peer = pbx_bridge_peer(ch);
+	if (!peer || peer->state == PBX_CHAN_HUNGUP) {
+		sip_stack_reply(s, t, m, src, 403, "Nothing to transfer: the call is not bridged",
+				NULL, NULL, NULL);
+		return;
+	}
+	if (!pbx_dialplan_exists(ctx, exten)) {
+		snprintf(reason, sizeof reason, "No extension %.40s in context %.40s", exten, ctx);
+		pbx_notice("%s: transfer to %s refused: %s", ch->name, exten, reason);
+		sip_stack_reply(s, t, m, src, 404, reason, NULL, NULL, NULL);
+		return;
+	}
+	if (peer->xfer) {
+		sip_stack_reply(s, t, m, src, 491, "A transfer of this call is in progress", NULL,
+				NULL, NULL);
+		return;
+	}
+	/* RFC 3892: who referred goes on with the new call (the driver's INVITE carries it). */
+	const struct sip_hdr *rb = sip_msg_hdr_first(m, SIP_HDR_REFERRED_BY);
+	char by[256];
+	if (rb)
+		snprintf(by, sizeof by, "%.*s", (int)rb->value.l, rb->value.p);
+	else
+		snprintf(by, sizeof by, "<sip:%s@%s>", leg_user(ch), s->cfg->domain);
+	pbx_chan_var_set(peer, "SIPREFERREDBYHDR", by);
+	accept_refer(x, m, src, t, sub);
+	int err = pbx_transfer_blind(ch, ctx, exten, sub ? &report : NULL,
+				     report_arg(x, m->cseq_num));
+	if (err && sub)
+		notify(x, m->cseq_num, 503, "Service Unavailable");
+}
+
+void sip__refer_request(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
+			struct sip_stsx *t)
+{
+	struct sip_stack *s = sip__cs.s;
+	struct sip_call *call = x->call;
+	if (!call || call->ended || x->state == SIP_SESS_ENDED) {
+		sip__reply_481(s, m, src, t);
+		return;
+	}
+	if (x->state != SIP_SESS_CONFIRMED || (call->outgoing && call->sess != x)) {
+		sip_stack_reply(s, t, m, src, 403, "No transfer before the call is answered", NULL,
+				NULL, NULL);
+		return;
+	}
+	const struct sip_hdr *rt = sip_msg_hdr_first(m, SIP_HDR_REFER_TO);
+	struct sip_addr a;
+	struct sip_uri u;
+	if (!rt || sip_msg_hdr_count(m, SIP_HDR_REFER_TO) != 1) {
+		sip_stack_reply(s, t, m, src, 400, "One Refer-To header expected", NULL, NULL,
+				NULL);
+		return;
+	}
+	if (sip_addr_parse(&a, rt->value) || sip_uri_parse(&u, a.uri)) {
+		sip_stack_reply(s, t, m, src, 400, "Bad Refer-To", NULL, NULL, NULL);
+		return;
+	}
+	const struct sip_hdr *rs = sip_msg_hdr_first(m, SIP_HDR_REFER_SUB);
+	bool sub = !rs || sip_pl_casecmp_str(sip_pl_trim(rs->value), "false");
+	char replaces[512];
+	int err = uri_replaces(u.headers, replaces, sizeof replaces);
+	if (err == EINVAL) {
+		sip_stack_reply(s, t, m, src, 400, "Bad Replaces in Refer-To", NULL, NULL, NULL);
+		return;
+	}
+	pbx_info("%s: REFER to %.*s", call->ch->name, (int)a.uri.l, a.uri.p);
+	if (!err)
+		refer_attended(x, m, src, t, sub, replaces);
+	else
+		refer_blind(x, m, src, t, sub, &u);
+}
+
+void sip__refer_no_dialog(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+			  struct sip_stsx *t)
+{
+	struct sip_addr to;
+	if (!sip_msg_to(m, &to) && to.tag.l) {
+		sip__reply_481(s, m, src, t);
+		return;
+	}
+	sip_stack_reply(s, t, m, src, 403, "REFER only inside a call", NULL, NULL, NULL);
+}
+
+int sip__replaces_take(const struct sip_msg *m, struct sip_sess **xp, const char **why)
+{
+	const struct sip_hdr *h = sip_msg_hdr_first(m, SIP_HDR_REPLACES);
+	struct sip_replaces r;
+	*xp = NULL;
+	if (!h)
+		return 0;
+	if (sip_msg_hdr_count(m, SIP_HDR_REPLACES) != 1 || sip__replaces_parse(h->value, &r)) {
+		*why = "Bad Replaces";
+		return 400;
+	}
+	struct sip_sess *y = replaces_find(&r);
+	if (!y || !y->call || y->call->ended || y->state == SIP_SESS_ENDED) {
+		*why = "No dialog to replace";
+		return 481;
+	}
+	if (y->state != SIP_SESS_CONFIRMED) {
+		/* Picking up a call that still rings is not built: its dialog is not ours to end. */
+		*why = "The dialog to replace is early";
+		return 486;
+	}
+	if (r.early_only) {
+		*why = "The dialog to replace is confirmed (early-only)";
+		return 486;
+	}
+	*xp = y;
+	return 0;
+}
