@@ -280,6 +280,16 @@ void pbx_chan_record_done(struct pbx_chan *ch, int why, int err, unsigned ms)
 		ev->record_done(ch, why, err, ms, arg);
 }
 
+void pbx_chan_transfer_done(struct pbx_chan *ch, int code)
+{
+	void *arg;
+	if (ch->state == PBX_CHAN_HUNGUP)
+		return;
+	const struct pbx_chan_events *ev = evs_for(ch, &arg);
+	if (ev && ev->transfer_done)
+		ev->transfer_done(ch, code, arg);
+}
+
 void pbx_chan_set_owner(struct pbx_chan *ch, const struct pbx_chan_events *ev, void *arg)
 {
 	ch->ev = ev;

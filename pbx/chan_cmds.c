@@ -126,6 +126,14 @@ static int hangup(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	return pbx_cli_printf(cli, "Hung up %s.\n", name);
 }
 
+/* EXTEN@CONTEXT (context "default" when left out) into @p exten and @p context. */
+static void split_dest(const char *dest, char *exten, size_t elen, char *context, size_t clen)
+{
+	const char *at = strchr(dest, '@');
+	snprintf(exten, elen, "%.*s", at ? (int)(at - dest) : (int)strlen(dest), dest);
+	snprintf(context, clen, "%s", at && at[1] ? at + 1 : "default");
+}
+
 /* An originated channel runs the dialplan once it answers. */
 static void originate_state(struct pbx_chan *ch, enum pbx_chan_state st, void *arg)
 {
@@ -161,10 +169,7 @@ static int originate(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	if (!tech)
 		return pbx_cli_error(cli, "channel originate: unknown technology '%.*s'",
 				     (int)(slash - target), target);
-	const char *at = strchr(dest, '@');
-	snprintf(exten, sizeof exten, "%.*s", at ? (int)(at - dest) : (int)strlen(dest), dest);
-	if (at && at[1])
-		snprintf(context, sizeof context, "%s", at + 1);
+	split_dest(dest, exten, sizeof exten, context, sizeof context);
 	if (!exten[0])
 		return pbx_cli_error(cli, "channel originate: no extension in '%s'", dest);
 	if (!pbx__dialplan_exists(context, exten))
@@ -187,6 +192,25 @@ static int originate(struct pbx_cli *cli, const struct pbx_cli_args *a)
 			      context);
 }
 
+static int redirect(struct pbx_cli *cli, const struct pbx_cli_args *a)
+{
+	const char *name = pbx_cli_arg(a, "NAME"), *dest = pbx_cli_arg(a, "EXTEN@CONTEXT");
+	char exten[80], context[80];
+	split_dest(dest, exten, sizeof exten, context, sizeof context);
+	if (!exten[0])
+		return pbx_cli_error(cli, "channel redirect: no extension in '%s'", dest);
+	struct pbx_chan *ch = pbx_chan_find_name(name);
+	if (!ch)
+		return pbx_cli_error(cli, "channel redirect: no channel named '%s'", name);
+	int err = pbx_chan_redirect(ch, context, exten);
+	if (err == ENOENT)
+		return pbx_cli_error(cli, "channel redirect: no extension %s in context %s", exten,
+				     context);
+	if (err)
+		return pbx_cli_error(cli, "channel redirect: %s: %s", name, strerror(err));
+	return pbx_cli_printf(cli, "Redirected %s to %s@%s.\n", name, exten, context);
+}
+
 static const struct pbx_cli_cmd cmds[] = {
 	{"core show channels [--json]", "list active channels", NULL, show_channels},
 	{"core show calls", "count active channels and calls", NULL, show_calls},
@@ -194,6 +218,9 @@ static const struct pbx_cli_cmd cmds[] = {
 	{"channel originate TARGET extension EXTEN@CONTEXT",
 	 "call TARGET (e.g. SIP/1001) and, when it answers, run the dialplan there",
 	 "Example: channel originate SIP/1001 extension 600@default", originate},
+	{"channel redirect NAME EXTEN@CONTEXT",
+	 "send a channel to another extension of the dialplan (its bridge is left)",
+	 "Example: channel redirect SIP/1001-00000003 600@default", redirect},
 };
 
 static unsigned busy(void)

@@ -1004,6 +1004,7 @@ static const struct pbx_chan_tech sip_tech = {
 	.describe = tech_describe,
 	.media_timeout = tech_media_timeout,
 	.connected_line = tech_connected_line,
+	.transfer = sip__refer_send,
 };
 
 static int show_dialogs(struct pbx_cli *cli, const struct pbx_cli_args *args)

@@ -140,8 +140,9 @@ struct sip_call {
 	enum sdp_srtp srtp;
 	struct sdp_crypto keys[SIP_SRTP_NSUITES];
 	int nkeys;
-	bool srtp_warned;  /* the "keys over a plain transport" warning was logged */
-	char *referred_by; /* outgoing, placed for a transferee: Referred-By of the INVITE */
+	bool srtp_warned;    /* the "keys over a plain transport" warning was logged */
+	char *referred_by;   /* outgoing, placed for a transferee: Referred-By of the INVITE */
+	uint32_t refer_cseq; /* our REFER waiting for its outcome (app.transfer); 0: none */
 };
 
 #define DTMF_PT     101 /* telephone-event in our offers */
@@ -349,5 +350,10 @@ void sip__refer_no_dialog(struct sip_stack *s, const struct sip_msg *m, const st
  * 486) and @p why.
  */
 int sip__replaces_take(const struct sip_msg *m, struct sip_sess **xp, const char **why);
+/** Our REFER asking the phone of @p ch to call @p target (pbx_chan_tech.transfer). */
+int sip__refer_send(struct pbx_chan *ch, const char *target);
+/** NOTIFY in the session's dialog: the progress of our REFER (Event: refer), else 489. */
+void sip__refer_notify(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
+		       struct sip_stsx *t);
 
 #endif

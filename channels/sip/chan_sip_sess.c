@@ -1085,6 +1085,7 @@ static bool sess_request(struct sip_stack *s, struct sip_dialog *d, const struct
 	case SIP_METHOD_UPDATE: on_update(x, m, src, t); break;
 	case SIP_METHOD_INFO: on_info(x, m, src, t); break;
 	case SIP_METHOD_REFER: sip__refer_request(x, m, src, t); break;
+	case SIP_METHOD_NOTIFY: sip__refer_notify(x, m, src, t); break;
 	case SIP_METHOD_OPTIONS: {
 		char extra[320];
 		snprintf(extra, sizeof extra, "Allow: %s\r\nAccept: " SDP_TYPE "\r\n", s->allow);

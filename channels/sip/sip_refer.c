@@ -13,6 +13,9 @@
  * status) go in that dialog, as requests of the session. Refer-Sub: false
  * (RFC 4488) asks for none, and gets none.
  *
+ * Our own REFER (app.transfer) asks a phone to call someone else; its
+ * NOTIFYs tell the channel's application how that went.
+ *
  * An INVITE with Replaces takes the place of the dialog it names: a
  * confirmed call of ours; 481 when there is none, 486 when it is early.
  */
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pbx/bridge.h"
 #include "pbx/chan.h"
@@ -311,4 +315,82 @@ int sip__replaces_take(const struct sip_msg *m, struct sip_sess **xp, const char
 	}
 	*xp = y;
 	return 0;
+}
+
+/* ---- our REFER: app.transfer on a SIP channel ---------------------------------------------- */
+
+static void refer_done(struct sip_call *call, int code)
+{
+	call->refer_cseq = 0;
+	pbx_chan_transfer_done(call->ch, code);
+}
+
+static void refer_resp(void *arg, const struct sip_msg *resp, uint16_t code)
+{
+	struct sip_sess *x = sip__sess_of(arg);
+	struct sip_call *call = x ? x->call : NULL;
+	if (code < 300 || !call || call->ended || !call->refer_cseq)
+		return; /* 202: the NOTIFYs tell the rest */
+	pbx_notice("%s: the phone refused our REFER: %u", call->ch->name, code);
+	refer_done(call, code);
+}
+
+int sip__refer_send(struct pbx_chan *ch, const char *target)
+{
+	struct sip_call *call = ch->tech_pvt;
+	struct sip_sess *x = call->sess;
+	char extra[700], user[256];
+	if (call->ended || !x || x->state != SIP_SESS_CONFIRMED)
+		return ENOTSUP;
+	if (call->refer_cseq)
+		return EBUSY;
+	if (strpbrk(target, "\r\n<>\" "))
+		return EINVAL;
+	if (!strncasecmp(target, "sip:", 4) || !strncasecmp(target, "sips:", 5)) {
+		snprintf(extra, sizeof extra, "Refer-To: <%s>\r\n", target);
+	} else {
+		/* Our address toward the phone, not the domain: a phone without a
+		 * proxy resolves the host, and the domain may name nothing in DNS. */
+		sip__user_escape(target, user, sizeof user);
+		snprintf(extra, sizeof extra, "Refer-To: <sip:%s@%s>\r\n", user, x->local);
+	}
+	snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+		 "Referred-By: <sip:%s@%s>\r\nContact: <%s>\r\n", ch->exten[0] ? ch->exten : "pbx",
+		 sip__cs.s->cfg->domain, x->contact);
+	int err = sip__sess_send(x, "REFER", extra, NULL, NULL, refer_resp, &call->refer_cseq);
+	sip__kick();
+	return err;
+}
+
+/* Is the value of @p h, up to its parameters, @p word (any case)? */
+static bool header_word_is(const struct sip_hdr *h, const char *word)
+{
+	if (!h)
+		return false;
+	const char *semi = memchr(h->value.p, ';', h->value.l);
+	struct sip_pl w = {h->value.p, semi ? (size_t)(semi - h->value.p) : h->value.l};
+	return !sip_pl_casecmp_str(sip_pl_trim(w), word);
+}
+
+void sip__refer_notify(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
+		       struct sip_stsx *t)
+{
+	struct sip_stack *s = sip__cs.s;
+	struct sip_call *call = x->call;
+	if (!header_word_is(sip_msg_hdr_first(m, SIP_HDR_EVENT), "refer")) {
+		sip_stack_reply(s, t, m, src, 489, NULL, NULL, NULL, NULL);
+		return;
+	}
+	if (!call || call->ended || !call->refer_cseq) {
+		sip__reply_481(s, m, src, t);
+		return;
+	}
+	sip_stack_reply(s, t, m, src, 200, NULL, NULL, NULL, NULL);
+	/* The body is a sipfrag: its status line says how the phone's new call goes. */
+	uint32_t code = 0;
+	if (m->body.l > 12 && !memcmp(m->body.p, "SIP/2.0 ", 8))
+		(void)sip_pl_u32((struct sip_pl){m->body.p + 8, 3}, &code);
+	bool over = header_word_is(sip_msg_hdr_first(m, SIP_HDR_SUBSCRIPTION_STATE), "terminated");
+	if (code >= 200 || over)
+		refer_done(call, code >= 200 ? (int)code : 500);
 }

@@ -96,6 +96,12 @@ struct pbx_chan_tech {
 	 * transfer): tell the phone (connected line). May be NULL.
 	 */
 	void (*connected_line)(struct pbx_chan *ch, const char *num, const char *name);
+	/**
+	 * Ask the phone to call @p target instead (SIP: REFER). 0, the outcome
+	 * following as pbx_chan_transfer_done; ENOTSUP when it cannot (not
+	 * answered). May be NULL: the core then redirects in the dialplan.
+	 */
+	int (*transfer)(struct pbx_chan *ch, const char *target);
 };
 
 /** What the owner of a channel hears. Every callback may be NULL. */
@@ -114,6 +120,8 @@ struct pbx_chan_events {
 	 * bridge. No more events come.
 	 */
 	void (*released)(struct pbx_chan *ch, void *arg);
+	/** A transfer asked of the phone (pbx_chan_tech.transfer) ended with SIP @p code. */
+	void (*transfer_done)(struct pbx_chan *ch, int code, void *arg);
 };
 
 struct pbx_var;
@@ -183,6 +191,8 @@ void pbx_chan_remote_media_dir(struct pbx_chan *ch, enum pbx_media_dir dir);
 void pbx_chan_media_done(struct pbx_chan *ch, int err);
 /** A recording on the channel ended (see pbx_chan_events.record_done). */
 void pbx_chan_record_done(struct pbx_chan *ch, int why, int err, unsigned ms);
+/** The phone reported how the transfer it was asked for ended (a SIP code: 2xx is done). */
+void pbx_chan_transfer_done(struct pbx_chan *ch, int code);
 
 /**
  * A new incoming channel is ready (caller, exten and context set): hand it

@@ -1100,7 +1100,7 @@ class Baresip:
     G.722; 48000 and two channels for Opus): read it from the WAV."""
 
     def __init__(self, workdir, pbx, user, source_wav, codec, password="s3cret",
-                 answermode="manual", modules=(), srate=None):
+                 answermode="manual", modules=(), srate=None, sip_trace=False):
         self.user = user
         names = [c.split("/")[0] for c in codec.split(",")]
         codec = ",".join(CODEC_SPEC.get(c, c) for c in codec.split(","))
@@ -1143,12 +1143,14 @@ class Baresip:
             f";regint=600;audio_codecs={codec};answermode={answermode};ptime=20\n")
         (self.dir / "contacts").write_text("")
         self.log_path = self.dir / "baresip.log"
+        self.sip_trace = sip_trace  # every SIP message in the log (baresip -s)
         self.proc = None
 
     def start(self, quit_after=60):
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [siplib.tool("baresip"), "-f", str(self.dir), "-t", str(quit_after)],
+                [siplib.tool("baresip"), "-f", str(self.dir), "-t", str(quit_after)]
+                + (["-s"] if self.sip_trace else []),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         return self

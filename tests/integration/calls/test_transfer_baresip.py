@@ -1,0 +1,93 @@
+"""Blind transfer from a real phone's transfer key: baresip's /transfer sends REFER.
+
+1001 calls 1002; 1002 transfers the call to 1003 (REFER, Refer-To 1003).
+The PBX checks the target, accepts (202), keeps 1001's leg and runs 1003
+for it; 1003 rings and answers by itself. Measured at the end: 1001 hears
+1003's tone and 1003 hears 1001's, 1002's call is over, and 1002 received
+the NOTIFY sipfrag bodies 100, 180, 200 in that order (baresip's SIP trace).
+"""
+
+import re
+import time
+
+import callib
+from callib import read_wav, tone_seconds, write_wav
+
+F1, F2, F3 = 1000, 1400, 1800
+TALK = 3.0
+DIALPLAN = """
+extensions = {
+  default = {
+    ["_10XX"] = function(ctx, ext) app.dial("SIP/" .. ext, 20) end,
+  },
+}
+"""
+
+
+def _up(p, n):
+    chans = callib.channels(p)
+    return len(chans) == n and all(c["state"] == "Up" and c["bridged_to"] for c in chans)
+
+
+def _notify_bodies(log):
+    """The sipfrag status codes of the NOTIFYs (Event: refer) a baresip trace shows, in order."""
+    codes = []
+    for m in re.finditer(r"^NOTIFY sip:", log, re.M):
+        head, _, rest = log[m.start():].replace("\r\n", "\n").partition("\n\n")
+        if re.search(r"^Event: refer", head, re.M | re.I) and "message/sipfrag" in head:
+            frag = re.match(r"SIP/2\.0 (\d{3}) ", rest)
+            if frag:
+                codes.append(frag.group(1))
+    return codes
+
+
+def test_blind_transfer_from_baresip(call_pbx, baresips, tmp_path):
+    p = call_pbx(dialplan=DIALPLAN)
+    for f, name in ((F1, "1"), (F2, "2"), (F3, "3")):
+        write_wav(tmp_path / f"{name}.wav", callib.tone(f, 30))
+    b1 = baresips(tmp_path, p, "1001", tmp_path / "1.wav", "PCMU")
+    b2 = baresips(tmp_path, p, "1002", tmp_path / "2.wav", "PCMU", answermode="auto",
+                  sip_trace=True)
+    b3 = baresips(tmp_path, p, "1003", tmp_path / "3.wav", "PCMU", answermode="auto")
+    callib.siplib.wait_for(lambda: len(callib.siplib.registrations(p)) == 3, 10,
+                           "three baresips to register", interval=0.1)
+
+    assert b1.command("dial", "1002").get("ok", True)
+    callib.siplib.wait_for(lambda: _up(p, 2), 10, "1001 and 1002 to talk", interval=0.1)
+    time.sleep(1.0)
+    r = b2.command("transfer", "1003")
+    assert r.get("ok", True), r
+
+    def transferred():
+        chans = callib.channels(p)
+        return (len(chans) == 2 and all(c["state"] == "Up" and c["bridged_to"] for c in chans)
+                and not any("1002" in (c["caller"], c["callee"]) and c["direction"] == "out"
+                            and c["callee"] == "1002" for c in chans))
+
+    callib.siplib.wait_for(transferred, 15, "1001 to be bridged to 1003, 1002 gone",
+                           interval=0.1)
+    chans = callib.channels(p)
+    names = " ".join(c["name"] for c in chans)
+    assert "SIP/1001-" in names and "SIP/1003-" in names and "SIP/1002-" not in names, chans
+    time.sleep(TALK)
+    b1.command("hangup")
+    callib.wait_channels(p, 0, what="no channel left after 1001 hung up")
+    assert callib.bridges(p) == [], callib.bridges(p)
+    log2 = b2.log()
+    for b in (b1, b2, b3):
+        b.stop()
+
+    # The transferor's phone got the progress in order.
+    codes = _notify_bodies(log2)
+    assert codes == ["100", "180", "200"], (codes, log2[-4000:])
+
+    # 1001 hears 1003 at the end, and 1003 hears 1001.
+    for b, theirs in ((b1, F3), (b3, F1)):
+        recs = b.recordings("dec")
+        assert recs, f"{b.user}: no recording"
+        rate, samples = read_wav(recs[-1])
+        tail = samples[-int(TALK * rate):]
+        heard = tone_seconds(tail, theirs, rate)
+        assert heard >= TALK - 1.5, (
+            f"{b.user} heard {heard:.1f}s of {theirs} Hz in the last {TALK}s: "
+            f"{callib.tone_windows(tail, theirs)[:20]}")
