@@ -10,6 +10,8 @@ the NOTIFY sipfrag bodies 100, 180, 200 in that order (baresip's SIP trace).
 import re
 import time
 
+import pytest
+
 import callib
 from callib import read_wav, tone_seconds, write_wav
 
@@ -41,18 +43,22 @@ def _notify_bodies(log):
     return codes
 
 
-def test_blind_transfer_from_baresip(call_pbx, baresips, tmp_path):
+@pytest.mark.parametrize("transferor", ["callee", "caller"])
+def test_blind_transfer_from_baresip(call_pbx, baresips, tmp_path, transferor):
     p = call_pbx(dialplan=DIALPLAN)
     for f, name in ((F1, "1"), (F2, "2"), (F3, "3")):
         write_wav(tmp_path / f"{name}.wav", callib.tone(f, 30))
-    b1 = baresips(tmp_path, p, "1001", tmp_path / "1.wav", "PCMU")
+    # The transferor (b2, traced) is the callee of the first call, or its caller.
+    b1 = baresips(tmp_path, p, "1001", tmp_path / "1.wav", "PCMU",
+                  answermode="auto" if transferor == "caller" else "manual")
     b2 = baresips(tmp_path, p, "1002", tmp_path / "2.wav", "PCMU", answermode="auto",
                   sip_trace=True)
     b3 = baresips(tmp_path, p, "1003", tmp_path / "3.wav", "PCMU", answermode="auto")
     callib.siplib.wait_for(lambda: len(callib.siplib.registrations(p)) == 3, 10,
                            "three baresips to register", interval=0.1)
 
-    assert b1.command("dial", "1002").get("ok", True)
+    first, second = (b1, b2) if transferor == "callee" else (b2, b1)
+    assert first.command("dial", second.user).get("ok", True)
     callib.siplib.wait_for(lambda: _up(p, 2), 10, "1001 and 1002 to talk", interval=0.1)
     time.sleep(1.0)
     r = b2.command("transfer", "1003")

@@ -6,17 +6,18 @@ The phones are callib.Phone: A (1001) calls B (1002); B, the transferor,
 sends the REFER in its dialog with A (where B is the callee) and, for an
 attended transfer, names in Replaces its own dialog of the call B -> C
 (1003). Media is checked by tones: A sends 1000 Hz, B 600 Hz, C 1400 Hz,
-so what a phone hears says who it is bridged to. Every test ends with no
-channel and no bridge left.
+D (1004) 1800 Hz, so what a phone hears says who it is bridged to. Every
+test ends with no channel and no bridge left.
 """
 
 import re
 import time
 from urllib.parse import quote
 
-import siplib
+import pytest
 
-import callib
+import callib  # (puts ../sip on sys.path before siplib is imported)
+import siplib
 from callib import WAIT, tone, tone_seconds
 
 DIALPLAN = r'''
@@ -34,7 +35,7 @@ SIPFRAG = "message/sipfrag;version=2.0"
 
 def start(call_pbx):
     p = call_pbx(dialplan=DIALPLAN)
-    p.ok("core set loglevel info")  # the transfer's steps, for a failure's message
+    p.ok("core set loglevel info")  # the transfer's steps in pbx-stderr.log
     return p
 
 
@@ -71,9 +72,12 @@ def refer(call, target, domain, replaces=None, headers=()):
     return call.p.response_of(call.call_id, cseq, "REFER")
 
 
-def replaces_of(call):
-    """The Replaces value naming @call's dialog, as the phone sees it (the PBX's tag as to-tag)."""
-    return f"{call.call_id};to-tag={call.remote_tag};from-tag={call.local_tag}"
+def replaces_of(call, swapped=False):
+    """The Replaces value naming @call's dialog: the PBX's tag as to-tag (RFC 3891, as the
+    PBX sees the dialog) or, @swapped, as the phone sees it (some phones send that)."""
+    ours, theirs = (call.local_tag, call.remote_tag) if swapped else \
+        (call.remote_tag, call.local_tag)
+    return f"{call.call_id};to-tag={ours};from-tag={theirs}"
 
 
 def expect_notify(call, refer_cseq, frag, final):
@@ -122,11 +126,14 @@ def no_bye(*calls, seconds=0.3):
             f"{c.p.name}: BYE in {c.call_id}"
 
 
-def finish(p, caller, callee):
-    """@caller hangs up; @callee gets the BYE; nothing is left."""
+def finish(p, caller, callee, left=0):
+    """@caller hangs up; @callee gets the BYE; @left channels remain (none: no bridge either)."""
     assert caller.bye().status == 200
     callee.wait_bye()
-    nothing_left(p)
+    if left:
+        callib.wait_channels(p, left)
+    else:
+        nothing_left(p)
 
 
 def nothing_left(p):
@@ -134,26 +141,29 @@ def nothing_left(p):
     siplib.wait_for(lambda: callib.bridges(p) == [], WAIT, "no bridge after the test")
 
 
-def attended(p, a, b, c):
+def attended(p, a, b, c, swapped=False):
     """A -> B and B -> C answered, then B's REFER (Replaces = B -> C) in A's call:
     returns (A's call, C's call, B's calls with A and with C, REFER's CSeq)."""
     ab_a, ab_b = connect(a, b, "1002")
     bc_b, bc_c = connect(b, c, "1003")
     callib.wait_channels(p, 4)
-    r = refer(ab_b, "1003", p.domain, replaces_of(bc_b))
+    r = refer(ab_b, "1003", p.domain, replaces_of(bc_b, swapped))
     assert r.status == 202, r.text()
     return ab_a, bc_c, ab_b, bc_b, r.cseq[0]
 
 
-def test_attended_transfer_joins_a_and_c(call_pbx, phone):
+@pytest.mark.parametrize("swapped", [False, True], ids=["pbx-tags", "phone-tags"])
+def test_attended_transfer_joins_a_and_c(call_pbx, phone, swapped):
     p = start(call_pbx)
     a, b, c = phone(p, "1001"), phone(p, "1002"), phone(p, "1003")
-    ab_a, bc_c, ab_b, bc_b, cseq = attended(p, a, b, c)
+    ab_a, bc_c, ab_b, bc_b, cseq = attended(p, a, b, c, swapped)
 
-    expect_notify(ab_b, cseq, "SIP/2.0 100 Trying", final=False)
-    expect_notify(ab_b, cseq, "SIP/2.0 200 OK", final=True)
-    ab_b.wait_bye()
+    n100 = expect_notify(ab_b, cseq, "SIP/2.0 100 Trying", final=False)
+    n200 = expect_notify(ab_b, cseq, "SIP/2.0 200 OK", final=True)
+    bye = ab_b.wait_bye()
     bc_b.wait_bye()
+    # The final NOTIFY was sent before the BYE that ends its dialog.
+    assert n100.cseq[0] < n200.cseq[0] < bye.cseq[0], (n100.cseq, n200.cseq, bye.cseq)
 
     # Each remaining party is told who it now talks to.
     for call, who in ((bc_c, "1001"), (ab_a, "1003")):
@@ -320,7 +330,7 @@ def test_refer_replacing_a_call_of_another_user_is_forbidden(call_pbx, phone):
     assert r.status == 403, r.text()
     no_bye(ab_a, ab_b, cd_c, cd_d)
     assert len(callib.channels(p)) == 4
-    finish(p, ab_a, ab_b)
+    finish(p, ab_a, ab_b, left=2)
     finish(p, cd_d, cd_c)
 
 
