@@ -408,10 +408,28 @@ static void leg_released(struct pbx_chan *ch, void *arg)
 		dial_end(d, dial_status_of(d->causes, d->ncauses), PBX_CAUSE_NORMAL);
 }
 
+/* Picked up (INVITE with Replaces from another phone): that call answers in this leg's place. */
+static void leg_replaced(struct pbx_chan *ch, struct pbx_chan *by, void *arg)
+{
+	struct dial_leg *leg = arg;
+	struct dial *d = leg->d;
+	if (leg->ch != ch || d->ended || d->winner || by->state != PBX_CHAN_UP)
+		return;
+	leg->ch = pbx_chan_ref(by);
+	pbx_chan_set_owner(by, &leg_events, leg);
+	if (d->early == ch)
+		d->early = NULL;
+	pbx_chan_set_owner(ch, NULL, NULL);
+	pbx_chan_hangup(ch, PBX_CAUSE_ANSWERED_ELSEWHERE);
+	pbx_chan_unref(ch);
+	answered(d, leg);
+}
+
 static const struct pbx_chan_events leg_events = {
 	.state = leg_state,
 	.hangup = leg_hungup,
 	.released = leg_released,
+	.replaced = leg_replaced,
 };
 
 static void timeout_tick(uv_timer_t *t)

@@ -352,6 +352,10 @@ int pbx_transfer_attended(struct pbx_chan *t1, struct pbx_chan *t2,
 		return err;
 	pbx_chan_ref(t1);
 	pbx_chan_ref(t2);
+	/* All four change hands before any old owner hears of it: the Dial that
+	 * called t1 would otherwise hang it up as it ends, before the final
+	 * NOTIFY goes out in t1's dialog. */
+	pbx_chan_take((struct pbx_chan *[]){e, c, t1, t2}, 4, NULL, NULL);
 	pair_make(e, c);
 	joined(e, c);
 	if (rep && rep->progress)
@@ -366,8 +370,14 @@ int pbx_transfer_attended(struct pbx_chan *t1, struct pbx_chan *t2,
 int pbx_transfer_replace(struct pbx_chan *old, struct pbx_chan *newch)
 {
 	struct pbx_chan *peer = pbx_bridge_peer(old);
-	if (!peer || peer->state == PBX_CHAN_HUNGUP)
-		return ENOTCONN;
+	if (!peer || peer->state == PBX_CHAN_HUNGUP) {
+		/* Not bridged yet (it rings): its owner may take the newcomer as its answer. */
+		if (old->state == PBX_CHAN_HUNGUP || !old->ev || !old->ev->replaced)
+			return ENOTCONN;
+		pbx_info("%s picks up %s", newch->name, old->name);
+		old->ev->replaced(old, newch, old->ev_arg);
+		return 0;
+	}
 	pbx_info("%s replaces %s", newch->name, old->name);
 	int err = pbx_bridge_swap(old->bridge, old, newch);
 	if (err)

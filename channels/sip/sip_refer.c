@@ -17,7 +17,9 @@
  * NOTIFYs tell the channel's application how that went.
  *
  * An INVITE with Replaces takes the place of the dialog it names: a
- * confirmed call of ours; 481 when there is none, 486 when it is early.
+ * confirmed call, or a call we place that still rings (a pickup: the
+ * new call answers in its place); 481 when there is none, 486 when it is
+ * a call to us that still rings.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -304,8 +306,8 @@ int sip__replaces_take(const struct sip_msg *m, struct sip_sess **xp, const char
 		*why = "No dialog to replace";
 		return 481;
 	}
-	if (y->state != SIP_SESS_CONFIRMED) {
-		/* Picking up a call that still rings is not built: its dialog is not ours to end. */
+	if (y->state != SIP_SESS_CONFIRMED && !y->dlg.uac) {
+		/* A call still ringing here is not ours to end: only one we place can be picked up. */
 		*why = "The dialog to replace is early";
 		return 486;
 	}

@@ -120,6 +120,13 @@ struct pbx_chan_events {
 	 * bridge. No more events come.
 	 */
 	void (*released)(struct pbx_chan *ch, void *arg);
+	/**
+	 * @p by, an answered channel, takes the place of this one, which is
+	 * not bridged yet (a call picked up by an INVITE with Replaces): the
+	 * owner adopts @p by as if this channel had answered, and hangs this
+	 * one up. May be NULL: such a channel cannot be picked up.
+	 */
+	void (*replaced)(struct pbx_chan *ch, struct pbx_chan *by, void *arg);
 	/** A transfer asked of the phone (pbx_chan_tech.transfer) ended with SIP @p code. */
 	void (*transfer_done)(struct pbx_chan *ch, int code, void *arg);
 };

@@ -63,7 +63,8 @@ int pbx_transfer_attended(struct pbx_chan *t1, struct pbx_chan *t2,
 /**
  * @p newch (an incoming call, answered by the caller) takes the place of
  * @p old (INVITE with Replaces): it is bridged to old's peer, and old is
- * hung up. ENOTCONN when old is bridged to no one.
+ * hung up. When old still rings (a pickup), its owner adopts newch as its
+ * answer (pbx_chan_events.replaced). ENOTCONN when neither can be.
  */
 int pbx_transfer_replace(struct pbx_chan *old, struct pbx_chan *newch);
 

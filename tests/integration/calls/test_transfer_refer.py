@@ -376,15 +376,32 @@ def test_invite_with_replaces(call_pbx, phone):
     cd.ack_failure(r)
     assert r.status == 481, r.text()
 
-    # B still rings: its dialog with the PBX is early.
+    # A's own call still rings: that dialog (the PBX answers it) is not the PBX's to end.
     ab_a = a.call("1002", codecs=("PCMU",))
     ab_b = b.incoming()
     ab_b.ring()
-    cd = invite_with(d, "1002", [f"Replaces: {replaces_of(ab_b)}"])
+    ringing = ab_a.provisional(180)
+    pbx_tag = re.search(r";\s*tag=([^;\s]+)", ringing["To"]).group(1)
+    cd = invite_with(d, "1002", [f"Replaces: {ab_a.call_id};to-tag={pbx_tag};"
+                                 f"from-tag={ab_a.local_tag}"])
     r = cd.final()
     cd.ack_failure(r)
     assert r.status == 486, r.text()
 
+    # The PBX's call to B still rings: D picks it up. D answers in B's place, A is
+    # answered and bridged to D, and B's ringing is cancelled.
+    cd = invite_with(d, "1002", [f"Replaces: {replaces_of(ab_b)}"])
+    cd.established()
+    ab_a.established()
+    cancel = ab_b.wait_request("CANCEL")
+    b.reply(cancel, 200)
+    ab_b.reject(487)
+    hears(ab_a, cd, "A's audio at D after the pickup")
+    hears(cd, ab_a, "D's audio at A after the pickup")
+    finish(p, ab_a, cd)
+
+    ab_a = a.call("1002", codecs=("PCMU",))
+    ab_b = b.incoming()
     # B answers: D takes B's place, next to A; B gets the BYE.
     ab_b.answer(codecs=("PCMU",))
     ab_a.established()
