@@ -976,6 +976,10 @@ static void tech_connected_line(struct pbx_chan *ch, const char *num, const char
 	if (call->ended || !x || x->state != SIP_SESS_CONFIRMED || !*num)
 		return;
 	char user[256], qname[200], extra[700];
+	struct pbx_user u;
+	/* A called leg's party has no name of its own: its user's, when it is one. */
+	if (!*name && !pbx_user_find(pbx_dir(), num, &u) && u.name[0])
+		name = u.name;
 	sip__user_escape(num, user, sizeof user);
 	if (*name) {
 		sip__quote_name(name, qname, sizeof qname);

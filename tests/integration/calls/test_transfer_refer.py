@@ -414,3 +414,39 @@ def test_invite_with_replaces(call_pbx, phone):
     hears(ab_a, cd, "A's audio at D after the Replaces")
     hears(cd, ab_a, "D's audio at A after the Replaces")
     finish(p, ab_a, cd)
+
+
+def test_semi_attended_transfer_while_c_rings(call_pbx, phone):
+    """B transfers A to its call to C before C answers: A takes over that call (C is
+    rung again, for A), hears ringing meanwhile, and is bridged to C on answer."""
+    p = start(call_pbx)
+    a, b, c = phone(p, "1001"), phone(p, "1002"), phone(p, "1003")
+    ab_a, ab_b = connect(a, b, "1002")
+    bc_b = b.call("1003", codecs=("PCMU",))
+    bc_c = c.incoming()
+    bc_c.ring()
+    ringing = bc_b.provisional(180)
+    pbx_tag = re.search(r";\s*tag=([^;\s]+)", ringing["To"]).group(1)
+    r = refer(ab_b, "1003", p.domain, f"{bc_b.call_id};to-tag={pbx_tag};from-tag={bc_b.local_tag}")
+    assert r.status == 202, r.text()
+    expect_notify(ab_b, r.cseq[0], "SIP/2.0 100 Trying", final=False)
+    # B's own call to C ends; C's first ringing is cancelled and C rings again, for A.
+    fin = bc_b.final()
+    assert fin.status >= 400, fin.text()
+    bc_b.ack_failure(fin)
+    cancel = bc_c.wait_request("CANCEL")
+    c.reply(cancel, 200)
+    bc_c.reject(487)
+    ac_c = c.incoming()
+    ac_c.ring()
+    expect_notify(ab_b, r.cseq[0], "SIP/2.0 180 Ringing", final=False)
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    rb = ab_a.rtp.audio("PCMU", since=t0)
+    assert tone_seconds(rb, 440, share=0.3) > 0.5, "A hears no ringback while C rings"
+    ac_c.answer(codecs=("PCMU",))
+    expect_notify(ab_b, r.cseq[0], "SIP/2.0 200 OK", final=True)
+    ab_b.wait_bye()
+    hears(ab_a, ac_c, "A's audio at C after the transfer")
+    hears(ac_c, ab_a, "C's audio at A after the transfer")
+    finish(p, ab_a, ac_c)
