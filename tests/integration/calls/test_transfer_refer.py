@@ -450,3 +450,24 @@ def test_semi_attended_transfer_while_c_rings(call_pbx, phone):
     hears(ab_a, ac_c, "A's audio at C after the transfer")
     hears(ac_c, ab_a, "C's audio at A after the transfer")
     finish(p, ab_a, ac_c)
+
+
+def test_blind_transfer_goes_on_when_the_transferor_hangs_up_at_once(call_pbx, phone):
+    """Most phones hang up right after the 202: the transfer still completes, and the
+    transferee reaches C with the new call showing who referred it."""
+    p = start(call_pbx)
+    a, b, c = phone(p, "1001"), phone(p, "1002"), phone(p, "1003")
+    ab_a, ab_b = connect(a, b, "1002")
+    r = refer(ab_b, "1003", p.domain)
+    assert r.status == 202, r.text()
+    assert ab_b.bye().status == 200
+    ci = c.incoming()
+    assert "<sip:1002@" in ci.invite.get("Referred-By", ""), ci.invite.text()
+    assert "1001" in ci.invite["From"], ci.invite.text()
+    ci.ring()
+    ci.answer(codecs=("PCMU",))
+    hears(ab_a, ci, "A's audio at C after the blind transfer")
+    hears(ci, ab_a, "C's audio at A after the blind transfer")
+    answer_updates(ab_a)
+    answer_updates(ci)
+    finish(p, ab_a, ci)
