@@ -302,6 +302,7 @@ static void on_wake(uv_async_t *a)
 			s->echo = c->u.on;
 			pbx__rx_mode_update(s);
 			break;
+		case PBX__CMD_DTMF_RELAY: s->dtmf_no_relay = !c->u.on; break;
 		case PBX__CMD_DTMF:
 			pbx__dtmf_enqueue(s, c->u.dtmf.digit, c->u.dtmf.ms);
 			pbx__dtmf_tick(s, uv_now(&w->loop));
@@ -1026,6 +1027,19 @@ int pbx_rtp_echo(struct pbx_rtp *r, bool on)
 	if (!r->s)
 		return ENODEV;
 	if ((err = post(r, PBX__CMD_ECHO, &c)))
+		return err;
+	c->u.on = on;
+	submit(r, c);
+	return 0;
+}
+
+int pbx_rtp_set_dtmf_relay(struct pbx_rtp *r, bool on)
+{
+	struct pbx__cmd *c;
+	int err;
+	if (!r->s)
+		return ENODEV;
+	if ((err = post(r, PBX__CMD_DTMF_RELAY, &c)))
 		return err;
 	c->u.on = on;
 	submit(r, c);
