@@ -142,6 +142,8 @@ void dial_opts_parse(const char *s, struct dial_opts *o)
 	for (; *s; s++) {
 		switch (*s) {
 		case 'r': o->ring = true; break;
+		case 't': o->callee_transfer = true; break;
+		case 'T': o->caller_transfer = true; break;
 		case 'g': break; /* the default here */
 		case '(': {
 			/* An argument of the previous letter, as in D(123): skip it whole. */

@@ -157,11 +157,22 @@ static void test_dial_opts(void **state)
 	assert_false(o.ring);
 	dial_opts_parse("r", &o);
 	assert_true(o.ring);
+	assert_false(o.callee_transfer);
+	assert_false(o.caller_transfer);
 	dial_opts_parse("tTgr", &o);
 	assert_true(o.ring);
+	assert_true(o.callee_transfer);
+	assert_true(o.caller_transfer);
+	dial_opts_parse("t", &o);
+	assert_true(o.callee_transfer);
+	assert_false(o.caller_transfer);
+	dial_opts_parse("T", &o);
+	assert_false(o.callee_transfer);
+	assert_true(o.caller_transfer);
 	/* Letters inside an option's argument are not options. */
-	dial_opts_parse("D(r12)g", &o);
+	dial_opts_parse("D(rtT12)g", &o);
 	assert_false(o.ring);
+	assert_false(o.callee_transfer || o.caller_transfer);
 	dial_opts_parse("xyzL(60000", &o);
 	assert_false(o.ring);
 }
