@@ -471,7 +471,9 @@ static bool rtp_read(struct pbx__sess *s)
 				pbx__rec_dtmf(s, digit);
 		}
 		/* Held back (feature codes): the signalling side decides what passes. */
-		if (s->peer && !s->dtmf_no_relay) {
+		if (s->dtmf_tail && hd.ts != s->dtmf_tail_ts)
+			s->dtmf_tail = false;
+		if (s->peer && !s->dtmf_no_relay && !s->dtmf_tail) {
 			/* A duration counts in the event clock: Opus legs may agree on
 			 * 48 kHz, G.711 ones on 8. Rescaled for the far leg's. */
 			if (s->peer->dtmf_khz != s->dtmf_khz && hd.plen >= 4) {
