@@ -565,6 +565,10 @@ static void feat_disarm(struct dial *d)
 	uv_timer_stop(&d->ftimer);
 	target_drop(d);
 	if (d->xbridge) {
+		/* A transferor that consulted when the Dial ended is left with no one. */
+		for (int i = 0; i < 2; i++)
+			if (d->side[i].ch && d->side[i].ch->bridge == d->xbridge)
+				pbx_bridge_leave(d->side[i].ch);
 		pbx_bridge_unref(d->xbridge);
 		d->xbridge = NULL;
 	}

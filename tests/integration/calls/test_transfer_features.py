@@ -279,3 +279,42 @@ def test_transferor_hangs_up_while_target_rings(call_pbx, phone):
     # The caller's Dial returns (the callee hung up) and its script ends: BYE.
     ca.wait_bye()
     ends_clean(p)
+
+
+def test_held_party_hangs_up_while_consulting(call_pbx, phone):
+    """The held caller hangs up while the callee talks to the target: the Dial ends,
+    the target and the transferor are hung up, nothing is left over."""
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    c = phone(p, "1003")
+    pt = cb.offer.dtmf_pt
+    keys(cb, "*2", pt)
+    callib.wait_log(p, r"attended transfer of")
+    keys(cb, "1003#", pt)
+    cc = c.incoming()
+    cc.ring()
+    cc.answer(codecs=("PCMU",))
+    callib.wait_log(p, r"talks to")
+    assert ca.bye().status == 200
+    cc.wait_bye()
+    cb.wait_bye()
+    ends_clean(p)
+
+
+def test_caller_consulting_when_callee_hangs_up(call_pbx, phone):
+    """Option T: the held callee hangs up while the caller consults: the caller's
+    Dial returns and its script ends; no bridge is left behind."""
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    c = phone(p, "1003")
+    keys(ca, "*2", 101)
+    callib.wait_log(p, r"attended transfer of")
+    keys(ca, "1003#", 101)
+    cc = c.incoming()
+    cc.ring()
+    cc.answer(codecs=("PCMU",))
+    callib.wait_log(p, r"talks to")
+    assert cb.bye().status == 200
+    cc.wait_bye()
+    ca.wait_bye()
+    ends_clean(p)
