@@ -22,6 +22,23 @@
  * Options (Asterisk letters; others are accepted and ignored):
  *   r  indicate ringing to the caller at once and pass no early media
  *   g  go on in the dialplan when the callee hangs up (always done here)
+ *   t  the callee may transfer the caller with the feature codes
+ *   T  the caller may transfer the callee
+ *
+ * Feature codes (config section features, see dial_features.c): while the
+ * call is bridged, the keys of a side that may transfer come to Dial
+ * instead of the other party (pbx_chan_dtmf_hold), and Dial passes on
+ * every key that is not part of a code. blind_transfer ("##"): the other
+ * party hears hold music, the transferor a beep, then dials the target
+ * ('#' or digit_timeout ends it) and the other party is sent there as a
+ * new dialplan run (pbx_transfer_blind, in the caller's context). An
+ * unknown number gives vm-invalid and the call as before.
+ * attended_transfer ("*2"): as blind, but Dial calls the target itself,
+ * as a user of the transferor's technology, and the transferor talks to
+ * it first; when the transferor hangs up, the held party and the target
+ * are joined (pbx_transfer_join). abort_transfer ("*3"), a target that
+ * does not answer within ATT_RING_S or hangs up: back to the held party.
+ * Dial owns the consulted leg, so a transfer cannot outlive the Dial.
  */
 #include <errno.h>
 #include <math.h>
@@ -35,14 +52,23 @@
 #include "pbx/bridge.h"
 #include "pbx/chan.h"
 #include "pbx/core.h"
+#include "pbx/frame.h"
 #include "pbx/log.h"
+#include "pbx/media.h"
 #include "pbx/module.h"
 #include "pbx/transfer.h"
 
 #include "apps.h"
+#include "dial_features.h"
 
 /* Longer than anyone lets a phone ring; keeps the ms value in range. */
 #define DIAL_MAX_TIMEOUT_S 86400.0
+/* How long the target of an attended transfer may ring before the transferor is back. */
+#define ATT_RING_S 30
+
+/* What the transferor hears while the target of an attended transfer rings. */
+static const struct pbx_tone_spec ringback = {
+	.freq = {440, 480}, .amplitude = 3000, .on_ms = 2000, .off_ms = 4000};
 
 static const struct pbx_arg_spec args[] = {
 	{"targets", PBX_ARG_STRING, true},  {"timeout", PBX_ARG_NUMBER, false},
@@ -59,8 +85,24 @@ struct dial_leg {
 	const char *dest;    /* points into dial.buf */
 };
 
+/* One party of the answered call, for the feature codes: 0 the caller, 1 the callee. */
+struct dial_side {
+	struct pbx_chan *ch; /* our reference while the features are armed */
+	bool may;            /* may transfer: its keys are held and matched */
+	struct feat_match m;
+};
+
+enum xfer_state {
+	X_NONE,    /* bridged: keys are matched against the codes */
+	X_COLLECT, /* the other party on hold music; the transferor dials the target */
+	X_RING,    /* attended: the target rings, the transferor hears ringback */
+	X_TALK,    /* attended: the transferor talks to the target */
+};
+
 struct dial {
 	uv_timer_t timer;
+	uv_timer_t ftimer; /* features: digit_timeout, or the target's ringing */
+	int handles;       /* open timers; the dial is freed when both closed */
 	struct pbx_app_call *call;
 	struct pbx_chan *caller; /* the application's channel: valid until finish or cancel */
 	char *str;               /* the dial string as given, for log lines */
@@ -79,6 +121,14 @@ struct dial {
 	bool ended;
 	const char *status;
 	time_t start, answered;
+	struct dial_side side[2];
+	bool armed;
+	enum xfer_state xstate;
+	bool xattended;
+	int xside; /* the transferor */
+	char xdigits[64];
+	struct pbx_chan *target;    /* attended: the consulted leg (our reference) */
+	struct pbx_bridge *xbridge; /* attended: the transferor and the target */
 };
 
 /* ---- parsing (unit-tested) ----------------------------------------------------------------- */
@@ -142,6 +192,8 @@ void dial_opts_parse(const char *s, struct dial_opts *o)
 	for (; *s; s++) {
 		switch (*s) {
 		case 'r': o->ring = true; break;
+		case 't': o->callee_transfer = true; break;
+		case 'T': o->caller_transfer = true; break;
 		case 'g': break; /* the default here */
 		case '(': {
 			/* An argument of the previous letter, as in D(123): skip it whole. */
@@ -198,11 +250,21 @@ static void leg_hangup(struct dial_leg *leg, int cause)
 static void dial_closed(uv_handle_t *h)
 {
 	struct dial *d = h->data;
+	if (--d->handles)
+		return;
 	pbx_bridge_unref(d->bridge);
 	free(d->str);
 	free(d->buf);
 	free(d);
 }
+
+static void dial_close(struct dial *d)
+{
+	uv_close((uv_handle_t *)&d->timer, dial_closed);
+	uv_close((uv_handle_t *)&d->ftimer, dial_closed);
+}
+
+static void feat_disarm(struct dial *d);
 
 static void set_times(struct dial *d)
 {
@@ -226,6 +288,7 @@ static void dial_end(struct dial *d, const char *status, int cause)
 	d->ended = true;
 	d->status = status;
 	uv_timer_stop(&d->timer);
+	feat_disarm(d);
 	for (size_t i = 0; i < d->nlegs; i++)
 		leg_hangup(&d->legs[i], cause);
 	pbx_chan_var_set(d->caller, "DIALSTATUS", status);
@@ -254,13 +317,17 @@ static void dial_end(struct dial *d, const char *status, int cause)
 		return;
 	}
 	struct pbx_app_call *call = d->call;
-	uv_close((uv_handle_t *)&d->timer, dial_closed);
+	dial_close(d);
 	pbx_chan_ref(caller);
 	pbx_app_finish(call, 0, status);
 	if (xfer_failed)
 		pbx_transfer_failed(caller, status);
 	pbx_chan_unref(caller);
 }
+
+static void feat_arm(struct dial *d);
+static void feat_dtmf(struct dial *d, int i, char digit);
+static void xfer_complete(struct dial *d);
 
 static void ring_caller(struct dial *d)
 {
@@ -328,6 +395,7 @@ static void answered(struct dial *d, struct dial_leg *win)
 	pbx_chan_var_set(caller, "DIALEDPEERNUMBER", win->dest);
 	pbx_info("%s: Dial: %s answered", caller->name, callee->name);
 	pbx_transfer_answered(caller);
+	feat_arm(d);
 }
 
 /* Another leg in early media takes over when the one the caller heard fails. */
@@ -367,6 +435,14 @@ static void leg_hungup(struct pbx_chan *ch, int cause, void *arg)
 		return;
 	leg->ch = NULL;
 	pbx_chan_set_owner(ch, NULL, NULL);
+	if (d->winner == leg && d->xstate == X_TALK && d->xside == 1) {
+		/* The callee hung up while it consulted the target: the transfer completes. */
+		xfer_complete(d);
+		pbx_chan_unref(ch);
+		if (!d->ended)
+			dial_end(d, "ANSWER", PBX_CAUSE_NORMAL);
+		return;
+	}
 	if (d->winner == leg) {
 		pbx_chan_unref(ch);
 		/* The callee ended the call: Dial returns and the script goes on. */
@@ -425,9 +501,17 @@ static void leg_replaced(struct pbx_chan *ch, struct pbx_chan *by, void *arg)
 	answered(d, leg);
 }
 
+static void leg_dtmf(struct pbx_chan *ch, char digit, void *arg)
+{
+	struct dial_leg *leg = arg;
+	if (leg->d->winner == leg && leg->ch == ch)
+		feat_dtmf(leg->d, 1, digit);
+}
+
 static const struct pbx_chan_events leg_events = {
 	.state = leg_state,
 	.hangup = leg_hungup,
+	.dtmf = leg_dtmf,
 	.released = leg_released,
 	.replaced = leg_replaced,
 };
@@ -437,6 +521,332 @@ static void timeout_tick(uv_timer_t *t)
 	struct dial *d = t->data;
 	if (!d->ended && !d->winner)
 		dial_end(d, "NOANSWER", PBX_CAUSE_NO_ANSWER);
+}
+
+/* ---- feature codes: transfers by the parties of the answered call ------------------------ */
+
+static void caller_dtmf(struct pbx_chan *ch, char digit, void *arg)
+{
+	feat_dtmf(arg, 0, digit);
+}
+
+static const struct pbx_chan_events caller_events = {
+	.dtmf = caller_dtmf,
+};
+
+static void holds_set(struct dial *d, bool on)
+{
+	for (int i = 0; i < 2; i++)
+		if (d->side[i].ch && d->side[i].may)
+			(void)pbx_chan_dtmf_hold(d->side[i].ch, on);
+}
+
+static void prompt(struct pbx_chan *ch, const char *name)
+{
+	char path[APPS_PATH_MAX];
+	if (ch->rtp && ch->state != PBX_CHAN_HUNGUP && !apps_sound_path(path, sizeof path, name))
+		(void)pbx_rtp_play(ch->rtp, path);
+}
+
+static void feat_arm(struct dial *d)
+{
+	if (!d->opts.caller_transfer && !d->opts.callee_transfer)
+		return;
+	d->side[0] = (struct dial_side){pbx_chan_ref(d->caller), d->opts.caller_transfer, {{0}, 0}};
+	d->side[1] =
+		(struct dial_side){pbx_chan_ref(d->winner->ch), d->opts.callee_transfer, {{0}, 0}};
+	d->armed = true;
+	holds_set(d, true);
+	/* The caller belongs to its dialplan: its keys reach Dial as the running app's. */
+	if (d->side[0].may)
+		pbx_chan_app_events(d->caller, &caller_events, d);
+}
+
+/* Hang up the consulted target, if any; we own it. */
+static void target_drop(struct dial *d)
+{
+	struct pbx_chan *c = d->target;
+	if (!c)
+		return;
+	d->target = NULL;
+	pbx_chan_set_owner(c, NULL, NULL);
+	pbx_chan_hangup(c, PBX_CAUSE_NORMAL);
+	pbx_chan_unref(c);
+}
+
+/* The features end with the Dial or with a transfer that takes the parties. */
+static void feat_disarm(struct dial *d)
+{
+	if (!d->armed)
+		return;
+	d->armed = false;
+	uv_timer_stop(&d->ftimer);
+	target_drop(d);
+	if (d->xbridge) {
+		/* A transferor that consulted when the Dial ended is left with no one. */
+		for (int i = 0; i < 2; i++)
+			if (d->side[i].ch && d->side[i].ch->bridge == d->xbridge)
+				pbx_bridge_leave(d->side[i].ch);
+		pbx_bridge_unref(d->xbridge);
+		d->xbridge = NULL;
+	}
+	if (d->xstate != X_NONE)
+		for (int i = 0; i < 2; i++)
+			if (d->side[i].ch) {
+				pbx_chan_moh_stop(d->side[i].ch);
+				if (d->side[i].ch->rtp)
+					pbx_rtp_tone_stop(d->side[i].ch->rtp);
+			}
+	d->xstate = X_NONE;
+	holds_set(d, false);
+	if (d->caller->app_ev == &caller_events)
+		pbx_chan_app_events(d->caller, NULL, NULL);
+	for (int i = 0; i < 2; i++)
+		if (d->side[i].ch) {
+			pbx_chan_unref(d->side[i].ch);
+			d->side[i].ch = NULL;
+		}
+}
+
+static void pass(struct pbx_chan *to, const char *keys)
+{
+	for (; to && *keys; keys++)
+		(void)pbx_chan_send_dtmf(to, *keys, 100);
+}
+
+/* The transfer is over (aborted, failed): the transferor is back with the held party. */
+static void back_to_call(struct dial *d)
+{
+	struct pbx_chan *t = d->side[d->xside].ch, *e = d->side[!d->xside].ch;
+	uv_timer_stop(&d->ftimer);
+	d->xstate = X_NONE;
+	target_drop(d);
+	memset(&d->side[d->xside].m, 0, sizeof d->side[d->xside].m);
+	if (t->rtp)
+		pbx_rtp_tone_stop(t->rtp);
+	if (t->bridge != d->bridge) {
+		int err = pbx_bridge_join(d->bridge, t);
+		if (err)
+			pbx_warning("%s: Dial: back to %s: %s", t->name, e->name, strerror(err));
+	}
+	if (d->xbridge) {
+		pbx_bridge_unref(d->xbridge);
+		d->xbridge = NULL;
+	}
+	pbx_chan_moh_stop(e);
+	pbx_notice("%s: Dial: transfer abandoned, back to %s", t->name, e->name);
+}
+
+static void invalid(struct dial *d)
+{
+	struct pbx_chan *t = d->side[d->xside].ch;
+	back_to_call(d);
+	prompt(t, "vm-invalid");
+}
+
+static void ftimer_tick(uv_timer_t *h);
+
+static void ftimer_start(struct dial *d, uint64_t ms)
+{
+	uv_timer_start(&d->ftimer, ftimer_tick, ms, 0);
+}
+
+static void xfer_start(struct dial *d, int i, bool attended)
+{
+	struct pbx_chan *t = d->side[i].ch, *e = d->side[!i].ch;
+	d->xstate = X_COLLECT;
+	d->xattended = attended;
+	d->xside = i;
+	d->xdigits[0] = '\0';
+	pbx_notice("%s: Dial: %s transfer of %s", t->name, attended ? "attended" : "blind",
+		   e->name);
+	(void)pbx_chan_moh_start(e, pbx_chan_var_get(t, "MUSICCLASS"));
+	prompt(t, "beep");
+	/* The first key may come after the beep (about half a second). */
+	ftimer_start(d, (uint64_t)feat_cfg()->digit_timeout + 1000);
+}
+
+static void target_state(struct pbx_chan *ch, enum pbx_chan_state st, void *arg)
+{
+	struct dial *d = arg;
+	if (d->target != ch || d->xstate != X_RING || st != PBX_CHAN_UP)
+		return;
+	struct pbx_chan *t = d->side[d->xside].ch;
+	uv_timer_stop(&d->ftimer);
+	if (t->rtp)
+		pbx_rtp_tone_stop(t->rtp);
+	int err = pbx_bridge_alloc(&d->xbridge);
+	if (!err)
+		err = pbx_bridge_join(d->xbridge, t);
+	if (!err)
+		err = pbx_bridge_join(d->xbridge, ch);
+	if (err) {
+		pbx_warning("%s: Dial: cannot bridge with %s: %s", t->name, ch->name,
+			    strerror(err));
+		back_to_call(d);
+		return;
+	}
+	d->xstate = X_TALK;
+	pbx_notice("%s: Dial: talks to %s; hang up to transfer", t->name, ch->name);
+}
+
+static void target_gone(struct dial *d, struct pbx_chan *ch)
+{
+	if (d->target != ch)
+		return;
+	d->target = NULL;
+	pbx_chan_unref(ch);
+	if (d->xstate == X_RING || d->xstate == X_TALK)
+		back_to_call(d);
+}
+
+static void target_hangup(struct pbx_chan *ch, int cause, void *arg)
+{
+	target_gone(arg, ch);
+}
+
+static void target_released(struct pbx_chan *ch, void *arg)
+{
+	target_gone(arg, ch);
+}
+
+static const struct pbx_chan_events target_events = {
+	.state = target_state,
+	.hangup = target_hangup,
+	.released = target_released,
+};
+
+/* The target number is complete ('#' or a pause). */
+static void collect_done(struct dial *d)
+{
+	struct pbx_chan *t = d->side[d->xside].ch;
+	char ctx[sizeof t->context];
+	uv_timer_stop(&d->ftimer);
+	pbx_transfer_context(t, d->caller->context, ctx, sizeof ctx);
+	if (!*d->xdigits || !pbx_dialplan_exists(ctx, d->xdigits)) {
+		pbx_notice("%s: Dial: transfer to \"%s\"@%s: no such extension", t->name,
+			   d->xdigits, ctx);
+		invalid(d);
+		return;
+	}
+	if (!d->xattended) {
+		/* The transfer takes both parties: the Dial ends through their owners' events. */
+		holds_set(d, false);
+		int err = pbx_transfer_blind(t, ctx, d->xdigits, NULL, NULL);
+		if (err && !d->ended) {
+			pbx_warning("%s: Dial: blind transfer to %s@%s: %s", t->name, d->xdigits,
+				    ctx, strerror(err));
+			holds_set(d, true);
+			invalid(d);
+		}
+		return;
+	}
+	/* Attended: a call of our own to the target, as Dial makes one. */
+	struct pbx_chan *out = NULL;
+	int err = t->tech->request(&out, d->xdigits, t);
+	if (!err) {
+		d->target = pbx_chan_ref(out);
+		pbx_chan_set_owner(out, &target_events, d);
+		err = pbx_chan_call(out, ATT_RING_S);
+	}
+	if (err) {
+		pbx_notice("%s: Dial: cannot call %s: %s", t->name, d->xdigits, strerror(err));
+		invalid(d);
+		return;
+	}
+	if (d->xstate != X_COLLECT || !d->target)
+		return; /* failed at once: back already */
+	d->xstate = X_RING;
+	pbx_bridge_leave(t); /* the held party stays in the call's bridge, with its music */
+	if (t->rtp)
+		(void)pbx_rtp_tone(t->rtp, &ringback);
+	ftimer_start(d, ATT_RING_S * 1000);
+}
+
+static void ftimer_tick(uv_timer_t *h)
+{
+	struct dial *d = h->data;
+	char out[FEAT_CODE_MAX + 2];
+	if (d->ended || !d->armed)
+		return;
+	switch (d->xstate) {
+	case X_NONE:
+		for (int i = 0; i < 2; i++) {
+			feat_match_flush(&d->side[i].m, out);
+			pass(d->side[!i].ch, out);
+		}
+		break;
+	case X_COLLECT: collect_done(d); break;
+	case X_RING:
+		pbx_notice("%s: Dial: transfer target does not answer", d->side[d->xside].ch->name);
+		back_to_call(d);
+		break;
+	case X_TALK:
+		feat_match_flush(&d->side[d->xside].m, out);
+		pass(d->target, out);
+		break;
+	}
+}
+
+static void feat_dtmf(struct dial *d, int i, char digit)
+{
+	const struct feat_cfg *cfg = feat_cfg();
+	struct dial_side *s = &d->side[i];
+	char out[FEAT_CODE_MAX + 2];
+	int which;
+	if (d->ended || !d->armed || !s->may || !s->ch)
+		return; /* not held: the core passed it on already */
+	if (d->xstate == X_NONE) {
+		const char *const codes[] = {cfg->blind, cfg->attended};
+		enum feat_result r = feat_match_digit(&s->m, codes, 2, digit, &which, out);
+		pass(d->side[!i].ch, out);
+		if (r == FEAT_MATCH)
+			xfer_start(d, i, which == 1);
+		else if (r == FEAT_HOLD)
+			ftimer_start(d, (uint64_t)cfg->digit_timeout);
+		return;
+	}
+	if (i != d->xside)
+		return; /* the held party's keys go nowhere */
+	if (d->xstate == X_COLLECT) {
+		if (digit == '#' && *d->xdigits) {
+			collect_done(d);
+			return;
+		}
+		size_t n = strlen(d->xdigits);
+		if (digit != '#' && n + 1 < sizeof d->xdigits) {
+			d->xdigits[n] = digit;
+			d->xdigits[n + 1] = '\0';
+		}
+		ftimer_start(d, (uint64_t)cfg->digit_timeout);
+		return;
+	}
+	const char *const codes[] = {cfg->abort};
+	enum feat_result r = feat_match_digit(&s->m, codes, 1, digit, &which, out);
+	if (d->xstate == X_TALK)
+		pass(d->target, out);
+	if (r == FEAT_MATCH)
+		back_to_call(d);
+	else if (r == FEAT_HOLD && d->xstate == X_TALK)
+		ftimer_start(d, (uint64_t)cfg->digit_timeout);
+}
+
+/* The transferor hung up while it talked to the target: the held party and the target meet. */
+static void xfer_complete(struct dial *d)
+{
+	struct pbx_chan *e = d->side[!d->xside].ch, *c = d->target;
+	uv_timer_stop(&d->ftimer);
+	d->xstate = X_NONE;
+	d->target = NULL; /* the join takes it: its released event finds it not ours */
+	holds_set(d, false);
+	pbx_chan_ref(e);
+	pbx_notice("%s: Dial: attended transfer: %s joins %s", d->side[d->xside].ch->name, c->name,
+		   e->name);
+	int err = pbx_transfer_join(e, c);
+	if (err)
+		pbx_warning("%s: Dial: transfer to %s failed: %s", e->name, c->name, strerror(err));
+	pbx_chan_unref(e);
+	pbx_chan_unref(c);
 }
 
 /* ---- the application ------------------------------------------------------------------- */
@@ -503,6 +913,9 @@ static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_cal
 		timeout = DIAL_MAX_TIMEOUT_S;
 	uv_timer_init(pbx_loop(), &d->timer);
 	d->timer.data = d;
+	uv_timer_init(pbx_loop(), &d->ftimer);
+	d->ftimer.data = d;
+	d->handles = 2;
 	pbx_chan_var_set(ch, "DIALSTATUS", "");
 
 	struct dial_target targets[DIAL_MAX_TARGETS];
@@ -522,7 +935,7 @@ static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_cal
 	d->in_exec = false;
 	if (d->ended) {
 		pbx_app_set_result(call, d->status);
-		uv_close((uv_handle_t *)&d->timer, dial_closed);
+		dial_close(d);
 		return 0;
 	}
 	if (timeout > 0 && !d->winner)
@@ -537,8 +950,12 @@ static void cancel(struct pbx_chan *ch, struct pbx_app_call *call)
 	/* The caller hung up: BYE to an answered callee, CANCEL to every ringing one. */
 	bool up = d->winner != NULL;
 	d->cancelled = true;
-	dial_end(d, up ? "ANSWER" : "CANCEL", up ? PBX_CAUSE_NORMAL : PBX_CAUSE_CANCEL);
-	uv_close((uv_handle_t *)&d->timer, dial_closed);
+	/* The caller hung up while it consulted the target: the transfer completes. */
+	if (d->xstate == X_TALK && d->xside == 0)
+		xfer_complete(d);
+	if (!d->ended)
+		dial_end(d, up ? "ANSWER" : "CANCEL", up ? PBX_CAUSE_NORMAL : PBX_CAUSE_CANCEL);
+	dial_close(d);
 }
 
 static const struct pbx_app app = {

@@ -216,7 +216,9 @@ const char *dial_status_of(const int *causes, size_t n);
 
 /** Options of Dial. Unknown letters are ignored, with a debug line. */
 struct dial_opts {
-	bool ring; /* 'r': indicate ringing at once and pass no early media */
+	bool ring;            /* 'r': indicate ringing at once and pass no early media */
+	bool callee_transfer; /* 't': the callee may transfer with the feature codes */
+	bool caller_transfer; /* 'T': the caller may */
 };
 void dial_opts_parse(const char *s, struct dial_opts *o);
 

@@ -65,3 +65,14 @@ voicemail = {
   --   retry_seconds = 60, max_tries = 10,
   -- },
 }
+
+-- In-call feature codes, for calls placed by app.dial with option t (the
+-- callee may transfer) or T (the caller may). Codes are 1 to 8 keys of
+-- 0-9 * #; keys that begin a code are held back until it is complete (then
+-- the other party never hears them) or stops matching.
+features = {
+  blind_transfer = "##",        -- then the target number, '#' or a pause ends it
+  attended_transfer = "*2",     -- consult the target first; hang up to complete
+  abort_transfer = "*3",        -- during an attended transfer: back to the held party
+  digit_timeout = 3000,         -- ms between keys of a code or of the target number
+}

@@ -230,7 +230,7 @@ static void dtmf_in(struct pbx_chan *ch, char digit, bool signalled)
 	const struct pbx_chan_events *ev = evs_for(ch, &arg);
 	if (ev && ev->dtmf)
 		ev->dtmf(ch, digit, arg);
-	if (ch->state != PBX_CHAN_HUNGUP)
+	if (ch->state != PBX_CHAN_HUNGUP && !ch->dtmf_held)
 		dtmf_to_peer(ch, digit, signalled);
 	pbx_chan_unref(ch);
 }
@@ -383,6 +383,15 @@ int pbx_chan_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms)
 	if (ch->state == PBX_CHAN_HUNGUP)
 		return ENOTCONN;
 	return ch->tech->send_dtmf ? ch->tech->send_dtmf(ch, digit, duration_ms) : ENOTSUP;
+}
+
+int pbx_chan_dtmf_hold(struct pbx_chan *ch, bool on)
+{
+	ch->dtmf_held = on;
+	/* The engine's relay is the fast path of keys between two legs that
+	 * both speak telephone-event; it has to stop too, or the held keys
+	 * would reach the peer anyway. */
+	return ch->rtp && ch->state != PBX_CHAN_HUNGUP ? pbx_rtp_set_dtmf_relay(ch->rtp, !on) : 0;
 }
 
 bool pbx_chan_media_encrypted(const struct pbx_chan *ch)

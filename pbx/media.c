@@ -302,6 +302,14 @@ static void on_wake(uv_async_t *a)
 			s->echo = c->u.on;
 			pbx__rx_mode_update(s);
 			break;
+		case PBX__CMD_DTMF_RELAY:
+			/* The end packets of a key the signalling side held (the '#'
+			 * that ends a transfer's number) repeat after it decided: they
+			 * must not reach the peer as half an event. */
+			s->dtmf_tail = c->u.on && s->dtmf_no_relay && s->drx.active;
+			s->dtmf_tail_ts = s->drx.ts;
+			s->dtmf_no_relay = !c->u.on;
+			break;
 		case PBX__CMD_DTMF:
 			pbx__dtmf_enqueue(s, c->u.dtmf.digit, c->u.dtmf.ms);
 			pbx__dtmf_tick(s, uv_now(&w->loop));
@@ -1026,6 +1034,19 @@ int pbx_rtp_echo(struct pbx_rtp *r, bool on)
 	if (!r->s)
 		return ENODEV;
 	if ((err = post(r, PBX__CMD_ECHO, &c)))
+		return err;
+	c->u.on = on;
+	submit(r, c);
+	return 0;
+}
+
+int pbx_rtp_set_dtmf_relay(struct pbx_rtp *r, bool on)
+{
+	struct pbx__cmd *c;
+	int err;
+	if (!r->s)
+		return ENODEV;
+	if ((err = post(r, PBX__CMD_DTMF_RELAY, &c)))
 		return err;
 	c->u.on = on;
 	submit(r, c);

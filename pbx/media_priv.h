@@ -234,8 +234,11 @@ struct pbx__sess {
 	union pbx__sa cand; /* another source that may take over */
 	bool timed_out;
 	bool in_gens;
-	bool rx_deferred; /* read at the worker's 20 ms tick, not per packet (rtp.c) */
-	uint8_t closing;  /* poll handles still closing */
+	bool rx_deferred;      /* read at the worker's 20 ms tick, not per packet (rtp.c) */
+	bool dtmf_no_relay;    /* telephone-events go up as events only (pbx_rtp_set_dtmf_relay) */
+	bool dtmf_tail;        /* relay is back, but the event held at that moment stays held */
+	uint32_t dtmf_tail_ts; /* ... that event's timestamp: its trailing end packets */
+	uint8_t closing;       /* poll handles still closing */
 	int rtcp_fd;
 	struct pbx__dtmf_rx drx;
 	uint64_t dtx_next_ms;
@@ -270,6 +273,7 @@ enum pbx__cmd_type {
 	PBX__CMD_PLAY_STOP,
 	PBX__CMD_ECHO,
 	PBX__CMD_DTMF,
+	PBX__CMD_DTMF_RELAY,
 	PBX__CMD_TONE,
 	PBX__CMD_TONE_STOP,
 	PBX__CMD_RECORD,

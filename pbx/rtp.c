@@ -470,7 +470,10 @@ static bool rtp_read(struct pbx__sess *s)
 			if (s->rec)
 				pbx__rec_dtmf(s, digit);
 		}
-		if (s->peer) {
+		/* Held back (feature codes): the signalling side decides what passes. */
+		if (s->dtmf_tail && hd.ts != s->dtmf_tail_ts)
+			s->dtmf_tail = false;
+		if (s->peer && !s->dtmf_no_relay && !s->dtmf_tail) {
 			/* A duration counts in the event clock: Opus legs may agree on
 			 * 48 kHz, G.711 ones on 8. Rescaled for the far leg's. */
 			if (s->peer->dtmf_khz != s->dtmf_khz && hd.plen >= 4) {

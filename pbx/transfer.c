@@ -367,6 +367,21 @@ int pbx_transfer_attended(struct pbx_chan *t1, struct pbx_chan *t2,
 	return 0;
 }
 
+int pbx_transfer_join(struct pbx_chan *a, struct pbx_chan *b)
+{
+	if (a == b || a->state == PBX_CHAN_HUNGUP || b->state == PBX_CHAN_HUNGUP)
+		return ENOTCONN;
+	pbx_info("transfer: %s joins %s", b->name, a->name);
+	pbx_chan_ref(a);
+	pbx_chan_ref(b);
+	int err = pair_bridge(a, b);
+	if (!err)
+		joined(a, b);
+	pbx_chan_unref(b);
+	pbx_chan_unref(a);
+	return err;
+}
+
 int pbx_transfer_replace(struct pbx_chan *old, struct pbx_chan *newch)
 {
 	struct pbx_chan *peer = pbx_bridge_peer(old);

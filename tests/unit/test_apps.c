@@ -157,11 +157,22 @@ static void test_dial_opts(void **state)
 	assert_false(o.ring);
 	dial_opts_parse("r", &o);
 	assert_true(o.ring);
+	assert_false(o.callee_transfer);
+	assert_false(o.caller_transfer);
 	dial_opts_parse("tTgr", &o);
 	assert_true(o.ring);
+	assert_true(o.callee_transfer);
+	assert_true(o.caller_transfer);
+	dial_opts_parse("t", &o);
+	assert_true(o.callee_transfer);
+	assert_false(o.caller_transfer);
+	dial_opts_parse("T", &o);
+	assert_false(o.callee_transfer);
+	assert_true(o.caller_transfer);
 	/* Letters inside an option's argument are not options. */
-	dial_opts_parse("D(r12)g", &o);
+	dial_opts_parse("D(rtT12)g", &o);
 	assert_false(o.ring);
+	assert_false(o.callee_transfer || o.caller_transfer);
 	dial_opts_parse("xyzL(60000", &o);
 	assert_false(o.ring);
 }
@@ -504,6 +515,7 @@ struct fake {
 	int hangup_cause; /* given by the core; 0 while not hung up from our side */
 	unsigned ind;     /* 1 << enum pbx_indication for every indication */
 	int calls, answers;
+	char dtmf[32]; /* keys the core sent to the phone */
 };
 static struct fake fakes[FAKE_MAX];
 static size_t nfakes;
@@ -564,6 +576,15 @@ static int t_indicate(struct pbx_chan *ch, enum pbx_indication ind)
 	return 0;
 }
 
+static int t_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms)
+{
+	char *k = fake_of(ch)->dtmf;
+	size_t n = strlen(k);
+	if (n + 1 < sizeof fake_of(ch)->dtmf)
+		k[n] = digit, k[n + 1] = '\0';
+	return 0;
+}
+
 static const struct pbx_chan_tech test_tech = {
 	.name = "TEST",
 	.request = t_request,
@@ -571,6 +592,7 @@ static const struct pbx_chan_tech test_tech = {
 	.answer = t_answer,
 	.hangup = t_hangup,
 	.indicate = t_indicate,
+	.send_dtmf = t_send_dtmf,
 };
 
 extern const struct pbx_module *const __start_pbx_modules[] __attribute__((weak));
@@ -700,6 +722,52 @@ static void test_dial_answer_then_callee_hangs_up(void **state)
 	assert_int_equal(caller->state, PBX_CHAN_UP);
 	assert_null(pbx_bridge_peer(caller));
 	assert_string_equal(var("ANSWEREDTIME"), "0");
+}
+
+/* Options t and T: keys that begin a code are held; a code never reaches the other party. */
+static void test_dial_feature_keys(void **state)
+{
+	assert_int_equal(RUN3("dial", "TEST/a", "", "tT"), EINPROGRESS);
+	pbx_chan_set_state(leg(0), PBX_CHAN_UP);
+	struct pbx_chan *callee = leg(0);
+	assert_true(caller->dtmf_held);
+	assert_true(callee->dtmf_held);
+	assert_non_null(caller->app_ev);
+	pbx_chan_remote_dtmf(callee, '5');
+	pbx_chan_remote_dtmf(caller, '#');
+	assert_string_equal(fake_of(caller)->dtmf, "5");
+	assert_string_equal(fake_of(callee)->dtmf, ""); /* held: may begin "##" */
+	pbx_chan_remote_dtmf(caller, '1');
+	assert_string_equal(fake_of(callee)->dtmf, "#1");
+	/* "##" from the callee, then a number the dialplan does not have: back to the call. */
+	pbx_chan_remote_dtmf(callee, '#');
+	pbx_chan_remote_dtmf(callee, '#');
+	pbx_chan_remote_dtmf(callee, '9');
+	pbx_chan_remote_dtmf(callee, '#');
+	assert_string_equal(fake_of(caller)->dtmf, "5");
+	assert_ptr_equal(pbx_bridge_peer(caller), callee);
+	pbx_chan_remote_dtmf(callee, '7');
+	assert_string_equal(fake_of(caller)->dtmf, "57");
+	/* The Dial ends: the keys flow as before, the app's events are given back. */
+	pbx_chan_remote_hangup(callee, PBX_CAUSE_NORMAL);
+	assert_true(the_call.finished);
+	assert_false(caller->dtmf_held);
+	assert_false(callee->dtmf_held);
+	assert_null(caller->app_ev);
+}
+
+/* Without t or T nothing is held: the core passes every key itself. */
+static void test_dial_no_feature_keys(void **state)
+{
+	assert_int_equal(RUN3("dial", "TEST/a", "", "t"), EINPROGRESS);
+	pbx_chan_set_state(leg(0), PBX_CHAN_UP);
+	assert_false(caller->dtmf_held);
+	assert_true(leg(0)->dtmf_held);
+	assert_null(caller->app_ev);
+	pbx_chan_remote_dtmf(caller, '#');
+	assert_string_equal(fake_of(leg(0))->dtmf, "#");
+	pbx_chan_remote_hangup(leg(0), PBX_CAUSE_NORMAL);
+	assert_false(fakes[1].ch->dtmf_held);
 }
 
 static void test_dial_fork_first_answer_wins(void **state)
@@ -989,6 +1057,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_dial_timeout, call_setup, call_teardown),
 	cmocka_unit_test_setup_teardown(test_dial_caller_cancels, call_setup, call_teardown),
 	cmocka_unit_test_setup_teardown(test_dial_option_r, call_setup, call_teardown),
+	cmocka_unit_test_setup_teardown(test_dial_feature_keys, call_setup, call_teardown),
+	cmocka_unit_test_setup_teardown(test_dial_no_feature_keys, call_setup, call_teardown),
 	cmocka_unit_test_setup_teardown(test_read_digits, call_setup, call_teardown),
 	cmocka_unit_test_setup_teardown(test_read_timeout, call_setup, call_teardown),
 	cmocka_unit_test_setup_teardown(test_read_hangup_and_skip, call_setup, call_teardown),

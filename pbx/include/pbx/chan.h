@@ -151,6 +151,7 @@ struct pbx_chan {
 	struct pbx_bridge *bridge; /* the bridge it is a member of (a reference), or NULL */
 	struct pbx_moh *moh;       /* hold music playing to it, or NULL (chan_media.c) */
 	struct pbx_xfer *xfer;     /* the blind transfer it is the transferee of (transfer.c) */
+	bool dtmf_held;            /* its owner or app passes its DTMF on, see pbx_chan_dtmf_hold */
 	struct pbx_var *vars;
 	time_t created, answered;
 	int hangup_cause; /* once hung up; before, a cause proposed by an app */
@@ -243,6 +244,16 @@ int pbx_chan_answer(struct pbx_chan *ch);
 void pbx_chan_hangup(struct pbx_chan *ch, int cause);
 int pbx_chan_indicate(struct pbx_chan *ch, enum pbx_indication ind);
 int pbx_chan_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms);
+/**
+ * Hold back @p ch's DTMF from its bridged peer (@p on) or pass it again.
+ * Held, digits still reach the owner or running app as dtmf events, but
+ * neither the media engine (RFC 4733 relay) nor the core (dtmf_to_peer)
+ * forwards them: the holder sends on what it lets through with
+ * pbx_chan_send_dtmf. Dial's feature codes use it so that "##" never
+ * reaches the other party. Whoever holds must release before it lets the
+ * channel go. 0 or the media engine's errno (the flag is set anyway).
+ */
+int pbx_chan_dtmf_hold(struct pbx_chan *ch, bool on);
 
 /**
  * Whether @p ch's media is encrypted (SRTP) as negotiated last. False

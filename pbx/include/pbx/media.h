@@ -165,6 +165,14 @@ bool pbx_rtp_playing_music(const struct pbx_rtp *r);
 void pbx_rtp_play_stop(struct pbx_rtp *r);
 /** Send every received packet back to its sender (app echo). */
 int pbx_rtp_echo(struct pbx_rtp *r, bool on);
+/**
+ * Whether telephone-events received on @p r go straight out of its bridged
+ * peer (@p on, the default). Off, they only come up as dtmf events, so the
+ * signalling side decides which keys reach the other party (Dial's feature
+ * codes, see pbx_chan_dtmf_hold). Kept across bridges, re-INVITEs and
+ * worker moves. 0 or errno.
+ */
+int pbx_rtp_set_dtmf_relay(struct pbx_rtp *r, bool on);
 /** Send an RFC 4733 event (needs dtmf_pt). */
 int pbx_rtp_send_dtmf(struct pbx_rtp *r, char digit, int duration_ms);
 void pbx_rtp_get_stats(const struct pbx_rtp *r, struct pbx_rtp_stats *st);

@@ -68,6 +68,16 @@ int pbx_transfer_attended(struct pbx_chan *t1, struct pbx_chan *t2,
  */
 int pbx_transfer_replace(struct pbx_chan *old, struct pbx_chan *newch);
 
+/**
+ * Join @p a and @p b, each left alone by a transferor that hung up (Dial's
+ * attended transfer by feature code: the held party and the consulted
+ * target): a bridge of their own, taken from their owners as a pair that
+ * hangs the other up when one ends; hold music stops and each is told the
+ * other's identity. 0, ENOTCONN (one is gone) or the bridge's errno (both
+ * are then hung up).
+ */
+int pbx_transfer_join(struct pbx_chan *a, struct pbx_chan *b);
+
 /* What dials for a transferee reports (Dial): no-ops for other channels. */
 void pbx_transfer_ringing(struct pbx_chan *e);
 void pbx_transfer_answered(struct pbx_chan *e);

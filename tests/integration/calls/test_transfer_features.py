@@ -1,0 +1,320 @@
+"""In-call transfers by feature codes (Dial options t and T, the features
+config section): raw SIP phones (callib.Phone) send RFC 4733 keys, as
+Asterisk users do with features.conf.
+
+- `##1003#` from the callee: the caller ends up bridged to 1003 and the
+  transferor is hung up (blind transfer).
+- `*2 1003#` from the callee, 1003 answers, the transferor talks to it,
+  then hangs up: caller and 1003 are bridged (attended transfer).
+- `*2 1003#` then `*3`: the target is hung up, the callee is back with
+  the caller (abort).
+- In every case no key of a code, nor of the target number, reaches the
+  other party; keys that are no code still do.
+
+Media is checked as packet flow both ways between the joined phones.
+Every test ends with no channel and no bridge left.
+"""
+
+import time
+
+import callib
+
+DIALPLAN = r'''
+extensions = {
+  default = {
+    ["_1XXX"] = function(context, exten)
+      app.dial("SIP/" .. exten, 20, "tT")
+    end,
+  },
+}
+'''
+
+
+def keys(call, digits, pt):
+    for d in digits:
+        call.rtp.send_dtmf(d, pt)
+        time.sleep(0.05)
+
+
+def answer_updates(phone, seconds=0.3):
+    """Answer the connected-line UPDATEs the PBX sends after a transfer."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for m in list(phone.inbox):
+            if m.method == "UPDATE":
+                phone.inbox.remove(m)
+                phone.reply(m, 200)
+        phone._pump(0.05)
+
+
+def flows(x, y):
+    """Audio streamed by each of two calls' phones arrives at the other."""
+    t0 = time.monotonic()
+    x.rtp.start_stream("PCMU", callib.tone(1000, 1.0))
+    y.rtp.start_stream("PCMU", callib.tone(1400, 1.0))
+    try:
+        y.rtp.wait_packets(25, callib.CODEC_PT["PCMU"], t0, what="audio x -> y")
+        x.rtp.wait_packets(25, callib.CODEC_PT["PCMU"], t0, what="audio y -> x")
+    finally:
+        x.rtp.stop_stream()
+        y.rtp.stop_stream()
+
+
+def call_answered(p, phone):
+    a = phone(p, "1001")
+    b = phone(p, "1002")
+    ca = a.call("1002", codecs=("PCMU",), dtmf_pt=101)
+    cb = b.incoming()
+    cb.ring()
+    cb.answer(codecs=("PCMU",))
+    ca.established()
+    callib.wait_channels(p, 2, what="both legs of the call")
+    return a, b, ca, cb
+
+
+def no_code_keys(events):
+    return [e[0] for e in events if e[0] in "*#"]
+
+
+def ends_clean(p):
+    callib.wait_channels(p, 0)
+    deadline = time.monotonic() + 5
+    while callib.bridges(p) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert callib.bridges(p) == []
+
+
+def test_plain_keys_still_pass(call_pbx, phone):
+    """Keys that begin no code pass at once; '#' alone passes after digit_timeout."""
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    pt = cb.offer.dtmf_pt
+    t0 = time.monotonic()
+    keys(cb, "5#", pt)
+    keys(ca, "7", 101)
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline and len(ca.rtp.dtmf_events(101, t0)) < 2:
+        time.sleep(0.05)
+    assert [e[0] for e in ca.rtp.dtmf_events(101, t0)] == ["5", "#"]
+    assert [e[0] for e in cb.rtp.dtmf_events(pt, t0)] == ["7"]
+    assert ca.bye().status == 200
+    cb.wait_bye()
+    ends_clean(p)
+
+
+def test_blind_transfer_by_callee(call_pbx, phone):
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    c = phone(p, "1003")
+    pt = cb.offer.dtmf_pt
+    t0 = time.monotonic()
+    keys(cb, "##", pt)
+    callib.wait_log(p, r"blind transfer of")
+    keys(cb, "1003#", pt)
+    cc = c.incoming()
+    cc.ring()
+    cc.answer(codecs=("PCMU",))
+    cb.wait_bye()  # the transferor is released once the target answers
+    answer_updates(a)
+    answer_updates(c)
+    flows(ca, cc)
+    assert no_code_keys(ca.rtp.dtmf_events(101, t0)) == [], ca.rtp.dtmf_events(101, t0)
+    assert ca.rtp.dtmf_events(101, t0) == []
+    chans = callib.channels(p)
+    assert len(chans) == 2, chans
+    assert ca.bye().status == 200
+    cc.wait_bye()
+    ends_clean(p)
+
+
+def test_attended_transfer_by_callee(call_pbx, phone):
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    c = phone(p, "1003")
+    pt = cb.offer.dtmf_pt
+    t0 = time.monotonic()
+    keys(cb, "*2", pt)
+    callib.wait_log(p, r"attended transfer of")
+    keys(cb, "1003#", pt)
+    cc = c.incoming()
+    cc.ring()
+    cc.answer(codecs=("PCMU",))
+    callib.wait_log(p, r"talks to")
+    flows(cb, cc)  # the transferor consults the target
+    assert cb.bye().status == 200
+    callib.wait_log(p, r"attended transfer: .* joins ")
+    answer_updates(a)
+    answer_updates(c)
+    flows(ca, cc)
+    assert ca.rtp.dtmf_events(101, t0) == []
+    assert len(callib.channels(p)) == 2
+    assert cc.bye().status == 200
+    ca.wait_bye()
+    ends_clean(p)
+
+
+def test_attended_transfer_aborted(call_pbx, phone):
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    c = phone(p, "1003")
+    pt = cb.offer.dtmf_pt
+    t0 = time.monotonic()
+    keys(cb, "*2", pt)
+    callib.wait_log(p, r"attended transfer of")
+    keys(cb, "1003#", pt)
+    cc = c.incoming()
+    cc.ring()
+    cc.answer(codecs=("PCMU",))
+    callib.wait_log(p, r"talks to")
+    keys(cb, "*3", pt)
+    cc.wait_bye()
+    callib.wait_log(p, r"back to")
+    flows(ca, cb)
+    assert ca.rtp.dtmf_events(101, t0) == []
+    assert cc.rtp.dtmf_events(cc.offer.dtmf_pt, t0) == []
+    assert ca.bye().status == 200
+    cb.wait_bye()
+    ends_clean(p)
+
+
+def test_blind_transfer_unknown_number_back_to_call(call_pbx, phone):
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    pt = cb.offer.dtmf_pt
+    t0 = time.monotonic()
+    keys(ca, "##", 101)  # the caller transfers (option T)
+    callib.wait_log(p, r"blind transfer of")
+    keys(ca, "999#", 101)
+    callib.wait_log(p, r"no such extension")
+    flows(ca, cb)
+    assert cb.rtp.dtmf_events(pt, t0) == []
+    assert ca.bye().status == 200
+    cb.wait_bye()
+    ends_clean(p)
+
+
+def test_blind_transfer_by_caller(call_pbx, phone):
+    """Option T: the caller sends the callee to 1003 and is released."""
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    c = phone(p, "1003")
+    pt = cb.offer.dtmf_pt
+    t0 = time.monotonic()
+    keys(ca, "##", 101)
+    callib.wait_log(p, r"blind transfer of")
+    keys(ca, "1003#", 101)
+    cc = c.incoming()
+    cc.ring()
+    cc.answer(codecs=("PCMU",))
+    ca.wait_bye()
+    answer_updates(b)
+    answer_updates(c)
+    flows(cb, cc)
+    assert cb.rtp.dtmf_events(pt, t0) == []
+    assert cb.bye().status == 200
+    cc.wait_bye()
+    ends_clean(p)
+
+
+def test_attended_transfer_by_caller(call_pbx, phone):
+    """Option T, attended: the caller hangs up after consulting; callee and 1003 are joined."""
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    c = phone(p, "1003")
+    pt = cb.offer.dtmf_pt
+    t0 = time.monotonic()
+    keys(ca, "*2", 101)
+    callib.wait_log(p, r"attended transfer of")
+    keys(ca, "1003", 101)  # no '#': digit_timeout ends the number
+    cc = c.incoming()
+    cc.ring()
+    cc.answer(codecs=("PCMU",))
+    callib.wait_log(p, r"talks to")
+    flows(ca, cc)
+    assert ca.bye().status == 200
+    callib.wait_log(p, r"attended transfer: .* joins ")
+    answer_updates(b)
+    answer_updates(c)
+    flows(cb, cc)
+    assert cb.rtp.dtmf_events(pt, t0) == []
+    assert len(callib.channels(p)) == 2
+    assert cb.bye().status == 200
+    cc.wait_bye()
+    ends_clean(p)
+
+
+def test_attended_target_busy_back_to_call(call_pbx, phone):
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    c = phone(p, "1003")
+    pt = cb.offer.dtmf_pt
+    keys(cb, "*2", pt)
+    callib.wait_log(p, r"attended transfer of")
+    keys(cb, "1003#", pt)
+    cc = c.incoming()
+    cc.reject(486)
+    callib.wait_log(p, r"back to")
+    flows(ca, cb)
+    assert len(callib.channels(p)) == 2
+    assert cb.bye().status == 200
+    ca.wait_bye()
+    ends_clean(p)
+
+
+def test_transferor_hangs_up_while_target_rings(call_pbx, phone):
+    """Not a semi-attended transfer here: the ringing target is cancelled, the call ends."""
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    c = phone(p, "1003")
+    pt = cb.offer.dtmf_pt
+    keys(cb, "*2", pt)
+    callib.wait_log(p, r"attended transfer of")
+    keys(cb, "1003#", pt)
+    cc = c.incoming()
+    cc.ring()
+    assert cb.bye().status == 200
+    cancel = cc.wait_request("CANCEL")
+    c.reply(cancel, 200)
+    c.reply(cc.invite, 487, to_tag=cc.local_tag)
+    # The caller's Dial returns (the callee hung up) and its script ends: BYE.
+    ca.wait_bye()
+    ends_clean(p)
+
+
+def test_held_party_hangs_up_while_consulting(call_pbx, phone):
+    """The held caller hangs up while the callee talks to the target: the Dial ends,
+    the target and the transferor are hung up, nothing is left over."""
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    c = phone(p, "1003")
+    pt = cb.offer.dtmf_pt
+    keys(cb, "*2", pt)
+    callib.wait_log(p, r"attended transfer of")
+    keys(cb, "1003#", pt)
+    cc = c.incoming()
+    cc.ring()
+    cc.answer(codecs=("PCMU",))
+    callib.wait_log(p, r"talks to")
+    assert ca.bye().status == 200
+    cc.wait_bye()
+    cb.wait_bye()
+    ends_clean(p)
+
+
+def test_caller_consulting_when_callee_hangs_up(call_pbx, phone):
+    """Option T: the held callee hangs up while the caller consults: the caller's
+    Dial returns and its script ends; no bridge is left behind."""
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    c = phone(p, "1003")
+    keys(ca, "*2", 101)
+    callib.wait_log(p, r"attended transfer of")
+    keys(ca, "1003#", 101)
+    cc = c.incoming()
+    cc.ring()
+    cc.answer(codecs=("PCMU",))
+    callib.wait_log(p, r"talks to")
+    assert cb.bye().status == 200
+    cc.wait_bye()
+    ca.wait_bye()
+    ends_clean(p)
