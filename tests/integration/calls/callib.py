@@ -1077,6 +1077,55 @@ def ctrl_messages(buf):
         buf = buf[m.end() + n + 1:]
 
 
+class ControlEvents:
+    """Every event a baresip sends on its ctrl_tcp socket (netstring JSON), collected."""
+
+    def __init__(self, port):
+        self.events = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", port), timeout=0.2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        buf = b""
+        while not self.stop.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            objs, buf = ctrl_messages(buf + data)
+            with self.lock:
+                self.events.extend(o for o in objs if o.get("event"))
+
+    def params(self, kind):
+        """The params of the events of type @kind so far (MWI_NOTIFY: the NOTIFY bodies;
+        CALL_DTMF_START: the keys received)."""
+        with self.lock:
+            return [e.get("param", "") for e in self.events if e.get("type") == kind]
+
+    def mwi(self):
+        return self.params("MWI_NOTIFY")
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(2)
+
+
 class Baresip:
     """baresip 1.0 headless: aufile reads a WAV as the microphone, sndfile
     dumps what is decoded from the network (dump-*-dec.wav in snd_path).
@@ -1100,7 +1149,7 @@ class Baresip:
     G.722; 48000 and two channels for Opus): read it from the WAV."""
 
     def __init__(self, workdir, pbx, user, source_wav, codec, password="s3cret",
-                 answermode="manual", modules=(), srate=None, sip_trace=False):
+                 answermode="manual", modules=(), srate=None, sip_trace=False, verbose=False):
         self.user = user
         names = [c.split("/")[0] for c in codec.split(",")]
         codec = ",".join(CODEC_SPEC.get(c, c) for c in codec.split(","))
@@ -1144,13 +1193,14 @@ class Baresip:
         (self.dir / "contacts").write_text("")
         self.log_path = self.dir / "baresip.log"
         self.sip_trace = sip_trace  # every SIP message in the log (baresip -s)
+        self.verbose = verbose  # debug lines too (baresip -v): received DTMF, ...
         self.proc = None
 
     def start(self, quit_after=60):
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [siplib.tool("baresip"), "-f", str(self.dir), "-t", str(quit_after)]
-                + (["-s"] if self.sip_trace else []),
+                + (["-s"] if self.sip_trace else []) + (["-v"] if self.verbose else []),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         return self

@@ -97,3 +97,72 @@ def test_blind_transfer_from_baresip(call_pbx, baresips, tmp_path, transferor):
         assert heard >= TALK - 1.5, (
             f"{b.user} heard {heard:.1f}s of {theirs} Hz in the last {TALK}s: "
             f"{callib.tone_windows(tail, theirs)[:20]}")
+
+
+FEATURES_DIALPLAN = """
+extensions = {
+  default = {
+    ["_10XX"] = function(ctx, ext) app.dial("SIP/" .. ext, 20, "tT") end,
+  },
+}
+"""
+
+
+@pytest.mark.parametrize("code", ["##", "*2"])
+def test_feature_code_transfer_from_baresip_keys(call_pbx, baresips, tmp_path, code):
+    """1002, called by 1001, keys a transfer code and 1003 on its keypad (baresip's
+    sndcode: RFC 4733 events). Blind (##): 1001 goes to 1003 at once. Attended (*2):
+    1002 talks to 1003 first, then hangs up. Either way 1001 and 1003 end up hearing
+    each other, 1002 is gone, and 1001 never hears the keys of the code."""
+    p = call_pbx(dialplan=FEATURES_DIALPLAN)
+    for f, name in ((F1, "1"), (F2, "2"), (F3, "3")):
+        write_wav(tmp_path / f"{name}.wav", callib.tone(f, 30))
+    b1 = baresips(tmp_path, p, "1001", tmp_path / "1.wav", "PCMU")
+    b2 = baresips(tmp_path, p, "1002", tmp_path / "2.wav", "PCMU", answermode="auto")
+    b3 = baresips(tmp_path, p, "1003", tmp_path / "3.wav", "PCMU", answermode="auto")
+    callib.siplib.wait_for(lambda: len(callib.siplib.registrations(p)) == 3, 10,
+                           "three baresips to register", interval=0.1)
+    assert b1.command("dial", "1002").get("ok", True)
+    callib.siplib.wait_for(lambda: _up(p, 2), 10, "1001 and 1002 to talk", interval=0.1)
+    # The keys 1001 receives. baresip's ctrl_tcp talks to its latest connection only:
+    # the listener connects after the last command before the keys.
+    events = callib.ControlEvents(b1.ctrl_port)
+    time.sleep(1.0)
+    # A key that begins no code reaches 1001 (and shows that 1001 reports the keys it gets).
+    assert b2.command("sndcode", "5").get("ok", True)
+    callib.siplib.wait_for(lambda: events.params("CALL_DTMF_START"), 5,
+                           "1001 to receive the key 5", interval=0.1)
+    for key in code + "1003#":
+        assert b2.command("sndcode", key).get("ok", True)
+        time.sleep(0.3)
+    if code == "*2":
+        # 1002 talks to 1003 while 1001 holds; then 1002 hangs up to complete.
+        callib.siplib.wait_for(lambda: len(callib.channels(p)) == 3, 10,
+                               "1002's consultation call to 1003", interval=0.1)
+        callib.siplib.wait_for(lambda: "Call established" in b3.log(), 10,
+                               "1003 to answer", interval=0.1)
+        time.sleep(1.0)
+        b2.command("hangup")
+
+    def transferred():
+        chans = callib.channels(p)
+        return (len(chans) == 2 and all(c["state"] == "Up" and c["bridged_to"] for c in chans)
+                and not any(c["name"].startswith("SIP/1002-") for c in chans))
+
+    callib.siplib.wait_for(transferred, 15, "1001 bridged to 1003, 1002 gone", interval=0.1)
+    time.sleep(TALK)
+    got = events.params("CALL_DTMF_START")
+    events.close()
+    b1.command("hangup")
+    callib.wait_channels(p, 0, what="no channel left after 1001 hung up")
+    assert callib.bridges(p) == [], callib.bridges(p)
+    for b in (b1, b2, b3):
+        b.stop()
+    assert got == ["5"], f"1001 received the keys {got} (only 5 is no code): {events.events}"
+    for b, theirs in ((b1, F3), (b3, F1)):
+        rate, samples = read_wav(b.recordings("dec")[-1])
+        tail = samples[-int(TALK * rate):]
+        heard = tone_seconds(tail, theirs, rate)
+        assert heard >= TALK - 1.5, (
+            f"{b.user} heard {heard:.1f}s of {theirs} Hz in the last {TALK}s: "
+            f"{callib.tone_windows(tail, theirs)[:20]}")

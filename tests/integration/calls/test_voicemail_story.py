@@ -14,8 +14,6 @@ lamp goes to `no`, `0/0`. Three wrong PINs get a hang-up.
 
 import json
 import re
-import socket
-import threading
 import time
 
 import callib
@@ -26,51 +24,6 @@ from test_voicemailmain import keys, security_lines, wait_speech, wait_tone, win
 
 PIN = "4711"
 F_MSG = 600
-
-
-class ControlEvents:
-    """Every event a baresip sends on its ctrl_tcp socket (netstring JSON), collected."""
-
-    def __init__(self, port):
-        self.events = []
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                self.sock = socket.create_connection(("127.0.0.1", port), timeout=0.2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        buf = b""
-        while not self.stop.is_set():
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            if not data:
-                return
-            objs, buf = callib.ctrl_messages(buf + data)
-            with self.lock:
-                self.events.extend(o for o in objs if o.get("event"))
-
-    def mwi(self):
-        """The bodies of the MWI_NOTIFY events so far."""
-        with self.lock:
-            return [e.get("param", "") for e in self.events if e.get("type") == "MWI_NOTIFY"]
-
-    def close(self):
-        self.stop.set()
-        self.sock.close()
-        self.thread.join(2)
 
 
 def lamp(body):
@@ -116,7 +69,7 @@ def test_voicemail_story_on_shipped_defaults(pbx_factory, phone, tmp_path):
     b = Baresip(tmp_path, p, "1003", silence, "PCMU", password=callib.PASSWORD,
                 modules=("mwi.so",))
     b.start()
-    events = ControlEvents(b.ctrl_port)
+    events = callib.ControlEvents(b.ctrl_port)
     try:
         siplib.wait_for(lambda: any(x["user"] == "1003" and x["state"] == "active"
                                     for x in json.loads(p.ok("sip show subscriptions --json"))),
