@@ -328,6 +328,7 @@ static void dial_end(struct dial *d, const char *status, int cause)
 static void feat_arm(struct dial *d);
 static void feat_dtmf(struct dial *d, int i, char digit);
 static void xfer_complete(struct dial *d);
+static void keep_consultation(struct dial *d);
 
 static void ring_caller(struct dial *d)
 {
@@ -435,9 +436,17 @@ static void leg_hungup(struct pbx_chan *ch, int cause, void *arg)
 		return;
 	leg->ch = NULL;
 	pbx_chan_set_owner(ch, NULL, NULL);
-	if (d->winner == leg && d->xstate == X_TALK && d->xside == 1) {
+	if (d->winner == leg && (d->xstate == X_TALK || d->xstate == X_RING) && d->xside == 1) {
 		/* The callee hung up while it consulted the target: the transfer completes. */
 		xfer_complete(d);
+		pbx_chan_unref(ch);
+		if (!d->ended)
+			dial_end(d, "ANSWER", PBX_CAUSE_NORMAL);
+		return;
+	}
+	if (d->winner == leg && d->xstate == X_TALK && d->xside == 0) {
+		/* The held callee hung up while the caller consulted: those two talk on. */
+		keep_consultation(d);
 		pbx_chan_unref(ch);
 		if (!d->ended)
 			dial_end(d, "ANSWER", PBX_CAUSE_NORMAL);
@@ -831,10 +840,35 @@ static void feat_dtmf(struct dial *d, int i, char digit)
 		ftimer_start(d, (uint64_t)cfg->digit_timeout);
 }
 
-/* The transferor hung up while it talked to the target: the held party and the target meet. */
+/* The held party hung up while the transferor talked to the target: those two go on, as a pair. */
+static void keep_consultation(struct dial *d)
+{
+	struct pbx_chan *t = d->side[d->xside].ch, *c = d->target;
+	uv_timer_stop(&d->ftimer);
+	d->xstate = X_NONE;
+	d->target = NULL; /* the join takes it: its released event finds it not ours */
+	holds_set(d, false);
+	if (d->xbridge) {
+		pbx_bridge_unref(d->xbridge);
+		d->xbridge = NULL;
+	}
+	pbx_chan_ref(t);
+	pbx_notice("%s: Dial: the held party left; %s talks on with %s", t->name, t->name, c->name);
+	int err = pbx_transfer_join(t, c);
+	if (err)
+		pbx_warning("%s: Dial: cannot stay with %s: %s", t->name, c->name, strerror(err));
+	pbx_chan_unref(t);
+	pbx_chan_unref(c);
+}
+
+/*
+ * The transferor hung up while it talked to the target, or while the
+ * target still rang: the held party and the target meet (at the answer).
+ */
 static void xfer_complete(struct dial *d)
 {
 	struct pbx_chan *e = d->side[!d->xside].ch, *c = d->target;
+	bool ringing = d->xstate == X_RING;
 	uv_timer_stop(&d->ftimer);
 	d->xstate = X_NONE;
 	d->target = NULL; /* the join takes it: its released event finds it not ours */
@@ -842,7 +876,7 @@ static void xfer_complete(struct dial *d)
 	pbx_chan_ref(e);
 	pbx_notice("%s: Dial: attended transfer: %s joins %s", d->side[d->xside].ch->name, c->name,
 		   e->name);
-	int err = pbx_transfer_join(e, c);
+	int err = ringing ? pbx_transfer_join_ringing(e, c) : pbx_transfer_join(e, c);
 	if (err)
 		pbx_warning("%s: Dial: transfer to %s failed: %s", e->name, c->name, strerror(err));
 	pbx_chan_unref(e);
@@ -950,9 +984,12 @@ static void cancel(struct pbx_chan *ch, struct pbx_app_call *call)
 	/* The caller hung up: BYE to an answered callee, CANCEL to every ringing one. */
 	bool up = d->winner != NULL;
 	d->cancelled = true;
-	/* The caller hung up while it consulted the target: the transfer completes. */
-	if (d->xstate == X_TALK && d->xside == 0)
+	/* The caller hung up while it consulted the target: the transfer completes.
+	 * The held caller hung up while the callee consulted: those two talk on. */
+	if ((d->xstate == X_TALK || d->xstate == X_RING) && d->xside == 0)
 		xfer_complete(d);
+	else if (d->xstate == X_TALK && d->xside == 1)
+		keep_consultation(d);
 	if (!d->ended)
 		dial_end(d, up ? "ANSWER" : "CANCEL", up ? PBX_CAUSE_NORMAL : PBX_CAUSE_CANCEL);
 	dial_close(d);

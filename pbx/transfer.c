@@ -382,6 +382,87 @@ int pbx_transfer_join(struct pbx_chan *a, struct pbx_chan *b)
 	return err;
 }
 
+/* A held party waiting for a target that still rings: both ours until it answers or fails. */
+struct pending {
+	struct pbx_chan *e, *c; /* our references; NULL once gone or taken */
+};
+
+static void pending_forget(struct pending *p, struct pbx_chan *ch)
+{
+	if (p->e == ch)
+		p->e = NULL;
+	else if (p->c == ch)
+		p->c = NULL;
+	else
+		return;
+	pbx_chan_unref(ch);
+	if (!p->e && !p->c)
+		free(p);
+}
+
+static void pending_state(struct pbx_chan *ch, enum pbx_chan_state st, void *arg)
+{
+	struct pending *p = arg;
+	if (ch != p->c || st != PBX_CHAN_UP || !p->e)
+		return;
+	struct pbx_chan *e = pbx_chan_ref(p->e), *c = pbx_chan_ref(p->c);
+	if (e->rtp)
+		pbx_rtp_tone_stop(e->rtp);
+	pbx_notice("transfer: %s answered: joins %s", c->name, e->name);
+	if (!pair_bridge(e, c)) /* takes both: pending_released frees p */
+		joined(e, c);
+	pbx_chan_unref(c);
+	pbx_chan_unref(e);
+}
+
+static void pending_hangup(struct pbx_chan *ch, int cause, void *arg)
+{
+	struct pending *p = arg;
+	struct pbx_chan *other = ch == p->e ? p->c : p->e;
+	if (other)
+		pbx_chan_ref(other);
+	pending_forget(p, ch);
+	if (other) {
+		pbx_notice("transfer: %s gone before the transfer completed: %s hung up", ch->name,
+			   other->name);
+		pending_forget(p, other);
+		pbx_chan_set_owner(other, NULL, NULL);
+		pbx_chan_hangup(other, PBX_CAUSE_NORMAL);
+		pbx_chan_unref(other);
+	}
+}
+
+static void pending_released(struct pbx_chan *ch, void *arg)
+{
+	pending_forget(arg, ch);
+}
+
+static const struct pbx_chan_events pending_events = {
+	.state = pending_state,
+	.hangup = pending_hangup,
+	.released = pending_released,
+};
+
+int pbx_transfer_join_ringing(struct pbx_chan *e, struct pbx_chan *c)
+{
+	if (e == c || e->state == PBX_CHAN_HUNGUP || c->state == PBX_CHAN_HUNGUP)
+		return ENOTCONN;
+	if (c->state == PBX_CHAN_UP)
+		return pbx_transfer_join(e, c);
+	struct pending *p = calloc(1, sizeof *p);
+	if (!p)
+		return ENOMEM;
+	pbx_notice("transfer: %s waits for %s to answer", e->name, c->name);
+	p->e = pbx_chan_ref(e);
+	p->c = pbx_chan_ref(c);
+	pbx_chan_take((struct pbx_chan *[]){e, c}, 2, &pending_events, p);
+	pbx_chan_moh_stop(e);
+	pbx_bridge_leave(e);
+	if (e->rtp)
+		(void)pbx_rtp_tone(e->rtp, &ringback);
+	return 0;
+}
+
 int pbx_transfer_replace(struct pbx_chan *old, struct pbx_chan *newch)
 {
 	struct pbx_chan *peer = pbx_bridge_peer(old);

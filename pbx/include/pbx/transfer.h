@@ -77,6 +77,12 @@ int pbx_transfer_replace(struct pbx_chan *old, struct pbx_chan *newch);
  * are then hung up).
  */
 int pbx_transfer_join(struct pbx_chan *a, struct pbx_chan *b);
+/**
+ * As pbx_transfer_join, while the target @p c still rings: @p e hears
+ * ringing and is joined to @p c when it answers; when @p c fails instead,
+ * @p e is hung up (its transferor is gone). 0 or ENOTCONN.
+ */
+int pbx_transfer_join_ringing(struct pbx_chan *e, struct pbx_chan *c);
 
 /* What dials for a transferee reports (Dial): no-ops for other channels. */
 void pbx_transfer_ringing(struct pbx_chan *e);

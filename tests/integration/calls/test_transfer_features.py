@@ -262,7 +262,8 @@ def test_attended_target_busy_back_to_call(call_pbx, phone):
 
 
 def test_transferor_hangs_up_while_target_rings(call_pbx, phone):
-    """Not a semi-attended transfer here: the ringing target is cancelled, the call ends."""
+    """The transferor hangs up before the target answers: the held caller hears
+    ringing instead of music, and is joined to the target when it answers."""
     p = call_pbx(dialplan=DIALPLAN)
     a, b, ca, cb = call_answered(p, phone)
     c = phone(p, "1003")
@@ -273,17 +274,43 @@ def test_transferor_hangs_up_while_target_rings(call_pbx, phone):
     cc = c.incoming()
     cc.ring()
     assert cb.bye().status == 200
-    cancel = cc.wait_request("CANCEL")
-    c.reply(cancel, 200)
-    c.reply(cc.invite, 487, to_tag=cc.local_tag)
-    # The caller's Dial returns (the callee hung up) and its script ends: BYE.
+    callib.wait_log(p, r"waits for .* to answer")
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    heard = ca.rtp.audio("PCMU", since=t0)
+    assert callib.tone_seconds(heard, 440, share=0.3) > 0.5, "the caller hears no ringing"
+    cc.answer(codecs=("PCMU",))
+    callib.wait_log(p, r"answered: joins")
+    answer_updates(a)
+    answer_updates(c)
+    flows(ca, cc)
+    assert cc.bye().status == 200
+    ca.wait_bye()
+    ends_clean(p)
+
+
+def test_transferor_hangs_up_and_target_never_answers(call_pbx, phone):
+    """The transferor left and the target refuses: nobody is left to go back to, so
+    the held caller is hung up, and nothing is left over."""
+    p = call_pbx(dialplan=DIALPLAN)
+    a, b, ca, cb = call_answered(p, phone)
+    c = phone(p, "1003")
+    pt = cb.offer.dtmf_pt
+    keys(cb, "*2", pt)
+    callib.wait_log(p, r"attended transfer of")
+    keys(cb, "1003#", pt)
+    cc = c.incoming()
+    cc.ring()
+    assert cb.bye().status == 200
+    callib.wait_log(p, r"waits for .* to answer")
+    cc.reject(486)
     ca.wait_bye()
     ends_clean(p)
 
 
 def test_held_party_hangs_up_while_consulting(call_pbx, phone):
-    """The held caller hangs up while the callee talks to the target: the Dial ends,
-    the target and the transferor are hung up, nothing is left over."""
+    """The held caller hangs up while the callee talks to the target: the transferor
+    and the target talk on; then nothing is left over."""
     p = call_pbx(dialplan=DIALPLAN)
     a, b, ca, cb = call_answered(p, phone)
     c = phone(p, "1003")
@@ -296,14 +323,19 @@ def test_held_party_hangs_up_while_consulting(call_pbx, phone):
     cc.answer(codecs=("PCMU",))
     callib.wait_log(p, r"talks to")
     assert ca.bye().status == 200
-    cc.wait_bye()
+    callib.wait_log(p, r"the held party left")
+    answer_updates(b)
+    answer_updates(c)
+    flows(cb, cc)
+    assert len(callib.channels(p)) == 2
+    assert cc.bye().status == 200
     cb.wait_bye()
     ends_clean(p)
 
 
 def test_caller_consulting_when_callee_hangs_up(call_pbx, phone):
-    """Option T: the held callee hangs up while the caller consults: the caller's
-    Dial returns and its script ends; no bridge is left behind."""
+    """Option T: the held callee hangs up while the caller consults: the caller and
+    the target talk on; then nothing is left over."""
     p = call_pbx(dialplan=DIALPLAN)
     a, b, ca, cb = call_answered(p, phone)
     c = phone(p, "1003")
@@ -315,6 +347,11 @@ def test_caller_consulting_when_callee_hangs_up(call_pbx, phone):
     cc.answer(codecs=("PCMU",))
     callib.wait_log(p, r"talks to")
     assert cb.bye().status == 200
-    cc.wait_bye()
+    callib.wait_log(p, r"the held party left")
+    answer_updates(a)
+    answer_updates(c)
+    flows(ca, cc)
+    assert len(callib.channels(p)) == 2
+    assert cc.bye().status == 200
     ca.wait_bye()
     ends_clean(p)
