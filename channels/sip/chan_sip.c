@@ -935,6 +935,7 @@ static void tech_destroy(struct pbx_chan *ch)
 	free(call->sdp_last);
 	free(call->offer);
 	free(call->referred_by);
+	free(call->connected);
 	sip__call_drop_fork_offers(call);
 	free(call);
 }
@@ -968,29 +969,41 @@ static void tech_media_timeout(struct pbx_chan *ch)
 	sip__kick();
 }
 
-/* Connected line after a transfer: an UPDATE without a body, naming the new party. */
+/* A phone that does not take UPDATE (405, 501) learns the new party from a re-INVITE. */
+static void connected_resp(void *arg, const struct sip_msg *resp, uint16_t code)
+{
+	struct sip_sess *x = sip__sess_of(arg);
+	if (x && (code == 405 || code == 501))
+		sip__reinvite(x, true);
+}
+
+/*
+ * Connected line after a transfer: an UPDATE without a body naming the new
+ * party in P-Asserted-Identity (our re-INVITEs carry it from now on too).
+ */
 static void tech_connected_line(struct pbx_chan *ch, const char *num, const char *name)
 {
 	struct sip_call *call = ch->tech_pvt;
 	struct sip_sess *x = call->sess;
 	if (call->ended || !x || x->state != SIP_SESS_CONFIRMED || !*num)
 		return;
-	char user[256], qname[200], extra[700];
+	char user[256], qname[200], line[600];
 	struct pbx_user u;
 	/* A called leg's party has no name of its own: its user's, when it is one. */
 	if (!*name && !pbx_user_find(pbx_dir(), num, &u) && u.name[0])
 		name = u.name;
 	sip__user_escape(num, user, sizeof user);
-	if (*name) {
+	if (*name)
 		sip__quote_name(name, qname, sizeof qname);
-		snprintf(extra, sizeof extra, "P-Asserted-Identity: %s <sip:%s@%s>\r\n", qname,
-			 user, sip__cs.s->cfg->domain);
-	} else {
-		snprintf(extra, sizeof extra, "P-Asserted-Identity: <sip:%s@%s>\r\n", user,
-			 sip__cs.s->cfg->domain);
-	}
+	snprintf(line, sizeof line, "P-Asserted-Identity: %s%s<sip:%s@%s>\r\n", *name ? qname : "",
+		 *name ? " " : "", user, sip__cs.s->cfg->domain);
+	char *copy = strdup(line);
+	if (!copy)
+		return;
+	free(call->connected);
+	call->connected = copy;
 	pbx_info("%s: connected line now %s", ch->name, num);
-	(void)sip__sess_send(x, "UPDATE", extra, NULL, NULL, NULL, NULL);
+	(void)sip__sess_send(x, "UPDATE", line, NULL, NULL, connected_resp, NULL);
 	sip__kick();
 }
 

@@ -143,6 +143,7 @@ struct sip_call {
 	bool srtp_warned;    /* the "keys over a plain transport" warning was logged */
 	char *referred_by;   /* outgoing, placed for a transferee: Referred-By of the INVITE */
 	uint32_t refer_cseq; /* our REFER waiting for its outcome (app.transfer); 0: none */
+	char *connected;     /* after a transfer: the P-Asserted-Identity line of the new party */
 };
 
 #define DTMF_PT     101 /* telephone-event in our offers */

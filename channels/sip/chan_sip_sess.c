@@ -782,7 +782,7 @@ static void reinv_resp(void *arg, const struct sip_msg *resp, uint16_t code)
 void sip__reinvite(struct sip_sess *x, bool refresh)
 {
 	struct sip_call *call = x->call;
-	char se[96], extra[512];
+	char se[96], extra[1024];
 	if (!call || call->ended || x->state != SIP_SESS_CONFIRMED)
 		return;
 	/* One INVITE at a time per dialog (RFC 3261 14.1), and not before
@@ -801,7 +801,8 @@ void sip__reinvite(struct sip_sess *x, bool refresh)
 		return;
 	}
 	se_req_hdr(x, se, sizeof se);
-	snprintf(extra, sizeof extra, "Allow: %s\r\nSupported: timer\r\n%s", sip__cs.s->allow, se);
+	snprintf(extra, sizeof extra, "Allow: %s\r\nSupported: timer\r\n%s%s", sip__cs.s->allow, se,
+		 call->connected ? call->connected : "");
 	x->re_again = false;
 	if (!sip__sess_send(x, "INVITE", extra, SDP_TYPE, call->offer, reinv_resp, &x->re_cseq))
 		x->re_pending = true;

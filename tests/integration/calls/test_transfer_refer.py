@@ -471,3 +471,21 @@ def test_blind_transfer_goes_on_when_the_transferor_hangs_up_at_once(call_pbx, p
     answer_updates(ab_a)
     answer_updates(ci)
     finish(p, ab_a, ci)
+
+
+def test_connected_line_by_reinvite_when_update_is_refused(call_pbx, phone):
+    """A phone that answers the connected-line UPDATE with 405 gets a re-INVITE that
+    names the new party instead."""
+    p = start(call_pbx)
+    a, b, c = phone(p, "1001"), phone(p, "1002"), phone(p, "1003")
+    ab_a, bc_c, ab_b, bc_b, cseq = attended(p, a, b, c)
+    u = c.expect(lambda m: m.method == "UPDATE" and m.call_id == bc_c.call_id, WAIT,
+                 "the connected-line UPDATE at C")
+    c.reply(u, 405)
+    inv = c.expect(lambda m: m.method == "INVITE" and m.call_id == bc_c.call_id, WAIT,
+                   "a re-INVITE at C after the 405")
+    assert "<sip:1001@" in inv.get("P-Asserted-Identity", ""), inv.text()
+    bc_c.answer_reinvite(inv, "sendrecv")
+    answer_updates(ab_a)
+    hears(ab_a, bc_c, "A's audio at C after the transfer")
+    finish(p, ab_a, bc_c)
