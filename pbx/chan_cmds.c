@@ -60,9 +60,11 @@ static int show_one(struct pbx_chan *ch, void *arg)
 		pbx_buf_json_str(o, media.data ? media.data : "");
 		pbx_buf_printf(o, ",\"duration\":%ld", (long)(st->now - ch->created));
 		pbx_buf_printf(o,
-			       ",\"rx_packets\":%llu,\"tx_packets\":%llu,\"srtp_rejected\":%llu}",
+			       ",\"rx_packets\":%llu,\"tx_packets\":%llu,\"srtp_rejected\":%llu,"
+			       "\"worker\":%d}",
 			       (unsigned long long)rs.rx_packets, (unsigned long long)rs.tx_packets,
-			       (unsigned long long)rs.srtp_rejected);
+			       (unsigned long long)rs.srtp_rejected,
+			       ch->rtp ? pbx_rtp_worker(ch->rtp) : -1);
 	} else {
 		char pkts[64];
 		snprintf(pkts, sizeof pkts, "%llu/%llu", (unsigned long long)rs.rx_packets,

@@ -1071,6 +1071,11 @@ int pbx_rtp_send_dtmf(struct pbx_rtp *r, char digit, int duration_ms)
 	return 0;
 }
 
+int pbx_rtp_worker(const struct pbx_rtp *r)
+{
+	return r->w ? r->w->idx : -1;
+}
+
 void pbx_rtp_get_stats(const struct pbx_rtp *r, struct pbx_rtp_stats *st)
 {
 	memset(st, 0, sizeof *st);

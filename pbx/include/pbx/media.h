@@ -176,6 +176,8 @@ int pbx_rtp_set_dtmf_relay(struct pbx_rtp *r, bool on);
 /** Send an RFC 4733 event (needs dtmf_pt). */
 int pbx_rtp_send_dtmf(struct pbx_rtp *r, char digit, int duration_ms);
 void pbx_rtp_get_stats(const struct pbx_rtp *r, struct pbx_rtp_stats *st);
+/** The media worker the session is on, or moving to (0-based; for the console). */
+int pbx_rtp_worker(const struct pbx_rtp *r);
 
 /* ---- frames out of a leg: recording -------------------------------------------------------- */
 

@@ -29,19 +29,19 @@ USERS = ("1001", "1002", "1003", "1004", "1005")
 
 @pytest.fixture
 def call_pbx(pbx_factory):
-    """call_pbx(dialplan=DIALPLAN, users=USERS, rtp=None, **sip): a started PBX.
+    """call_pbx(dialplan=DIALPLAN, users=USERS, rtp=None, pbx=None, **sip): a started PBX.
 
     The dialplan is written beside the config; `rtp` is merged into the
-    rtp section (e.g. {"timeout": 2}). Returns the Pbx, with `.dialplan`
+    rtp section (e.g. {"timeout": 2}), `pbx` into the pbx section. Returns the Pbx, with `.dialplan`
     set to the dialplan file's path.
     """
 
-    def start(dialplan=DIALPLAN, users=USERS, rtp=None, **sip):
+    def start(dialplan=DIALPLAN, users=USERS, rtp=None, pbx=None, **sip):
         sipcfg = {"qualify_interval": 0}
         sipcfg.update(sip)
         rtpcfg = {"port_min": 20000, "port_max": 24999}
         rtpcfg.update(rtp or {})
-        p = pbx_factory(sections={"sip": sipcfg, "rtp": rtpcfg})
+        p = pbx_factory(sections={"sip": sipcfg, "rtp": rtpcfg, "pbx": pbx or {}})
         p.dialplan = p.dir / "extensions.lua"
         p.dialplan.write_text(dialplan)
         p.sections["dialplan"] = {"file": str(p.dialplan)}

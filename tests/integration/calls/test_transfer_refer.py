@@ -33,8 +33,8 @@ FREQ = {"1001": 1000, "1002": 600, "1003": 1400, "1004": 1800}
 SIPFRAG = "message/sipfrag;version=2.0"
 
 
-def start(call_pbx):
-    p = call_pbx(dialplan=DIALPLAN)
+def start(call_pbx, **kw):
+    p = call_pbx(dialplan=DIALPLAN, **kw)
     p.ok("core set loglevel info")  # the transfer's steps in pbx-stderr.log
     return p
 
@@ -488,4 +488,32 @@ def test_connected_line_by_reinvite_when_update_is_refused(call_pbx, phone):
     bc_c.answer_reinvite(inv, "sendrecv")
     answer_updates(ab_a)
     hears(ab_a, bc_c, "A's audio at C after the transfer")
+    finish(p, ab_a, bc_c)
+
+
+def test_attended_transfer_across_media_workers(call_pbx, phone):
+    """With two media workers the two calls sit on different ones (the second call is
+    placed on the least loaded); the transfer moves C's media to A's worker, and A and
+    C hear each other."""
+    p = start(call_pbx, pbx={"media_workers": 2})
+    a, b, c = phone(p, "1001"), phone(p, "1002"), phone(p, "1003")
+    ab_a, ab_b = connect(a, b, "1002")
+    bc_b, bc_c = connect(b, c, "1003")
+    callib.wait_channels(p, 4)
+    worker = {ch["name"].split("-")[0]: ch["worker"] for ch in callib.channels(p)
+              if ch["direction"] == "in" and ch["caller"] == "1001"
+              or ch["direction"] == "out" and ch["callee"] == "1003"}
+    assert worker["SIP/1001"] != worker["SIP/1003"], callib.channels(p)
+    r = refer(ab_b, "1003", p.domain, replaces_of(bc_b))
+    assert r.status == 202, r.text()
+    expect_notify(ab_b, r.cseq[0], "SIP/2.0 100 Trying", final=False)
+    expect_notify(ab_b, r.cseq[0], "SIP/2.0 200 OK", final=True)
+    ab_b.wait_bye()
+    bc_b.wait_bye()
+    answer_updates(ab_a)
+    answer_updates(bc_c)
+    hears(ab_a, bc_c, "A's audio at C across workers")
+    hears(bc_c, ab_a, "C's audio at A across workers")
+    chans = callib.channels(p)
+    assert len(chans) == 2 and len({ch["worker"] for ch in chans}) == 1, chans
     finish(p, ab_a, bc_c)
