@@ -272,6 +272,9 @@ int sip__sess_set_peer(struct sip_sess *x, const struct sip_peer *peer);
 /* Sending in the session's dialog. */
 int sip__sess_send(struct sip_sess *x, const char *method, const char *extra, const char *type,
 		   const char *body, sip_ctsx_resp_h *cb, uint32_t *cseq);
+/** As sip__sess_send, with the callback's own argument @p arg (not the session's id). */
+int sip__sess_send_arg(struct sip_sess *x, const char *method, const char *extra, const char *type,
+		       const char *body, sip_ctsx_resp_h *cb, void *arg, uint32_t *cseq);
 void sip__sess_ack(struct sip_sess *x, uint32_t cseq, const char *body);
 void sip__sess_bye(struct sip_sess *x, int cause);
 /** Answer the INVITE the session keeps (UAS); a 2xx is then repeated until its ACK. */
@@ -339,6 +342,10 @@ struct sip_replaces {
 int sip__replaces_parse(struct sip_pl v, struct sip_replaces *r);
 /** The session of dialog @p d when it is an INVITE session of ours, else NULL. */
 struct sip_sess *sip__sess_of_dialog(struct sip_dialog *d);
+/** The session is about to send BYE: the NOTIFYs its REFER subscriptions still queue go first. */
+void sip__refer_flush(struct sip_sess *x);
+/** The session is freed: the REFER subscriptions on its dialog end with it. */
+void sip__refer_sess_gone(struct sip_sess *x);
 /** REFER in the session's dialog: a transfer. */
 void sip__refer_request(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
 			struct sip_stsx *t);

@@ -111,6 +111,7 @@ void sip__sess_free(struct sip_sess *x)
 {
 	struct sip_timers *ts = timers();
 	sess_detach(x);
+	sip__refer_sess_gone(x);
 	/* A pending INVITE transaction still names us as its TU; it must
 	 * not outlive us unanswered. */
 	if (x->inv_t)
@@ -193,6 +194,12 @@ void sip__put_caps(struct pbx_buf *b)
 int sip__sess_send(struct sip_sess *x, const char *method, const char *extra, const char *type,
 		   const char *body, sip_ctsx_resp_h *cb, uint32_t *cseq)
 {
+	return sip__sess_send_arg(x, method, extra, type, body, cb, cb ? ID_ARG(x) : NULL, cseq);
+}
+
+int sip__sess_send_arg(struct sip_sess *x, const char *method, const char *extra, const char *type,
+		       const char *body, sip_ctsx_resp_h *cb, void *arg, uint32_t *cseq)
+{
 	char branch[SIP_TSX_BRANCH_SIZE];
 	struct sip_ctsx *c;
 	bool refresh = !strcmp(method, "INVITE") || !strcmp(method, "UPDATE");
@@ -207,7 +214,7 @@ int sip__sess_send(struct sip_sess *x, const char *method, const char *extra, co
 	int err = sip_dialog_build(&sip__cs.out, &x->dlg, &r, cseq);
 	if (!err)
 		err = sip_ctsx_alloc(&c, sip__cs.s->tsx, sip__cs.out.data, sip__cs.out.len,
-				     &x->dlg.peer, cb, cb ? ID_ARG(x) : NULL);
+				     &x->dlg.peer, cb, arg);
 	if (err)
 		pbx_warning("sip: cannot send %s in dialog %s: %s", method, x->dlg.call_id,
 			    strerror(err));
@@ -247,6 +254,7 @@ void sip__sess_bye(struct sip_sess *x, int cause)
 	if (x->state == SIP_SESS_ENDED)
 		return;
 	sip__reason_hdr(cause, reason, sizeof reason);
+	sip__refer_flush(x); /* a transfer's last NOTIFYs go before the BYE that ends the dialog */
 	(void)sip__sess_send(x, "BYE", reason, NULL, NULL, NULL, NULL);
 	x->state = SIP_SESS_ENDED;
 	ok_stop(x);

@@ -41,31 +41,159 @@
 
 #define SIPFRAG_TYPE "message/sipfrag;version=2.0"
 
-_Static_assert(sizeof(uintptr_t) >= 8, "a report argument packs a session id and a CSeq");
+/*
+ * The REFER's subscription (RFC 3515): a usage of the call's dialog, found
+ * by an id of ours (the transfer's report argument, the NOTIFYs' callback
+ * argument), so a report or a response for one that is gone finds nothing.
+ * Its NOTIFYs go one at a time, in order (RFC 6665 4.2.2: the next after
+ * the last one's response); states that come meanwhile wait in a short
+ * queue. The final one ends it, as does a NOTIFY refused (481, 408) or the
+ * end of the session.
+ */
+#define REFER_QUEUE 4
 
-/* The NOTIFYs of one REFER: its session (by id) and CSeq, packed into the report argument. */
-static void *report_arg(const struct sip_sess *x, uint32_t cseq)
+struct refer_sub {
+	struct refer_sub *next;
+	uint32_t id;
+	uint32_t sess_id;
+	uint32_t event_id; /* the REFER's CSeq: Event: refer;id= */
+	struct {
+		int code;
+		char reason[48];
+	} q[REFER_QUEUE];
+	unsigned head, n;
+	bool in_flight;  /* a NOTIFY waits for its response */
+	bool final_in;   /* the final state is queued or sent: nothing follows */
+	bool final_sent; /* the terminated NOTIFY is out */
+};
+
+static struct {
+	struct refer_sub *list;
+	uint32_t last_id;
+} refer_subs;
+
+static struct refer_sub *sub_find(uint32_t id)
 {
-	return (void *)(((uintptr_t)x->id << 32) | cseq);
+	for (struct refer_sub *r = refer_subs.list; r; r = r->next)
+		if (r->id == id)
+			return r;
+	return NULL;
 }
 
-static void notify(struct sip_sess *x, uint32_t refer_cseq, int code, const char *reason)
+static void sub_free(struct refer_sub *r)
+{
+	for (struct refer_sub **pp = &refer_subs.list; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	free(r);
+}
+
+static struct refer_sub *sub_new(const struct sip_sess *x, uint32_t event_id)
+{
+	struct refer_sub *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	do
+		r->id = ++refer_subs.last_id;
+	while (!r->id || sub_find(r->id));
+	r->sess_id = x->id;
+	r->event_id = event_id;
+	r->next = refer_subs.list;
+	refer_subs.list = r;
+	return r;
+}
+
+static bool sub_send(struct refer_sub *r, bool now);
+
+void sip__refer_flush(struct sip_sess *x)
+{
+	for (struct refer_sub *r = refer_subs.list, *next; r; r = next) {
+		next = r->next;
+		while (r->sess_id == x->id && r->n && !r->final_sent && sub_send(r, true))
+			;
+	}
+}
+
+void sip__refer_sess_gone(struct sip_sess *x)
+{
+	for (struct refer_sub **pp = &refer_subs.list; *pp;) {
+		struct refer_sub *r = *pp;
+		if (r->sess_id == x->id) {
+			*pp = r->next;
+			free(r);
+		} else {
+			pp = &r->next;
+		}
+	}
+}
+
+static void notify_resp(void *arg, const struct sip_msg *resp, uint16_t code)
+{
+	struct refer_sub *r = sub_find((uint32_t)(uintptr_t)arg);
+	if (!r || code < 200)
+		return;
+	r->in_flight = false;
+	/* A NOTIFY refused (481: no such subscription, 408: no answer) ends it (RFC 6665 4.1.2.2). */
+	if (r->final_sent || code >= 300) {
+		sub_free(r);
+		return;
+	}
+	(void)sub_send(r, false);
+}
+
+/*
+ * The next queued NOTIFY, once the last one is answered (or @p now: the
+ * dialog ends). False when that ended the subscription (@p r is freed).
+ */
+static bool sub_send(struct refer_sub *r, bool now)
 {
 	char extra[320], body[96];
-	if (!x || x->state == SIP_SESS_ENDED)
-		return;
+	struct sip_sess *x = sip__sess_of((void *)(uintptr_t)r->sess_id); /* as ID_ARG */
+	if ((r->in_flight && !now) || !r->n)
+		return true;
+	if (!x || x->state == SIP_SESS_ENDED) {
+		sub_free(r);
+		return false;
+	}
+	int code = r->q[r->head].code;
 	snprintf(extra, sizeof extra,
 		 "Contact: <%s>\r\nEvent: refer;id=%u\r\nSubscription-State: %s\r\n", x->contact,
-		 refer_cseq, code >= 200 ? "terminated;reason=noresource" : "active;expires=60");
-	snprintf(body, sizeof body, "SIP/2.0 %d %s\r\n", code, reason);
-	(void)sip__sess_send(x, "NOTIFY", extra, SIPFRAG_TYPE, body, NULL, NULL);
+		 r->event_id, code >= 200 ? "terminated;reason=noresource" : "active;expires=60");
+	snprintf(body, sizeof body, "SIP/2.0 %d %s\r\n", code, r->q[r->head].reason);
+	r->head = (r->head + 1) % REFER_QUEUE;
+	r->n--;
+	if (sip__sess_send_arg(x, "NOTIFY", extra, SIPFRAG_TYPE, body, notify_resp,
+			       (void *)(uintptr_t)r->id, NULL)) {
+		sub_free(r);
+		return false;
+	}
+	r->in_flight = true;
+	r->final_sent = code >= 200;
 	sip__kick();
+	return true;
+}
+
+/* A new state for the transferor's phone: queued, sent when the last NOTIFY is answered. */
+static void sub_report(struct refer_sub *r, int code, const char *reason)
+{
+	if (!r || r->final_in)
+		return;
+	/* Full of provisionals (a phone slow to answer): the newest replaces the last. */
+	unsigned slot = (r->head + (r->n < REFER_QUEUE ? r->n : REFER_QUEUE - 1)) % REFER_QUEUE;
+	if (r->n < REFER_QUEUE)
+		r->n++;
+	r->q[slot].code = code;
+	snprintf(r->q[slot].reason, sizeof r->q[slot].reason, "%s", reason);
+	r->final_in = code >= 200;
+	(void)sub_send(r, false);
 }
 
 static void on_progress(void *arg, int code, const char *reason)
 {
-	uintptr_t v = (uintptr_t)arg;
-	notify(sip__sess_of((void *)(uintptr_t)(uint32_t)(v >> 32)), (uint32_t)v, code, reason);
+	if (arg)
+		sub_report(sub_find((uint32_t)(uintptr_t)arg), code, reason);
 }
 
 static const struct pbx_xfer_report report = {.progress = on_progress};
@@ -132,15 +260,22 @@ static const char *leg_user(const struct pbx_chan *ch)
 	return num;
 }
 
-static void accept_refer(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
-			 struct sip_stsx *t, bool sub)
+/* 202, and the subscription's first NOTIFY (100) unless the phone wants none: NULL then. */
+static struct refer_sub *accept_refer(struct sip_sess *x, const struct sip_msg *m,
+				      const struct sip_peer *src, struct sip_stsx *t, bool sub)
 {
 	char extra[256];
+	struct refer_sub *r = sub ? sub_new(x, m->cseq_num) : NULL;
 	snprintf(extra, sizeof extra, "Contact: <%s>\r\n%s", x->contact,
-		 sub ? "" : "Refer-Sub: false\r\n");
+		 r ? "" : "Refer-Sub: false\r\n");
 	sip_stack_reply(sip__cs.s, t, m, src, 202, NULL, extra, NULL, NULL);
-	if (sub)
-		notify(x, m->cseq_num, 100, "Trying");
+	sub_report(r, 100, "Trying");
+	return r;
+}
+
+static void *report_arg(const struct refer_sub *r)
+{
+	return r ? (void *)(uintptr_t)r->id : NULL;
 }
 
 static void refer_attended(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
@@ -166,24 +301,21 @@ static void refer_attended(struct sip_sess *x, const struct sip_msg *m, const st
 				NULL, NULL);
 		return;
 	}
-	accept_refer(x, m, src, t, sub);
+	void *arg = report_arg(accept_refer(x, m, src, t, sub));
 	if (!other || other->ended) {
 		/* The call to replace is gone: the held party stays with the transferor. */
 		pbx_notice("%s: attended transfer: no call %.*s to replace", t1->name,
 			   (int)r.callid.l, r.callid.p);
-		if (sub)
-			notify(x, m->cseq_num, 481, "Call/Transaction Does Not Exist");
+		on_progress(arg, 481, "Call/Transaction Does Not Exist");
 		return;
 	}
-	int err = pbx_transfer_attended(t1, other->ch, sub ? &report : NULL,
-					report_arg(x, m->cseq_num));
+	int err = pbx_transfer_attended(t1, other->ch, arg ? &report : NULL, arg);
 	if (err) {
 		pbx_notice("%s: attended transfer with %s failed: %s", t1->name, other->ch->name,
 			   strerror(err));
-		if (sub)
-			notify(x, m->cseq_num, err == ENOENT ? 481 : 503,
-			       err == ENOENT ? "Call/Transaction Does Not Exist"
-					     : "Service Unavailable");
+		on_progress(arg, err == ENOENT ? 481 : 503,
+			    err == ENOENT ? "Call/Transaction Does Not Exist"
+					  : "Service Unavailable");
 	}
 }
 
@@ -231,11 +363,10 @@ static void refer_blind(struct sip_sess *x, const struct sip_msg *m, const struc
 	else
 		snprintf(by, sizeof by, "<sip:%s@%s>", leg_user(ch), s->cfg->domain);
 	pbx_chan_var_set(peer, "SIPREFERREDBYHDR", by);
-	accept_refer(x, m, src, t, sub);
-	int err = pbx_transfer_blind(ch, ctx, exten, sub ? &report : NULL,
-				     report_arg(x, m->cseq_num));
-	if (err && sub)
-		notify(x, m->cseq_num, 503, "Service Unavailable");
+	void *arg = report_arg(accept_refer(x, m, src, t, sub));
+	int err = pbx_transfer_blind(ch, ctx, exten, arg ? &report : NULL, arg);
+	if (err)
+		on_progress(arg, 503, "Service Unavailable");
 }
 
 void sip__refer_request(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
