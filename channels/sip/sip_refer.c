@@ -252,6 +252,17 @@ static int uri_replaces(struct sip_pl headers, char *buf, size_t len)
 	return ENOENT;
 }
 
+/* 1 to PBX_EXT_MAX of 0-9 * # + : a number dialled, not a URI. */
+static bool is_number(struct sip_pl pl)
+{
+	if (!pl.l || pl.l > PBX_EXT_MAX)
+		return false;
+	for (size_t i = 0; i < pl.l; i++)
+		if (!strchr("0123456789*#+", pl.p[i]) || !pl.p[i])
+			return false;
+	return true;
+}
+
 /* The user a call's leg stands for: who called in, or who was called. */
 static const char *leg_user(const struct pbx_chan *ch)
 {
@@ -391,9 +402,18 @@ void sip__refer_request(struct sip_sess *x, const struct sip_msg *m, const struc
 				NULL);
 		return;
 	}
-	if (sip_addr_parse(&a, rt->value) || sip_uri_parse(&u, a.uri)) {
+	if (sip_addr_parse(&a, rt->value)) {
 		sip_stack_reply(s, t, m, src, 400, "Bad Refer-To", NULL, NULL, NULL);
 		return;
+	}
+	/* A bare number (some phones send "Refer-To: 1003") names that extension. */
+	if (sip_uri_parse(&u, a.uri)) {
+		if (!is_number(a.uri)) {
+			sip_stack_reply(s, t, m, src, 400, "Bad Refer-To", NULL, NULL, NULL);
+			return;
+		}
+		memset(&u, 0, sizeof u);
+		u.user = a.uri;
 	}
 	const struct sip_hdr *rs = sip_msg_hdr_first(m, SIP_HDR_REFER_SUB);
 	bool sub = !rs || sip_pl_casecmp_str(sip_pl_trim(rs->value), "false");

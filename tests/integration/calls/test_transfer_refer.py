@@ -517,3 +517,22 @@ def test_attended_transfer_across_media_workers(call_pbx, phone):
     chans = callib.channels(p)
     assert len(chans) == 2 and len({ch["worker"] for ch in chans}) == 1, chans
     finish(p, ab_a, bc_c)
+
+
+@pytest.mark.parametrize("refer_to", ["1003", "<tel:1003>"])
+def test_blind_transfer_to_a_bare_number_or_tel_uri(call_pbx, phone, refer_to):
+    """Refer-To as a number (some phones send no URI) or a tel: URI names the extension."""
+    p = start(call_pbx)
+    a, b, c = phone(p, "1001"), phone(p, "1002"), phone(p, "1003")
+    ab_a, ab_b = connect(a, b, "1002")
+    cseq = ab_b.request("REFER", headers=[f"Refer-To: {refer_to}", "Refer-Sub: false"])
+    r = ab_b.p.response_of(ab_b.call_id, cseq, "REFER")
+    assert r.status == 202, r.text()
+    assert ab_b.bye().status == 200
+    ci = c.incoming()
+    ci.ring()
+    ci.answer(codecs=("PCMU",))
+    hears(ab_a, ci, "A's audio at C")
+    answer_updates(ab_a)
+    answer_updates(ci)
+    finish(p, ab_a, ci)
