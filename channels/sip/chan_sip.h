@@ -333,13 +333,6 @@ void sip__handle_no_dialog(struct sip_stack *s, const struct sip_msg *m, const s
 
 /* ---- sip_refer.c: transfer (REFER, Replaces) ------------------------------------------------ */
 
-/** A Replaces value (RFC 3891): slices into the text parsed. */
-struct sip_replaces {
-	struct sip_pl callid, to_tag, from_tag;
-	bool early_only;
-};
-/** "callid;to-tag=a;from-tag=b[;early-only]". 0 or EINVAL (no Call-ID or a tag missing). */
-int sip__replaces_parse(struct sip_pl v, struct sip_replaces *r);
 /** The session of dialog @p d when it is an INVITE session of ours, else NULL. */
 struct sip_sess *sip__sess_of_dialog(struct sip_dialog *d);
 /** The session is about to send BYE: the NOTIFYs its REFER subscriptions still queue go first. */

@@ -1082,6 +1082,27 @@ static const char *slash_at(const char *p, const char *e)
 	return skip_lws(p + 1, e);
 }
 
+int sip_replaces_parse(struct sip_replaces *r, struct sip_pl v)
+{
+	struct sip_pl params, name, val;
+	memset(r, 0, sizeof *r);
+	v = sip_pl_trim(v);
+	const char *semi = memchr(v.p, ';', v.l);
+	r->callid = sip_pl_trim((struct sip_pl){v.p, semi ? (size_t)(semi - v.p) : v.l});
+	if (!r->callid.l)
+		return EINVAL;
+	params = semi ? (struct sip_pl){semi, v.l - (size_t)(semi - v.p)} : (struct sip_pl){"", 0};
+	while (!sip_param_next(&params, &name, &val)) {
+		if (!sip_pl_casecmp_str(name, "to-tag"))
+			r->to_tag = val;
+		else if (!sip_pl_casecmp_str(name, "from-tag"))
+			r->from_tag = val;
+		else if (!sip_pl_casecmp_str(name, "early-only"))
+			r->early_only = true;
+	}
+	return r->to_tag.l && r->from_tag.l ? 0 : EINVAL;
+}
+
 int sip_via_parse(struct sip_via *v, struct sip_pl val)
 {
 	struct sip_pl t, pl, n, pv;

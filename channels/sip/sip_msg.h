@@ -290,6 +290,14 @@ struct sip_via {
 	uint16_t rport_port; /* its value, 0 when none */
 };
 
+/** A Replaces value (RFC 3891): slices into the text parsed. */
+struct sip_replaces {
+	struct sip_pl callid, to_tag, from_tag;
+	bool early_only;
+};
+/** "callid;to-tag=a;from-tag=b[;early-only]". 0 or EINVAL (no Call-ID or a tag missing). */
+int sip_replaces_parse(struct sip_replaces *r, struct sip_pl v);
+
 /** Parse one via-parm. Returns 0 or EINVAL. */
 int sip_via_parse(struct sip_via *v, struct sip_pl val);
 /** The first Via value of the message. Returns 0, ENOENT or EINVAL. */

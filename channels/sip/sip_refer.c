@@ -198,27 +198,6 @@ static void on_progress(void *arg, int code, const char *reason)
 
 static const struct pbx_xfer_report report = {.progress = on_progress};
 
-int sip__replaces_parse(struct sip_pl v, struct sip_replaces *r)
-{
-	struct sip_pl params, name, val;
-	memset(r, 0, sizeof *r);
-	v = sip_pl_trim(v);
-	const char *semi = memchr(v.p, ';', v.l);
-	r->callid = sip_pl_trim((struct sip_pl){v.p, semi ? (size_t)(semi - v.p) : v.l});
-	if (!r->callid.l)
-		return EINVAL;
-	params = semi ? (struct sip_pl){semi, v.l - (size_t)(semi - v.p)} : (struct sip_pl){"", 0};
-	while (!sip_param_next(&params, &name, &val)) {
-		if (!sip_pl_casecmp_str(name, "to-tag"))
-			r->to_tag = val;
-		else if (!sip_pl_casecmp_str(name, "from-tag"))
-			r->from_tag = val;
-		else if (!sip_pl_casecmp_str(name, "early-only"))
-			r->early_only = true;
-	}
-	return r->to_tag.l && r->from_tag.l ? 0 : EINVAL;
-}
-
 /* Whose perspective the tags take varies among phones: try ours, then the other. */
 static struct sip_sess *replaces_find(const struct sip_replaces *r)
 {
@@ -227,29 +206,6 @@ static struct sip_sess *replaces_find(const struct sip_replaces *r)
 	if (!d)
 		d = sip_dialog_lookup(sip__cs.s->dialogs, r->callid, r->from_tag, r->to_tag);
 	return d ? sip__sess_of_dialog(d) : NULL;
-}
-
-/* The Replaces of a Refer-To URI's headers (?Replaces=...&...), unescaped into @p buf. */
-static int uri_replaces(struct sip_pl headers, char *buf, size_t len)
-{
-	struct sip_pl rest = headers;
-	while (rest.l) {
-		const char *amp = memchr(rest.p, '&', rest.l);
-		struct sip_pl item = {rest.p, amp ? (size_t)(amp - rest.p) : rest.l};
-		rest = amp ? (struct sip_pl){amp + 1, rest.l - item.l - 1} : (struct sip_pl){"", 0};
-		const char *eq = memchr(item.p, '=', item.l);
-		if (!eq)
-			continue;
-		struct sip_pl name = {item.p, (size_t)(eq - item.p)};
-		if (sip_pl_casecmp_str(name, "Replaces"))
-			continue;
-		size_t n;
-		struct sip_pl val = {eq + 1, item.l - name.l - 1};
-		if (sip_uri_unescape(val, buf, len, &n) || strlen(buf) != n)
-			return EINVAL;
-		return 0;
-	}
-	return ENOENT;
 }
 
 /* 1 to PBX_EXT_MAX of 0-9 * # + : a number dialled, not a URI. */
@@ -295,7 +251,7 @@ static void refer_attended(struct sip_sess *x, const struct sip_msg *m, const st
 	struct sip_stack *s = sip__cs.s;
 	struct pbx_chan *t1 = x->call->ch;
 	struct sip_replaces r;
-	if (sip__replaces_parse(sip_pl_str(replaces), &r)) {
+	if (sip_replaces_parse(&r, sip_pl_str(replaces))) {
 		sip_stack_reply(s, t, m, src, 400, "Bad Replaces in Refer-To", NULL, NULL, NULL);
 		return;
 	}
@@ -418,8 +374,8 @@ void sip__refer_request(struct sip_sess *x, const struct sip_msg *m, const struc
 	const struct sip_hdr *rs = sip_msg_hdr_first(m, SIP_HDR_REFER_SUB);
 	bool sub = !rs || sip_pl_casecmp_str(sip_pl_trim(rs->value), "false");
 	char replaces[512];
-	int err = uri_replaces(u.headers, replaces, sizeof replaces);
-	if (err == EINVAL) {
+	int err = sip_uri_header(&u, "Replaces", replaces, sizeof replaces);
+	if (err && err != ENOENT) {
 		sip_stack_reply(s, t, m, src, 400, "Bad Replaces in Refer-To", NULL, NULL, NULL);
 		return;
 	}
@@ -448,7 +404,7 @@ int sip__replaces_take(const struct sip_msg *m, struct sip_sess **xp, const char
 	*xp = NULL;
 	if (!h)
 		return 0;
-	if (sip_msg_hdr_count(m, SIP_HDR_REPLACES) != 1 || sip__replaces_parse(h->value, &r)) {
+	if (sip_msg_hdr_count(m, SIP_HDR_REPLACES) != 1 || sip_replaces_parse(&r, h->value)) {
 		*why = "Bad Replaces";
 		return 400;
 	}

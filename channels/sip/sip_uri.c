@@ -551,3 +551,23 @@ int sip_uri_cmp(const struct sip_uri *a, const struct sip_uri *b)
 		return 1;
 	return 0;
 }
+
+int sip_uri_header(const struct sip_uri *u, const char *name, char *out, size_t size)
+{
+	struct sip_pl rest = u->headers;
+	while (rest.l) {
+		const char *amp = memchr(rest.p, '&', rest.l);
+		struct sip_pl item = {rest.p, amp ? (size_t)(amp - rest.p) : rest.l};
+		rest = amp ? (struct sip_pl){amp + 1, rest.l - item.l - 1} : (struct sip_pl){"", 0};
+		const char *eq = memchr(item.p, '=', item.l);
+		if (!eq || sip_pl_casecmp_str((struct sip_pl){item.p, (size_t)(eq - item.p)}, name))
+			continue;
+		size_t n;
+		int err = sip_uri_unescape(
+			(struct sip_pl){eq + 1, item.l - (size_t)(eq - item.p) - 1}, out, size, &n);
+		if (err)
+			return err;
+		return strlen(out) == n ? 0 : EINVAL;
+	}
+	return ENOENT;
+}

@@ -63,5 +63,11 @@ int sip_uri_host_check(struct sip_pl host, bool ipv6);
  * on a bad escape, or ENOSPC.
  */
 int sip_uri_unescape(struct sip_pl in, char *out, size_t size, size_t *outlen);
+/**
+ * The value of URI header @p name (any case; "?Replaces=...&...") into
+ * @p out, unescaped as a C string. 0, ENOENT (none), EINVAL (a bad escape
+ * or a NUL in it) or ENOSPC.
+ */
+int sip_uri_header(const struct sip_uri *u, const char *name, char *out, size_t size);
 
 #endif

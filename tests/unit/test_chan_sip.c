@@ -202,36 +202,11 @@ static void test_hostport(void **state)
 	assert_int_equal(sip__hostport_sa("[::1", &ss), EINVAL);
 }
 
-static bool pl_is(struct sip_pl pl, const char *s)
-{
-	return pl.l == strlen(s) && !memcmp(pl.p, s, pl.l);
-}
-
-/* RFC 3891 Replaces: Call-ID, both tags in any order, early-only; a tag missing is refused. */
-static void test_replaces(void **state)
-{
-	struct sip_replaces r;
-	assert_int_equal(sip__replaces_parse(sip_pl_str("98asjd8@test.com;to-tag=12345;"
-							"from-tag=54321"),
-					     &r),
-			 0);
-	assert_true(pl_is(r.callid, "98asjd8@test.com"));
-	assert_true(pl_is(r.to_tag, "12345") && pl_is(r.from_tag, "54321"));
-	assert_false(r.early_only);
-	assert_int_equal(
-		sip__replaces_parse(sip_pl_str(" abc ; from-tag=f ;TO-TAG=t;early-only"), &r), 0);
-	assert_true(pl_is(r.callid, "abc") && pl_is(r.to_tag, "t") && pl_is(r.from_tag, "f"));
-	assert_true(r.early_only);
-	assert_int_equal(sip__replaces_parse(sip_pl_str("abc;to-tag=t"), &r), EINVAL);
-	assert_int_equal(sip__replaces_parse(sip_pl_str(";to-tag=t;from-tag=f"), &r), EINVAL);
-	assert_int_equal(sip__replaces_parse(sip_pl_str(""), &r), EINVAL);
-}
-
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_cause_to_code),   cmocka_unit_test(test_code_to_cause),
 	cmocka_unit_test(test_reason),          cmocka_unit_test(test_info_dtmf),
 	cmocka_unit_test(test_session_expires), cmocka_unit_test(test_escaping),
-	cmocka_unit_test(test_hostport),        cmocka_unit_test(test_replaces),
+	cmocka_unit_test(test_hostport),
 };
 
 UNIT_GROUP(chan_sip, tests, NULL, NULL);

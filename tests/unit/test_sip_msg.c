@@ -1215,7 +1215,27 @@ static void test_frame_errors(void **state)
 	assert_int_equal(len, 24);
 }
 
+/* RFC 3891 Replaces: Call-ID, both tags in any order, early-only; a tag missing is refused. */
+static void test_replaces(void **state)
+{
+	struct sip_replaces r;
+	assert_int_equal(sip_replaces_parse(&r, sip_pl_str("98asjd8@test.com;to-tag=12345;"
+							   "from-tag=54321")),
+			 0);
+	assert_true(pl_is(r.callid, "98asjd8@test.com"));
+	assert_true(pl_is(r.to_tag, "12345") && pl_is(r.from_tag, "54321"));
+	assert_false(r.early_only);
+	assert_int_equal(
+		sip_replaces_parse(&r, sip_pl_str(" abc ; from-tag=f ;TO-TAG=t;early-only")), 0);
+	assert_true(pl_is(r.callid, "abc") && pl_is(r.to_tag, "t") && pl_is(r.from_tag, "f"));
+	assert_true(r.early_only);
+	assert_int_equal(sip_replaces_parse(&r, sip_pl_str("abc;to-tag=t")), EINVAL);
+	assert_int_equal(sip_replaces_parse(&r, sip_pl_str(";to-tag=t;from-tag=f")), EINVAL);
+	assert_int_equal(sip_replaces_parse(&r, sip_pl_str("")), EINVAL);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_replaces),
 	cmocka_unit_test(test_invite_basic),
 	cmocka_unit_test(test_response_basic),
 	cmocka_unit_test(test_compact_forms),

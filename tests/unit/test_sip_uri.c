@@ -328,12 +328,33 @@ static void test_uri_cmp_differ(void **state)
 	assert_int_equal(cmp("tel:+12015550123", "sip:+12015550123@h"), 1);
 }
 
+/* A URI header's value, unescaped: Refer-To's ?Replaces=... (RFC 3891). */
+static void test_uri_header_value(void **state)
+{
+	struct sip_uri u;
+	char v[64];
+	assert_int_equal(sip_uri_parse(&u, sip_pl_str("sip:1003@pbx?Subject=hi&replaces="
+						      "abc%40h%3Bto-tag%3D1%3Bfrom-tag%3D2")),
+			 0);
+	assert_int_equal(sip_uri_header(&u, "Replaces", v, sizeof v), 0);
+	assert_string_equal(v, "abc@h;to-tag=1;from-tag=2");
+	assert_int_equal(sip_uri_header(&u, "subject", v, sizeof v), 0);
+	assert_string_equal(v, "hi");
+	assert_int_equal(sip_uri_header(&u, "Priority", v, sizeof v), ENOENT);
+	assert_int_equal(sip_uri_header(&u, "Replaces", v, 8), ENOSPC);
+	assert_int_equal(sip_uri_parse(&u, sip_pl_str("sip:b@h?Replaces=a%00b")), 0);
+	assert_int_equal(sip_uri_header(&u, "Replaces", v, sizeof v), EINVAL);
+	assert_int_equal(sip_uri_parse(&u, sip_pl_str("sip:b@h")), 0);
+	assert_int_equal(sip_uri_header(&u, "Replaces", v, sizeof v), ENOENT);
+}
+
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_uri_basic),     cmocka_unit_test(test_uri_schemes),
-	cmocka_unit_test(test_uri_userinfo),  cmocka_unit_test(test_uri_ipv6),
-	cmocka_unit_test(test_uri_host_port), cmocka_unit_test(test_uri_params),
-	cmocka_unit_test(test_uri_headers),   cmocka_unit_test(test_uri_unescape),
-	cmocka_unit_test(test_uri_cmp_equal), cmocka_unit_test(test_uri_cmp_differ),
+	cmocka_unit_test(test_uri_header_value), cmocka_unit_test(test_uri_basic),
+	cmocka_unit_test(test_uri_schemes),      cmocka_unit_test(test_uri_userinfo),
+	cmocka_unit_test(test_uri_ipv6),         cmocka_unit_test(test_uri_host_port),
+	cmocka_unit_test(test_uri_params),       cmocka_unit_test(test_uri_headers),
+	cmocka_unit_test(test_uri_unescape),     cmocka_unit_test(test_uri_cmp_equal),
+	cmocka_unit_test(test_uri_cmp_differ),
 };
 
 UNIT_GROUP(sip_uri, tests, NULL, NULL);
