@@ -32,6 +32,7 @@
 #include "pbx/app.h"
 #include "pbx/chan.h"
 #include "pbx/log.h"
+#include "pbx/transfer.h"
 
 #include "dp_match.h"
 #include "dp_priv.h"
@@ -427,6 +428,7 @@ static int app_call(lua_State *L)
 	free(ac->result);
 	*ac = (struct pbx_app_call){.call = c, .app = app, .state = AC_EXEC};
 	pbx_info("%s: %s@%s: %s(\"%.200s\")", c->ch->name, c->exten, c->context, app->name, joined);
+	pbx_transfer_app(c->ch, app->name); /* a transferee's target that takes the call itself */
 	int rc = app->exec(c->ch, argv, ac);
 	if (rc == EINPROGRESS && ac->state == AC_EXEC) {
 		if (c->phase != DP_H && is_hungup(c)) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core_priv.h"
 #include "pbx/bridge.h"
@@ -268,6 +269,18 @@ void pbx_transfer_answered(struct pbx_chan *e)
 	if (t)
 		pbx_chan_unref(t);
 	xfer_free(x);
+}
+
+void pbx_transfer_app(struct pbx_chan *e, const char *app)
+{
+	static const char *const pending[] = {"dial", "set", "noop", "verbose", "goto", "wait"};
+	if (!e->xfer)
+		return;
+	for (size_t i = 0; i < sizeof pending / sizeof *pending; i++)
+		if (!strcasecmp(app, pending[i]))
+			return;
+	pbx_info("%s: the transfer target runs %s: it has the call", e->name, app);
+	pbx_transfer_answered(e);
 }
 
 static int status_code(const char *status, const char **reason)

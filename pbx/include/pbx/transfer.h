@@ -89,6 +89,14 @@ void pbx_transfer_ringing(struct pbx_chan *e);
 void pbx_transfer_answered(struct pbx_chan *e);
 /** The new call failed with DIALSTATUS @p status (BUSY, NOANSWER, ...). */
 void pbx_transfer_failed(struct pbx_chan *e, const char *status);
+/**
+ * The dialplan runs application @p app for @p e (the engine tells every
+ * start). A target that is no phone (voicemail, a prompt, a conference)
+ * takes the call as soon as such an application starts: the transfer
+ * succeeds then. Dial and the applications that only set, log or wait
+ * leave it pending.
+ */
+void pbx_transfer_app(struct pbx_chan *e, const char *app);
 
 /** Tell @p a and @p b each other's identity (after a transfer). */
 void pbx_transfer_connected(struct pbx_chan *a, struct pbx_chan *b);

@@ -25,6 +25,7 @@ extensions = {
   default = {
     ["_10XX"] = function(ctx, ext) app.dial("SIP/" .. ext, 20) end,
     ["500"] = function() app.answer() app.wait(10) end,
+    ["700"] = function() app.verbose("to the prompt") app.playtones("1800") app.wait(10) end,
   },
 }
 '''
@@ -536,3 +537,23 @@ def test_blind_transfer_to_a_bare_number_or_tel_uri(call_pbx, phone, refer_to):
     answer_updates(ab_a)
     answer_updates(ci)
     finish(p, ab_a, ci)
+
+
+def test_blind_transfer_to_an_extension_that_is_no_phone(call_pbx, phone):
+    """A target that takes the call itself (a prompt, voicemail) completes the transfer
+    when its first such application starts: NOTIFY 200 at once, the transferor is
+    released, and the transferee hears the target (here a 1800 Hz tone)."""
+    p = start(call_pbx)
+    a, b = phone(p, "1001"), phone(p, "1002")
+    ab_a, ab_b = connect(a, b, "1002")
+    r = refer(ab_b, "700", p.domain)
+    assert r.status == 202, r.text()
+    expect_notify(ab_b, r.cseq[0], "SIP/2.0 100 Trying", final=False)
+    expect_notify(ab_b, r.cseq[0], "SIP/2.0 200 OK", final=True)
+    ab_b.wait_bye()
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    heard = ab_a.rtp.audio("PCMU", since=t0)
+    assert tone_seconds(heard, 1800, share=0.3) > 0.6, "A does not hear the target's tone"
+    assert ab_a.bye().status == 200
+    nothing_left(p)
