@@ -560,7 +560,7 @@ int sip_uri_header(const struct sip_uri *u, const char *name, char *out, size_t 
 		struct sip_pl item = {rest.p, amp ? (size_t)(amp - rest.p) : rest.l};
 		rest = amp ? (struct sip_pl){amp + 1, rest.l - item.l - 1} : (struct sip_pl){"", 0};
 		const char *eq = memchr(item.p, '=', item.l);
-		if (!eq || sip_pl_casecmp_str((struct sip_pl){item.p, (size_t)(eq - item.p)}, name))
+		if (!eq || !pl_caseeq_str((struct sip_pl){item.p, (size_t)(eq - item.p)}, name))
 			continue;
 		size_t n;
 		int err = sip_uri_unescape(
