@@ -46,8 +46,11 @@
 -- shared by all calls.
 
 -- Ring a phone for 20 seconds; unanswered, the caller leaves a message.
+-- Options "tT": either party may transfer from the keypad, ## blind or
+-- *2 attended (the `features` section of pbx.lua sets the codes). A
+-- phone's own transfer key (REFER) works without them.
 local function ring(exten)
-  local status = app.dial("SIP/" .. exten, 20)
+  local status = app.dial("SIP/" .. exten, 20, "tT")
   -- status (also DIALSTATUS): ANSWER, BUSY, NOANSWER, CHANUNAVAIL, CONGESTION, CANCEL
   if status == "BUSY" then
     app.voicemail(exten, "b")   -- the busy greeting

@@ -8,10 +8,10 @@
  * runs it for the transferee. Attended: Refer-To carries Replaces naming
  * the transferor's other call on this PBX; the two far ends are joined.
  *
- * The REFER's implicit subscription shares the call's dialog, so its
- * NOTIFYs (Event: refer, a message/sipfrag body: 100, 180, the final
- * status) go in that dialog, as requests of the session. Refer-Sub: false
- * (RFC 4488) asks for none, and gets none.
+ * The REFER's implicit subscription shares the call's dialog: a usage of
+ * it kept here (struct refer_sub), whose NOTIFYs (Event: refer, a
+ * message/sipfrag body: 100, 180, the final status) go in that dialog, in
+ * order. Refer-Sub: false (RFC 4488) asks for none, and gets none.
  *
  * Our own REFER (app.transfer) asks a phone to call someone else; its
  * NOTIFYs tell the channel's application how that went.
@@ -227,22 +227,22 @@ static const char *leg_user(const struct pbx_chan *ch)
 	return num;
 }
 
-/* 202, and the subscription's first NOTIFY (100) unless the phone wants none: NULL then. */
-static struct refer_sub *accept_refer(struct sip_sess *x, const struct sip_msg *m,
-				      const struct sip_peer *src, struct sip_stsx *t, bool sub)
+/*
+ * 202, and the subscription's first NOTIFY (100) unless the phone wants
+ * none. Returns the transfer's report argument: the subscription's id, or
+ * NULL when there is none.
+ */
+static void *accept_refer(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
+			  struct sip_stsx *t, bool sub)
 {
 	char extra[256];
 	struct refer_sub *r = sub ? sub_new(x, m->cseq_num) : NULL;
+	void *arg = r ? (void *)(uintptr_t)r->id : NULL;
 	snprintf(extra, sizeof extra, "Contact: <%s>\r\n%s", x->contact,
 		 r ? "" : "Refer-Sub: false\r\n");
 	sip_stack_reply(sip__cs.s, t, m, src, 202, NULL, extra, NULL, NULL);
-	sub_report(r, 100, "Trying");
-	return r;
-}
-
-static void *report_arg(const struct refer_sub *r)
-{
-	return r ? (void *)(uintptr_t)r->id : NULL;
+	on_progress(arg, 100, "Trying"); /* may end it already: found again by id */
+	return arg;
 }
 
 static void refer_attended(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
@@ -268,7 +268,7 @@ static void refer_attended(struct sip_sess *x, const struct sip_msg *m, const st
 				NULL, NULL);
 		return;
 	}
-	void *arg = report_arg(accept_refer(x, m, src, t, sub));
+	void *arg = accept_refer(x, m, src, t, sub);
 	if (!other || other->ended) {
 		/* The call to replace is gone: the held party stays with the transferor. */
 		pbx_notice("%s: attended transfer: no call %.*s to replace", t1->name,
@@ -330,7 +330,7 @@ static void refer_blind(struct sip_sess *x, const struct sip_msg *m, const struc
 	else
 		snprintf(by, sizeof by, "<sip:%s@%s>", leg_user(ch), s->cfg->domain);
 	pbx_chan_var_set(peer, "SIPREFERREDBYHDR", by);
-	void *arg = report_arg(accept_refer(x, m, src, t, sub));
+	void *arg = accept_refer(x, m, src, t, sub);
 	int err = pbx_transfer_blind(ch, ctx, exten, arg ? &report : NULL, arg);
 	if (err)
 		on_progress(arg, 503, "Service Unavailable");

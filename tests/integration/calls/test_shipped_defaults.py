@@ -12,6 +12,8 @@ policy, RTP ports) is the one in force here. Real peers only:
   switch for that), as a SIPp user against any PBX would.
 - Two baresip 1.0 softphones register, one calls the other, and each hears
   the other's tone.
+- A call is transferred by the callee's transfer key (REFER) and by `##`
+  on its keypad: the caller ends up hearing the third phone.
 """
 
 import time
@@ -187,3 +189,46 @@ def test_hold_music_between_two_phones(shipped_pbx):
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.parametrize("how", ["refer", "keys"])
+def test_baresip_transfers_on_the_shipped_dialplan(shipped_pbx, tmp_path, how):
+    p = shipped_pbx(users=("1001", "1002", "1003"))
+    freqs = {"1001": 1000, "1002": 1400, "1003": 1800}
+    phones = {}
+    try:
+        for user, f in freqs.items():
+            write_wav(tmp_path / f"{user}.wav", callib.tone(f, 30))
+            phones[user] = Baresip(tmp_path, p, user, tmp_path / f"{user}.wav", "PCMU",
+                                   answermode="manual" if user == "1001" else "auto").start()
+        callib.siplib.wait_for(lambda: len(callib.siplib.registrations(p)) == 3, 10,
+                               "three baresips to register", interval=0.1)
+        assert phones["1001"].command("dial", "1002").get("ok", True)
+
+        def talking(without=None):
+            chans = callib.channels(p)
+            return (len(chans) == 2 and all(c["state"] == "Up" and c["bridged_to"] for c in chans)
+                    and not any(without and c["name"].startswith(without) for c in chans))
+
+        callib.siplib.wait_for(talking, 10, "1001 and 1002 to talk", interval=0.1)
+        time.sleep(1.0)
+        if how == "refer":
+            assert phones["1002"].command("transfer", "1003").get("ok", True)
+        else:
+            for key in "##1003#":
+                assert phones["1002"].command("sndcode", key).get("ok", True)
+                time.sleep(0.3)
+        callib.siplib.wait_for(lambda: talking("SIP/1002-"), 15,
+                               "1001 bridged to 1003, 1002 gone", interval=0.1)
+        time.sleep(TALK)
+        phones["1001"].command("hangup")
+        callib.wait_channels(p, 0, what="no channel left after 1001 hung up")
+        assert callib.bridges(p) == []
+    finally:
+        for b in phones.values():
+            b.stop()
+    for user, theirs in (("1001", 1800), ("1003", 1000)):
+        rate, samples = read_wav(phones[user].recordings("dec")[-1])
+        tail = samples[-int(TALK * rate):]
+        heard = tone_seconds(tail, theirs, rate)
+        assert heard >= TALK - 1.5, f"{user} heard {heard:.1f}s of {theirs} Hz at the end"
