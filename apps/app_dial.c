@@ -36,7 +36,10 @@
  * attended_transfer ("*2"): as blind, but Dial calls the target itself,
  * as a user of the transferor's technology, and the transferor talks to
  * it first; when the transferor hangs up, the held party and the target
- * are joined (pbx_transfer_join). abort_transfer ("*3"), a target that
+ * are joined (pbx_transfer_join; while the target still rings, the held
+ * party hears the ringing and is joined at the answer:
+ * pbx_transfer_join_ringing). The held party hanging up meanwhile leaves
+ * the transferor with the target. abort_transfer ("*3"), a target that
  * does not answer within ATT_RING_S or hangs up: back to the held party.
  * Dial owns the consulted leg, so a transfer cannot outlive the Dial.
  */
