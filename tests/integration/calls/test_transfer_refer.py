@@ -557,3 +557,40 @@ def test_blind_transfer_to_an_extension_that_is_no_phone(call_pbx, phone):
     assert tone_seconds(heard, 1800, share=0.3) > 0.6, "A does not hear the target's tone"
     assert ab_a.bye().status == 200
     nothing_left(p)
+
+
+def test_attended_transfer_with_both_calls_on_hold(call_pbx, phone):
+    """Phones often hold the consultation call too before they transfer: both A and C
+    hear music, and after the REFER both are taken off hold and hear each other."""
+    p = start(call_pbx)
+    a, b, c = phone(p, "1001"), phone(p, "1002"), phone(p, "1003")
+    ab_a, ab_b = connect(a, b, "1002")
+    bc_b, bc_c = connect(b, c, "1003")
+    for mine, theirs in ((ab_b, ab_a), (bc_b, bc_c)):
+        r = mine.reinvite("sendonly")
+        assert r.status == 200, r.text()
+        hold = next_in(theirs, ("INVITE",))
+        assert callib.Sdp(hold.body).direction == "sendonly", hold.text()
+        theirs.answer_reinvite(hold, "recvonly")
+    t_hold = time.monotonic()
+    ab_a.rtp.wait_packets(25, since=t_hold, what="hold music at A")
+    bc_c.rtp.wait_packets(25, since=t_hold, what="hold music at C")
+
+    r = refer(ab_b, "1003", p.domain, replaces_of(bc_b))
+    assert r.status == 202, r.text()
+    expect_notify(ab_b, r.cseq[0], "SIP/2.0 100 Trying", final=False)
+    expect_notify(ab_b, r.cseq[0], "SIP/2.0 200 OK", final=True)
+    ab_b.wait_bye()
+    bc_b.wait_bye()
+    # Both are re-INVITEd sendrecv and told who they talk to.
+    for call in (ab_a, bc_c):
+        seen = []
+        while "INVITE" not in seen or "UPDATE" not in seen:
+            req = next_in(call, ("INVITE", "UPDATE"))
+            seen.append(req.method)
+            if req.method == "INVITE":
+                assert callib.Sdp(req.body).direction == "sendrecv", req.text()
+                call.answer_reinvite(req, "sendrecv")
+    hears(bc_c, ab_a, "C's audio at A after transferring two held calls")
+    hears(ab_a, bc_c, "A's audio at C after transferring two held calls")
+    finish(p, ab_a, bc_c)
