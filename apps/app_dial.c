@@ -69,10 +69,6 @@
 /* How long the target of an attended transfer may ring before the transferor is back. */
 #define ATT_RING_S 30
 
-/* What the transferor hears while the target of an attended transfer rings. */
-static const struct pbx_tone_spec ringback = {
-	.freq = {440, 480}, .amplitude = 3000, .on_ms = 2000, .off_ms = 4000};
-
 static const struct pbx_arg_spec args[] = {
 	{"targets", PBX_ARG_STRING, true},  {"timeout", PBX_ARG_NUMBER, false},
 	{"options", PBX_ARG_STRING, false}, {"url", PBX_ARG_STRING, false},
@@ -771,7 +767,7 @@ static void collect_done(struct dial *d)
 	d->xstate = X_RING;
 	pbx_bridge_leave(t); /* the held party stays in the call's bridge, with its music */
 	if (t->rtp)
-		(void)pbx_rtp_tone(t->rtp, &ringback);
+		(void)pbx_rtp_tone(t->rtp, &pbx_tone_ringback);
 	ftimer_start(d, ATT_RING_S * 1000);
 }
 
@@ -1004,6 +1000,7 @@ static const struct pbx_app app = {
 	.args = args,
 	.exec = exec,
 	.cancel = cancel,
+	.takes_no_call = true,
 };
 
 APPS_MODULE(dial);

@@ -28,6 +28,7 @@ static const struct pbx_app app = {
 	.synopsis = "Do nothing (the text is logged at debug level)",
 	.args = args,
 	.exec = exec,
+	.takes_no_call = true,
 };
 
 APPS_MODULE(noop);

@@ -67,6 +67,7 @@ static const struct pbx_app app = {
 	.synopsis = "Set a channel variable: Set(NAME=value)",
 	.args = args,
 	.exec = exec,
+	.takes_no_call = true,
 };
 
 APPS_MODULE(set);

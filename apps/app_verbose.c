@@ -51,6 +51,7 @@ static const struct pbx_app app = {
 	.synopsis = "Write a message to the log (at notice level)",
 	.args = args,
 	.exec = exec,
+	.takes_no_call = true,
 };
 
 APPS_MODULE(verbose);

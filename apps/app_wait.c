@@ -49,6 +49,7 @@ static const struct pbx_app app = {
 	.args = args,
 	.exec = exec,
 	.cancel = apps_sleep_cancel,
+	.takes_no_call = true,
 };
 
 APPS_MODULE(wait);

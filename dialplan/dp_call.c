@@ -428,7 +428,7 @@ static int app_call(lua_State *L)
 	free(ac->result);
 	*ac = (struct pbx_app_call){.call = c, .app = app, .state = AC_EXEC};
 	pbx_info("%s: %s@%s: %s(\"%.200s\")", c->ch->name, c->exten, c->context, app->name, joined);
-	pbx_transfer_app(c->ch, app->name); /* a transferee's target that takes the call itself */
+	pbx_transfer_app(c->ch, app); /* a transferee's target that takes the call itself */
 	int rc = app->exec(c->ch, argv, ac);
 	if (rc == EINPROGRESS && ac->state == AC_EXEC) {
 		if (c->phase != DP_H && is_hungup(c)) {
@@ -510,6 +510,7 @@ static const struct pbx_app goto_app = {
 	.synopsis = "Continue at [[context,]extension,]1 when the extension function returns",
 	.args = goto_args,
 	.exec = goto_exec,
+	.takes_no_call = true,
 };
 
 /* ---- channel.NAME ---------------------------------------------------------------------------- */

@@ -110,6 +110,9 @@ int pbx_resampler_run(struct pbx_resampler *r, const struct pbx_frame *in, struc
 
 /* ---- tones ------------------------------------------------------------------------ */
 
+const struct pbx_tone_spec pbx_tone_ringback = {
+	.freq = {440, 480}, .amplitude = 3000, .on_ms = 2000, .off_ms = 4000};
+
 int pbx_tone_init(struct pbx_tone *t, const struct pbx_tone_spec *spec, unsigned rate)
 {
 	if (!pbx_frame_rate_ok(rate))

@@ -12,19 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core_priv.h"
+#include "pbx/app.h"
 #include "pbx/bridge.h"
 #include "pbx/chan.h"
 #include "pbx/frame.h"
 #include "pbx/log.h"
 #include "pbx/media.h"
 #include "pbx/transfer.h"
-
-/* What a transferee hears while the target rings (440+480 Hz, 2 s on, 4 s off). */
-static const struct pbx_tone_spec ringback = {
-	.freq = {440, 480}, .amplitude = 3000, .on_ms = 2000, .off_ms = 4000};
 
 struct pbx_xfer {
 	struct pbx_chan *t; /* the transferor (our reference), NULL once gone */
@@ -42,9 +38,40 @@ static void report(struct pbx_xfer *x, int code, const char *reason)
 
 /* ---- pairs: two parties joined for good -------------------------------------------------- */
 
+/*
+ * A pair owns two parties: when one ends, the other is hung up. A waiting
+ * pair is a held party (ch[0]) and a transfer target that still rings
+ * (ch[1]): ch[0] hears ringback, and the two are bridged at the answer.
+ */
 struct pair {
 	struct pbx_chan *ch[2]; /* our references; NULL once gone or taken */
+	bool waiting;
 };
+
+static void joined(struct pbx_chan *a, struct pbx_chan *b);
+
+/* Take @p a and @p b from their owners and hang both up: they could not be joined. */
+static void hangup_both(struct pbx_chan *a, struct pbx_chan *b)
+{
+	pbx_chan_take((struct pbx_chan *[]){a, b}, 2, NULL, NULL);
+	pbx_chan_hangup(a, PBX_CAUSE_FAILURE);
+	pbx_chan_hangup(b, PBX_CAUSE_FAILURE);
+}
+
+/* A bridge of their own for @p a and @p b. 0, or errno (a media error: joined all the same). */
+static int bridge_two(struct pbx_chan *a, struct pbx_chan *b, bool *both_in)
+{
+	struct pbx_bridge *br = NULL;
+	int err = pbx_bridge_alloc(&br);
+	if (!err)
+		err = pbx_bridge_join(br, a);
+	if (!err)
+		err = pbx_bridge_join(br, b);
+	*both_in = br && br->n == 2;
+	if (br)
+		pbx_bridge_unref(br);
+	return err;
+}
 
 static void pair_forget(struct pair *p, struct pbx_chan *ch)
 {
@@ -57,10 +84,31 @@ static void pair_forget(struct pair *p, struct pbx_chan *ch)
 		free(p);
 }
 
+static void pair_state(struct pbx_chan *ch, enum pbx_chan_state st, void *arg)
+{
+	struct pair *p = arg;
+	struct pbx_chan *e = p->ch[0];
+	bool both_in;
+	if (!p->waiting || ch != p->ch[1] || st != PBX_CHAN_UP || !e)
+		return;
+	p->waiting = false;
+	if (e->rtp)
+		pbx_rtp_tone_stop(e->rtp);
+	pbx_notice("transfer: %s answered: joins %s", ch->name, e->name);
+	(void)bridge_two(e, ch, &both_in);
+	if (both_in)
+		joined(e, ch);
+	else
+		pbx_chan_hangup(ch, PBX_CAUSE_FAILURE); /* and e with it, as a pair */
+}
+
 static void pair_hangup(struct pbx_chan *ch, int cause, void *arg)
 {
 	struct pair *p = arg;
 	struct pbx_chan *other = p->ch[0] == ch ? p->ch[1] : p->ch[0];
+	if (other && p->waiting)
+		pbx_notice("transfer: %s gone before the transfer completed: %s hung up", ch->name,
+			   other->name);
 	pair_forget(p, ch);
 	if (other) {
 		pbx_chan_ref(other);
@@ -77,44 +125,35 @@ static void pair_released(struct pbx_chan *ch, void *arg)
 }
 
 static const struct pbx_chan_events pair_events = {
+	.state = pair_state,
 	.hangup = pair_hangup,
 	.released = pair_released,
 };
 
-/* @p a and @p b, in one bridge already, become a pair. */
-static void pair_make(struct pbx_chan *a, struct pbx_chan *b)
+/* @p a and @p b become a pair (@p waiting: b still rings for a). */
+static void pair_make(struct pbx_chan *a, struct pbx_chan *b, bool waiting)
 {
 	struct pair *p = calloc(1, sizeof *p);
 	if (!p) {
 		pbx_error("transfer: out of memory: %s and %s hung up", a->name, b->name);
-		pbx_chan_take((struct pbx_chan *[]){a, b}, 2, NULL, NULL);
-		pbx_chan_hangup(a, PBX_CAUSE_FAILURE);
-		pbx_chan_hangup(b, PBX_CAUSE_FAILURE);
+		hangup_both(a, b);
 		return;
 	}
 	p->ch[0] = pbx_chan_ref(a);
 	p->ch[1] = pbx_chan_ref(b);
+	p->waiting = waiting;
 	pbx_chan_take(p->ch, 2, &pair_events, p);
 }
 
 /* Join @p a and @p b in a bridge of their own and make them a pair; hung up if that fails. */
 static int pair_bridge(struct pbx_chan *a, struct pbx_chan *b)
 {
-	struct pbx_bridge *br = NULL;
-	int err = pbx_bridge_alloc(&br);
-	if (!err)
-		err = pbx_bridge_join(br, a);
-	if (!err)
-		err = pbx_bridge_join(br, b);
-	if (br && br->n == 2) {
-		pair_make(a, b); /* a media error leaves them joined in signalling: still a call */
-	} else {
-		pbx_chan_take((struct pbx_chan *[]){a, b}, 2, NULL, NULL);
-		pbx_chan_hangup(a, PBX_CAUSE_FAILURE);
-		pbx_chan_hangup(b, PBX_CAUSE_FAILURE);
-	}
-	if (br)
-		pbx_bridge_unref(br);
+	bool both_in;
+	int err = bridge_two(a, b, &both_in);
+	if (both_in)
+		pair_make(a, b, false); /* a media error leaves them joined in signalling: a call */
+	else
+		hangup_both(a, b);
 	return err;
 }
 
@@ -246,7 +285,7 @@ void pbx_transfer_ringing(struct pbx_chan *e)
 	x->ringing = true;
 	report(x, 180, "Ringing");
 	if (e->rtp && e->state == PBX_CHAN_UP)
-		(void)pbx_rtp_tone(e->rtp, &ringback);
+		(void)pbx_rtp_tone(e->rtp, &pbx_tone_ringback);
 }
 
 void pbx_transfer_answered(struct pbx_chan *e)
@@ -271,15 +310,11 @@ void pbx_transfer_answered(struct pbx_chan *e)
 	xfer_free(x);
 }
 
-void pbx_transfer_app(struct pbx_chan *e, const char *app)
+void pbx_transfer_app(struct pbx_chan *e, const struct pbx_app *app)
 {
-	static const char *const pending[] = {"dial", "set", "noop", "verbose", "goto", "wait"};
-	if (!e->xfer)
+	if (!e->xfer || app->takes_no_call)
 		return;
-	for (size_t i = 0; i < sizeof pending / sizeof *pending; i++)
-		if (!strcasecmp(app, pending[i]))
-			return;
-	pbx_info("%s: the transfer target runs %s: it has the call", e->name, app);
+	pbx_info("%s: the transfer target runs %s: it has the call", e->name, app->name);
 	pbx_transfer_answered(e);
 }
 
@@ -369,7 +404,7 @@ int pbx_transfer_attended(struct pbx_chan *t1, struct pbx_chan *t2,
 	 * called t1 would otherwise hang it up as it ends, before the final
 	 * NOTIFY goes out in t1's dialog. */
 	pbx_chan_take((struct pbx_chan *[]){e, c, t1, t2}, 4, NULL, NULL);
-	pair_make(e, c);
+	pair_make(e, c, false);
 	joined(e, c);
 	if (rep && rep->progress)
 		rep->progress(arg, 200, "OK");
@@ -395,84 +430,18 @@ int pbx_transfer_join(struct pbx_chan *a, struct pbx_chan *b)
 	return err;
 }
 
-/* A held party waiting for a target that still rings: both ours until it answers or fails. */
-struct pending {
-	struct pbx_chan *e, *c; /* our references; NULL once gone or taken */
-};
-
-static void pending_forget(struct pending *p, struct pbx_chan *ch)
-{
-	if (p->e == ch)
-		p->e = NULL;
-	else if (p->c == ch)
-		p->c = NULL;
-	else
-		return;
-	pbx_chan_unref(ch);
-	if (!p->e && !p->c)
-		free(p);
-}
-
-static void pending_state(struct pbx_chan *ch, enum pbx_chan_state st, void *arg)
-{
-	struct pending *p = arg;
-	if (ch != p->c || st != PBX_CHAN_UP || !p->e)
-		return;
-	struct pbx_chan *e = pbx_chan_ref(p->e), *c = pbx_chan_ref(p->c);
-	if (e->rtp)
-		pbx_rtp_tone_stop(e->rtp);
-	pbx_notice("transfer: %s answered: joins %s", c->name, e->name);
-	if (!pair_bridge(e, c)) /* takes both: pending_released frees p */
-		joined(e, c);
-	pbx_chan_unref(c);
-	pbx_chan_unref(e);
-}
-
-static void pending_hangup(struct pbx_chan *ch, int cause, void *arg)
-{
-	struct pending *p = arg;
-	struct pbx_chan *other = ch == p->e ? p->c : p->e;
-	if (other)
-		pbx_chan_ref(other);
-	pending_forget(p, ch);
-	if (other) {
-		pbx_notice("transfer: %s gone before the transfer completed: %s hung up", ch->name,
-			   other->name);
-		pending_forget(p, other);
-		pbx_chan_set_owner(other, NULL, NULL);
-		pbx_chan_hangup(other, PBX_CAUSE_NORMAL);
-		pbx_chan_unref(other);
-	}
-}
-
-static void pending_released(struct pbx_chan *ch, void *arg)
-{
-	pending_forget(arg, ch);
-}
-
-static const struct pbx_chan_events pending_events = {
-	.state = pending_state,
-	.hangup = pending_hangup,
-	.released = pending_released,
-};
-
 int pbx_transfer_join_ringing(struct pbx_chan *e, struct pbx_chan *c)
 {
 	if (e == c || e->state == PBX_CHAN_HUNGUP || c->state == PBX_CHAN_HUNGUP)
 		return ENOTCONN;
 	if (c->state == PBX_CHAN_UP)
 		return pbx_transfer_join(e, c);
-	struct pending *p = calloc(1, sizeof *p);
-	if (!p)
-		return ENOMEM;
 	pbx_notice("transfer: %s waits for %s to answer", e->name, c->name);
-	p->e = pbx_chan_ref(e);
-	p->c = pbx_chan_ref(c);
-	pbx_chan_take((struct pbx_chan *[]){e, c}, 2, &pending_events, p);
+	pair_make(e, c, true);
 	pbx_chan_moh_stop(e);
 	pbx_bridge_leave(e);
 	if (e->rtp)
-		(void)pbx_rtp_tone(e->rtp, &ringback);
+		(void)pbx_rtp_tone(e->rtp, &pbx_tone_ringback);
 	return 0;
 }
 
@@ -492,7 +461,7 @@ int pbx_transfer_replace(struct pbx_chan *old, struct pbx_chan *newch)
 	if (err)
 		return err;
 	pbx_chan_ref(old);
-	pair_make(peer, newch);
+	pair_make(peer, newch, false);
 	joined(peer, newch);
 	release(old);
 	pbx_chan_unref(old);

@@ -232,13 +232,13 @@ static int thang_exec(struct pbx_chan *ch, const char *const *argv, struct pbx_a
 }
 
 static const struct pbx_app apps[] = {
-	{"tdone", "test", tdone_args, tdone_exec, NULL},
-	{"twait", "test", twait_args, twait_exec, twait_cancel},
-	{"tblock", "test", NULL, tblock_exec, tblock_cancel},
-	{"tfail", "test", NULL, tfail_exec, NULL},
-	{"tsync", "test", NULL, tsync_exec, NULL},
-	{"tnum", "test", tnum_args, tnum_exec, NULL},
-	{"thang", "test", NULL, thang_exec, NULL},
+	{"tdone", "test", tdone_args, tdone_exec, NULL, false},
+	{"twait", "test", twait_args, twait_exec, twait_cancel, false},
+	{"tblock", "test", NULL, tblock_exec, tblock_cancel, false},
+	{"tfail", "test", NULL, tfail_exec, NULL, false},
+	{"tsync", "test", NULL, tsync_exec, NULL, false},
+	{"tnum", "test", tnum_args, tnum_exec, NULL, false},
+	{"thang", "test", NULL, thang_exec, NULL, false},
 };
 
 /* ---- the script ------------------------------------------------------------------------------ */

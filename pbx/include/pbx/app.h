@@ -49,6 +49,11 @@ struct pbx_app {
 	const struct pbx_arg_spec *args; /* terminated by an entry with name NULL */
 	pbx_app_exec_h *exec;
 	pbx_app_cancel_h *cancel; /* NULL for apps that never return EINPROGRESS */
+	/**
+	 * It only sets, logs, waits or jumps, or reports on its own (dial):
+	 * starting it does not mean the call is taken (pbx_transfer_app).
+	 */
+	bool takes_no_call;
 };
 
 int pbx_app_register(const struct pbx_app *app);

@@ -78,6 +78,9 @@ struct pbx_tone {
 	uint64_t n; /* samples made so far */
 };
 
+/** What a caller hears while the other side rings (North American ringback). */
+extern const struct pbx_tone_spec pbx_tone_ringback;
+
 /** Start @p t at @p rate. EINVAL for a bad rate or a frequency at or above half the rate. */
 int pbx_tone_init(struct pbx_tone *t, const struct pbx_tone_spec *spec, unsigned rate);
 /** The next @p ms of the tone into @p f. Returns false once a `once` tone is over. */

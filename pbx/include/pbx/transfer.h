@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct pbx_app;
 struct pbx_chan;
 struct pbx_xfer;
 
@@ -90,13 +91,12 @@ void pbx_transfer_answered(struct pbx_chan *e);
 /** The new call failed with DIALSTATUS @p status (BUSY, NOANSWER, ...). */
 void pbx_transfer_failed(struct pbx_chan *e, const char *status);
 /**
- * The dialplan runs application @p app for @p e (the engine tells every
- * start). A target that is no phone (voicemail, a prompt, a conference)
- * takes the call as soon as such an application starts: the transfer
- * succeeds then. Dial and the applications that only set, log or wait
- * leave it pending.
+ * The dialplan starts application @p app for @p e. A target that is no
+ * phone (voicemail, a prompt, a conference) takes the call as soon as an
+ * application that does (pbx_app.takes_no_call false) starts: the transfer
+ * succeeds then.
  */
-void pbx_transfer_app(struct pbx_chan *e, const char *app);
+void pbx_transfer_app(struct pbx_chan *e, const struct pbx_app *app);
 
 /** Tell @p a and @p b each other's identity (after a transfer). */
 void pbx_transfer_connected(struct pbx_chan *a, struct pbx_chan *b);
