@@ -329,7 +329,7 @@ int pbx_chan_redirect(struct pbx_chan *ch, const char *context, const char *exte
 {
 	if (ch->state == PBX_CHAN_HUNGUP)
 		return ENOTCONN;
-	if (!pbx__dialplan_exists(context, exten))
+	if (!pbx_dialplan_exists(context, exten))
 		return ENOENT;
 	char ctx[sizeof ch->context], ext[sizeof ch->exten];
 	snprintf(ctx, sizeof ctx, "%s", context); /* may point into the channel */
@@ -537,14 +537,9 @@ int pbx_dialplan_run(struct pbx_chan *ch, const char *context, const char *exten
 	return dialplan->start(ch);
 }
 
-bool pbx__dialplan_exists(const char *context, const char *exten)
-{
-	return dialplan && dialplan->exists && dialplan->exists(context, exten);
-}
-
 bool pbx_dialplan_exists(const char *context, const char *exten)
 {
-	return pbx__dialplan_exists(context, exten);
+	return dialplan && dialplan->exists && dialplan->exists(context, exten);
 }
 
 static int hangup_one(struct pbx_chan *ch, void *arg)

@@ -174,7 +174,7 @@ static int originate(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	split_dest(dest, exten, sizeof exten, context, sizeof context);
 	if (!exten[0])
 		return pbx_cli_error(cli, "channel originate: no extension in '%s'", dest);
-	if (!pbx__dialplan_exists(context, exten))
+	if (!pbx_dialplan_exists(context, exten))
 		return pbx_cli_error(cli, "channel originate: no extension %s in context %s", exten,
 				     context);
 	struct pbx_chan *ch;

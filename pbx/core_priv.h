@@ -91,8 +91,6 @@ int pbx__hook_add(pbx__hook_fn *slots, size_t n, pbx__hook_fn fn);
 /** Free every slot holding @p fn. */
 void pbx__hook_del(pbx__hook_fn *slots, size_t n, pbx__hook_fn fn);
 
-/** Does the loaded dialplan have @p exten in @p context? */
-bool pbx__dialplan_exists(const char *context, const char *exten);
 /** A transferee (ch->xfer) hung up: the transfer ends (transfer.c). */
 void pbx__transfer_chan_gone(struct pbx_chan *ch);
 /** Hang up every channel (at stop). */

@@ -1082,16 +1082,20 @@ static const char *slash_at(const char *p, const char *e)
 	return skip_lws(p + 1, e);
 }
 
+void sip_pl_token_params(struct sip_pl v, struct sip_pl *token, struct sip_pl *params)
+{
+	const char *semi = memchr(v.p, ';', v.l);
+	*token = sip_pl_trim((struct sip_pl){v.p, semi ? (size_t)(semi - v.p) : v.l});
+	*params = semi ? (struct sip_pl){semi, v.l - (size_t)(semi - v.p)} : (struct sip_pl){"", 0};
+}
+
 int sip_replaces_parse(struct sip_replaces *r, struct sip_pl v)
 {
 	struct sip_pl params, name, val;
 	memset(r, 0, sizeof *r);
-	v = sip_pl_trim(v);
-	const char *semi = memchr(v.p, ';', v.l);
-	r->callid = sip_pl_trim((struct sip_pl){v.p, semi ? (size_t)(semi - v.p) : v.l});
+	sip_pl_token_params(v, &r->callid, &params);
 	if (!r->callid.l)
 		return EINVAL;
-	params = semi ? (struct sip_pl){semi, v.l - (size_t)(semi - v.p)} : (struct sip_pl){"", 0};
 	while (!sip_param_next(&params, &name, &val)) {
 		if (!sip_pl_casecmp_str(name, "to-tag"))
 			r->to_tag = val;

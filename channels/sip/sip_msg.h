@@ -290,6 +290,13 @@ struct sip_via {
 	uint16_t rport_port; /* its value, 0 when none */
 };
 
+/**
+ * "token;params": the token before the first ';', trimmed, and the
+ * parameters from that ';' (included; empty when none), for
+ * sip_param_next and sip_param_get. Event, Subscription-State, Replaces.
+ */
+void sip_pl_token_params(struct sip_pl v, struct sip_pl *token, struct sip_pl *params);
+
 /** A Replaces value (RFC 3891): slices into the text parsed. */
 struct sip_replaces {
 	struct sip_pl callid, to_tag, from_tag;

@@ -474,11 +474,11 @@ int sip__refer_send(struct pbx_chan *ch, const char *target)
 /* Is the value of @p h, up to its parameters, @p word (any case)? */
 static bool header_word_is(const struct sip_hdr *h, const char *word)
 {
+	struct sip_pl token, params;
 	if (!h)
 		return false;
-	const char *semi = memchr(h->value.p, ';', h->value.l);
-	struct sip_pl w = {h->value.p, semi ? (size_t)(semi - h->value.p) : h->value.l};
-	return !sip_pl_casecmp_str(sip_pl_trim(w), word);
+	sip_pl_token_params(h->value, &token, &params);
+	return !sip_pl_casecmp_str(token, word);
 }
 
 void sip__refer_notify(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,

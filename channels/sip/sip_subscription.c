@@ -377,13 +377,8 @@ static int event_of(const struct sip_subs *ss, const struct sip_msg *m,
 	const struct sip_hdr *h = sip_msg_hdr_first(m, SIP_HDR_EVENT);
 	if (!h)
 		return ENOENT;
-	struct sip_pl v = h->value, params = {"", 0};
-	const char *semi = memchr(v.p, ';', v.l);
-	if (semi) {
-		params = (struct sip_pl){semi, v.l - (size_t)(semi - v.p)};
-		v.l = (size_t)(semi - v.p);
-	}
-	v = sip_pl_trim(v);
+	struct sip_pl v, params;
+	sip_pl_token_params(h->value, &v, &params);
 	*id = (struct sip_pl){"", 0};
 	int perr = sip_param_get(params, "id", id);
 	if (!v.l || (perr && perr != ENOENT))
