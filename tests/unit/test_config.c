@@ -13,38 +13,8 @@
 #include "pbx/config.h"
 #include "pbx/log.h"
 #include "pbx/media.h"
+#include "config_load.h"
 #include "unit.h"
-
-/* Load @p text as a config file; returns rc, *errp gets the message. */
-static int load_text(const char *text, struct pbx_config **cfgp, char *errbuf, size_t len)
-{
-	char path[] = "/tmp/pbx-unit-cfg-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	struct pbx_buf err;
-	pbx_buf_init(&err);
-	int rc = pbx_config_load(cfgp, path, &err);
-	/* Replace the random file name so tests compare stable text. */
-	const char *msg = err.data ? err.data : "";
-	if (!strncmp(msg, path, strlen(path)))
-		snprintf(errbuf, len, "CFG%s", msg + strlen(path));
-	else
-		snprintf(errbuf, len, "%s", msg);
-	pbx_buf_free(&err);
-	unlink(path);
-	return rc;
-}
-
-static void expect_error(const char *text, const char *want)
-{
-	struct pbx_config *cfg = NULL;
-	char err[512];
-	assert_int_not_equal(load_text(text, &cfg, err, sizeof err), 0);
-	assert_null(cfg);
-	assert_string_equal(err, want);
-}
 
 static void test_defaults(void **state)
 {

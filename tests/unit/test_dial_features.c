@@ -9,6 +9,7 @@
 
 #include "../../apps/dial_features.h"
 #include "pbx/config.h"
+#include "config_load.h"
 #include "unit.h"
 
 static const char *const codes[] = {"##", "*2", "*3"};
@@ -113,35 +114,6 @@ static void test_code_ok(void **state)
 }
 
 /* ---- the features section ------------------------------------------------------------------ */
-
-static int load_text(const char *text, struct pbx_config **cfgp, char *errbuf, size_t len)
-{
-	char path[] = "/tmp/pbx-unit-feat-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	struct pbx_buf err;
-	pbx_buf_init(&err);
-	int rc = pbx_config_load(cfgp, path, &err);
-	const char *msg = err.data ? err.data : "";
-	if (!strncmp(msg, path, strlen(path)))
-		snprintf(errbuf, len, "CFG%s", msg + strlen(path));
-	else
-		snprintf(errbuf, len, "%s", msg);
-	pbx_buf_free(&err);
-	unlink(path);
-	return rc;
-}
-
-static void expect_error(const char *text, const char *want)
-{
-	struct pbx_config *cfg = NULL;
-	char err[512];
-	assert_int_not_equal(load_text(text, &cfg, err, sizeof err), 0);
-	assert_null(cfg);
-	assert_string_equal(err, want);
-}
 
 static void test_features_section(void **state)
 {
