@@ -553,6 +553,17 @@ class Phone:
             self._pump(min(deadline - time.monotonic(), 0.1) or 0.01)
         return not any(pred(m) for m in self.inbox)
 
+    def answer_all(self, method, seconds=0.3, call_id=None):
+        """Answer 200 to every @method request (of @call_id, when given) that came or
+        comes within @seconds, e.g. the connected-line UPDATEs after a transfer: [them]."""
+        self.quiet(lambda m: False, seconds)
+        got = [m for m in self.inbox if m.method == method and
+               (call_id is None or m.call_id == call_id)]
+        for m in got:
+            self.inbox.remove(m)
+            self.reply(m, 200)
+        return got
+
     def request_of(self, method, call_id=None, timeout=WAIT):
         return self.expect(lambda m: m.method == method and (call_id is None or
                                                              m.call_id == call_id),
@@ -1238,6 +1249,18 @@ class Baresip:
 
     def recordings(self, kind="dec"):
         return sorted(self.rec.glob(f"dump-*-{kind}.wav"))
+
+    def assert_hears_at_end(self, freq, seconds, slack=1.5):
+        """In the last @seconds of what this phone decoded (its newest recording; stop
+        it first), @freq is heard for all but @slack seconds."""
+        recs = self.recordings("dec")
+        assert recs, f"{self.user}: no recording"
+        rate, samples = read_wav(recs[-1])
+        tail = samples[-int(seconds * rate):]
+        heard = tone_seconds(tail, freq, rate)
+        assert heard >= seconds - slack, (
+            f"{self.user} heard {heard:.1f}s of {freq} Hz in the last {seconds}s: "
+            f"{tone_windows(tail, freq)[:20]}")
 
     def stop(self, timeout=8):
         if self.proc is None or self.proc.poll() is not None:

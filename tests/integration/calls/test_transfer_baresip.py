@@ -13,7 +13,7 @@ import time
 import pytest
 
 import callib
-from callib import read_wav, tone_seconds, write_wav
+from callib import write_wav
 
 F1, F2, F3 = 1000, 1400, 1800
 TALK = 3.0
@@ -89,14 +89,7 @@ def test_blind_transfer_from_baresip(call_pbx, baresips, tmp_path, transferor):
 
     # 1001 hears 1003 at the end, and 1003 hears 1001.
     for b, theirs in ((b1, F3), (b3, F1)):
-        recs = b.recordings("dec")
-        assert recs, f"{b.user}: no recording"
-        rate, samples = read_wav(recs[-1])
-        tail = samples[-int(TALK * rate):]
-        heard = tone_seconds(tail, theirs, rate)
-        assert heard >= TALK - 1.5, (
-            f"{b.user} heard {heard:.1f}s of {theirs} Hz in the last {TALK}s: "
-            f"{callib.tone_windows(tail, theirs)[:20]}")
+        b.assert_hears_at_end(theirs, TALK)
 
 
 FEATURES_DIALPLAN = """
@@ -160,9 +153,4 @@ def test_feature_code_transfer_from_baresip_keys(call_pbx, baresips, tmp_path, c
         b.stop()
     assert got == ["5"], f"1001 received the keys {got} (only 5 is no code): {events.events}"
     for b, theirs in ((b1, F3), (b3, F1)):
-        rate, samples = read_wav(b.recordings("dec")[-1])
-        tail = samples[-int(TALK * rate):]
-        heard = tone_seconds(tail, theirs, rate)
-        assert heard >= TALK - 1.5, (
-            f"{b.user} heard {heard:.1f}s of {theirs} Hz in the last {TALK}s: "
-            f"{callib.tone_windows(tail, theirs)[:20]}")
+        b.assert_hears_at_end(theirs, TALK)

@@ -45,7 +45,7 @@ def test_app_transfer_refers_a_sip_phone(call_pbx, baresips, tmp_path):
     p = call_pbx(dialplan=DIALPLAN)
     write_wav(tmp_path / "t.wav", callib.tone(1000, 30))
     b1 = baresips(tmp_path, p, "1001", tmp_path / "t.wav", "PCMU")
-    b3 = baresips(tmp_path, p, "1003", tmp_path / "t.wav", "PCMU", answermode="auto")
+    baresips(tmp_path, p, "1003", tmp_path / "t.wav", "PCMU", answermode="auto")  # answers itself
     callib.siplib.wait_for(lambda: len(callib.siplib.registrations(p)) == 2, 10,
                            "two baresips to register", interval=0.1)
     assert b1.command("dial", "600").get("ok", True)

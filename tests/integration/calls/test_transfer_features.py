@@ -36,17 +36,6 @@ def keys(call, digits, pt):
         time.sleep(0.05)
 
 
-def answer_updates(phone, seconds=0.3):
-    """Answer the connected-line UPDATEs the PBX sends after a transfer."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for m in list(phone.inbox):
-            if m.method == "UPDATE":
-                phone.inbox.remove(m)
-                phone.reply(m, 200)
-        phone._pump(0.05)
-
-
 def flows(x, y):
     """Audio streamed by each of two calls' phones arrives at the other."""
     t0 = time.monotonic()
@@ -72,8 +61,32 @@ def call_answered(p, phone):
     return a, b, ca, cb
 
 
-def no_code_keys(events):
-    return [e[0] for e in events if e[0] in "*#"]
+def answer_updates(*phones):
+    """Answer the connected-line UPDATEs the PBX sends after a transfer."""
+    for phone in phones:
+        phone.answer_all("UPDATE")
+
+
+def transfer_keys(p, call, pt, code, number, kind):
+    """@call keys @code; once the PBX says it starts a @kind transfer, the @number."""
+    keys(call, code, pt)
+    callib.wait_log(p, rf"{kind} transfer of")
+    keys(call, number, pt)
+
+
+def target_answers(phone):
+    """The transfer target's phone rings and answers: its Call."""
+    call = phone.incoming()
+    call.ring()
+    call.answer(codecs=("PCMU",))
+    return call
+
+
+def hang_up(p, hanger, other):
+    """@hanger hangs up, @other gets the BYE, and nothing is left over."""
+    assert hanger.bye().status == 200
+    other.wait_bye()
+    ends_clean(p)
 
 
 def ends_clean(p):
@@ -97,9 +110,7 @@ def test_plain_keys_still_pass(call_pbx, phone):
         time.sleep(0.05)
     assert [e[0] for e in ca.rtp.dtmf_events(101, t0)] == ["5", "#"]
     assert [e[0] for e in cb.rtp.dtmf_events(pt, t0)] == ["7"]
-    assert ca.bye().status == 200
-    cb.wait_bye()
-    ends_clean(p)
+    hang_up(p, ca, cb)
 
 
 def test_blind_transfer_by_callee(call_pbx, phone):
@@ -108,23 +119,15 @@ def test_blind_transfer_by_callee(call_pbx, phone):
     c = phone(p, "1003")
     pt = cb.offer.dtmf_pt
     t0 = time.monotonic()
-    keys(cb, "##", pt)
-    callib.wait_log(p, r"blind transfer of")
-    keys(cb, "1003#", pt)
-    cc = c.incoming()
-    cc.ring()
-    cc.answer(codecs=("PCMU",))
+    transfer_keys(p, cb, pt, "##", "1003#", "blind")
+    cc = target_answers(c)
     cb.wait_bye()  # the transferor is released once the target answers
-    answer_updates(a)
-    answer_updates(c)
+    answer_updates(a, c)
     flows(ca, cc)
-    assert no_code_keys(ca.rtp.dtmf_events(101, t0)) == [], ca.rtp.dtmf_events(101, t0)
     assert ca.rtp.dtmf_events(101, t0) == []
     chans = callib.channels(p)
     assert len(chans) == 2, chans
-    assert ca.bye().status == 200
-    cc.wait_bye()
-    ends_clean(p)
+    hang_up(p, ca, cc)
 
 
 def test_attended_transfer_by_callee(call_pbx, phone):
@@ -133,24 +136,17 @@ def test_attended_transfer_by_callee(call_pbx, phone):
     c = phone(p, "1003")
     pt = cb.offer.dtmf_pt
     t0 = time.monotonic()
-    keys(cb, "*2", pt)
-    callib.wait_log(p, r"attended transfer of")
-    keys(cb, "1003#", pt)
-    cc = c.incoming()
-    cc.ring()
-    cc.answer(codecs=("PCMU",))
+    transfer_keys(p, cb, pt, "*2", "1003#", "attended")
+    cc = target_answers(c)
     callib.wait_log(p, r"talks to")
     flows(cb, cc)  # the transferor consults the target
     assert cb.bye().status == 200
     callib.wait_log(p, r"attended transfer: .* joins ")
-    answer_updates(a)
-    answer_updates(c)
+    answer_updates(a, c)
     flows(ca, cc)
     assert ca.rtp.dtmf_events(101, t0) == []
     assert len(callib.channels(p)) == 2
-    assert cc.bye().status == 200
-    ca.wait_bye()
-    ends_clean(p)
+    hang_up(p, cc, ca)
 
 
 def test_attended_transfer_aborted(call_pbx, phone):
@@ -159,12 +155,8 @@ def test_attended_transfer_aborted(call_pbx, phone):
     c = phone(p, "1003")
     pt = cb.offer.dtmf_pt
     t0 = time.monotonic()
-    keys(cb, "*2", pt)
-    callib.wait_log(p, r"attended transfer of")
-    keys(cb, "1003#", pt)
-    cc = c.incoming()
-    cc.ring()
-    cc.answer(codecs=("PCMU",))
+    transfer_keys(p, cb, pt, "*2", "1003#", "attended")
+    cc = target_answers(c)
     callib.wait_log(p, r"talks to")
     keys(cb, "*3", pt)
     cc.wait_bye()
@@ -172,9 +164,7 @@ def test_attended_transfer_aborted(call_pbx, phone):
     flows(ca, cb)
     assert ca.rtp.dtmf_events(101, t0) == []
     assert cc.rtp.dtmf_events(cc.offer.dtmf_pt, t0) == []
-    assert ca.bye().status == 200
-    cb.wait_bye()
-    ends_clean(p)
+    hang_up(p, ca, cb)
 
 
 def test_blind_transfer_unknown_number_back_to_call(call_pbx, phone):
@@ -188,9 +178,7 @@ def test_blind_transfer_unknown_number_back_to_call(call_pbx, phone):
     callib.wait_log(p, r"no such extension")
     flows(ca, cb)
     assert cb.rtp.dtmf_events(pt, t0) == []
-    assert ca.bye().status == 200
-    cb.wait_bye()
-    ends_clean(p)
+    hang_up(p, ca, cb)
 
 
 def test_blind_transfer_by_caller(call_pbx, phone):
@@ -200,20 +188,13 @@ def test_blind_transfer_by_caller(call_pbx, phone):
     c = phone(p, "1003")
     pt = cb.offer.dtmf_pt
     t0 = time.monotonic()
-    keys(ca, "##", 101)
-    callib.wait_log(p, r"blind transfer of")
-    keys(ca, "1003#", 101)
-    cc = c.incoming()
-    cc.ring()
-    cc.answer(codecs=("PCMU",))
+    transfer_keys(p, ca, 101, "##", "1003#", "blind")
+    cc = target_answers(c)
     ca.wait_bye()
-    answer_updates(b)
-    answer_updates(c)
+    answer_updates(b, c)
     flows(cb, cc)
     assert cb.rtp.dtmf_events(pt, t0) == []
-    assert cb.bye().status == 200
-    cc.wait_bye()
-    ends_clean(p)
+    hang_up(p, cb, cc)
 
 
 def test_attended_transfer_by_caller(call_pbx, phone):
@@ -223,24 +204,17 @@ def test_attended_transfer_by_caller(call_pbx, phone):
     c = phone(p, "1003")
     pt = cb.offer.dtmf_pt
     t0 = time.monotonic()
-    keys(ca, "*2", 101)
-    callib.wait_log(p, r"attended transfer of")
-    keys(ca, "1003", 101)  # no '#': digit_timeout ends the number
-    cc = c.incoming()
-    cc.ring()
-    cc.answer(codecs=("PCMU",))
+    transfer_keys(p, ca, 101, "*2", "1003", "attended")  # no '#': digit_timeout ends the number
+    cc = target_answers(c)
     callib.wait_log(p, r"talks to")
     flows(ca, cc)
     assert ca.bye().status == 200
     callib.wait_log(p, r"attended transfer: .* joins ")
-    answer_updates(b)
-    answer_updates(c)
+    answer_updates(b, c)
     flows(cb, cc)
     assert cb.rtp.dtmf_events(pt, t0) == []
     assert len(callib.channels(p)) == 2
-    assert cb.bye().status == 200
-    cc.wait_bye()
-    ends_clean(p)
+    hang_up(p, cb, cc)
 
 
 def test_attended_target_busy_back_to_call(call_pbx, phone):
@@ -248,17 +222,13 @@ def test_attended_target_busy_back_to_call(call_pbx, phone):
     a, b, ca, cb = call_answered(p, phone)
     c = phone(p, "1003")
     pt = cb.offer.dtmf_pt
-    keys(cb, "*2", pt)
-    callib.wait_log(p, r"attended transfer of")
-    keys(cb, "1003#", pt)
+    transfer_keys(p, cb, pt, "*2", "1003#", "attended")
     cc = c.incoming()
     cc.reject(486)
     callib.wait_log(p, r"back to")
     flows(ca, cb)
     assert len(callib.channels(p)) == 2
-    assert cb.bye().status == 200
-    ca.wait_bye()
-    ends_clean(p)
+    hang_up(p, cb, ca)
 
 
 def test_transferor_hangs_up_while_target_rings(call_pbx, phone):
@@ -268,9 +238,7 @@ def test_transferor_hangs_up_while_target_rings(call_pbx, phone):
     a, b, ca, cb = call_answered(p, phone)
     c = phone(p, "1003")
     pt = cb.offer.dtmf_pt
-    keys(cb, "*2", pt)
-    callib.wait_log(p, r"attended transfer of")
-    keys(cb, "1003#", pt)
+    transfer_keys(p, cb, pt, "*2", "1003#", "attended")
     cc = c.incoming()
     cc.ring()
     assert cb.bye().status == 200
@@ -281,12 +249,9 @@ def test_transferor_hangs_up_while_target_rings(call_pbx, phone):
     assert callib.tone_seconds(heard, 440, share=0.3) > 0.5, "the caller hears no ringing"
     cc.answer(codecs=("PCMU",))
     callib.wait_log(p, r"answered: joins")
-    answer_updates(a)
-    answer_updates(c)
+    answer_updates(a, c)
     flows(ca, cc)
-    assert cc.bye().status == 200
-    ca.wait_bye()
-    ends_clean(p)
+    hang_up(p, cc, ca)
 
 
 def test_transferor_hangs_up_and_target_never_answers(call_pbx, phone):
@@ -296,9 +261,7 @@ def test_transferor_hangs_up_and_target_never_answers(call_pbx, phone):
     a, b, ca, cb = call_answered(p, phone)
     c = phone(p, "1003")
     pt = cb.offer.dtmf_pt
-    keys(cb, "*2", pt)
-    callib.wait_log(p, r"attended transfer of")
-    keys(cb, "1003#", pt)
+    transfer_keys(p, cb, pt, "*2", "1003#", "attended")
     cc = c.incoming()
     cc.ring()
     assert cb.bye().status == 200
@@ -315,22 +278,15 @@ def test_held_party_hangs_up_while_consulting(call_pbx, phone):
     a, b, ca, cb = call_answered(p, phone)
     c = phone(p, "1003")
     pt = cb.offer.dtmf_pt
-    keys(cb, "*2", pt)
-    callib.wait_log(p, r"attended transfer of")
-    keys(cb, "1003#", pt)
-    cc = c.incoming()
-    cc.ring()
-    cc.answer(codecs=("PCMU",))
+    transfer_keys(p, cb, pt, "*2", "1003#", "attended")
+    cc = target_answers(c)
     callib.wait_log(p, r"talks to")
     assert ca.bye().status == 200
     callib.wait_log(p, r"the held party left")
-    answer_updates(b)
-    answer_updates(c)
+    answer_updates(b, c)
     flows(cb, cc)
     assert len(callib.channels(p)) == 2
-    assert cc.bye().status == 200
-    cb.wait_bye()
-    ends_clean(p)
+    hang_up(p, cc, cb)
 
 
 def test_caller_consulting_when_callee_hangs_up(call_pbx, phone):
@@ -339,19 +295,12 @@ def test_caller_consulting_when_callee_hangs_up(call_pbx, phone):
     p = call_pbx(dialplan=DIALPLAN)
     a, b, ca, cb = call_answered(p, phone)
     c = phone(p, "1003")
-    keys(ca, "*2", 101)
-    callib.wait_log(p, r"attended transfer of")
-    keys(ca, "1003#", 101)
-    cc = c.incoming()
-    cc.ring()
-    cc.answer(codecs=("PCMU",))
+    transfer_keys(p, ca, 101, "*2", "1003#", "attended")
+    cc = target_answers(c)
     callib.wait_log(p, r"talks to")
     assert cb.bye().status == 200
     callib.wait_log(p, r"the held party left")
-    answer_updates(a)
-    answer_updates(c)
+    answer_updates(a, c)
     flows(ca, cc)
     assert len(callib.channels(p)) == 2
-    assert cc.bye().status == 200
-    ca.wait_bye()
-    ends_clean(p)
+    hang_up(p, cc, ca)

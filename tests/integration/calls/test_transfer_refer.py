@@ -111,14 +111,16 @@ def hears(src, dst, what, seconds=1.0):
         f"{what}: RTP came from {srcs}, not from the PBX's {dst.rtp.peer} for this leg"
 
 
-def answer_updates(call, seconds=0.3):
-    """Answer (200) every UPDATE the PBX sent in @call's dialog within @seconds: [them]."""
-    call.p.quiet(lambda m: False, seconds)
-    ups = [m for m in call.p.inbox if m.method == "UPDATE" and m.call_id == call.call_id]
-    for m in ups:
-        call.p.inbox.remove(m)
-        call.p.reply(m, 200)
-    return ups
+def both_hear(x, y, what):
+    """@x's tone reaches @y and @y's reaches @x (see hears)."""
+    hears(x, y, f"{what}: {x.p.ext} heard at {y.p.ext}")
+    hears(y, x, f"{what}: {y.p.ext} heard at {x.p.ext}")
+
+
+def answer_updates(*calls):
+    """Answer (200) the connected-line UPDATEs the PBX sent in each call's dialog."""
+    for call in calls:
+        call.p.answer_all("UPDATE", call_id=call.call_id)
 
 
 def no_bye(*calls, seconds=0.3):
@@ -173,8 +175,7 @@ def test_attended_transfer_joins_a_and_c(call_pbx, phone, swapped):
         assert re.search(rf"<sip:{who}@{re.escape(p.domain)}>", u.get("P-Asserted-Identity", "")), \
             f"{call.p.name}: UPDATE does not name {who}:\n{u.text()}"
 
-    hears(ab_a, bc_c, "A's audio at C after the transfer")
-    hears(bc_c, ab_a, "C's audio at A after the transfer")
+    both_hear(ab_a, bc_c, "after the transfer")
     assert len(callib.channels(p)) == 2 and len(callib.bridges(p)) == 1, \
         (callib.channels(p), callib.bridges(p))
     finish(p, ab_a, bc_c)
@@ -211,8 +212,7 @@ def test_attended_transfer_of_a_held_call_resumes_it(call_pbx, phone):
             ab_a.answer_reinvite(req, "sendrecv")
     next_in(bc_c, ("UPDATE",))
     # What A hears is C's tone now, not music.
-    hears(bc_c, ab_a, "C's audio at A after transferring the held call")
-    hears(ab_a, bc_c, "A's audio at C after transferring the held call")
+    both_hear(bc_c, ab_a, "after transferring the held call")
     finish(p, bc_c, ab_a)
 
 
@@ -237,8 +237,7 @@ def test_blind_transfer_to_a_busy_phone_brings_a_back_to_b(call_pbx, phone):
     no_bye(ab_a, ab_b)
     callib.wait_channels(p, 2, what="A and B again after the failed transfer")
     siplib.wait_for(lambda: len(callib.bridges(p)) == 1, WAIT, "A and B bridged again")
-    hears(ab_a, ab_b, "A's audio at B after the failed transfer")
-    hears(ab_b, ab_a, "B's audio at A after the failed transfer")
+    both_hear(ab_a, ab_b, "after the failed transfer")
     finish(p, ab_b, ab_a)
 
 
@@ -283,10 +282,8 @@ def test_refer_sub_false_gets_no_notify(call_pbx, phone):
     ab_b.wait_bye()
     assert b.quiet(lambda m: m.method == "NOTIFY", 2.0), \
         f"NOTIFY despite Refer-Sub: false: {b.log[-10:]}"
-    hears(ab_a, ci, "A's audio at C after the blind transfer")
-    hears(ci, ab_a, "C's audio at A after the blind transfer")
-    answer_updates(ab_a)
-    answer_updates(ci)
+    both_hear(ab_a, ci, "after the blind transfer")
+    answer_updates(ab_a, ci)
     finish(p, ci, ab_a)
 
 
@@ -317,8 +314,7 @@ def test_refer_with_unknown_replaces_reports_481_and_keeps_the_call(call_pbx, ph
     expect_notify(ab_b, r.cseq[0], "SIP/2.0 481 Call/Transaction Does Not Exist", final=True)
     no_bye(ab_a, ab_b)
     assert len(callib.channels(p)) == 2
-    hears(ab_a, ab_b, "A's audio at B after the refused Replaces")
-    hears(ab_b, ab_a, "B's audio at A after the refused Replaces")
+    both_hear(ab_a, ab_b, "after the refused Replaces")
     finish(p, ab_b, ab_a)
 
 
@@ -397,8 +393,7 @@ def test_invite_with_replaces(call_pbx, phone):
     cancel = ab_b.wait_request("CANCEL")
     b.reply(cancel, 200)
     ab_b.reject(487)
-    hears(ab_a, cd, "A's audio at D after the pickup")
-    hears(cd, ab_a, "D's audio at A after the pickup")
+    both_hear(ab_a, cd, "after the pickup")
     finish(p, ab_a, cd)
 
     ab_a = a.call("1002", codecs=("PCMU",))
@@ -412,8 +407,7 @@ def test_invite_with_replaces(call_pbx, phone):
     for call, who in ((ab_a, "1004"), (cd, "1001")):
         u = next_in(call, ("UPDATE",))
         assert f"<sip:{who}@" in u.get("P-Asserted-Identity", ""), u.text()
-    hears(ab_a, cd, "A's audio at D after the Replaces")
-    hears(cd, ab_a, "D's audio at A after the Replaces")
+    both_hear(ab_a, cd, "after the Replaces")
     finish(p, ab_a, cd)
 
 
@@ -448,8 +442,7 @@ def test_semi_attended_transfer_while_c_rings(call_pbx, phone):
     ac_c.answer(codecs=("PCMU",))
     expect_notify(ab_b, r.cseq[0], "SIP/2.0 200 OK", final=True)
     ab_b.wait_bye()
-    hears(ab_a, ac_c, "A's audio at C after the transfer")
-    hears(ac_c, ab_a, "C's audio at A after the transfer")
+    both_hear(ab_a, ac_c, "after the transfer")
     finish(p, ab_a, ac_c)
 
 
@@ -467,10 +460,8 @@ def test_blind_transfer_goes_on_when_the_transferor_hangs_up_at_once(call_pbx, p
     assert "1001" in ci.invite["From"], ci.invite.text()
     ci.ring()
     ci.answer(codecs=("PCMU",))
-    hears(ab_a, ci, "A's audio at C after the blind transfer")
-    hears(ci, ab_a, "C's audio at A after the blind transfer")
-    answer_updates(ab_a)
-    answer_updates(ci)
+    both_hear(ab_a, ci, "after the blind transfer")
+    answer_updates(ab_a, ci)
     finish(p, ab_a, ci)
 
 
@@ -511,10 +502,8 @@ def test_attended_transfer_across_media_workers(call_pbx, phone):
     expect_notify(ab_b, r.cseq[0], "SIP/2.0 200 OK", final=True)
     ab_b.wait_bye()
     bc_b.wait_bye()
-    answer_updates(ab_a)
-    answer_updates(bc_c)
-    hears(ab_a, bc_c, "A's audio at C across workers")
-    hears(bc_c, ab_a, "C's audio at A across workers")
+    answer_updates(ab_a, bc_c)
+    both_hear(ab_a, bc_c, "across workers")
     chans = callib.channels(p)
     assert len(chans) == 2 and len({ch["worker"] for ch in chans}) == 1, chans
     finish(p, ab_a, bc_c)
@@ -534,8 +523,7 @@ def test_blind_transfer_to_a_bare_number_or_tel_uri(call_pbx, phone, refer_to):
     ci.ring()
     ci.answer(codecs=("PCMU",))
     hears(ab_a, ci, "A's audio at C")
-    answer_updates(ab_a)
-    answer_updates(ci)
+    answer_updates(ab_a, ci)
     finish(p, ab_a, ci)
 
 
@@ -591,6 +579,5 @@ def test_attended_transfer_with_both_calls_on_hold(call_pbx, phone):
             if req.method == "INVITE":
                 assert callib.Sdp(req.body).direction == "sendrecv", req.text()
                 call.answer_reinvite(req, "sendrecv")
-    hears(bc_c, ab_a, "C's audio at A after transferring two held calls")
-    hears(ab_a, bc_c, "A's audio at C after transferring two held calls")
+    both_hear(bc_c, ab_a, "after transferring two held calls")
     finish(p, ab_a, bc_c)
