@@ -137,4 +137,40 @@ say vm-pinchanged "Your PIN has been changed."
 say vm-invalid "That is not a valid choice."
 say vm-failed "Sorry, that did not work."
 
+# Conferences (confbridge), named as Asterisk names them.
+say conf-onlyperson "You are currently the only person in this conference."
+say conf-getpin "Please enter the conference PIN, followed by the pound key."
+say conf-invalidpin "That PIN is invalid. Please try again."
+say conf-locked "This conference is locked."
+say conf-full "This conference is full."
+say conf-thereare "There are currently"
+say conf-otherinparty "other participants in this conference."
+say conf-kicked "You have been removed from this conference."
+say conf-muted "You are now muted."
+say conf-unmuted "You are no longer muted."
+say conf-lockednow "The conference is now locked."
+say conf-unlockednow "The conference is now unlocked."
+say conf-usermenu "Press 1 to mute or unmute yourself. 4 or 6 to lower or raise the volume you hear. 7 or 9 to lower or raise your own volume. Pound to leave the conference."
+say conf-adminmenu "Press 1 to mute or unmute yourself. 2 to lock or unlock the conference. 3 to remove the last caller who joined. 4 or 6 to lower or raise the volume you hear. 7 or 9 to lower or raise your own volume. Pound to leave the conference."
+say conf-leaderhasleft "The leader has left the conference."
+say conf-waitforleader "The conference will begin when the leader arrives."
+say conf-hasjoin "has joined the conference."
+say conf-hasleft "has left the conference."
+say conf-getname "After the tone, say your name, then press pound."
+say conf-errormenu "That is not a valid option."
+
+# The chimes a conference plays when someone joins (rising) or leaves
+# (falling): two sine notes, 120 ms then 160 ms, each with 10 ms fades
+# against clicks, normalised to -12 dBFS, quieter than speech.
+chime() { # FILE HZ HZ
+	sox -V1 -D -n -r $RATE -c 1 -b 16 -e signed-integer "$tmp/n1.wav" \
+		synth 0.12 sine "$2" fade t 0.01 0.12 0.01
+	sox -V1 -D -n -r $RATE -c 1 -b 16 -e signed-integer "$tmp/n2.wav" \
+		synth 0.16 sine "$3" fade t 0.01 0.16 0.01
+	sox -V1 -D "$tmp/n1.wav" "$tmp/n2.wav" \
+		-r $RATE -c 1 -b 16 -e signed-integer "$1.wav" norm -12
+}
+chime confbridge-join 660 880
+chime confbridge-leave 880 660
+
 echo "sounds: $(find . -name '*.wav' | wc -l) files, $(du -sh --apparent-size . | cut -f1)"
