@@ -130,7 +130,7 @@ static int coder_at(struct pbx__sess *s, struct pbx_coder **cp, bool encoder, un
 
 void pbx__frames_update(struct pbx__sess *s)
 {
-	bool want = s->rec || s->mon || (s->peer && s->peer->mon);
+	bool want = s->rec || s->mon || s->mixm || (s->peer && s->peer->mon);
 	if (s->rx_frames == want)
 		return;
 	s->rx_frames = want;
@@ -139,6 +139,11 @@ void pbx__frames_update(struct pbx__sess *s)
 		pbx__jitter_free(s->f->jb);
 		s->f->jb = NULL;
 	}
+}
+
+unsigned pbx__leg_native_rate(const struct pbx__sess *s, unsigned want)
+{
+	return coder_rate(s->codec, want);
 }
 
 unsigned pbx__leg_rec_rate(const struct pbx__sess *s)

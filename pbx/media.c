@@ -38,32 +38,6 @@
 
 #define MAX_WORKERS 64
 
-struct pbx_rtp {
-	uint32_t id;
-	uint16_t port;
-	uint16_t family; /* of the sockets */
-	bool have_params;
-	bool migrating;   /* commands wait in pending until the new worker has it */
-	bool freed;       /* freed while migrating: kept until it arrives, then closed */
-	bool play_active; /* play_done not yet delivered for play_gen */
-	bool play_loop;   /* the playback asked starts again at its end */
-	bool play_music;  /* ... and is hold music: its end goes to music_done */
-	bool recording;   /* record_done not yet delivered */
-	bool monitoring;  /* monitor_done not yet delivered */
-	bool rec_on;      /* a recording was started and not stopped */
-	bool mon_on;      /* a monitor was started and not stopped */
-	uint32_t mon_gen; /* of the latest monitor: an older one's end is not ours */
-	uint32_t play_gen;
-	struct pbx__worker *w; /* where the session is, or is moving to */
-	struct pbx__sess *s;  /* the worker's half: only named in commands, and its counters read */
-	struct pbx_rtp *peer; /* bridged with, as the signalling thread sees it */
-	struct pbx_rtp *hnext;
-	const struct pbx_rtp_events *ev;
-	void *arg;
-	struct pbx__cmd *pending, **pending_tail;
-	struct pbx_rtp_params params;
-};
-
 static struct {
 	bool running;
 	uv_loop_t *sig;
@@ -131,7 +105,21 @@ void pbx__queue_close(struct pbx__queue *q)
 	pthread_mutex_unlock(&q->mu);
 }
 
+static void post_ev(enum pbx__ev_type type, uint32_t id, int val, uint32_t gen, char digit,
+		    unsigned ms);
+
 void pbx__media_post(enum pbx__ev_type type, uint32_t id, int val, uint32_t gen, char digit)
+{
+	post_ev(type, id, val, gen, digit, 0);
+}
+
+void pbx__media_post_ms(enum pbx__ev_type type, uint32_t id, int val, uint32_t gen, unsigned ms)
+{
+	post_ev(type, id, val, gen, 0, ms);
+}
+
+static void post_ev(enum pbx__ev_type type, uint32_t id, int val, uint32_t gen, char digit,
+		    unsigned ms)
 {
 	struct pbx__ev *e = malloc(sizeof *e);
 	if (!e) {
@@ -143,6 +131,7 @@ void pbx__media_post(enum pbx__ev_type type, uint32_t id, int val, uint32_t gen,
 	e->val = val;
 	e->gen = gen;
 	e->digit = digit;
+	e->ms = ms;
 	pbx__queue_push(&M.evq, e);
 }
 
@@ -160,6 +149,10 @@ static void cmd_free(struct pbx__cmd *c)
 	if (c->type == PBX__CMD_RECORD || c->type == PBX__CMD_MONITOR)
 		for (int i = 0; i < 3; i++)
 			free(c->u.rec.path[i]);
+	if (c->type == PBX__CMD_MIX_RECORD)
+		free(c->u.mix.path);
+	if (c->type == PBX__CMD_MIX_PLAY && c->u.mix.snd)
+		pbx__sound_unref(c->u.mix.snd);
 	if (c->type != PBX__CMD_STOP)
 		free(c);
 }
@@ -205,6 +198,7 @@ void pbx__worker_tick(uv_timer_t *t)
 				pbx__mon_tick(s);
 			pbx__gens_update(s);
 		}
+		pbx__mix_tick(w, now);
 	}
 	if (!w->gens)
 		uv_timer_stop(t);
@@ -238,6 +232,7 @@ static void worker_stop(struct pbx__worker *w)
 {
 	w->stopping = true;
 	pbx__io_flush(w->io); /* the flush handle closes below, before its turn */
+	pbx__mix_stop_all(w);
 	while (w->sessions)
 		pbx__sess_close(w->sessions);
 	pbx__queue_close(&w->q);
@@ -319,6 +314,7 @@ static void on_wake(uv_async_t *a)
 			pbx__sess_migrate(s, c);
 			continue; /* the command travels on with the session */
 		case PBX__CMD_STOP: worker_stop(w); break;
+		default: pbx__mix_cmd(w, c); break;
 		}
 		cmd_free(c);
 	}
@@ -340,7 +336,7 @@ static void worker_main(void *arg)
 
 /* ---- sessions by id (signalling thread) ------------------------------------------------------ */
 
-static struct pbx_rtp *find(uint32_t id)
+struct pbx_rtp *pbx__rtp_find(uint32_t id)
 {
 	if (!M.tab)
 		return NULL;
@@ -412,10 +408,10 @@ static struct pbx__cmd *cmd_new(enum pbx__cmd_type type, struct pbx_rtp *r)
  * commands wait. A bridge waits for both sessions and goes only if the two
  * are still meant to be bridged by then: a later bridge or unbridge won.
  */
-static void submit(struct pbx_rtp *r, struct pbx__cmd *c)
+void pbx__rtp_submit(struct pbx_rtp *r, struct pbx__cmd *c)
 {
 	if (c->type == PBX__CMD_BRIDGE) {
-		struct pbx_rtp *a = find(c->id), *b = find(c->id2);
+		struct pbx_rtp *a = pbx__rtp_find(c->id), *b = pbx__rtp_find(c->id2);
 		if (!a || !b || a->freed || b->freed || a->peer != b || b->peer != a) {
 			cmd_free(c);
 			return;
@@ -449,7 +445,7 @@ static void submit(struct pbx_rtp *r, struct pbx__cmd *c)
 	pbx__worker_push(r->w, c);
 }
 
-static int post(struct pbx_rtp *r, enum pbx__cmd_type type, struct pbx__cmd **cp)
+int pbx__rtp_post(struct pbx_rtp *r, enum pbx__cmd_type type, struct pbx__cmd **cp)
 {
 	struct pbx__cmd *c = cmd_new(type, r);
 	if (!c)
@@ -457,7 +453,7 @@ static int post(struct pbx_rtp *r, enum pbx__cmd_type type, struct pbx__cmd **cp
 	if (cp)
 		*cp = c; /* the caller fills it in and submits */
 	else
-		submit(r, c);
+		pbx__rtp_submit(r, c);
 	return 0;
 }
 
@@ -471,7 +467,7 @@ static void arrived(struct pbx_rtp *r, int widx)
 		pbx_warning("rtp %u arrived on worker %d, not %d", r->id, widx, r->w->idx);
 	for (; c; c = next) {
 		next = c->next;
-		submit(r, c); /* a later move makes the rest wait again */
+		pbx__rtp_submit(r, c); /* a later move makes the rest wait again */
 	}
 	if (r->freed && !r->migrating) {
 		tab_remove(r);
@@ -490,7 +486,11 @@ static void dispatch(const struct pbx__ev *e)
 		pbx__ports_release((uint16_t)e->val);
 		return;
 	}
-	if (!(r = find(e->id)))
+	if (e->type >= PBX__EV_MIX_TALK) {
+		pbx__mix_event(e);
+		return;
+	}
+	if (!(r = pbx__rtp_find(e->id)))
 		return;
 	if (e->type == PBX__EV_ADOPTED) {
 		arrived(r, e->val);
@@ -665,6 +665,7 @@ void pbx_media_stop(void)
 		drain(&M.w[i]);
 	M.running = false;
 	on_events(M.ev_async); /* dropped: nobody is told after stop */
+	pbx__mix_forget_all();
 	pbx__queue_close(&M.evq);
 	uv_close((uv_handle_t *)M.ev_async, free_handle);
 	M.ev_async = NULL;
@@ -720,6 +721,15 @@ int pbx__media_workers(void)
 	return M.nw;
 }
 
+struct pbx__worker *pbx__media_least_loaded(void)
+{
+	struct pbx__worker *w = &M.w[0];
+	for (int i = 1; i < M.nw; i++)
+		if (M.w[i].nsess_sig < w->nsess_sig)
+			w = &M.w[i];
+	return w;
+}
+
 /* ---- the API --------------------------------------------------------------------------------- */
 
 int pbx_rtp_alloc(struct pbx_rtp **rp, const struct sockaddr *local, struct pbx_rtp *near,
@@ -745,9 +755,9 @@ int pbx_rtp_alloc(struct pbx_rtp **rp, const struct sockaddr *local, struct pbx_
 			pbx_error("rtp: cannot bind a port pair: %s", strerror(err));
 		goto out;
 	}
-	do
-		r->id = ++M.next_id;
-	while (!r->id || find(r->id));
+	do /* below the mixers' ids */
+		r->id = M.next_id = (M.next_id + 1) & ~PBX__MIX_ID_BIT;
+	while (!r->id || pbx__rtp_find(r->id));
 	s->id = r->id;
 	s->out.ssrc = pbx__rand();
 	s->out.next_seq = (uint16_t)pbx__rand();
@@ -762,14 +772,7 @@ int pbx_rtp_alloc(struct pbx_rtp **rp, const struct sockaddr *local, struct pbx_
 	r->ev = ev;
 	r->arg = arg;
 	r->pending_tail = &r->pending;
-	if (near && near->w) {
-		r->w = near->w;
-	} else {
-		r->w = &M.w[0];
-		for (int i = 1; i < M.nw; i++)
-			if (M.w[i].nsess_sig < r->w->nsess_sig)
-				r->w = &M.w[i];
-	}
+	r->w = near && near->w ? near->w : pbx__media_least_loaded();
 	if (!(c = cmd_new(PBX__CMD_ADD, r)) || (err = tab_insert(r))) {
 		err = ENOMEM;
 		goto out;
@@ -794,6 +797,7 @@ void pbx_rtp_free(struct pbx_rtp *r)
 {
 	if (!r)
 		return;
+	pbx_mix_leave(r);
 	if (r->peer) {
 		r->peer->peer = NULL;
 		r->peer = NULL;
@@ -811,7 +815,7 @@ void pbx_rtp_free(struct pbx_rtp *r)
 		 * ports stay taken until then. */
 		pbx_error("rtp %u: out of memory closing it", r->id);
 	} else {
-		submit(r, c);
+		pbx__rtp_submit(r, c);
 	}
 	r->w->nsess_sig--;
 	if (!r->migrating) {
@@ -841,7 +845,7 @@ int pbx_rtp_set_params(struct pbx_rtp *r, const struct pbx_rtp_params *p)
 		return EINVAL;
 	if (!r->s)
 		return ENODEV;
-	if ((err = post(r, PBX__CMD_PARAMS, &c)))
+	if ((err = pbx__rtp_post(r, PBX__CMD_PARAMS, &c)))
 		return err;
 	c->u.params = *p;
 	if (p->remote.ss_family == AF_INET && r->family == AF_INET6) {
@@ -858,7 +862,7 @@ int pbx_rtp_set_params(struct pbx_rtp *r, const struct pbx_rtp_params *p)
 	}
 	r->params = *p;
 	r->have_params = true;
-	submit(r, c);
+	pbx__rtp_submit(r, c);
 	return 0;
 }
 
@@ -889,12 +893,15 @@ int pbx_rtp_bridge(struct pbx_rtp *a, struct pbx_rtp *b)
 			return 0;
 		a->peer->peer = NULL;
 		a->peer = NULL;
-		return post(a, PBX__CMD_UNBRIDGE, NULL);
+		return pbx__rtp_post(a, PBX__CMD_UNBRIDGE, NULL);
 	}
 	if (a == b)
 		return EINVAL;
 	if (a->peer == b && b->peer == a)
 		return 0;
+	/* A conference member that is bridged leaves the conference first. */
+	pbx_mix_leave(a);
+	pbx_mix_leave(b);
 	/* A bridge replaces playback on both legs (their owners hear ECANCELED). */
 	pbx_rtp_play_stop(a);
 	pbx_rtp_play_stop(b);
@@ -909,18 +916,18 @@ int pbx_rtp_bridge(struct pbx_rtp *a, struct pbx_rtp *b)
 		struct pbx_rtp *mover =
 			pbx_rtp_has_consumers(b) && !pbx_rtp_has_consumers(a) ? a : b;
 		struct pbx_rtp *stay = mover == a ? b : a;
-		if ((err = post(mover, PBX__CMD_MIGRATE, &c)))
+		if ((err = pbx__rtp_post(mover, PBX__CMD_MIGRATE, &c)))
 			return err;
 		c->u.to = stay->w;
 		pbx_debug("rtp %u moves to worker %d to be bridged with rtp %u", mover->id,
 			  stay->w->idx, stay->id);
-		submit(mover, c);
+		pbx__rtp_submit(mover, c);
 	}
-	if ((err = post(a, PBX__CMD_BRIDGE, &c)))
+	if ((err = pbx__rtp_post(a, PBX__CMD_BRIDGE, &c)))
 		return err;
 	c->s2 = b->s;
 	c->id2 = b->id;
-	submit(a, c);
+	pbx__rtp_submit(a, c);
 	return 0;
 }
 
@@ -967,16 +974,20 @@ static void play_done(struct pbx_rtp *r, int err)
 
 void pbx__media_play_ready(uint32_t id, uint32_t gen, struct pbx__sound *snd, int err)
 {
-	struct pbx_rtp *r = M.running ? find(id) : NULL;
+	if (id & PBX__MIX_ID_BIT) {
+		pbx__mix_play_ready(id, gen, snd, err);
+		return;
+	}
+	struct pbx_rtp *r = M.running ? pbx__rtp_find(id) : NULL;
 	struct pbx__cmd *c;
 	if (!r || r->freed || !r->s || !r->play_active || r->play_gen != gen)
 		return; /* freed, stopped or replaced meanwhile */
-	if (!err && !(err = post(r, PBX__CMD_PLAY, &c))) {
+	if (!err && !(err = pbx__rtp_post(r, PBX__CMD_PLAY, &c))) {
 		pbx__sound_ref(snd);
 		c->u.play.snd = snd;
 		c->u.play.gen = gen;
 		c->u.play.loop = r->play_loop;
-		submit(r, c);
+		pbx__rtp_submit(r, c);
 		return;
 	}
 	if (r->ev)
@@ -988,10 +999,10 @@ void pbx__media_play_ready(uint32_t id, uint32_t gen, struct pbx__sound *snd, in
 void pbx_rtp_play_stop(struct pbx_rtp *r)
 {
 	struct pbx__cmd *c;
-	if (!r->play_active || !r->s || post(r, PBX__CMD_PLAY_STOP, &c))
+	if (!r->play_active || !r->s || pbx__rtp_post(r, PBX__CMD_PLAY_STOP, &c))
 		return;
 	c->u.play.gen = r->play_gen;
-	submit(r, c);
+	pbx__rtp_submit(r, c);
 }
 
 bool pbx_rtp_playing_music(const struct pbx_rtp *r)
@@ -1014,17 +1025,17 @@ int pbx_rtp_tone(struct pbx_rtp *r, const struct pbx_tone_spec *spec)
 		return EINVAL;
 	if (!r->s)
 		return ENODEV;
-	if ((err = post(r, PBX__CMD_TONE, &c)))
+	if ((err = pbx__rtp_post(r, PBX__CMD_TONE, &c)))
 		return err;
 	c->u.tone = *spec;
-	submit(r, c);
+	pbx__rtp_submit(r, c);
 	return 0;
 }
 
 void pbx_rtp_tone_stop(struct pbx_rtp *r)
 {
 	if (r->s)
-		post(r, PBX__CMD_TONE_STOP, NULL);
+		pbx__rtp_post(r, PBX__CMD_TONE_STOP, NULL);
 }
 
 int pbx_rtp_echo(struct pbx_rtp *r, bool on)
@@ -1033,10 +1044,10 @@ int pbx_rtp_echo(struct pbx_rtp *r, bool on)
 	int err;
 	if (!r->s)
 		return ENODEV;
-	if ((err = post(r, PBX__CMD_ECHO, &c)))
+	if ((err = pbx__rtp_post(r, PBX__CMD_ECHO, &c)))
 		return err;
 	c->u.on = on;
-	submit(r, c);
+	pbx__rtp_submit(r, c);
 	return 0;
 }
 
@@ -1046,10 +1057,10 @@ int pbx_rtp_set_dtmf_relay(struct pbx_rtp *r, bool on)
 	int err;
 	if (!r->s)
 		return ENODEV;
-	if ((err = post(r, PBX__CMD_DTMF_RELAY, &c)))
+	if ((err = pbx__rtp_post(r, PBX__CMD_DTMF_RELAY, &c)))
 		return err;
 	c->u.on = on;
-	submit(r, c);
+	pbx__rtp_submit(r, c);
 	return 0;
 }
 
@@ -1063,11 +1074,11 @@ int pbx_rtp_send_dtmf(struct pbx_rtp *r, char digit, int duration_ms)
 		return ENOTSUP; /* the driver falls back to SIP INFO */
 	if (!r->s)
 		return ENODEV;
-	if ((err = post(r, PBX__CMD_DTMF, &c)))
+	if ((err = pbx__rtp_post(r, PBX__CMD_DTMF, &c)))
 		return err;
 	c->u.dtmf.digit = digit;
 	c->u.dtmf.ms = duration_ms;
-	submit(r, c);
+	pbx__rtp_submit(r, c);
 	return 0;
 }
 
@@ -1120,7 +1131,7 @@ int pbx_rtp_record(struct pbx_rtp *r, const char *path, const struct pbx_rec_opt
 		return EINVAL;
 	if (!r->s)
 		return ENODEV;
-	if ((err = post(r, PBX__CMD_RECORD, &c)))
+	if ((err = pbx__rtp_post(r, PBX__CMD_RECORD, &c)))
 		return err;
 	if ((err = rec_path(c, 0, path))) {
 		cmd_free(c);
@@ -1130,16 +1141,16 @@ int pbx_rtp_record(struct pbx_rtp *r, const char *path, const struct pbx_rec_opt
 		c->u.rec.o = *o;
 	c->u.rec.o.terminators[sizeof c->u.rec.o.terminators - 1] = 0;
 	r->recording = r->rec_on = true;
-	submit(r, c);
+	pbx__rtp_submit(r, c);
 	return 0;
 }
 
 void pbx_rtp_record_stop(struct pbx_rtp *r, bool keep)
 {
 	struct pbx__cmd *c;
-	if (r->recording && r->s && !post(r, PBX__CMD_RECORD_STOP, &c)) {
+	if (r->recording && r->s && !pbx__rtp_post(r, PBX__CMD_RECORD_STOP, &c)) {
 		c->u.on = keep;
-		submit(r, c);
+		pbx__rtp_submit(r, c);
 	}
 	r->rec_on = false;
 }
@@ -1152,7 +1163,7 @@ int pbx_rtp_monitor(struct pbx_rtp *r, const char *mixed, const char *rx_path, c
 		return EINVAL;
 	if (!r->s)
 		return ENODEV;
-	if ((err = post(r, PBX__CMD_MONITOR, &c)))
+	if ((err = pbx__rtp_post(r, PBX__CMD_MONITOR, &c)))
 		return err;
 	if ((err = rec_path(c, 0, mixed)) || (err = rec_path(c, 1, rx_path)) ||
 	    (err = rec_path(c, 2, tx_path))) {
@@ -1161,14 +1172,14 @@ int pbx_rtp_monitor(struct pbx_rtp *r, const char *mixed, const char *rx_path, c
 	}
 	r->monitoring = r->mon_on = true;
 	c->u.rec.gen = ++r->mon_gen;
-	submit(r, c);
+	pbx__rtp_submit(r, c);
 	return 0;
 }
 
 void pbx_rtp_monitor_stop(struct pbx_rtp *r)
 {
 	/* Without memory for the command the recording ends with the leg; say so. */
-	if (r->monitoring && r->s && post(r, PBX__CMD_MONITOR_STOP, NULL))
+	if (r->monitoring && r->s && pbx__rtp_post(r, PBX__CMD_MONITOR_STOP, NULL))
 		pbx_error("rtp %u: out of memory stopping a call recording: it ends with the call",
 			  r->id);
 	r->mon_on = false;

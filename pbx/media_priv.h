@@ -23,11 +23,14 @@
 
 #include "pbx/frame.h"
 #include "pbx/media.h"
+#include "pbx/mixer.h"
 
 struct pbx_config;
 struct pbx__legf;
 struct pbx__rec;
 struct pbx__mon;
+struct pbx__mixm;
+struct pbx__mixer;
 
 /* The two G.711 laws, which the relay translates by byte table (g711.c). */
 enum pbx_codec {
@@ -221,6 +224,7 @@ struct pbx__sess {
 	struct pbx__legf *f;     /* the frame path's state; NULL while only relaying */
 	struct pbx__rec *rec;    /* recording what it receives */
 	struct pbx__mon *mon;    /* call recording of both directions */
+	struct pbx__mixm *mixm;  /* a conference member: its mixer state (mixer.c) */
 	uint64_t last_rx_ms;
 	union pbx__sa remote; /* where packets go: from SDP, then latched */
 	struct pbx__out out;
@@ -284,6 +288,17 @@ enum pbx__cmd_type {
 	PBX__CMD_MIGRATE,
 	PBX__CMD_ADOPT,
 	PBX__CMD_STOP,
+	/* Conferences (mixer.c). ADD, CLOSE, RECORD* and PLAY* go to the mixer's
+	 * worker; JOIN, MEMBER and LEAVE travel with the member's session. */
+	PBX__CMD_MIX_ADD,
+	PBX__CMD_MIX_CLOSE,
+	PBX__CMD_MIX_JOIN,
+	PBX__CMD_MIX_MEMBER,
+	PBX__CMD_MIX_LEAVE,
+	PBX__CMD_MIX_RECORD,
+	PBX__CMD_MIX_RECORD_STOP,
+	PBX__CMD_MIX_PLAY,
+	PBX__CMD_MIX_PLAY_STOP,
 };
 
 struct pbx__cmd {
@@ -310,6 +325,14 @@ struct pbx__cmd {
 			int ms;
 		} dtmf;
 		struct pbx__worker *to;
+		struct {
+			uint32_t id; /* the mixer's (a worker finds it by id) */
+			struct pbx_mix_cfg cfg;
+			struct pbx_mix_member_opts o;
+			struct pbx__sound *snd; /* MIX_PLAY */
+			uint32_t gen;           /* MIX_PLAY, MIX_RECORD */
+			char *path;             /* MIX_RECORD */
+		} mix;
 	} u;
 };
 
@@ -321,6 +344,9 @@ enum pbx__ev_type {
 	PBX__EV_MONITOR_DONE, /* val err, gen the monitor's */
 	PBX__EV_CLOSED,
 	PBX__EV_ADOPTED,
+	PBX__EV_MIX_TALK,        /* id the member's session, val talking, gen the mixer */
+	PBX__EV_MIX_RECORD_DONE, /* id the mixer, val err, gen ms */
+	PBX__EV_MIX_PLAY_DONE,   /* id the mixer, val err, gen the playback's */
 };
 
 struct pbx__ev {
@@ -329,6 +355,7 @@ struct pbx__ev {
 	uint32_t id;
 	int val;      /* duration ms, err, port */
 	uint32_t gen; /* playback generation */
+	unsigned ms;  /* a mix recording's length */
 	char digit;
 };
 
@@ -388,16 +415,54 @@ struct pbx__worker {
 	struct pbx__queue q;
 	struct pbx__sess *sessions;
 	struct pbx__sess *gens;
-	unsigned timeout_ms; /* rtp.timeout; 0 = never */
-	unsigned nsess_sig;  /* sessions placed here: the signalling thread's count */
-	uint32_t tick_no;    /* 20 ms frame periods so far: frames are pulled once per period */
-	uint64_t frame_ms;   /* the end of the latest frame period taken (uv_now clock) */
+	struct pbx__mixer *mixers; /* conferences mixed here (mixer.c) */
+	unsigned timeout_ms;       /* rtp.timeout; 0 = never */
+	unsigned nsess_sig;        /* sessions placed here: the signalling thread's count */
+	uint32_t tick_no;  /* 20 ms frame periods so far: frames are pulled once per period */
+	uint64_t frame_ms; /* the end of the latest frame period taken (uv_now clock) */
 	bool stopping;
 	struct pbx__cmd stop; /* preallocated, so stopping cannot fail */
 	/* The one receive buffer; relayed packets leave from it, so it has room
 	 * for the SRTP trailer after the largest datagram taken. */
 	uint8_t buf[PBX__RTP_MAX + PBX__SRTP_TRAILER] __attribute__((aligned(16)));
 };
+
+/* The signalling half of a session (media.c; the mixer API reads it too). */
+struct pbx_rtp {
+	uint32_t id;
+	uint16_t port;
+	uint16_t family; /* of the sockets */
+	bool have_params;
+	bool migrating;   /* commands wait in pending until the new worker has it */
+	bool freed;       /* freed while migrating: kept until it arrives, then closed */
+	bool play_active; /* play_done not yet delivered for play_gen */
+	bool play_loop;   /* the playback asked starts again at its end */
+	bool play_music;  /* ... and is hold music: its end goes to music_done */
+	bool recording;   /* record_done not yet delivered */
+	bool monitoring;  /* monitor_done not yet delivered */
+	bool rec_on;      /* a recording was started and not stopped */
+	bool mon_on;      /* a monitor was started and not stopped */
+	uint32_t mon_gen; /* of the latest monitor: an older one's end is not ours */
+	uint32_t play_gen;
+	struct pbx__worker *w; /* where the session is, or is moving to */
+	struct pbx__sess *s;  /* the worker's half: only named in commands, and its counters read */
+	struct pbx_rtp *peer; /* bridged with, as the signalling thread sees it */
+	struct pbx_mix *mix;  /* the conference it is a member of (mixer_api.c) */
+	struct pbx_rtp *mnext; /* ... its other members */
+	struct pbx_rtp *hnext;
+	const struct pbx_rtp_events *ev;
+	void *arg;
+	struct pbx__cmd *pending, **pending_tail;
+	struct pbx_rtp_params params;
+};
+
+struct pbx_rtp *pbx__rtp_find(uint32_t id);
+/** Make a command for @p r: submitted at once, or handed to the caller in *@p cp to fill. */
+int pbx__rtp_post(struct pbx_rtp *r, enum pbx__cmd_type type, struct pbx__cmd **cp);
+/** Send @p c on for @p r, in order; it waits while @p r moves between workers. */
+void pbx__rtp_submit(struct pbx_rtp *r, struct pbx__cmd *c);
+/** The least loaded worker (signalling side). */
+struct pbx__worker *pbx__media_least_loaded(void);
 
 /* ---- media.c --------------------------------------------------------------------------------- */
 
@@ -410,6 +475,8 @@ struct pbx__worker {
 int pbx__media_start_with(const struct pbx_media_cfg *cfg, uv_loop_t *sig_loop);
 /** Post an event to the signalling thread (any worker). */
 void pbx__media_post(enum pbx__ev_type type, uint32_t id, int val, uint32_t gen, char digit);
+/** As pbx__media_post, with a length in ms (a mix recording's end). */
+void pbx__media_post_ms(enum pbx__ev_type type, uint32_t id, int val, uint32_t gen, unsigned ms);
 /** The 20 ms tick of a worker's generating sessions. */
 void pbx__worker_tick(uv_timer_t *t);
 /** Random numbers for ports and SSRCs; signalling thread only. */
@@ -520,6 +587,28 @@ void pbx__mon_tick(struct pbx__sess *s);
 /** Worker side of pbx_rtp_tone: start (@p spec) or stop (NULL) the leg's tone. */
 void pbx__tone_set(struct pbx__sess *s, const struct pbx_tone_spec *spec);
 void pbx__tone_tick(struct pbx__sess *s, uint64_t now);
+
+/* ---- mixer.c: conferences, worker side ------------------------------------------------------ */
+
+/* Mixer ids have this bit; session ids never reach it (playback routes by it). */
+#define PBX__MIX_ID_BIT 0x80000000u
+
+/** A mixer command (PBX__CMD_MIX_*) on worker @p w; the caller frees @p c after. */
+void pbx__mix_cmd(struct pbx__worker *w, struct pbx__cmd *c);
+/** One 20 ms period of every mixer of @p w (after the members' frames are due). */
+void pbx__mix_tick(struct pbx__worker *w, uint64_t now);
+/** Take @p s out of its mixer (it closes, moves or is bridged). */
+void pbx__mix_remove(struct pbx__sess *s);
+/** Close every mixer of a stopping worker. */
+void pbx__mix_stop_all(struct pbx__worker *w);
+/** Signalling side: a mixer event (PBX__EV_MIX_*). */
+void pbx__mix_event(const struct pbx__ev *e);
+/** Signalling side: the sound of the room's playback @p gen is ready, or failed. */
+void pbx__mix_play_ready(uint32_t id, uint32_t gen, struct pbx__sound *snd, int err);
+/** Signalling side: forget every mixer (the engine stopped). */
+void pbx__mix_forget_all(void);
+/** The rate a leg's frames come at when @p want is asked: @p want where its codec can, else its own. */
+unsigned pbx__leg_native_rate(const struct pbx__sess *s, unsigned want);
 
 /* ---- dtmf.c, worker side --------------------------------------------------------------------- */
 

@@ -514,8 +514,9 @@ static void on_rtp(uv_poll_t *h, int status, int events)
 }
 
 /*
- * A leg whose audio only a recording takes (voicemail, Record: no peer, no
- * echo) is read at the worker's 20 ms tick, not on each packet: its frames
+ * A leg whose audio only a recording or a conference takes (voicemail,
+ * Record, ConfBridge: no peer, no echo) is read at the worker's 20 ms
+ * tick, not on each packet: its frames
  * are taken on the tick anyway, and one wake-up a tick for every such leg,
  * instead of one per packet, saves most of what such a leg costs (a wake-up
  * is a context switch). Anything that needs a packet at once (a relay, the
@@ -523,7 +524,7 @@ static void on_rtp(uv_poll_t *h, int status, int events)
  */
 void pbx__rx_mode_update(struct pbx__sess *s)
 {
-	bool want = s->in_gens && (s->rec || s->mon) && !s->peer && !s->echo;
+	bool want = s->in_gens && (s->rec || s->mon || s->mixm) && !s->peer && !s->echo;
 	uv_handle_t *h = (uv_handle_t *)&s->poll;
 	if (want == s->rx_deferred || uv_is_closing(h))
 		return;
@@ -660,6 +661,8 @@ void pbx__sess_bridge(struct pbx__sess *a, struct pbx__sess *b)
 {
 	pbx__sess_unbridge(a);
 	pbx__sess_unbridge(b);
+	pbx__mix_remove(a);
+	pbx__mix_remove(b);
 	if (a == b)
 		return;
 	a->peer = b;
@@ -674,7 +677,7 @@ void pbx__sess_bridge(struct pbx__sess *a, struct pbx__sess *b)
 void pbx__gens_update(struct pbx__sess *s)
 {
 	struct pbx__worker *w = s->w;
-	bool need = s->play || pbx__dtmf_sending(s) || s->rec || s->mon || s->tone_on;
+	bool need = s->play || pbx__dtmf_sending(s) || s->rec || s->mon || s->tone_on || s->mixm;
 	if (need && !s->in_gens) {
 		s->gprev = NULL;
 		s->gnext = w->gens;
@@ -749,6 +752,7 @@ void pbx__sess_close(struct pbx__sess *s)
 	/* Recordings end with what they have: the files are kept. */
 	pbx__rec_stop(s, PBX_REC_STOPPED, true);
 	pbx__mon_stop(s);
+	pbx__mix_remove(s);
 	detach(s);
 	pbx__play_stop(s, -1);
 	pbx__leg_frames_free(s);
@@ -763,6 +767,7 @@ void pbx__sess_migrate(struct pbx__sess *s, struct pbx__cmd *c)
 	 * state is made again on the new worker when needed. */
 	pbx__rec_stop(s, PBX_REC_STOPPED, true);
 	pbx__mon_stop(s);
+	pbx__mix_remove(s); /* the signalling side joins it again where it goes */
 	detach(s);
 	pbx__leg_frames_free(s);
 	s->migrate = c;
