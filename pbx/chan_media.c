@@ -29,9 +29,10 @@
 #include "pbx/media.h"
 
 #define MOH_MAX_FILES 64
+#define MOH_CLASS_MAX 63
 
 struct pbx_moh {
-	char cls[64];
+	char cls[MOH_CLASS_MAX + 1];
 	char **files;
 	size_t n, next;
 	unsigned failures; /* files in a row that would not play */
@@ -67,12 +68,22 @@ static bool is_wav(const char *name)
 	return name[0] != '.' && n > 4 && !strcasecmp(name + n - 4, ".wav");
 }
 
-/* The class's files, sorted. A class name is one folder name: no '/', no "..". */
+const char *pbx_moh_check_class(const char *cls)
+{
+	if (!*cls)
+		return "must not be empty";
+	if (strchr(cls, '/') || !strcmp(cls, ".") || !strcmp(cls, ".."))
+		return "must be one folder name (no '/', not . or ..)";
+	if (strlen(cls) > MOH_CLASS_MAX)
+		return "too long (at most 63 characters)";
+	return NULL;
+}
+
+/* The class's files, sorted. */
 static int moh_load(struct pbx_moh *m, const char *cls)
 {
 	char dir[512];
-	if (!*cls || strchr(cls, '/') || !strcmp(cls, ".") || !strcmp(cls, "..") ||
-	    strlen(cls) >= sizeof m->cls)
+	if (pbx_moh_check_class(cls))
 		return EINVAL;
 	snprintf(m->cls, sizeof m->cls, "%s", cls);
 	if ((size_t)snprintf(dir, sizeof dir, "%s/moh/%s", pbx_sounds_dir(), cls) >= sizeof dir)

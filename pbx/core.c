@@ -70,6 +70,11 @@ struct pbx_dir *pbx_dir(void)
 	return core.dir;
 }
 
+void pbx__core_set_dir(struct pbx_dir *d)
+{
+	core.dir = d;
+}
+
 time_t pbx_start_time(void)
 {
 	return core.started;

@@ -18,6 +18,12 @@ struct sqlite3_stmt;
 /** The directory's database handle, for core stores beside the users (voicemail.c). */
 struct sqlite3 *pbx__dir_db(struct pbx_dir *d);
 
+/**
+ * Use @p d as the directory that pbx_dir() returns, for unit tests of the
+ * stores beside the users (pbx__core_run opens its own). NULL: none.
+ */
+void pbx__core_set_dir(struct pbx_dir *d);
+
 /** Run the server until it stops; takes ownership of @p cfg. Exit status. */
 int pbx__core_run(struct pbx_config *cfg, bool foreground);
 
@@ -77,6 +83,15 @@ int pbx__mkdir_writable(const char *dir, const char **what);
 int pbx__mkdir_p(const char *dir);
 /** fsync the folder that holds @p path, so a rename into or out of it survives a crash. */
 int pbx__fsync_dir_of(const char *path);
+
+struct pbx_conf_room;
+/**
+ * Why @p r cannot be stored (NULL: it can); *field names the member at
+ * fault: "number", "pin", "admin_pin", "max_members" or "moh". The store
+ * refuses with EINVAL what this refuses; the console names the argument.
+ */
+const char *pbx__conf_room_check(const struct pbx_conf_room *r, const char **field);
+
 /** Column @p col of a row as text into @p dst ("" for NULL), cut to @p len. */
 void pbx__sql_text(struct sqlite3_stmt *st, int col, char *dst, size_t len);
 

@@ -150,6 +150,14 @@ static const char *const migrations[] = {
 	" tries INTEGER NOT NULL DEFAULT 0 CHECK(tries >= 0),"
 	" next INTEGER NOT NULL,"
 	" error TEXT NOT NULL DEFAULT '');",
+	/* 6: conference rooms (pbx/conf_rooms.c). max_members 0: no limit of the room's own. */
+	"CREATE TABLE conf_rooms("
+	" number TEXT PRIMARY KEY NOT NULL,"
+	" pin TEXT NOT NULL DEFAULT '',"
+	" admin_pin TEXT NOT NULL DEFAULT '',"
+	" max_members INTEGER NOT NULL DEFAULT 0 CHECK(max_members BETWEEN 0 AND 10000),"
+	" record INTEGER NOT NULL DEFAULT 0 CHECK(record IN (0,1)),"
+	" moh TEXT NOT NULL DEFAULT '');",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 

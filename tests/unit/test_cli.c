@@ -147,10 +147,51 @@ static void test_complete(void **state)
 	complete("help t a", "add\n");
 }
 
+/*
+ * One command word shared by two tables, as the conference commands do:
+ * `confbridge room ...` (rooms) beside `confbridge list|kick` (live
+ * conferences). The longest run of matching command words wins, so each
+ * line reaches its own command, in either registration order.
+ */
+static const struct pbx_cli_cmd rooms[] = {
+	{"q room add NUM [--pin N] [--record on|off]", "room add", NULL, exec_record},
+	{"q room list [--json]", "room list", NULL, exec_record},
+};
+static const struct pbx_cli_cmd live[] = {
+	{"q list [--json]", "list", NULL, exec_fail},
+	{"q kick ROOM WHO", "kick", NULL, exec_record},
+};
+
+static void test_shared_prefix(void **state)
+{
+	for (int order = 0; order < 2; order++) {
+		if (order == 0) {
+			pbx_cli_register_all(rooms, 2);
+			pbx_cli_register_all(live, 2);
+		} else {
+			pbx_cli_register_all(live, 2);
+			pbx_cli_register_all(rooms, 2);
+		}
+		run("q room list --json", 0, NULL);
+		assert_string_equal(seen, "--json=;");
+		run("q room add 800 --pin 12 --record on", 0, NULL);
+		assert_string_equal(seen, "NUM=800;--pin=12;--record=on;");
+		run("q list", 1, "Error: t fail: nope"); /* the other table's command */
+		run("q kick room 3", 0, NULL);           /* a room named "room" is an argument */
+		assert_string_equal(seen, "ROOM=room;WHO=3;");
+		run("q room", 1, "incomplete command; one of:\n  q room add NUM");
+		run("q", 1, "  q kick ROOM WHO");
+		complete("q ", order == 0 ? "room\nlist\nkick\n" : "list\nkick\nroom\n");
+		complete("q room ", "add\nlist\n");
+		pbx_cli_unregister_all(rooms, 2);
+		pbx_cli_unregister_all(live, 2);
+	}
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_split),    cmocka_unit_test(test_args),
 	cmocka_unit_test(test_errors),   cmocka_unit_test(test_help),
-	cmocka_unit_test(test_complete),
+	cmocka_unit_test(test_complete), cmocka_unit_test(test_shared_prefix),
 };
 
 UNIT_GROUP(cli, tests, setup, teardown);

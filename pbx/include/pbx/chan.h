@@ -280,6 +280,12 @@ const struct pbx_rtp_events *pbx_chan_rtp_events(void);
  */
 int pbx_chan_moh_start(struct pbx_chan *ch, const char *cls);
 void pbx_chan_moh_stop(struct pbx_chan *ch);
+/**
+ * Why @p cls is not a hold-music class name, NULL when it is one: one
+ * folder name under SOUNDS_DIR/moh/, at most 63 characters. Whether the
+ * folder exists is only known when the music starts.
+ */
+const char *pbx_moh_check_class(const char *cls);
 
 /* ---- variables ---------------------------------------------------------------- */
 
