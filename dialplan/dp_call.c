@@ -329,19 +329,66 @@ void dp_args_split(const char *s, int n, char *store, const char **argv)
 }
 
 /* A Lua number as an application sees it: 20 and 20.0 are both "20". */
-static void add_number(lua_State *L, int idx, luaL_Buffer *b)
+static void number_text(lua_State *L, int idx, char *num, size_t size)
 {
-	char num[64];
 	if (lua_isinteger(L, idx)) {
-		snprintf(num, sizeof num, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
+		snprintf(num, size, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
 	} else {
 		lua_Number v = lua_tonumber(L, idx);
 		if (v == floor(v) && fabs(v) < 9e15)
-			snprintf(num, sizeof num, "%.0f", (double)v);
+			snprintf(num, size, "%.0f", (double)v);
 		else
-			snprintf(num, sizeof num, "%.14g", (double)v);
+			snprintf(num, size, "%.14g", (double)v);
 	}
+}
+
+static void add_number(lua_State *L, int idx, luaL_Buffer *b)
+{
+	char num[64];
+	number_text(L, idx, num, sizeof num);
 	luaL_addstring(b, num);
+}
+
+#define DP_TABLE_MAX 512
+
+/*
+ * An options table as the applications take options: "key=value;..."
+ * (true and false as yes and no), as app.confbridge("8000", {admin =
+ * true}). Keys are names; values are strings, numbers or booleans without
+ * ',' or ';'. 0, or an error message (static) for the Lua error.
+ */
+static const char *table_text(lua_State *L, int idx, char *out, size_t size)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		char val[64];
+		const char *v = val;
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			lua_pop(L, 2);
+			return "option names must be strings";
+		}
+		switch (lua_type(L, -1)) {
+		case LUA_TBOOLEAN: v = lua_toboolean(L, -1) ? "yes" : "no"; break;
+		case LUA_TNUMBER: number_text(L, -1, val, sizeof val); break;
+		case LUA_TSTRING: v = lua_tostring(L, -1); break;
+		default: lua_pop(L, 2); return "option values must be strings, numbers or booleans";
+		}
+		const char *k = lua_tostring(L, -2);
+		if (strpbrk(k, ",;=") || strpbrk(v, ",;")) {
+			lua_pop(L, 2);
+			return "options must not hold ',' or ';'";
+		}
+		int w = snprintf(out + n, size - n, "%s%s=%s", n ? ";" : "", k, v);
+		lua_pop(L, 1);
+		if (w < 0 || (size_t)w >= size - n) {
+			lua_pop(L, 1);
+			return "options table too long";
+		}
+		n += (size_t)w;
+	}
+	return NULL;
 }
 
 static struct dp_call *need_call(lua_State *L, const char *what)
@@ -389,6 +436,15 @@ static int app_call(lua_State *L)
 			lua_pushvalue(L, i);
 			luaL_addvalue(&b);
 			break;
+		case LUA_TTABLE: {
+			char opts[DP_TABLE_MAX];
+			const char *why = table_text(L, i, opts, sizeof opts);
+			if (why)
+				return lerror(L, "bad argument #%d to '%s' (%s)", i, app->name,
+					      why);
+			luaL_addstring(&b, opts);
+			break;
+		}
 		default:
 			return lerror(L, "bad argument #%d to '%s' (string expected, got %s)", i,
 				      app->name, luaL_typename(L, i));

@@ -18,6 +18,7 @@
 #include "pbx/chan.h"
 #include "pbx/log.h"
 #include "pbx/media.h"
+#include "pbx/mixer.h"
 
 static struct {
 	struct pbx_bridge *head, *tail;
@@ -41,6 +42,26 @@ int pbx_bridge_alloc(struct pbx_bridge **bp)
 	return 0;
 }
 
+int pbx_bridge_alloc_mixing(struct pbx_bridge **bp, const struct pbx_mix_cfg *cfg,
+			    const struct pbx_mix_events *ev, void *arg)
+{
+	int err = pbx_bridge_alloc(bp);
+	if (!err && (err = pbx_mix_alloc(&(*bp)->mix, cfg, NULL, ev, arg))) {
+		pbx_bridge_unref(*bp);
+		*bp = NULL;
+	}
+	return err;
+}
+
+int pbx_bridge_mix_member(struct pbx_chan *ch, const struct pbx_mix_member_opts *o)
+{
+	if (!ch->bridge || !ch->bridge->mix)
+		return ENOENT;
+	if (!ch->rtp || ch->state == PBX_CHAN_HUNGUP)
+		return ENOTCONN;
+	return pbx_mix_join(ch->bridge->mix, ch->rtp, o);
+}
+
 struct pbx_bridge *pbx_bridge_ref(struct pbx_bridge *b)
 {
 	b->refs++;
@@ -59,6 +80,8 @@ void pbx_bridge_unref(struct pbx_bridge *b)
 	*(b->prev ? &b->prev->next : &all.head) = b->next;
 	*(b->next ? &b->next->prev : &all.tail) = b->prev;
 	all.count--;
+	pbx_mix_free(b->mix);
+	free(b->members);
 	free(b);
 }
 
@@ -70,6 +93,16 @@ static bool has_media(const struct pbx_chan *ch)
 /* Set the mode from the members and join their media. */
 static int update(struct pbx_bridge *b)
 {
+	if (b->mix) {
+		/* A member whose media is a member already keeps its options. */
+		int err = 0;
+		for (size_t i = 0; i < b->n; i++)
+			if (has_media(b->members[i]) && pbx_mix_of(b->members[i]->rtp) != b->mix) {
+				int e = pbx_mix_join(b->mix, b->members[i]->rtp, NULL);
+				err = err ? err : e;
+			}
+		return err;
+	}
 	assert(b->n <= PBX_BRIDGE_MAX_MEMBERS);
 	if (b->n == 2 && has_media(b->members[0]) && has_media(b->members[1]))
 		return pbx_rtp_bridge(b->members[0]->rtp, b->members[1]->rtp);
@@ -102,8 +135,16 @@ int pbx_bridge_join(struct pbx_bridge *b, struct pbx_chan *ch)
 		return ENOTCONN;
 	if (ch->bridge == b)
 		return 0;
-	if (b->n == PBX_BRIDGE_MAX_MEMBERS)
+	if (!b->mix && b->n == PBX_BRIDGE_MAX_MEMBERS)
 		return ENOSPC;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 2;
+		struct pbx_chan **m = realloc(b->members, cap * sizeof *m);
+		if (!m)
+			return ENOMEM;
+		b->members = m;
+		b->cap = cap;
+	}
 	pbx_bridge_leave(ch);
 	b->members[b->n++] = pbx_chan_ref(ch);
 	ch->bridge = pbx_bridge_ref(b);
@@ -120,7 +161,9 @@ void pbx_bridge_leave(struct pbx_chan *ch)
 		return;
 	/* Its session, whatever its state: gone() marks a channel hung up
 	 * before it leaves, and its media must stop being relayed. */
-	if (ch->rtp)
+	if (ch->rtp && b->mix)
+		pbx_mix_leave(ch->rtp);
+	else if (ch->rtp)
 		pbx_rtp_bridge(ch->rtp, NULL);
 	remove_member(b, ch);
 	int err = update(b);
@@ -150,6 +193,8 @@ int pbx_bridge_swap(struct pbx_bridge *b, struct pbx_chan *out, struct pbx_chan 
 	b->members[i] = pbx_chan_ref(in);
 	in->bridge = pbx_bridge_ref(b);
 	out->bridge = NULL;
+	if (b->mix && out->rtp)
+		pbx_mix_leave(out->rtp);
 	/* In relay, joining the other leg to @p in unjoins @p out in the
 	 * engine; when idle, update() unjoined everyone. */
 	int err = update(b);
@@ -162,13 +207,15 @@ int pbx_bridge_swap(struct pbx_bridge *b, struct pbx_chan *out, struct pbx_chan 
 struct pbx_chan *pbx_bridge_peer(const struct pbx_chan *ch)
 {
 	const struct pbx_bridge *b = ch->bridge;
-	if (!b || b->n != 2)
+	if (!b || b->n != 2 || b->mix)
 		return NULL;
 	return b->members[0] == ch ? b->members[1] : b->members[0];
 }
 
 enum pbx_bridge_mode pbx_bridge_mode(const struct pbx_bridge *b)
 {
+	if (b->mix)
+		return PBX_BRIDGE_MIXING;
 	if (b->n != 2 || !has_media(b->members[0]) || !has_media(b->members[1]))
 		return PBX_BRIDGE_IDLE;
 	const struct pbx_rtp *x = b->members[0]->rtp, *y = b->members[1]->rtp;
@@ -188,6 +235,7 @@ const char *pbx_bridge_mode_name(enum pbx_bridge_mode m)
 	case PBX_BRIDGE_RELAY: return "relay";
 	case PBX_BRIDGE_TRANSCODE: return "transcode";
 	case PBX_BRIDGE_FRAMES: return "frames";
+	case PBX_BRIDGE_MIXING: return "mixing";
 	}
 	return "?";
 }
