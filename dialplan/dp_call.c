@@ -355,7 +355,7 @@ static void add_number(lua_State *L, int idx, luaL_Buffer *b)
  * An options table as the applications take options: "key=value;..."
  * (true and false as yes and no), as app.confbridge("8000", {admin =
  * true}). Keys are names; values are strings, numbers or booleans without
- * ',' or ';'. 0, or an error message (static) for the Lua error.
+ * ',' or ';'. NULL, or an error message (static) for the Lua error.
  */
 static const char *table_text(lua_State *L, int idx, char *out, size_t size)
 {

@@ -263,8 +263,13 @@ static const char sample[] =
 	"      channel.V2 = channel.ARGS.value\n"
 	"      channel.SET:set(42)\n"
 	"      channel.AS = tostring(autoservice_start()) .. tostring(autoservice_status())\n"
+	"      channel.T1 = app.tdone({admin = true}, 3, {n = 2.5})\n"
+	"      channel.T2 = app.tdone({quiet = false, moh = \"jazz\"})\n"
 	"    end,\n"
-	"    [\"200\"] = function() app.tdone({}) end,\n"
+	"    [\"200\"] = function() app.tdone(print) end,\n"
+	"    [\"201\"] = function() app.tdone({[1] = \"x\"}) end,\n"
+	"    [\"202\"] = function() app.tdone({moh = \"a;b\"}) end,\n"
+	"    [\"203\"] = function() app.tdone({moh = {}}) end,\n"
 	"    [\"300\"] = function() app.tblock(); channel.AFTER = \"yes\" end,\n"
 	"    [\"400\"] = function()\n"
 	"      if shared == nil then shared = channel.WHO:get() end\n"
@@ -314,7 +319,7 @@ static const char sample[] =
 	"  },\n"
 	"  noi = { [1] = function() end, include = { \"nowhere\" } },\n"
 	"  herr = { [\"1\"] = function() app.thang() end,\n"
-	"           h = function() app.tdone({}) end },\n"
+	"           h = function() app.tdone(print) end },\n"
 	"}\n"
 	"hints = { default = { [\"100\"] = \"SIP/100\" }, blf = { [2000] = \"SIP/2000\" } }\n";
 
@@ -485,6 +490,10 @@ static void test_call_flow(void **state)
 	assert_string_equal(var(a, "V2"), "default/100");
 	assert_string_equal(var(a, "SET"), "42");
 	assert_string_equal(var(a, "AS"), "truetrue");
+	/* A table is an options string, key=value;... (booleans as yes/no). */
+	assert_string_equal(var(a, "T1"), "OK:admin=yes|3|n=2.5");
+	const char *t2 = var(a, "T2"); /* a table's order is Lua's */
+	assert_true(!strcmp(t2, "OK:quiet=no;moh=jazz||") || !strcmp(t2, "OK:moh=jazz;quiet=no||"));
 	/* each call read the shared counter 0 and wrote its own; h saw the call's global */
 	assert_string_equal(var(a, "H"), "x0:h:true");
 	assert_string_equal(var(b, "H"), "x0:h:true");
@@ -516,7 +525,12 @@ static void test_wrong_calls(void **state)
 	static const struct {
 		const char *exten, *marker, *msg;
 	} cases[] = {
-		{"200", "[\"200\"]", "bad argument #1 to 'tdone' (string expected, got table)"},
+		{"200", "[\"200\"]", "bad argument #1 to 'tdone' (string expected, got function)"},
+		{"201", "[\"201\"]", "bad argument #1 to 'tdone' (option names must be strings)"},
+		{"202", "[\"202\"]",
+		 "bad argument #1 to 'tdone' (options must not hold ',' or ';')"},
+		{"203", "[\"203\"]",
+		 "bad argument #1 to 'tdone' (option values must be strings, numbers or booleans)"},
 		{"600", "[\"600\"]", "tfail: it broke"},
 		{"601", "[\"601\"]", "unknown application 'nosuchapp'"},
 		{"602", "[\"602\"]", "bad argument #1 'n' to 'tnum' (number expected, got 'abc')"},
@@ -558,7 +572,7 @@ static void test_h(void **state)
 	run_calls();
 	char want[256];
 	snprintf(want, sizeof want, "error: %s: h@herr: %s:%d: bad argument #1 to 'tdone'",
-		 ch->name, script, line_of(sample, "h = function() app.tdone({})"));
+		 ch->name, script, line_of(sample, "h = function() app.tdone(print)"));
 	assert_log_has(want);
 	pbx_chan_unref(ch);
 	close_engine();
