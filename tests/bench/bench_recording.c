@@ -257,38 +257,6 @@ static uint64_t received(void)
 	return n;
 }
 
-/*
- * Seconds the hypervisor ran something else while CPU @p cpu had work
- * ("steal" in /proc/stat): a stall no thread of ours can see as a wait.
- * 0 outside a virtual machine, -1 if unknown.
- */
-static double steal_s(int cpu)
-{
-	char line[256], want[16];
-	double s = -1;
-	FILE *f = fopen("/proc/stat", "r");
-	snprintf(want, sizeof want, "cpu%d ", cpu);
-	while (f && fgets(line, sizeof line, f)) {
-		unsigned long long steal;
-		if (!strncmp(line, want, strlen(want)) &&
-		    sscanf(line + strlen(want), "%*u %*u %*u %*u %*u %*u %*u %llu", &steal) == 1)
-			s = (double)steal / (double)sysconf(_SC_CLK_TCK);
-	}
-	if (f)
-		fclose(f);
-	return s;
-}
-
-/* Sleep until @p end without waking the process: the window's CPU is the engine's. */
-static void sleep_until(double end)
-{
-	double left;
-	while ((left = end - bench_now_s()) > 0) {
-		struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
-		nanosleep(&ts, NULL);
-	}
-}
-
 /* ---- checking the files ---------------------------------------------------------------------- */
 
 struct files {
@@ -530,11 +498,11 @@ int main(int argc, char **argv)
 	bench_threads_cpu("", &a0);
 	pbx_recorder_reset_stats();
 	uint64_t rx0 = received();
-	double st0[2] = {steal_s(0), steal_s(1)};
+	double st0[2] = {bench_steal_s(0), bench_steal_s(1)};
 	double c0 = bench_cpu_s(NULL), t0 = bench_now_s();
-	sleep_until(t0 + seconds);
+	bench_sleep_until(t0 + seconds);
 	double c1 = bench_cpu_s(NULL), t1 = bench_now_s();
-	double st1[2] = {steal_s(0), steal_s(1)};
+	double st1[2] = {bench_steal_s(0), bench_steal_s(1)};
 	uint64_t rx1 = received();
 	pbx_recorder_get_stats(&win);
 	bench_threads_cpu_of("", &worker, &w1);

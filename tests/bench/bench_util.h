@@ -47,6 +47,38 @@ static inline double bench_now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Sleep until @p end (bench_now_s's clock) without waking the process: the window's CPU is the engine's. */
+static inline void bench_sleep_until(double end)
+{
+	double left;
+	while ((left = end - bench_now_s()) > 0) {
+		struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * Seconds the hypervisor ran something else while CPU @p cpu had work
+ * ("steal" in /proc/stat): a stall no thread of ours can see as a wait.
+ * 0 outside a virtual machine, -1 if unknown.
+ */
+static inline double bench_steal_s(int cpu)
+{
+	char line[256], want[16];
+	double s = -1;
+	FILE *f = fopen("/proc/stat", "r");
+	snprintf(want, sizeof want, "cpu%d ", cpu);
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long long steal;
+		if (!strncmp(line, want, strlen(want)) &&
+		    sscanf(line + strlen(want), "%*u %*u %*u %*u %*u %*u %*u %llu", &steal) == 1)
+			s = (double)steal / (double)sysconf(_SC_CLK_TCK);
+	}
+	if (f)
+		fclose(f);
+	return s;
+}
+
 /* CPU seconds of this process, user + system; user alone in *user when not NULL. */
 static inline double bench_cpu_s(double *user)
 {

@@ -3,25 +3,28 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Parts, in order: each build/bench/bench_* micro-benchmark, then the
-# recording benchmark (build/bench/bench_recording), then the
-# REGISTER-with-auth rate benchmark (tests/bench/register_rate.py), then
-# the call benchmarks (call_rate.py, relay_load.py). A part that fails is
-# reported as "FAILED: why" and the run goes on. Figures are the lines a
-# part prints in the first column as "LABEL: NUMBER UNIT"; each is
-# appended, dated, to build/bench/results.txt, and all are shown in a
-# summary at the end. Full output of each part: build/bench/logs/.
+# recording benchmark (build/bench/bench_recording), then the conference
+# mixing benchmark (build/bench/bench_mixer), then the REGISTER-with-auth
+# rate benchmark (tests/bench/register_rate.py), then the call benchmarks
+# (call_rate.py, relay_load.py). A part that fails is reported as
+# "FAILED: why" and the run goes on. Figures are the lines a part prints in
+# the first column as "LABEL: NUMBER UNIT"; each is appended, dated, to
+# build/bench/results.txt, and all are shown in a summary at the end. Full
+# output of each part: build/bench/logs/.
 #
 # Benchmarks assert nothing. Exit status: 0 when at least one part ran,
 # 1 when none could, 130 when interrupted.
 #
 # Time: the whole run ends by itself within BENCH_BUDGET seconds (170 +
-# BENCH_REC_TIMEOUT: 230). Each micro-benchmark gets at most
-# BENCH_MICRO_TIMEOUT (40; bench_rtp_relay needs about 25), all of them
+# BENCH_REC_TIMEOUT + BENCH_MIX_TIMEOUT: 300). Each micro-benchmark gets
+# at most BENCH_MICRO_TIMEOUT (40; bench_rtp_relay needs about 25), all of them
 # together BENCH_MICRO_BUDGET (60; they take about 45). bench_recording
 # records for BENCH_REC_SECONDS (30, as issue 11 asks) and needs about 6 s
 # more for set-up, warm-up and the closes; it gets BENCH_REC_TIMEOUT
-# (BENCH_REC_SECONDS + 30) of its own. The REGISTER benchmark gets the rest
-# (at least 110; it takes about 45).
+# (BENCH_REC_SECONDS + 30) of its own. bench_mixer measures four sets of
+# rooms for BENCH_MIX_SECONDS each (10) and needs about 2.5 s more per set;
+# it gets BENCH_MIX_TIMEOUT (4 * BENCH_MIX_SECONDS + 30) of its own. The
+# REGISTER benchmark gets the rest (at least 110; it takes about 45).
 #
 # Then the call benchmarks, calls per second (tests/bench/call_rate.py) and
 # concurrent relayed calls (tests/bench/relay_load.py), within
@@ -38,7 +41,12 @@ REC_PART=bench_recording
 REC_SECONDS=${BENCH_REC_SECONDS:-30}
 export BENCH_REC_SECONDS=$REC_SECONDS
 REC_TIMEOUT=${BENCH_REC_TIMEOUT:-$((${REC_SECONDS%%.*} + 30))}
-BUDGET=${BENCH_BUDGET:-$((170 + REC_TIMEOUT))}
+# Nor is this one: four sets of rooms, BENCH_MIX_SECONDS each.
+MIX_PART=bench_mixer
+MIX_SECONDS=${BENCH_MIX_SECONDS:-10}
+export BENCH_MIX_SECONDS=$MIX_SECONDS
+MIX_TIMEOUT=${BENCH_MIX_TIMEOUT:-$((4 * ${MIX_SECONDS%%.*} + 30))}
+BUDGET=${BENCH_BUDGET:-$((170 + REC_TIMEOUT + MIX_TIMEOUT))}
 MICRO_TIMEOUT=${BENCH_MICRO_TIMEOUT:-40}
 MICRO_BUDGET=${BENCH_MICRO_BUDGET:-60}
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -65,6 +73,11 @@ on_signal() {
 	[ -n "$CUR" ] && kill -TERM "$CUR" 2>/dev/null
 }
 trap on_signal INT TERM
+
+# The parts run on budgets of their own, not as micro-benchmarks.
+own_part() { # name
+	[ "$1" = "$REC_PART" ] || [ "$1" = "$MIX_PART" ]
+}
 
 # A figure line: starts in the first column with a letter, "LABEL: NUMBER[ UNIT]".
 FIG_RE='^([A-Za-z][^:]*[^:[:space:]]):[[:space:]]+([-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?)[[:space:]]*(.*)$'
@@ -155,12 +168,12 @@ shopt -s nullglob
 srcs=(tests/bench/bench_*.c)
 bins=()
 for b in "$OUT"/bench_*; do
-	[ "$(basename "$b")" = "$REC_PART" ] && continue
+	own_part "$(basename "$b")" && continue
 	[ -f "$b" ] && [ -x "$b" ] && bins+=("$b")
 done
 for src in "${srcs[@]}"; do
 	name=$(basename "$src" .c)
-	[ "$name" = "$REC_PART" ] && continue
+	own_part "$name" && continue
 	if [ ! -x "$OUT/$name" ]; then
 		echo
 		echo "== $name =="
@@ -189,6 +202,17 @@ if [ -z "$INTERRUPTED" ] && [ -f "tests/bench/$REC_PART.c" ]; then
 		fail_part "$REC_PART" "not built ($OUT/$REC_PART missing; run make bench)"
 	else
 		run_part "$REC_PART" "$REC_TIMEOUT" "$OUT/$REC_PART"
+	fi
+fi
+
+# ---- conference mixing: rooms of 10, 50, 200 and 100 rooms of 10, BENCH_MIX_SECONDS each --------
+if [ -z "$INTERRUPTED" ] && [ -f "tests/bench/$MIX_PART.c" ]; then
+	if [ ! -x "$OUT/$MIX_PART" ]; then
+		echo
+		echo "== $MIX_PART =="
+		fail_part "$MIX_PART" "not built ($OUT/$MIX_PART missing; run make bench)"
+	else
+		run_part "$MIX_PART" "$MIX_TIMEOUT" "$OUT/$MIX_PART"
 	fi
 fi
 
