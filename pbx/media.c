@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "media_priv.h"
@@ -159,20 +161,73 @@ static void cmd_free(struct pbx__cmd *c)
 
 /* ---- the worker thread ----------------------------------------------------------------------- */
 
-void pbx__worker_tick(uv_timer_t *t)
+/*
+ * The 20 ms clock: a timerfd armed at absolute deadlines of the monotonic
+ * clock. libuv's repeating timer re-arms from the loop time read before
+ * its callback, so each period would stretch by the tick's own work (a
+ * mix of 200 members: 22 ms periods, then two frames at once to catch
+ * up); the kernel's timer keeps the grid, and says how many periods went
+ * by when the worker was late.
+ */
+static void on_tick(uv_poll_t *h, int status, int events)
 {
-	struct pbx__worker *w = t->data;
-	uint64_t now = uv_now(&w->loop);
-	/* Frames are due every 20 ms of the clock, not of the timer: a late
-	 * tick (a busy worker) takes every frame it owes, up to 200 ms, so a
-	 * recording keeps its length; beyond that the time is lost. */
-	if (!w->frame_ms || now - w->frame_ms > 10 * PBX_FRAME_MS)
-		w->frame_ms = now - PBX_FRAME_MS;
-	unsigned due = 0;
-	while (w->frame_ms + PBX_FRAME_MS <= now) {
-		w->frame_ms += PBX_FRAME_MS;
-		due++;
+	struct pbx__worker *w = h->data;
+	uint64_t n = 0;
+	(void)events;
+	if (status < 0 || read(w->tick_fd, &n, sizeof n) != sizeof n || !n)
+		return;
+	/* A late tick (a busy worker) takes every frame it owes, up to 200 ms,
+	 * so a recording keeps its length; beyond that the time is lost. */
+	pbx__worker_tick(w, n > 10 ? 10 : (unsigned)n);
+}
+
+static int tick_set(struct pbx__worker *w, bool on)
+{
+	struct itimerspec its = {0};
+	if (on) {
+		clock_gettime(CLOCK_MONOTONIC, &its.it_value);
+		its.it_value.tv_nsec += PBX_FRAME_MS * 1000000L;
+		if (its.it_value.tv_nsec >= 1000000000L) {
+			its.it_value.tv_sec++;
+			its.it_value.tv_nsec -= 1000000000L;
+		}
+		its.it_interval.tv_nsec = PBX_FRAME_MS * 1000000L;
 	}
+	return timerfd_settime(w->tick_fd, TFD_TIMER_ABSTIME, &its, NULL) ? errno : 0;
+}
+
+void pbx__tick_start(struct pbx__worker *w)
+{
+	int err;
+	if (w->ticking)
+		return;
+	if ((err = tick_set(w, true)) || (err = -uv_poll_start(&w->tick, UV_READABLE, on_tick))) {
+		pbx_error("media worker %d: cannot start its 20 ms clock: %s", w->idx,
+			  strerror(err));
+		return;
+	}
+	w->ticking = true;
+}
+
+static void tick_stop(struct pbx__worker *w)
+{
+	if (!w->ticking)
+		return;
+	tick_set(w, false);
+	uv_poll_stop(&w->tick);
+	w->ticking = false;
+}
+
+static void tick_closed(uv_handle_t *h)
+{
+	struct pbx__worker *w = h->data;
+	close(w->tick_fd);
+	w->tick_fd = -1;
+}
+
+void pbx__worker_tick(struct pbx__worker *w, unsigned due)
+{
+	uint64_t now = uv_now(&w->loop);
 	for (struct pbx__sess *s = w->gens, *next; s; s = next) {
 		next = s->gnext;
 		if (pbx__dtmf_sending(s))
@@ -201,7 +256,7 @@ void pbx__worker_tick(uv_timer_t *t)
 		pbx__mix_tick(w, now);
 	}
 	if (!w->gens)
-		uv_timer_stop(t);
+		tick_stop(w);
 }
 
 static void on_check(uv_timer_t *t)
@@ -237,7 +292,7 @@ static void worker_stop(struct pbx__worker *w)
 		pbx__sess_close(w->sessions);
 	pbx__queue_close(&w->q);
 	uv_close((uv_handle_t *)&w->wake, NULL);
-	uv_close((uv_handle_t *)&w->tick, NULL);
+	uv_close((uv_handle_t *)&w->tick, tick_closed);
 	uv_close((uv_handle_t *)&w->check, NULL);
 	uv_close((uv_handle_t *)&w->flush, NULL);
 	uv_close((uv_handle_t *)&w->flush_timers, NULL);
@@ -602,8 +657,16 @@ int pbx__media_start_with(const struct pbx_media_cfg *cfg, uv_loop_t *sig_loop)
 			pbx__io_free(w->io);
 			break;
 		}
+		w->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (w->tick_fd < 0 || uv_poll_init(&w->loop, &w->tick, w->tick_fd)) {
+			err = w->tick_fd < 0 ? errno : EIO;
+			if (w->tick_fd >= 0)
+				close(w->tick_fd);
+			uv_loop_close(&w->loop);
+			pbx__io_free(w->io);
+			break;
+		}
 		uv_async_init(&w->loop, &w->wake, on_wake);
-		uv_timer_init(&w->loop, &w->tick);
 		uv_timer_init(&w->loop, &w->check);
 		uv_check_init(&w->loop, &w->flush);
 		uv_prepare_init(&w->loop, &w->flush_timers);
@@ -618,7 +681,7 @@ int pbx__media_start_with(const struct pbx_media_cfg *cfg, uv_loop_t *sig_loop)
 		if ((err = uv_thread_create(&w->thread, worker_main, w))) {
 			err = -err;
 			uv_close((uv_handle_t *)&w->wake, NULL);
-			uv_close((uv_handle_t *)&w->tick, NULL);
+			uv_close((uv_handle_t *)&w->tick, tick_closed);
 			uv_close((uv_handle_t *)&w->check, NULL);
 			uv_close((uv_handle_t *)&w->flush, NULL);
 			uv_close((uv_handle_t *)&w->flush_timers, NULL);

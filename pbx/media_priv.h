@@ -407,7 +407,9 @@ struct pbx__worker {
 	uv_thread_t thread;
 	uv_loop_t loop;
 	uv_async_t wake;
-	uv_timer_t tick;           /* 20 ms, while some session makes packets */
+	uv_poll_t tick; /* 20 ms (tick_fd), while some session makes packets */
+	int tick_fd;    /* a timerfd on absolute 20 ms deadlines */
+	bool ticking;
 	uv_timer_t check;          /* 1 s: timeouts, DTMF presses without an end */
 	uv_check_t flush;          /* after the I/O callbacks: the turn's packets go out */
 	uv_prepare_t flush_timers; /* before epoll_wait: the timers' packets go out */
@@ -418,8 +420,7 @@ struct pbx__worker {
 	struct pbx__mixer *mixers; /* conferences mixed here (mixer.c) */
 	unsigned timeout_ms;       /* rtp.timeout; 0 = never */
 	unsigned nsess_sig;        /* sessions placed here: the signalling thread's count */
-	uint32_t tick_no;  /* 20 ms frame periods so far: frames are pulled once per period */
-	uint64_t frame_ms; /* the end of the latest frame period taken (uv_now clock) */
+	uint32_t tick_no; /* 20 ms frame periods so far: frames are pulled once per period */
 	bool stopping;
 	struct pbx__cmd stop; /* preallocated, so stopping cannot fail */
 	/* The one receive buffer; relayed packets leave from it, so it has room
@@ -477,8 +478,10 @@ int pbx__media_start_with(const struct pbx_media_cfg *cfg, uv_loop_t *sig_loop);
 void pbx__media_post(enum pbx__ev_type type, uint32_t id, int val, uint32_t gen, char digit);
 /** As pbx__media_post, with a length in ms (a mix recording's end). */
 void pbx__media_post_ms(enum pbx__ev_type type, uint32_t id, int val, uint32_t gen, unsigned ms);
-/** The 20 ms tick of a worker's generating sessions. */
-void pbx__worker_tick(uv_timer_t *t);
+/** The 20 ms tick of a worker's generating sessions: @p due periods went by. */
+void pbx__worker_tick(struct pbx__worker *w, unsigned due);
+/** Start the worker's 20 ms clock (it stops by itself when nothing needs it). */
+void pbx__tick_start(struct pbx__worker *w);
 /** Random numbers for ports and SSRCs; signalling thread only. */
 uint32_t pbx__rand(void);
 /** Push a command to a worker from a worker (migration hands a session on). */

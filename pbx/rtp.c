@@ -685,8 +685,7 @@ void pbx__gens_update(struct pbx__sess *s)
 			w->gens->gprev = s;
 		w->gens = s;
 		s->in_gens = true;
-		if (!uv_is_active((uv_handle_t *)&w->tick))
-			uv_timer_start(&w->tick, pbx__worker_tick, 20, 20);
+		pbx__tick_start(w);
 	} else if (!need && s->in_gens) {
 		if (s->gprev)
 			s->gprev->gnext = s->gnext;
