@@ -817,7 +817,6 @@ int main(int argc, char **argv)
 	double seconds = argc > 1 ? atof(argv[1]) : env && *env ? atof(env) : 10;
 	enum { NSCEN = sizeof scenarios / sizeof scenarios[0] };
 	struct pbx_media_cfg cfg;
-	struct rlimit rl;
 	int failed = 0;
 	/* Four sets of SECONDS + 2.5 s: 25 s keeps a run within two minutes. */
 	if (seconds <= 0 || seconds > 25) {
@@ -828,15 +827,8 @@ int main(int argc, char **argv)
 	pbx_log_set_level(PBX_LOG_WARNING);
 	signal(SIGPIPE, SIG_IGN);
 	/* Two descriptors per member on our side; the phones' few are in the child. */
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 2 * MAX_MEMBERS + 100) {
-		printf("FAILED: need %d file descriptors, RLIMIT_NOFILE is %llu\n",
-		       2 * MAX_MEMBERS + 100, (unsigned long long)rl.rlim_cur);
+	if (bench_nofile(2 * MAX_MEMBERS + 100))
 		return 1;
-	}
 	clips_make();
 	memset(&cfg, 0, sizeof cfg);
 	cfg.workers = 1;

@@ -386,7 +386,6 @@ int main(int argc, char **argv)
 	int socks[NSOCK], fds[2] = {-1, -1}, err, failed = 0;
 	struct sockaddr_in addr[NSOCK];
 	struct pbx_media_cfg cfg;
-	struct rlimit rl;
 	const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	char dir[256];
 	bool have_dir = false;
@@ -400,15 +399,8 @@ int main(int argc, char **argv)
 	pbx_log_set_level(PBX_LOG_WARNING);
 	signal(SIGPIPE, SIG_IGN);
 	/* Two sockets per session, a file per recording at its ends, the phones' sockets. */
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 3 * RECS + 100) {
-		printf("FAILED: need %d file descriptors, RLIMIT_NOFILE is %llu\n", 3 * RECS + 100,
-		       (unsigned long long)rl.rlim_cur);
+	if (bench_nofile(3 * RECS + 100))
 		return 1;
-	}
 	bench_pin(0);
 	memset(&cfg, 0, sizeof cfg);
 	cfg.workers = 1;

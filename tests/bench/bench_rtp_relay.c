@@ -553,7 +553,6 @@ int main(int argc, char **argv)
 	double seconds = argc > 1 ? atof(argv[1]) : 3;
 	int workers = argc > 2 ? atoi(argv[2]) : 1;
 	struct pbx_media_cfg cfg;
-	struct rlimit rl;
 	/* Six steps of SECONDS + about 1 s: 20 s keeps even a long run within 2.5 minutes. */
 	if (seconds <= 0 || seconds > 20 || workers < 0 || workers > 64) {
 		fprintf(stderr, "usage: %s [SECONDS <= 20 [WORKERS]]\n", argv[0]);
@@ -562,15 +561,8 @@ int main(int argc, char **argv)
 	pbx_log_set_level(PBX_LOG_WARNING);
 	signal(SIGPIPE, SIG_IGN);
 	/* Four descriptors per call on our side. */
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 4 * MAX_CALLS + 100) {
-		printf("FAILED: need %d file descriptors, RLIMIT_NOFILE is %llu\n",
-		       4 * MAX_CALLS + 100, (unsigned long long)rl.rlim_cur);
+	if (bench_nofile(4 * MAX_CALLS + 100))
 		return 1;
-	}
 	memset(&cfg, 0, sizeof cfg);
 	cfg.workers = workers;
 	cfg.port_min = 30000;

@@ -257,7 +257,6 @@ int main(int argc, char **argv)
 	double seconds = argc > 1 ? atof(argv[1]) : 2;
 	int workers = argc > 2 ? atoi(argv[2]) : 1;
 	struct pbx_media_cfg cfg;
-	struct rlimit rl;
 	/* Two steps of SECONDS + about 1.5 s: 8 s keeps the run within 20 s. */
 	if (seconds <= 0 || seconds > 8 || workers < 0 || workers > 64) {
 		fprintf(stderr, "usage: %s [SECONDS <= 8 [WORKERS]]\n", argv[0]);
@@ -265,15 +264,8 @@ int main(int argc, char **argv)
 	}
 	pbx_log_set_level(PBX_LOG_WARNING);
 	signal(SIGPIPE, SIG_IGN);
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 4 * CALLS + 100) {
-		printf("FAILED: need %d file descriptors, RLIMIT_NOFILE is %llu\n", 4 * CALLS + 100,
-		       (unsigned long long)rl.rlim_cur);
+	if (bench_nofile(4 * CALLS + 100))
 		return 1;
-	}
 	memset(&cfg, 0, sizeof cfg);
 	cfg.workers = workers;
 	cfg.port_min = 40000;

@@ -40,6 +40,25 @@ static inline void bench_pin(int cpu)
 		fprintf(stderr, "note: not pinned to CPU %d: %s\n", cpu, strerror(errno));
 }
 
+/*
+ * Raise RLIMIT_NOFILE to its hard limit; 0 when @p need descriptors fit,
+ * else 1 after a FAILED line (the benches keep a few sockets per call).
+ */
+static inline int bench_nofile(unsigned long need)
+{
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < need) {
+		printf("FAILED: need %lu file descriptors, RLIMIT_NOFILE is %llu\n", need,
+		       (unsigned long long)rl.rlim_cur);
+		return 1;
+	}
+	return 0;
+}
+
 static inline double bench_now_s(void)
 {
 	struct timespec ts;
