@@ -504,6 +504,10 @@ static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_cal
 		pbx_app_error(call, "ConfBridge: out of memory");
 		return ENOMEM;
 	}
+	/* An earlier visit's result (DTMF, ...) is not this one's: cancel()
+	 * keeps a result already set (KICKED, a refusal) and sets HANGUP only
+	 * when there is none. */
+	pbx_chan_var_set(ch, "CONFBRIDGE_RESULT", NULL);
 	int err = pbx_conf_room_get(argv[0], &c->def);
 	if (err && err != ENOENT) {
 		/* A room whose PIN cannot be read is not opened without it. */

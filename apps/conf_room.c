@@ -77,33 +77,47 @@ static void play_next(struct conf_room *r)
 	}
 }
 
+static void plays_free(struct conf_play *p)
+{
+	while (p) {
+		struct conf_play *next = p->next;
+		free(p);
+		p = next;
+	}
+}
+
 int conf_room_play(struct conf_room *r, const char *list, bool unlink_after)
 {
-	struct conf_play **tail = &r->plays;
-	while (*tail)
-		tail = &(*tail)->next;
+	/* The whole list or nothing: its sounds are found first, then queued,
+	 * so a name that does not exist leaves no part of the list behind to
+	 * play with the next one. */
+	struct conf_play *head = NULL, **tail = &head;
 	char buf[1024];
 	if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf)
 		return ENAMETOOLONG;
-	int added = 0;
 	char *save = NULL;
 	for (char *name = strtok_r(buf, "&", &save); name; name = strtok_r(NULL, "&", &save)) {
 		struct conf_play *p = calloc(1, sizeof *p);
-		if (!p)
+		if (!p) {
+			plays_free(head);
 			return ENOMEM;
+		}
 		int err = apps_sound_path(p->path, sizeof p->path, name);
 		if (err || access(p->path, R_OK)) {
 			err = err ? err : errno;
 			free(p);
+			plays_free(head);
 			return err;
 		}
 		p->unlink_after = unlink_after;
 		*tail = p;
 		tail = &p->next;
-		added++;
 	}
-	if (!added)
+	if (!head)
 		return ENOENT;
+	for (tail = &r->plays; *tail;)
+		tail = &(*tail)->next;
+	*tail = head;
 	play_next(r);
 	return 0;
 }
@@ -152,7 +166,10 @@ static void on_record_done(void *arg, int err, unsigned ms)
 	else
 		pbx_info("confbridge %s: recording of %u.%03u s done", r->name, ms / 1000,
 			 ms % 1000);
-	r->recording = pbx_mix_recording(r->b->mix);
+	/* Only cleared here: an older recording's end (one a new start replaced)
+	 * may come after a stop and a start, and says nothing of the newest. */
+	if (!pbx_mix_recording(r->b->mix))
+		r->recording = false;
 }
 
 static const struct pbx_mix_events mix_events = {
@@ -431,8 +448,11 @@ int conf_room_record(struct conf_room *r, const char *path)
 
 int conf_room_record_stop(struct conf_room *r)
 {
-	if (!pbx_mix_recording(r->b->mix))
+	/* The mixer says it records until its worker has closed the file; a
+	 * second stop meanwhile finds the room's own flag already off. */
+	if (!r->recording || !pbx_mix_recording(r->b->mix))
 		return ENOENT;
 	pbx_mix_record_stop(r->b->mix);
+	r->recording = false;
 	return 0;
 }

@@ -15,102 +15,23 @@ tone (Goertzel), never only found:
 - one member on Opus or G.722 and two on G.711 all hear each other.
 """
 
-import json
-import math
 import time
 
 import pytest
 
 import callib
 import test_hold_music as hm
-from callib import Baresip, goertzel, read_wav, rms, write_wav
-from test_shipped_defaults import shipped_config
-
-TONES = {"1001": 440, "1002": 1000, "1003": 1500}
-ROOM = "8000"
-
-
-def tone_db(samples, freq, rate):
-    """The level of @freq in @samples, dB relative to full scale."""
-    if not samples:
-        return -120.0
-    p = goertzel(samples, freq, rate) * rms(samples) ** 2
-    return 10 * math.log10(p / 32768.0 ** 2 + 1e-12)
+from conflib import (ROOM, TONES, assert_hears_others_not_itself, conf_list, hang_up_all, heard,
+                     join_all, members, phones, start_conf_pbx, tone_db, wait_members, window)
 
 
 @pytest.fixture
 def conf_pbx(pbx_factory):
     """The shipped config and dialplan, users 1001-1003."""
     def start(users=tuple(TONES)):
-        p = pbx_factory()
-        p.write_config(shipped_config(p))
-        p.start()
-        callib.siplib.wait_answering(p)
-        callib.siplib.add_users(p, users, callib.PASSWORD)
-        return p
+        return start_conf_pbx(pbx_factory, users)
 
     return start
-
-
-def conf_list(p, room=None):
-    out = p.ok("confbridge list" + (f" {room}" if room else "") + " --json")
-    return json.loads(out)
-
-
-def members(p, room=ROOM):
-    rooms = [r for r in conf_list(p) if r["room"] == room]
-    return rooms[0]["participants"] if rooms else []
-
-
-def wait_members(p, n, room=ROOM, timeout=15):
-    callib.siplib.wait_for(lambda: len(members(p, room)) == n, timeout,
-                           f"{n} members in {room}", interval=0.2)
-
-
-def phones(tmp_path, p, baresips, codecs=None, exts=tuple(TONES)):
-    out = {}
-    for ext in exts:
-        wav = tmp_path / f"tone-{ext}.wav"
-        write_wav(wav, callib.tone(TONES[ext], 60))
-        out[ext] = baresips(tmp_path, p, ext, wav, (codecs or {}).get(ext, "PCMU"))
-    callib.siplib.wait_for(lambda: len(callib.siplib.registrations(p)) == len(exts), 10,
-                           "the phones to register", interval=0.1)
-    return out
-
-
-def join_all(p, bs, room=ROOM):
-    for i, b in enumerate(bs.values()):
-        assert b.command("dial", room).get("ok", True)
-        wait_members(p, i + 1, room)
-    # The last joiner's "there are currently 2 other participants" is over.
-    time.sleep(5.0)
-
-
-def heard(b):
-    """What @b decoded so far (its newest dump), as (rate, samples)."""
-    recs = b.recordings("dec")
-    assert recs, f"{b.user}: no recording"
-    return read_wav(recs[-1])
-
-
-def hang_up_all(p, bs):
-    for b in bs.values():
-        b.command("hangup")
-    callib.wait_channels(p, 0)
-
-
-def assert_hears_others_not_itself(bs, seconds=3.0):
-    for ext, b in bs.items():
-        rate, samples = heard(b)
-        tail = samples[-int(seconds * rate):]
-        own = tone_db(tail, TONES[ext], rate)
-        for other, f in TONES.items():
-            if other == ext or other not in bs:
-                continue
-            level = tone_db(tail, f, rate)
-            assert level > -40, f"{ext} does not hear {other} ({f} Hz): {level:.1f} dB"
-            assert own < level - 20, \
-                f"{ext} hears itself at {own:.1f} dB, {other} at {level:.1f} dB"
 
 
 def test_three_phones_hear_each_other_not_themselves(conf_pbx, baresips, tmp_path):
@@ -124,17 +45,6 @@ def test_three_phones_hear_each_other_not_themselves(conf_pbx, baresips, tmp_pat
     hang_up_all(p, bs)
     assert_hears_others_not_itself(bs)
     assert conf_list(p) == [], "the room outlived its members"
-
-
-def window(b, t_end, t0, t1):
-    """What @b heard between monotonic times @t0 and @t1, its dump ending at @t_end
-    (when it hung up): the decoder runs without a gap, so a sample's time is
-    counted back from the end."""
-    rate, samples = heard(b)
-    n = len(samples)
-    lo = max(0, n - int((t_end - t0) * rate))
-    hi = max(lo, n - int((t_end - t1) * rate))
-    return rate, samples[lo:hi]
 
 
 def test_mute_unmute_and_kick_from_the_console(conf_pbx, baresips, tmp_path):

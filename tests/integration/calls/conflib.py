@@ -1,0 +1,125 @@
+"""Helpers shared by the conference tests (test_confbridge*.py): the PBX on
+the shipped config, baresip phones with a tone each, what the console says
+of the rooms, and what a phone heard, measured per tone (Goertzel).
+
+A baresip's decoded dump is only readable after it hung up; its samples
+have no time stamps, but the decoder runs without a gap while packets
+come, so a moment of the call is found by counting back from the hangup
+(window()).
+"""
+
+import json
+import math
+import time
+
+import callib
+from callib import goertzel, read_wav, rms, write_wav
+from pbxlib import lua_value
+from test_shipped_defaults import shipped_config
+
+TONES = {"1001": 440, "1002": 1000, "1003": 1500}
+ROOM = "8000"
+
+
+def tone_db(samples, freq, rate):
+    """The level of @freq in @samples, dB relative to full scale."""
+    if not samples:
+        return -120.0
+    p = goertzel(samples, freq, rate) * rms(samples) ** 2
+    return 10 * math.log10(p / 32768.0 ** 2 + 1e-12)
+
+
+def level_db(samples):
+    """The RMS level of @samples, dB relative to full scale."""
+    return 20 * math.log10(rms(samples) / 32768.0 + 1e-9)
+
+
+def start_conf_pbx(pbx_factory, users=tuple(TONES), dialplan=None, extra=""):
+    """The shipped config (and dialplan, unless @dialplan: its text, written
+    beside the config), users @users; @extra is Lua appended to the config."""
+    p = pbx_factory()
+    text = shipped_config(p)
+    if dialplan is not None:
+        p.dialplan = p.dir / "extensions.lua"
+        p.dialplan.write_text(dialplan)
+        text += f"dialplan.file = {lua_value(str(p.dialplan))}\n"
+    p.write_config(text + extra)
+    p.start()
+    callib.siplib.wait_answering(p)
+    callib.siplib.add_users(p, users, callib.PASSWORD)
+    return p
+
+
+def conf_list(p, room=None):
+    out = p.ok("confbridge list" + (f" {room}" if room else "") + " --json")
+    return json.loads(out)
+
+
+def members(p, room=ROOM):
+    rooms = [r for r in conf_list(p) if r["room"] == room]
+    return rooms[0]["participants"] if rooms else []
+
+
+def wait_members(p, n, room=ROOM, timeout=15):
+    callib.siplib.wait_for(lambda: len(members(p, room)) == n, timeout,
+                           f"{n} members in {room}", interval=0.2)
+
+
+def phones(tmp_path, p, baresips, codecs=None, exts=tuple(TONES), tones=TONES, **kw):
+    """A started baresip per extension of @exts, each with its tone of @tones as its
+    microphone (a silent one for a tone of 0), registered."""
+    out = {}
+    for ext in exts:
+        wav = tmp_path / f"tone-{ext}.wav"
+        f = tones[ext]
+        write_wav(wav, callib.tone(f, 60) if f else [0] * (60 * callib.RATE))
+        out[ext] = baresips(tmp_path, p, ext, wav, (codecs or {}).get(ext, "PCMU"), **kw)
+    callib.siplib.wait_for(lambda: len(callib.siplib.registrations(p)) == len(exts), 10,
+                           "the phones to register", interval=0.1)
+    return out
+
+
+def join_all(p, bs, room=ROOM):
+    for i, b in enumerate(bs.values()):
+        assert b.command("dial", room).get("ok", True)
+        wait_members(p, i + 1, room)
+    # The last joiner's "there are currently 2 other participants" is over.
+    time.sleep(5.0)
+
+
+def heard(b):
+    """What @b decoded so far (its newest dump), as (rate, samples)."""
+    recs = b.recordings("dec")
+    assert recs, f"{b.user}: no recording"
+    return read_wav(recs[-1])
+
+
+def hang_up_all(p, bs):
+    for b in bs.values():
+        b.command("hangup")
+    callib.wait_channels(p, 0)
+
+
+def assert_hears_others_not_itself(bs, seconds=3.0, tones=TONES):
+    for ext, b in bs.items():
+        rate, samples = heard(b)
+        tail = samples[-int(seconds * rate):]
+        own = tone_db(tail, tones[ext], rate)
+        for other, f in tones.items():
+            if other == ext or other not in bs:
+                continue
+            level = tone_db(tail, f, rate)
+            assert level > -40, f"{ext} does not hear {other} ({f} Hz): {level:.1f} dB"
+            assert own < level - 20, \
+                f"{ext} hears itself at {own:.1f} dB, {other} at {level:.1f} dB"
+
+
+def window(b, t_end, t0, t1):
+    """What @b heard between monotonic times @t0 and @t1, its dump ending at @t_end
+    (when it hung up): the decoder runs without a gap, so a sample's time is
+    counted back from the end."""
+    rate, samples = heard(b)
+    n = len(samples)
+    lo = max(0, n - int((t_end - t0) * rate))
+    hi = max(lo, n - int((t_end - t1) * rate))
+    return rate, samples[lo:hi]
