@@ -59,7 +59,7 @@ struct cb {
 	enum stage st;
 	struct player pl;
 	uv_timer_t timer;
-	char digits[PBX_CONF_PIN_MAX + 1];
+	char digits[PBX_CONF_PIN_MAX + 2]; /* one more than a PIN: too long never matches */
 	size_t nd;
 	unsigned tries;
 	bool recording;           /* the name: record_done still to come */
@@ -168,8 +168,12 @@ static void leave_room(struct cb *c)
 	conf_leave(m);
 	struct conf_room *r = conf_room_find(c->room);
 	if (r && !quiet && c->name[0]) {
-		if (conf_room_play(r, c->name, true) || conf_room_play(r, "conf-hasleft", false))
+		if (conf_room_play(r, c->name, true)) {
 			pbx_warning("%s: ConfBridge: the room cannot hear it leave", c->ch->name);
+			unlink(c->name);
+		} else if (conf_room_play(r, "conf-hasleft", false)) {
+			pbx_warning("%s: ConfBridge: the room cannot hear it leave", c->ch->name);
+		}
 	} else if (r && !quiet) {
 		conf_room_play(r, "confbridge-leave", false);
 	} else if (c->name[0]) {
@@ -319,12 +323,16 @@ static void pin_digit(struct cb *c, char digit)
 {
 	if (c->pl.busy)
 		player_stop(&c->pl); /* typing over the prompt */
-	if (digit == '#' || c->nd == PBX_CONF_PIN_MAX) {
+	if (digit == '#') {
 		pin_check(c);
 		return;
 	}
 	c->digits[c->nd++] = digit;
 	c->digits[c->nd] = '\0';
+	if (c->nd > PBX_CONF_PIN_MAX) {
+		pin_check(c); /* longer than any PIN: a wrong one */
+		return;
+	}
 	uv_timer_start(&c->timer, on_timer, PIN_WAIT_MS, 0);
 }
 

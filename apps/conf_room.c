@@ -431,16 +431,17 @@ void conf_room_lock(struct conf_room *r, bool locked)
 
 int conf_room_record(struct conf_room *r, const char *path)
 {
-	char name[APPS_PATH_MAX];
+	char name[APPS_PATH_MAX], file[sizeof r->rec_path];
 	int err;
 	if (!path || !*path) {
 		snprintf(name, sizeof name, "confbridge-%s-%%d.wav", r->name);
 		path = name;
 	}
-	if ((err = apps_recording_path(r->rec_path, sizeof r->rec_path, path, "confbridge")))
+	/* rec_path keeps naming the recording that runs until this one does. */
+	if ((err = apps_recording_path(file, sizeof file, path, "confbridge")) ||
+	    (err = pbx_mix_record(r->b->mix, file)))
 		return err;
-	if ((err = pbx_mix_record(r->b->mix, r->rec_path)))
-		return err;
+	memcpy(r->rec_path, file, sizeof file);
 	r->recording = true;
 	pbx_info("confbridge %s: recording to %s", r->name, r->rec_path);
 	return 0;

@@ -13,7 +13,8 @@ import math
 import time
 
 import callib
-from callib import goertzel, read_wav, rms, write_wav
+from test_hold_music import music_windows
+from callib import goertzel, read_wav, rms, tone_seconds, write_wav
 from pbxlib import lua_value
 from test_shipped_defaults import shipped_config
 
@@ -123,3 +124,19 @@ def window(b, t_end, t0, t1):
     lo = max(0, n - int((t_end - t0) * rate))
     hi = max(lo, n - int((t_end - t1) * rate))
     return rate, samples[lo:hi]
+
+
+def music_check(samples, rate, not_tones, what):
+    """Hold music: rarely silent, low notes (the chords, 87-200 Hz) and none of @not_tones.
+    The first chord of sounds/moh/default has only half of its energy below 500 Hz, so
+    the share asked for is lower than test_hold_music's."""
+    if rate != 8000:
+        samples, rate = samples[::rate // 8000], 8000
+    wins = music_windows(samples, rate)
+    assert wins, f"{what}: nothing heard"
+    loud = [w for w in wins if w[0] >= 200]
+    assert len(loud) >= 0.7 * len(wins), f"{what}: mostly silence: {wins[:30]}"
+    low = sum(w[1] for w in loud) / len(loud)
+    assert low >= 0.35, f"{what}: not the low chords (share {low:.2f}): {wins[:30]}"
+    for f in not_tones:
+        assert tone_seconds(samples, f, rate, share=0.2) == 0, f"{what}: {f} Hz is heard"

@@ -31,11 +31,10 @@ from pathlib import Path
 import pytest
 
 import callib
-import test_hold_music as hm
-from callib import goertzel, read_wav, tone_seconds
+from callib import goertzel, read_wav
 from conflib import (ROOM, TONES, assert_hears_others_not_itself, conf_list, hang_up_all, heard,
-                     join_all, level_db, members, phones, start_conf_pbx, tone_db,
-                     wait_members, window)
+                     join_all, level_db, members, music_check, phones, start_conf_pbx,
+                     tone_db, wait_members, window)
 
 SOUNDS = Path(__file__).resolve().parents[3] / "sounds"
 
@@ -125,22 +124,6 @@ def keys(b, digits, gap=0.4):
     for d in digits:
         assert b.command("sndcode", d).get("ok", True), f"{b.user}: sndcode {d}"
         time.sleep(gap)
-
-
-def music_check(samples, rate, not_tones, what):
-    """Hold music: rarely silent, low notes (the chords, 87-200 Hz) and none of @not_tones.
-    The first chord of sounds/moh/default has only half of its energy below 500 Hz, so
-    the share asked for is lower than test_hold_music's."""
-    if rate != 8000:
-        samples, rate = samples[::rate // 8000], 8000
-    wins = hm.music_windows(samples, rate)
-    assert wins, f"{what}: nothing heard"
-    loud = [w for w in wins if w[0] >= 200]
-    assert len(loud) >= 0.7 * len(wins), f"{what}: mostly silence: {wins[:30]}"
-    low = sum(w[1] for w in loud) / len(loud)
-    assert low >= 0.35, f"{what}: not the low chords (share {low:.2f}): {wins[:30]}"
-    for f in not_tones:
-        assert tone_seconds(samples, f, rate, share=0.2) == 0, f"{what}: {f} Hz is heard"
 
 
 def pbx_byes(b):
