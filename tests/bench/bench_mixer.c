@@ -672,14 +672,7 @@ static int scenario_run(const struct scenario *sc, double seconds)
 				goto out;
 			}
 		}
-	if (pipe(fds)) {
-		printf("FAILED: pipe: %s\n", strerror(errno));
-		failed = 1;
-		goto out;
-	}
-	fflush(stdout);
-	if ((pid = fork()) < 0) {
-		printf("FAILED: fork: %s\n", strerror(errno));
+	if (bench_fork_pipe(fds, &pid)) {
 		failed = 1;
 		goto out;
 	}

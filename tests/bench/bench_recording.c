@@ -445,14 +445,7 @@ int main(int argc, char **argv)
 		legs[i].seq = 1;
 		legs[i].ts = PAYLOAD;
 	}
-	if (pipe(fds)) {
-		printf("FAILED: pipe: %s\n", strerror(errno));
-		failed = 1;
-		goto out;
-	}
-	fflush(stdout);
-	if ((pid = fork()) < 0) {
-		printf("FAILED: fork: %s\n", strerror(errno));
+	if (bench_fork_pipe(fds, &pid)) {
 		failed = 1;
 		goto out;
 	}

@@ -59,6 +59,26 @@ static inline int bench_nofile(unsigned long need)
 	return 0;
 }
 
+/*
+ * A pipe and a child (the phones, which the caller pins and runs when
+ * *@p pid is 0): 0 in parent and child, or 1 after a FAILED line.
+ */
+static inline int bench_fork_pipe(int fds[2], pid_t *pid)
+{
+	if (pipe(fds)) {
+		printf("FAILED: pipe: %s\n", strerror(errno));
+		return 1;
+	}
+	fflush(stdout);
+	if ((*pid = fork()) < 0) {
+		printf("FAILED: fork: %s\n", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return 1;
+	}
+	return 0;
+}
+
 static inline double bench_now_s(void)
 {
 	struct timespec ts;

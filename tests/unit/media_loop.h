@@ -9,9 +9,12 @@
 #define MEDIA_LOOP_H
 
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include "../../pbx/media_priv.h"
 
 static inline uint64_t unit_now_ms(void)
 {
@@ -32,6 +35,32 @@ static inline void unit_pump_until(uv_loop_t *loop, uint64_t end_ms)
 static inline void unit_pump(uv_loop_t *loop, int ms)
 {
 	unit_pump_until(loop, unit_now_ms() + (uint64_t)ms);
+}
+
+/*
+ * Start the engine on @p loop with two workers, RTP ports @p port_min to
+ * @p port_max and a no-RTP timeout of @p timeout seconds (0: none), the
+ * config kept in *@p cfg. 0 or errno.
+ */
+static inline int unit_media_start(uv_loop_t *loop, struct pbx_media_cfg *cfg, int port_min,
+				   int port_max, int timeout)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->workers = 2;
+	cfg->port_min = port_min;
+	cfg->port_max = port_max;
+	cfg->timeout = timeout;
+	if (uv_loop_init(loop))
+		return -1;
+	return pbx__media_start_with(cfg, loop);
+}
+
+/* Stop the engine and close @p loop once its last handles are closed. */
+static inline int unit_media_stop(uv_loop_t *loop)
+{
+	pbx_media_stop();
+	uv_run(loop, UV_RUN_DEFAULT);
+	return uv_loop_close(loop);
 }
 
 #endif

@@ -65,14 +65,7 @@ static void pump(int ms)
 
 static int start_engine(int port_min, int port_max, int timeout)
 {
-	memset(&cfg, 0, sizeof cfg);
-	cfg.workers = 2;
-	cfg.port_min = port_min;
-	cfg.port_max = port_max;
-	cfg.timeout = timeout;
-	if (uv_loop_init(&loop))
-		return -1;
-	return pbx__media_start_with(&cfg, &loop);
+	return unit_media_start(&loop, &cfg, port_min, port_max, timeout);
 }
 
 /* A port range of our own below the ephemeral ports, apart from other test runs. */
@@ -92,9 +85,7 @@ static int teardown(void **state)
 	(void)state;
 	for (int i = 0; i < 500 && pbx__play_loading(); i++)
 		pump(2);
-	pbx_media_stop();
-	uv_run(&loop, UV_RUN_DEFAULT);
-	return uv_loop_close(&loop);
+	return unit_media_stop(&loop);
 }
 
 /* ---- phones ---------------------------------------------------------------------------------- */

@@ -34,21 +34,14 @@ static struct pbx_media_cfg cfg;
 static int setup(void **state)
 {
 	(void)state;
-	memset(&cfg, 0, sizeof cfg);
-	cfg.workers = 2;
-	cfg.port_min = 40000 + (int)(getpid() % 90) * 100;
-	cfg.port_max = cfg.port_min + 99;
-	if (uv_loop_init(&loop))
-		return -1;
-	return pbx__media_start_with(&cfg, &loop);
+	int base = 40000 + (int)(getpid() % 90) * 100;
+	return unit_media_start(&loop, &cfg, base, base + 99, 0);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	pbx_media_stop();
-	uv_run(&loop, UV_RUN_DEFAULT);
-	return uv_loop_close(&loop);
+	return unit_media_stop(&loop);
 }
 
 /* ---- what the mixer tells ------------------------------------------------------------------- */

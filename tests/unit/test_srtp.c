@@ -48,23 +48,14 @@ static int setup(void **state)
 {
 	(void)state;
 	int base = 20000 + (int)(getpid() % 90) * 100 + 60;
-	memset(&cfg, 0, sizeof cfg);
-	cfg.workers = 2;
-	cfg.port_min = base;
-	cfg.port_max = base + 39;
-	cfg.timeout = 0;
 	ndigits = 0;
-	if (uv_loop_init(&loop))
-		return -1;
-	return pbx__media_start_with(&cfg, &loop);
+	return unit_media_start(&loop, &cfg, base, base + 39, 0);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	pbx_media_stop();
-	uv_run(&loop, UV_RUN_DEFAULT);
-	return uv_loop_close(&loop);
+	return unit_media_stop(&loop);
 }
 
 /* ---- phones ---------------------------------------------------------------------------------- */
