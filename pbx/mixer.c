@@ -515,7 +515,9 @@ static void mixer_period(struct pbx__mixer *x, uint64_t now)
 		struct pbx_frame f;
 		mm->mixed = false;
 		wide |= mm->s->codec->rate >= 48000;
-		if (!member_frame(mm, rate, &f)) {
+		/* A phone that put the room on hold (we only receive: recvonly)
+		 * may play its own hold music: taken out of the buffer, not mixed. */
+		if (!member_frame(mm, rate, &f) || mm->s->dir == PBX_DIR_RECVONLY) {
 			detect(mm, 0);
 			continue;
 		}

@@ -219,6 +219,34 @@ static void test_mix_minus_self(void **state)
 	unit_pump(&loop, 30);
 }
 
+static void test_holding_member_is_not_mixed(void **state)
+{
+	(void)state;
+	struct room room = {0};
+	struct member m[2];
+	member_open(&m[0], "PCMU", 0, 440);
+	member_open(&m[1], "PCMU", 0, 1000);
+	struct pbx_mix *x = mixer(&room, 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pbx_mix_join(x, m[i].r, NULL), 0);
+	talk(m, 2, 800);
+	assert_true(tone_db(&m[0], 1000, 400) > -35);
+	/* 1000 Hz's phone holds (sendonly, so we are recvonly): its music stays out. */
+	struct pbx_rtp_params p = *pbx_rtp_get_params(m[1].r);
+	p.dir = PBX_DIR_RECVONLY;
+	assert_int_equal(pbx_rtp_set_params(m[1].r, &p), 0);
+	talk(m, 2, 800);
+	assert_true(tone_db(&m[0], 1000, 400) < -60);
+	p.dir = PBX_DIR_SENDRECV;
+	assert_int_equal(pbx_rtp_set_params(m[1].r, &p), 0);
+	talk(m, 2, 800);
+	assert_true(tone_db(&m[0], 1000, 400) > -35);
+	pbx_mix_free(x);
+	for (int i = 0; i < 2; i++)
+		member_close(&m[i]);
+	unit_pump(&loop, 30);
+}
+
 static void test_loudest_talkers(void **state)
 {
 	(void)state;
@@ -383,6 +411,7 @@ static void test_bad_calls(void **state)
 
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_mix_minus_self, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_holding_member_is_not_mixed, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_loudest_talkers, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_listeners_share_the_mix, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_record_twice_and_play, setup, teardown),
