@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "pbx/cli.h"
+#include "pbx/devstate.h"
 #include "pbx/log.h"
 #include "pbx/module.h"
 
@@ -161,6 +162,46 @@ static int show(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	return 0;
 }
 
+/* Every hint of every context, with its devices' state now. */
+static int show_hints(struct pbx_cli *cli, const struct pbx_cli_args *a)
+{
+	const struct dp_state *st = dp_current();
+	bool json = pbx_cli_flag(a, "--json");
+	unsigned n = 0;
+	if (!st)
+		return pbx_cli_error(cli, "core show hints: no dialplan is loaded");
+	if (json)
+		pbx_buf_puts(&cli->out, "[");
+	else
+		pbx_cli_printf(cli, "%-24s %-32s %s\n", "Extension", "Device", "State");
+	for (size_t i = 0; i < st->n; i++) {
+		const struct dp_context *c = &st->ctx[i];
+		for (size_t k = 0; k < c->nhints; k++, n++) {
+			const char *state =
+				pbx_devstate_name(pbx_devstate_of_list(c->hints[k].device));
+			if (json) {
+				struct pbx_buf *o = &cli->out;
+				pbx_buf_puts(o, n ? ",\n {\"exten\":" : "{\"exten\":");
+				pbx_buf_json_str(o, c->hints[k].exten);
+				pbx_buf_puts(o, ",\"context\":");
+				pbx_buf_json_str(o, c->name);
+				pbx_buf_puts(o, ",\"device\":");
+				pbx_buf_json_str(o, c->hints[k].device);
+				pbx_buf_printf(o, ",\"state\":\"%s\"}", state);
+				continue;
+			}
+			char where[160];
+			snprintf(where, sizeof where, "%s@%s", c->hints[k].exten, c->name);
+			pbx_cli_printf(cli, "%-24s %-32s %s\n", where, c->hints[k].device, state);
+		}
+	}
+	if (json)
+		pbx_buf_puts(&cli->out, "]\n");
+	else
+		pbx_cli_printf(cli, "%u hint%s\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
 static void complete_context(const char *prefix, struct pbx_buf *out)
 {
 	const struct dp_state *st = dp_current();
@@ -181,6 +222,11 @@ static const struct pbx_cli_cmd cmds[] = {
 	 "With CONTEXT, that context and every context it includes. Each extension shows "
 	 "where its function is defined.",
 	 show},
+	{"core show hints [--json]", "the dialplan's hints: extension, device and its state now",
+	 "A device's state comes from its calls (RINGING, INUSE, ONHOLD) and its registrations "
+	 "(NOT_INUSE when registered and idle, UNAVAILABLE when not registered). A hint of "
+	 "several devices (SIP/1001&SIP/1002) is in use when any is.",
+	 show_hints},
 };
 
 static int load(void)

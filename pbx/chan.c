@@ -16,6 +16,7 @@
 #include "core_priv.h"
 #include "pbx/bridge.h"
 #include "pbx/chan.h"
+#include "pbx/devstate.h"
 #include "pbx/core.h"
 #include "pbx/log.h"
 #include "pbx/media.h"
@@ -154,6 +155,7 @@ void pbx_chan_set_state(struct pbx_chan *ch, enum pbx_chan_state st)
 	ch->state = st;
 	if (st == PBX_CHAN_UP && !ch->answered)
 		ch->answered = time(NULL);
+	pbx_devstate_chan_changed(ch);
 	pbx_chan_ref(ch);
 	const struct pbx_chan_events *ev = evs_for(ch, &arg);
 	if (ev && ev->state)
@@ -169,6 +171,7 @@ static void gone(struct pbx_chan *ch, int cause)
 	char num[16];
 	ch->state = PBX_CHAN_HUNGUP;
 	live--;
+	pbx_devstate_chan_changed(ch);
 	ch->hangup_cause = cause;
 	snprintf(num, sizeof num, "%d", cause);
 	pbx_chan_var_set(ch, "HANGUPCAUSE", num);
@@ -247,6 +250,11 @@ void pbx_chan_remote_dtmf_signalled(struct pbx_chan *ch, char digit)
 
 void pbx_chan_remote_media_dir(struct pbx_chan *ch, enum pbx_media_dir dir)
 {
+	bool holds = dir == PBX_DIR_SENDONLY || dir == PBX_DIR_INACTIVE;
+	if (holds != ch->held && ch->state != PBX_CHAN_HUNGUP) {
+		ch->held = holds;
+		pbx_devstate_chan_changed(ch);
+	}
 	struct pbx_chan *peer = pbx_bridge_peer(ch);
 	if (!peer || peer->state == PBX_CHAN_HUNGUP)
 		return;

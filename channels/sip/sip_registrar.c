@@ -15,6 +15,7 @@
 
 #include "pbx/config.h"
 #include "pbx/core.h"
+#include "pbx/devstate.h"
 #include "pbx/directory.h"
 #include "pbx/log.h"
 #include "sip_build.h"
@@ -187,6 +188,14 @@ static void queue_op(struct sip_registrar *r, const struct sip_binding *b, bool 
 
 /* ---- bindings --------------------------------------------------------------------- */
 
+/* The core's device state counts a user's contacts: none is UNAVAILABLE. */
+static void contacts_changed(const struct sip_aor *a)
+{
+	char dev[48];
+	snprintf(dev, sizeof dev, "SIP/%s", a->ext);
+	pbx_devstate_contacts(dev, a->n);
+}
+
 static void binding_free(struct sip_registrar *r, struct sip_binding *b, bool persist)
 {
 	struct sip_aor *a = b->aor;
@@ -197,6 +206,7 @@ static void binding_free(struct sip_registrar *r, struct sip_binding *b, bool pe
 		}
 	a->n--;
 	r->nbindings--;
+	contacts_changed(a);
 	if (persist)
 		queue_op(r, b, true);
 	sip_timer_cancel(&r->s->timers, &b->expiry);
@@ -310,6 +320,7 @@ static struct sip_binding *binding_add(struct sip_registrar *r, struct sip_aor *
 	*pp = b;
 	a->n++;
 	r->nbindings++;
+	contacts_changed(a);
 	return b;
 }
 

@@ -23,6 +23,7 @@
 
 struct pbx_chan;
 struct pbx_rtp;
+struct pbx_dev;
 
 enum pbx_chan_state {
 	PBX_CHAN_DOWN,     /* created, nothing sent or received yet */
@@ -152,6 +153,9 @@ struct pbx_chan {
 	struct pbx_moh *moh;       /* hold music playing to it, or NULL (chan_media.c) */
 	struct pbx_xfer *xfer;     /* the blind transfer it is the transferee of (transfer.c) */
 	bool dtmf_held;            /* its owner or app passes its DTMF on, see pbx_chan_dtmf_hold */
+	bool held;                 /* its phone holds the call (sendonly or inactive) */
+	struct pbx_dev *dev;       /* the device it counts for (devstate.c), or NULL */
+	uint8_t dev_as;            /* ... and how */
 	struct pbx_var *vars;
 	time_t created, answered;
 	int hangup_cause; /* once hung up; before, a cause proposed by an app */

@@ -1,0 +1,52 @@
+/**
+ * @file devstate.h  Device states: what each phone is doing, for BLF lamps and presence
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A device is what a channel technology names, "SIP/1001": a user's
+ * phones together. Its state comes from two sources, as Asterisk's
+ * devstate does:
+ *
+ *  - its channels (the core counts them as their state changes): a call
+ *    the PBX places to it and that rings makes it RINGING, a call up (or
+ *    one it is placing) INUSE, a call its phone holds ONHOLD;
+ *  - its registrations (the driver says how many contacts it has): with
+ *    none and no channel it is UNAVAILABLE, with one NOT_INUSE.
+ *
+ * Watchers hear every change. Signalling thread only.
+ */
+#ifndef PBX_DEVSTATE_H
+#define PBX_DEVSTATE_H
+
+#include <stdbool.h>
+
+struct pbx_chan;
+
+enum pbx_devstate {
+	PBX_DEV_UNAVAILABLE, /* no registration, no call */
+	PBX_DEV_NOT_INUSE,   /* registered, idle */
+	PBX_DEV_INUSE,       /* a call up or being placed */
+	PBX_DEV_RINGING,     /* a call to it rings */
+	PBX_DEV_ONHOLD,      /* its only calls are held by its phone */
+};
+
+/** Asterisk's names: "NOT_INUSE", "INUSE", "RINGING", "ONHOLD", "UNAVAILABLE". */
+const char *pbx_devstate_name(enum pbx_devstate st);
+/** The state of @p device ("SIP/1001") now. */
+enum pbx_devstate pbx_devstate_get(const char *device);
+/**
+ * The state of a hint's devices "SIP/1001&SIP/1002" together, as Asterisk
+ * combines them: in use if any is, else ringing, on hold, idle, and
+ * unavailable only when all are.
+ */
+enum pbx_devstate pbx_devstate_of_list(const char *devices);
+/** Driver side: @p device has @p n registered contacts now. */
+void pbx_devstate_contacts(const char *device, unsigned n);
+/** The channel core: @p ch changed (state, hold, hangup); its device is counted again. */
+void pbx_devstate_chan_changed(struct pbx_chan *ch);
+
+typedef void pbx_devstate_watch_h(const char *device, enum pbx_devstate st, void *arg);
+/** Hear every change of every device. 0 or ENOMEM. */
+int pbx_devstate_watch(pbx_devstate_watch_h *fn, void *arg);
+void pbx_devstate_unwatch(pbx_devstate_watch_h *fn, void *arg);
+
+#endif
