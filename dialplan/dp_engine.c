@@ -518,6 +518,41 @@ bool dp_exists(const char *context, const char *exten)
 	return eng.cur && dp_state_find(eng.cur, context, exten, false);
 }
 
+/* The hint of @p exten in context @p ci or, depth first, what it includes (loops cut). */
+static const char *hint_in(const struct dp_state *st, size_t ci, const char *exten, int depth)
+{
+	const struct dp_context *c = &st->ctx[ci];
+	if (depth > 16)
+		return NULL;
+	for (size_t i = 0; i < c->nhints; i++)
+		if (!strcmp(c->hints[i].exten, exten))
+			return c->hints[i].device;
+	for (size_t i = 0; i < c->nincl; i++) {
+		const char *d = c->incl_idx[i] >= 0
+					? hint_in(st, (size_t)c->incl_idx[i], exten, depth + 1)
+					: NULL;
+		if (d)
+			return d;
+	}
+	return NULL;
+}
+
+static const char *dp_hint(const char *context, const char *exten)
+{
+	const struct dp_context *c = eng.cur ? dp_state_context(eng.cur, context) : NULL;
+	return c ? hint_in(eng.cur, (size_t)(c - eng.cur->ctx), exten, 0) : NULL;
+}
+
+static void dp_each_hint(void (*fn)(const char *context, const char *exten, const char *device,
+				    void *arg),
+			 void *arg)
+{
+	for (size_t i = 0; eng.cur && i < eng.cur->n; i++)
+		for (size_t k = 0; k < eng.cur->ctx[i].nhints; k++)
+			fn(eng.cur->ctx[i].name, eng.cur->ctx[i].hints[k].exten,
+			   eng.cur->ctx[i].hints[k].device, arg);
+}
+
 int dp_engine_open(uv_loop_t *loop, const char *file, struct pbx_buf *err)
 {
 	int e;
@@ -556,6 +591,8 @@ void dp_engine_close(void)
 static const struct pbx_dialplan_ops ops = {
 	.start = dp_call_start,
 	.exists = dp_exists,
+	.hint = dp_hint,
+	.each_hint = dp_each_hint,
 };
 
 static int load(void)

@@ -550,6 +550,19 @@ bool pbx_dialplan_exists(const char *context, const char *exten)
 	return dialplan && dialplan->exists && dialplan->exists(context, exten);
 }
 
+const char *pbx_dialplan_hint(const char *context, const char *exten)
+{
+	return dialplan && dialplan->hint ? dialplan->hint(context, exten) : NULL;
+}
+
+void pbx_dialplan_each_hint(void (*fn)(const char *context, const char *exten, const char *device,
+				       void *arg),
+			    void *arg)
+{
+	if (dialplan && dialplan->each_hint)
+		dialplan->each_hint(fn, arg);
+}
+
 static int hangup_one(struct pbx_chan *ch, void *arg)
 {
 	pbx_chan_hangup(ch, *(int *)arg);

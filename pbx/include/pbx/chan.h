@@ -316,9 +316,25 @@ struct pbx_dialplan_ops {
 	int (*start)(struct pbx_chan *ch);
 	/** Is there an extension @p exten in @p context (for `channel originate`)? */
 	bool (*exists)(const char *context, const char *exten);
+	/** The devices the hint of @p exten in @p context (or what it includes) names, or NULL. */
+	const char *(*hint)(const char *context, const char *exten);
+	/** Every hint of every context. */
+	void (*each_hint)(void (*fn)(const char *context, const char *exten, const char *device,
+				     void *arg),
+			  void *arg);
 };
 /** Is there an extension @p exten in @p context of the loaded dialplan? */
 bool pbx_dialplan_exists(const char *context, const char *exten);
+/**
+ * The devices ("SIP/1001&SIP/1002") of the hint of @p exten as seen from
+ * @p context (its includes too), or NULL. Valid until the next `dialplan
+ * reload`: copy it to keep it.
+ */
+const char *pbx_dialplan_hint(const char *context, const char *exten);
+/** Call @p fn for every hint of the loaded dialplan. */
+void pbx_dialplan_each_hint(void (*fn)(const char *context, const char *exten, const char *device,
+				       void *arg),
+			    void *arg);
 int pbx_dialplan_register(const struct pbx_dialplan_ops *ops);
 void pbx_dialplan_unregister(const struct pbx_dialplan_ops *ops);
 /** Start the dialplan at @p context, @p exten for an existing channel (originate). */

@@ -54,8 +54,10 @@ def subscriptions(p):
 class Subscriber:
     """One subscription dialog from a raw SIP client."""
 
-    def __init__(self, c, user, mailbox=None, domain="test.local", event="message-summary"):
+    def __init__(self, c, user, mailbox=None, domain="test.local", event="message-summary",
+                 accept="application/simple-message-summary"):
         self.c = c
+        self.accept = accept
         self.user = user
         self.domain = domain
         self.event = event
@@ -68,7 +70,7 @@ class Subscriber:
 
     def send(self, expires=None, auth=None, headers=(), to_tag=None):
         self.cseq += 1
-        hs = [f"Event: {self.event}", "Accept: application/simple-message-summary"]
+        hs = [f"Event: {self.event}", f"Accept: {self.accept}"]
         hs += list(headers)
         if auth:
             hs.append(f"Authorization: {auth}")

@@ -1,0 +1,188 @@
+/**
+ * @file sip_blf.c  The `dialog` event package (RFC 4235): busy lamps from device states
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A phone's BLF key subscribes to an extension (Event: dialog); the
+ * dialplan's hint for it, as the subscriber's context sees it, names the
+ * devices whose state the lamp shows (pbx/devstate.h). Every NOTIFY holds
+ * the full state: no dialog (idle, or not registered), an early dialog
+ * (it rings: the lamp blinks) or a confirmed one (in use, or on hold).
+ * The core's device watcher NOTIFYs the subscriptions of every hint that
+ * names the device that changed; while a NOTIFY is out, further changes
+ * wait for it and go as one (the framework's rate limit).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pbx/chan.h"
+#include "pbx/core.h"
+#include "pbx/devstate.h"
+#include "pbx/directory.h"
+#include "pbx/log.h"
+#include "pbx/module.h"
+#include "sip_stack.h"
+#include "sip_subscription.h"
+
+#define BLF_EVENT "dialog"
+#define BLF_TYPE  "application/dialog-info+xml"
+
+/* The hint of @p exten for @p user's context; NULL when none (or no such user). */
+static const char *hint_for(const char *user, const char *exten)
+{
+	struct pbx_user u;
+	if (pbx_user_find(pbx_dir(), user, &u))
+		return NULL;
+	return pbx_dialplan_hint(u.context[0] ? u.context : "default", exten);
+}
+
+/* A user watches what its context's hints show, and nothing else. */
+static uint16_t blf_authorize(const char *user, const char *resource, const char **reason)
+{
+	if (!resource[0]) {
+		*reason = "No extension in the Request-URI";
+		return 404;
+	}
+	if (!hint_for(user, resource)) {
+		*reason = "No hint for that extension in your context";
+		return 404;
+	}
+	return 0;
+}
+
+/* @p s into @p b with XML's five characters escaped. */
+static void xml_text(struct pbx_buf *b, const char *s)
+{
+	for (; *s; s++)
+		switch (*s) {
+		case '&': pbx_buf_puts(b, "&amp;"); break;
+		case '<': pbx_buf_puts(b, "&lt;"); break;
+		case '>': pbx_buf_puts(b, "&gt;"); break;
+		case '"': pbx_buf_puts(b, "&quot;"); break;
+		case '\'': pbx_buf_puts(b, "&apos;"); break;
+		default: pbx_buf_printf(b, "%c", *s);
+		}
+}
+
+static int blf_body(struct sip_stack *s, const struct sip_sub *sub, struct pbx_buf *b)
+{
+	const char *devices = hint_for(sub->user, sub->resource);
+	enum pbx_devstate st = devices ? pbx_devstate_of_list(devices) : PBX_DEV_UNAVAILABLE;
+	pbx_buf_printf(b,
+		       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
+		       "<dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" version=\"%u\" "
+		       "state=\"full\" entity=\"sip:",
+		       sub->notifies);
+	xml_text(b, sub->resource);
+	pbx_buf_puts(b, "@");
+	xml_text(b, s->cfg->domain);
+	pbx_buf_puts(b, "\">\r\n");
+	const char *state = st == PBX_DEV_RINGING                         ? "early"
+			    : st == PBX_DEV_INUSE || st == PBX_DEV_ONHOLD ? "confirmed"
+									  : NULL;
+	if (state) {
+		pbx_buf_puts(b, "<dialog id=\"");
+		xml_text(b, sub->resource);
+		pbx_buf_printf(b, "\"%s>\r\n<state>%s</state>\r\n",
+			       st == PBX_DEV_RINGING ? " direction=\"recipient\"" : "", state);
+		if (st == PBX_DEV_ONHOLD) /* RFC 4235's way of saying the media is held */
+			pbx_buf_puts(b, "<local><target uri=\"\"><param pname=\"+sip.rendering\" "
+					"pvalue=\"no\"/></target></local>\r\n");
+		pbx_buf_puts(b, "</dialog>\r\n");
+	}
+	pbx_buf_puts(b, "</dialog-info>\r\n");
+	return b->data ? 0 : ENOMEM;
+}
+
+static const struct sip_event_pkg blf_pkg = {
+	.name = BLF_EVENT,
+	.type = BLF_TYPE,
+	.authorize = blf_authorize,
+	.body = blf_body,
+};
+
+struct changed {
+	struct sip_stack *s;
+	const char *device;
+};
+
+/* Does the hint's "SIP/1001&SIP/1002" name @p device? */
+static bool names(const char *devices, const char *device)
+{
+	size_t n = strlen(device);
+	for (const char *p = devices; *p;) {
+		size_t k = strcspn(p, "&");
+		if (k == n && !strncmp(p, device, n))
+			return true;
+		p += k + (p[k] == '&');
+	}
+	return false;
+}
+
+static void notify_hint(const char *context, const char *exten, const char *devices, void *arg)
+{
+	struct changed *c = arg;
+	(void)context;
+	if (names(devices, c->device))
+		sip_subs_notify(c->s->subs, &blf_pkg, exten);
+}
+
+static void device_changed(const char *device, enum pbx_devstate st, void *arg)
+{
+	struct sip_stack *s = sip_stack_get();
+	struct changed c = {s, device};
+	(void)st;
+	(void)arg;
+	if (!s || !s->subs)
+		return;
+	pbx_dialplan_each_hint(notify_hint, &c);
+	sip_stack_timers_kick(s);
+}
+
+/* After a start: the saved subscriptions get the state as it is now. */
+static int tell_sub(const struct sip_sub *sub, void *arg)
+{
+	struct sip_stack *s = arg;
+	if (sub->pkg == &blf_pkg)
+		sip_subs_notify(s->subs, &blf_pkg, sub->resource);
+	return 0;
+}
+
+static struct sip_timer start_timer;
+
+static void start_fire(struct sip_timer *t, void *arg)
+{
+	(void)t;
+	struct sip_stack *s = arg;
+	sip_subs_each(s->subs, tell_sub, s);
+}
+
+static int load(void)
+{
+	struct sip_stack *s = sip_stack_get();
+	int err;
+	if (!s)
+		return ENOENT;
+	if ((err = sip_event_register(s->subs, &blf_pkg)))
+		return err;
+	if ((err = pbx_devstate_watch(device_changed, NULL))) {
+		sip_event_unregister(s->subs, &blf_pkg);
+		return err;
+	}
+	(void)sip_timer_start(&s->timers, &start_timer, 0, start_fire, s);
+	sip_stack_timers_kick(s);
+	return 0;
+}
+
+static void unload(void)
+{
+	struct sip_stack *s = sip_stack_get();
+	if (!s)
+		return;
+	sip_timer_cancel(&s->timers, &start_timer);
+	pbx_devstate_unwatch(device_changed, NULL);
+	sip_event_unregister(s->subs, &blf_pkg);
+}
+
+/* After the stack (10), its commands (11), chan_sip (12) and MWI (13). */
+PBX_MODULE(sip_blf_module) = {"sip_blf", 14, load, unload};
