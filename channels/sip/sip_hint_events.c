@@ -1,15 +1,21 @@
 /**
- * @file sip_blf.c  The `dialog` event package (RFC 4235): busy lamps from device states
+ * @file sip_hint_events.c  Event packages of hinted extensions: dialog (BLF, RFC 4235), presence (PIDF)
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * A phone's BLF key subscribes to an extension (Event: dialog); the
- * dialplan's hint for it, as the subscriber's context sees it, names the
- * devices whose state the lamp shows (pbx/devstate.h). Every NOTIFY holds
- * the full state: no dialog (idle, or not registered), an early dialog
- * (it rings: the lamp blinks) or a confirmed one (in use, or on hold).
+ * A phone's BLF key subscribes to an extension (Event: dialog), a buddy
+ * list to a user (Event: presence); the dialplan's hint for it, as the
+ * subscriber's context sees it, names the devices whose state is shown
+ * (pbx/devstate.h). Every NOTIFY holds the full state:
+ *
+ *  - dialog: no dialog (idle, or not registered), an early dialog (it
+ *    rings: the lamp blinks) or a confirmed one (in use, or on hold);
+ *  - presence (RFC 3863 PIDF): basic open while registered, closed when
+ *    not, and a note saying what the phone does.
+ *
  * The core's device watcher NOTIFYs the subscriptions of every hint that
  * names the device that changed; while a NOTIFY is out, further changes
- * wait for it and go as one (the framework's rate limit).
+ * wait for it and go as one (the framework's rate limit). What phones
+ * PUBLISH of themselves (RFC 3903) is not taken yet.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -101,6 +107,36 @@ static const struct sip_event_pkg blf_pkg = {
 	.body = blf_body,
 };
 
+static int presence_body(struct sip_stack *s, const struct sip_sub *sub, struct pbx_buf *b)
+{
+	static const char *const notes[] = {
+		[PBX_DEV_UNAVAILABLE] = "Offline", [PBX_DEV_NOT_INUSE] = "Available",
+		[PBX_DEV_INUSE] = "On the phone",  [PBX_DEV_RINGING] = "Ringing",
+		[PBX_DEV_ONHOLD] = "On hold",
+	};
+	const char *devices = hint_for(sub->user, sub->resource);
+	enum pbx_devstate st = devices ? pbx_devstate_of_list(devices) : PBX_DEV_UNAVAILABLE;
+	pbx_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
+			"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"sip:");
+	xml_text(b, sub->resource);
+	pbx_buf_puts(b, "@");
+	xml_text(b, s->cfg->domain);
+	pbx_buf_puts(b, "\">\r\n<tuple id=\"pbx-");
+	xml_text(b, sub->resource);
+	pbx_buf_printf(b,
+		       "\">\r\n<status><basic>%s</basic></status>\r\n<note>%s</note>\r\n"
+		       "</tuple>\r\n</presence>\r\n",
+		       st == PBX_DEV_UNAVAILABLE ? "closed" : "open", notes[st]);
+	return b->data ? 0 : ENOMEM;
+}
+
+static const struct sip_event_pkg presence_pkg = {
+	.name = "presence",
+	.type = "application/pidf+xml",
+	.authorize = blf_authorize,
+	.body = presence_body,
+};
+
 struct changed {
 	struct sip_stack *s;
 	const char *device;
@@ -123,8 +159,10 @@ static void notify_hint(const char *context, const char *exten, const char *devi
 {
 	struct changed *c = arg;
 	(void)context;
-	if (names(devices, c->device))
+	if (names(devices, c->device)) {
 		sip_subs_notify(c->s->subs, &blf_pkg, exten);
+		sip_subs_notify(c->s->subs, &presence_pkg, exten);
+	}
 }
 
 static void device_changed(const char *device, enum pbx_devstate st, void *arg)
@@ -143,8 +181,8 @@ static void device_changed(const char *device, enum pbx_devstate st, void *arg)
 static int tell_sub(const struct sip_sub *sub, void *arg)
 {
 	struct sip_stack *s = arg;
-	if (sub->pkg == &blf_pkg)
-		sip_subs_notify(s->subs, &blf_pkg, sub->resource);
+	if (sub->pkg == &blf_pkg || sub->pkg == &presence_pkg)
+		sip_subs_notify(s->subs, sub->pkg, sub->resource);
 	return 0;
 }
 
@@ -165,7 +203,9 @@ static int load(void)
 		return ENOENT;
 	if ((err = sip_event_register(s->subs, &blf_pkg)))
 		return err;
-	if ((err = pbx_devstate_watch(device_changed, NULL))) {
+	if ((err = sip_event_register(s->subs, &presence_pkg)) ||
+	    (err = pbx_devstate_watch(device_changed, NULL))) {
+		sip_event_unregister(s->subs, &presence_pkg);
 		sip_event_unregister(s->subs, &blf_pkg);
 		return err;
 	}
@@ -181,8 +221,9 @@ static void unload(void)
 		return;
 	sip_timer_cancel(&s->timers, &start_timer);
 	pbx_devstate_unwatch(device_changed, NULL);
+	sip_event_unregister(s->subs, &presence_pkg);
 	sip_event_unregister(s->subs, &blf_pkg);
 }
 
 /* After the stack (10), its commands (11), chan_sip (12) and MWI (13). */
-PBX_MODULE(sip_blf_module) = {"sip_blf", 14, load, unload};
+PBX_MODULE(sip_hint_events_module) = {"sip_hint_events", 14, load, unload};
