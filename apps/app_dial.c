@@ -500,7 +500,8 @@ static void leg_replaced(struct pbx_chan *ch, struct pbx_chan *by, void *arg)
 	if (leg->ch != ch || d->ended || d->winner || by->state != PBX_CHAN_UP)
 		return;
 	leg->ch = pbx_chan_ref(by);
-	pbx_chan_set_owner(by, &leg_events, leg);
+	/* Taken: a channel that ran a dialplan (Pickup) is released by it. */
+	pbx_chan_take(&by, 1, &leg_events, leg);
 	if (d->early == ch)
 		d->early = NULL;
 	pbx_chan_set_owner(ch, NULL, NULL);
