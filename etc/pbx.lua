@@ -66,6 +66,14 @@ voicemail = {
   -- },
 }
 
+-- Instant messages (SIP MESSAGE) kept for users who are offline, until they
+-- register again. `message show queue` lists them. (Routing MESSAGE through
+-- the PBX is not built yet; this is the queue it will use.)
+messaging = {
+  store_days = 7,               -- then an undelivered message expires; 0 = keep until delivered
+  max_stored = 100,             -- per user; more are refused
+}
+
 -- In-call feature codes, for calls placed by app.dial with option t (the
 -- callee may transfer) or T (the caller may). Codes are 1 to 8 keys of
 -- 0-9 * #; keys that begin a code are held back until it is complete (then

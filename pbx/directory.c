@@ -158,6 +158,19 @@ static const char *const migrations[] = {
 	" max_members INTEGER NOT NULL DEFAULT 0 CHECK(max_members BETWEEN 0 AND 10000),"
 	" record INTEGER NOT NULL DEFAULT 0 CHECK(record IN (0,1)),"
 	" moh TEXT NOT NULL DEFAULT '');",
+	/* 7: instant messages kept for a user who is offline (pbx/msg_store.c), oldest
+	 * first by id. No foreign key to users: `message purge` removes them with the
+	 * user's own command, and a user deleted and added again finds nothing lost. */
+	"CREATE TABLE messages("
+	" id INTEGER PRIMARY KEY,"
+	" target TEXT NOT NULL,"
+	" sender TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" content_type TEXT NOT NULL,"
+	" body BLOB NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_try INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX messages_target ON messages(target, id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 

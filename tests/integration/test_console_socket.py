@@ -228,8 +228,8 @@ def test_completion_protocol(pbx):
     pbx.ok("user add 1002")
     pbx.ok("user add 2001")
     with pbx.console() as c:
-        assert c.complete("") == ["help", "core", "user", "channel", "confbridge", "voicemail",
-                                  "sip", "dialplan"]
+        assert c.complete("") == ["help", "core", "user", "channel", "confbridge", "message",
+                                  "voicemail", "sip", "dialplan"]
         assert c.complete("user sh") == ["show"]
         assert c.complete("core s") == ["show", "set", "stop"]
         assert c.complete("core show ") == ["version", "uptime", "settings", "bridges", "channels",

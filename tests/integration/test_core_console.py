@@ -26,6 +26,8 @@ ALL_USAGES = [
     "voicemail delete EXT N",
     "voicemail move EXT N FOLDER",
     "voicemail show queue [--json]",
+    "message show queue [EXT] [--json]",
+    "message purge EXT",
     "sip show subscriptions [--json]",
     "help [COMMAND...]",
 ]

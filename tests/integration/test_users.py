@@ -393,7 +393,7 @@ def test_database_holds_ha1_never_the_password(pbx):
         rows = db.execute("SELECT * FROM users").fetchall()
         cols = [d[0] for d in db.execute("SELECT * FROM users").description]
         u = dict(zip(cols, rows[0]))
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 7
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert "password" not in " ".join(cols)
     for row in rows:

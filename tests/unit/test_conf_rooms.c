@@ -265,9 +265,11 @@ static void test_migration_from_version_5(void **state)
 	pbx__core_set_dir(NULL);
 	pbx_dir_close(*state);
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
-	assert_int_equal(
-		sqlite3_exec(db, "DROP TABLE conf_rooms; PRAGMA user_version=5", NULL, NULL, NULL),
-		SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP TABLE messages; DROP TABLE conf_rooms; "
+				      "PRAGMA user_version=5",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
 	sqlite3_close(db);
 	struct pbx_dir *d;
 	assert_int_equal(pbx_dir_open(&d, dbpath), 0);
