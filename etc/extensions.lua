@@ -104,6 +104,8 @@ extensions = {
     -- Your mailbox: messages, greetings and PIN (the PIN is `user set EXT pin`).
     -- Press * at the PIN prompt to open another mailbox instead.
     ["*97"] = function() app.voicemailmain() end,
+    -- Answer a call ringing at another extension: dial ** and its number.
+    ["_**X."] = function(context, exten) app.pickup(exten:sub(3)) end,
     -- Conference rooms 8000-8999: dial the same number to meet. A room of
     -- the directory (`confbridge room add 8100 --pin 1234`) asks for its PIN.
     ["_8XXX"] = function(context, exten) app.confbridge(exten) end,
