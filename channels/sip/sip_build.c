@@ -202,8 +202,9 @@ int sip_build_request(struct pbx_buf *out, const struct sip_req_spec *s)
 		pbx_buf_puts(out, s->extra);
 	if (s->body && s->body_type)
 		pbx_buf_printf(out, "Content-Type: %s\r\n", s->body_type);
-	pbx_buf_printf(out, "Content-Length: %zu\r\n\r\n", s->body ? strlen(s->body) : 0);
-	if (s->body)
-		pbx_buf_puts(out, s->body);
+	size_t blen = !s->body ? 0 : s->body_len ? s->body_len : strlen(s->body);
+	pbx_buf_printf(out, "Content-Length: %zu\r\n\r\n", blen);
+	if (blen)
+		pbx_buf_append(out, s->body, blen);
 	return out->data ? 0 : ENOMEM;
 }

@@ -46,6 +46,7 @@ struct sip_req_spec {
 	const char *extra; /* header lines with CRLF, or NULL */
 	const char *body_type;
 	const char *body;
+	size_t body_len; /* 0: strlen(body); else the body's bytes (MESSAGE bodies may hold NULs) */
 };
 
 int sip_build_request(struct pbx_buf *out, const struct sip_req_spec *spec);

@@ -212,7 +212,7 @@ static int load(void)
 		sip_event_unregister(s->subs, &mwi_pkg);
 		return err;
 	}
-	sip_registrar_set_watch(s->reg, mwi_registered);
+	sip_registrar_watch(s->reg, mwi_registered);
 	(void)sip_timer_start(&s->timers, &start_timer, 0, start_fire, s);
 	sip_stack_timers_kick(s);
 	return 0;
@@ -224,7 +224,7 @@ static void unload(void)
 	if (!s)
 		return;
 	sip_timer_cancel(&s->timers, &start_timer);
-	sip_registrar_set_watch(s->reg, NULL);
+	sip_registrar_unwatch(s->reg, mwi_registered);
 	pbx_vm_unwatch(mwi_changed);
 	sip_event_unregister(s->subs, &mwi_pkg);
 }

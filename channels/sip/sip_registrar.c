@@ -39,12 +39,24 @@ struct sip_registrar {
 	struct pending_op *ops;
 	size_t nops, capops;
 	struct sip_timer flush;
-	sip_binding_h *watch;
+	sip_binding_h *watch[SIP_REGISTRAR_WATCHERS];
 };
 
-void sip_registrar_set_watch(struct sip_registrar *r, sip_binding_h *fn)
+int sip_registrar_watch(struct sip_registrar *r, sip_binding_h *fn)
 {
-	r->watch = fn;
+	for (int i = 0; i < SIP_REGISTRAR_WATCHERS; i++)
+		if (!r->watch[i]) {
+			r->watch[i] = fn;
+			return 0;
+		}
+	return ENOSPC;
+}
+
+void sip_registrar_unwatch(struct sip_registrar *r, sip_binding_h *fn)
+{
+	for (int i = 0; i < SIP_REGISTRAR_WATCHERS; i++)
+		if (r->watch[i] == fn)
+			r->watch[i] = NULL;
 }
 
 static unsigned hash_ext(const char *ext)
@@ -516,12 +528,13 @@ static void handle_register(struct sip_stack *s, const struct sip_msg *m,
 	reply_ok(r, t, m, src, a, now);
 	/* After the 200: a phone may ignore a request about a registration
 	 * it does not know it has yet. */
-	for (int i = 0; a && r->watch && i < ncs; i++) {
+	for (int i = 0; a && i < ncs; i++) {
 		char uri[512];
 		snprintf(uri, sizeof uri, "%.*s", (int)cs[i].uri.l, cs[i].uri.p);
 		const struct sip_binding *b = cs[i].expires ? binding_find(a, uri) : NULL;
-		if (b)
-			r->watch(s, &u, b);
+		for (int k = 0; b && k < SIP_REGISTRAR_WATCHERS; k++)
+			if (r->watch[k])
+				r->watch[k](s, &u, b);
 	}
 }
 

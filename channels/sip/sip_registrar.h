@@ -64,8 +64,10 @@ unsigned sip_registrar_count(struct sip_registrar *r); /* bindings */
  */
 typedef void sip_binding_h(struct sip_stack *s, const struct pbx_user *u,
 			   const struct sip_binding *b);
-/** Set (NULL: clear) the one binding watcher. */
-void sip_registrar_set_watch(struct sip_registrar *r, sip_binding_h *fn);
+#define SIP_REGISTRAR_WATCHERS 4
+/** Hear every (re)registration of a contact after its 200. 0 or ENOSPC. */
+int sip_registrar_watch(struct sip_registrar *r, sip_binding_h *fn);
+void sip_registrar_unwatch(struct sip_registrar *r, sip_binding_h *fn);
 
 /** Drop every binding of @p ext (user deleted or disabled). */
 void sip_registrar_forget(struct sip_registrar *r, const char *ext);

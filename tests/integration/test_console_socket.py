@@ -233,7 +233,7 @@ def test_completion_protocol(pbx):
         assert c.complete("user sh") == ["show"]
         assert c.complete("core s") == ["show", "set", "stop"]
         assert c.complete("core show ") == ["version", "uptime", "settings", "bridges", "channels",
-                                                 "calls", "codecs"]
+                                                 "calls", "codecs", "hints"]
         assert c.complete("core set loglevel ") == ["error", "warning", "notice", "info",
                                                     "debug"]
         assert c.complete("core stop g") == ["gracefully"]

@@ -28,6 +28,8 @@ ALL_USAGES = [
     "voicemail show queue [--json]",
     "message show queue [EXT] [--json]",
     "message purge EXT",
+    "message send EXT [--from F] TEXT...",
+    "core show hints [--json]",
     "sip show subscriptions [--json]",
     "help [COMMAND...]",
 ]
@@ -180,7 +182,7 @@ def test_help_prefix_lists_matching_commands(pbx):
     assert [line.split("  ")[0] for line in out.splitlines()] == \
         ["core show version", "core show uptime", "core show settings",
          "core show bridges [--json]", "core show channels [--json]", "core show calls",
-         "core show codecs [--json]"]
+         "core show codecs [--json]", "core show hints [--json]"]
     assert pbx.ok("help core show version") == "Usage: core show version\n  show the PBX version\n"
     assert pbx.fail("help bogus") == "Error: help: no command starts with 'bogus'\n"
 
@@ -202,7 +204,7 @@ def test_incomplete_command_lists_continuations(pbx):
                    "  core show version\n  core show uptime\n  core show settings\n"
                    "  core show bridges [--json]\n"
                    "  core show channels [--json]\n  core show calls\n"
-                   "  core show codecs [--json]\n")
+                   "  core show codecs [--json]\n  core show hints [--json]\n")
     out = pbx.fail("user")
     lines = out.splitlines()
     assert lines[0] == "Error: incomplete command; one of:"

@@ -204,6 +204,6 @@ def test_expired_at_start(pbx_factory):
 
 def test_tab_completes_extensions(msg_pbx):
     with msg_pbx.console() as c:
-        assert c.complete("message ") == ["show", "purge"]
+        assert c.complete("message ") == ["show", "purge", "send"]
         assert c.complete("message purge 100") == ["1001", "1002"]
         assert c.complete("message show queue 1") == ["1001", "1002"]

@@ -1,0 +1,427 @@
+/**
+ * @file sip_message.c  Instant messages (RFC 3428): to every device of the user, or kept for later
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The default routing of issue 14, without the dialplan yet: an
+ * authenticated out-of-dialog MESSAGE to a user of the PBX goes to every
+ * registered contact of that user at once, in a MESSAGE of our own each
+ * (the sender's body and Content-Type unchanged, From the sender, no
+ * Contact). The first 2xx answers the sender 200; the other devices still
+ * get theirs. No contact, or none that took it: the message is kept in
+ * the directory (pbx/msg_store.h) and the sender gets 202. When the user
+ * registers a contact, what waits for it is sent, oldest first and one at
+ * a time, each removed after a 2xx; a failed one waits for the next
+ * registration (refreshes included) and its back-off time.
+ *
+ * `message send EXT TEXT [--from EXT]` on the console goes the same way.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pbx/cli.h"
+#include "pbx/core.h"
+#include "pbx/directory.h"
+#include "pbx/log.h"
+#include "pbx/module.h"
+#include "pbx/msg_store.h"
+#include "sip_build.h"
+#include "sip_registrar.h"
+#include "sip_stack.h"
+#include "sip_transport.h"
+#include "sip_tsx.h"
+#include "sip_uri.h"
+
+#define MAX_LEGS 16
+#define RETRY_S  60 /* the first back-off; it doubles, up to an hour */
+
+struct job;
+
+struct leg {
+	struct job *job;
+	struct sip_ctsx *tsx;
+};
+
+/* One message on its way to a user's devices. */
+struct job {
+	struct sip_stack *s;
+	/* The sender's MESSAGE, answered once the outcome is known; NULL t: none
+	 * (the console, or a stored message). */
+	struct sip_stsx *t;
+	char *req_buf;
+	struct sip_msg req;
+	struct sip_peer src;
+	int64_t stored_id; /* a stored message being delivered; 0: a new one */
+	unsigned attempts; /* of that stored message */
+	char target[PBX_EXT_MAX + 1];
+	char sender[256]; /* an extension, or "pbx" */
+	char type[PBX_MSG_TYPE_MAX + 1];
+	uint8_t *body;
+	size_t len;
+	unsigned pending;
+	bool delivered;
+	struct leg legs[MAX_LEGS];
+	struct job *prev, *next; /* every job on its way, for the unload */
+};
+
+static struct job *jobs;
+
+/* Users whose stored messages are being sent now: one message at a time each. */
+static struct flush {
+	char ext[PBX_EXT_MAX + 1];
+	struct flush *next;
+} * flushing;
+
+static void flush_next(struct sip_stack *s, const char *ext);
+
+static void job_free(struct job *j)
+{
+	*(j->prev ? &j->prev->next : &jobs) = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	free(j->req_buf);
+	free(j->body);
+	free(j);
+}
+
+static void answer(struct job *j, uint16_t code, const char *reason)
+{
+	if (!j->t)
+		return;
+	sip_stack_reply(j->s, j->t, &j->req, &j->src, code, reason, NULL, NULL, NULL);
+	j->t = NULL;
+}
+
+static int64_t backoff(unsigned attempts)
+{
+	int64_t d = RETRY_S;
+	for (unsigned i = 0; i < attempts && d < 3600; i++)
+		d *= 2;
+	return d > 3600 ? 3600 : d;
+}
+
+/* Every device answered (or none was there): keep it, or done. */
+static void settle(struct job *j)
+{
+	if (j->stored_id) {
+		if (j->delivered)
+			pbx_msg_store_del(j->stored_id);
+		else
+			pbx_msg_store_failed(j->stored_id,
+					     sip_stack_now_s() + backoff(j->attempts));
+		char ext[sizeof j->target];
+		snprintf(ext, sizeof ext, "%s", j->target);
+		struct sip_stack *s = j->s;
+		bool next = j->delivered;
+		job_free(j);
+		if (next)
+			flush_next(s, ext);
+		else
+			for (struct flush **p = &flushing; *p; p = &(*p)->next)
+				if (!strcmp((*p)->ext, ext)) {
+					struct flush *f = *p;
+					*p = f->next;
+					free(f);
+					break;
+				}
+		return;
+	}
+	if (!j->delivered) {
+		int err = pbx_msg_store_add(j->target, j->sender, j->type, j->body, j->len, NULL);
+		if (err == ENOSPC)
+			answer(j, 480, "Offline, and their message store is full");
+		else if (err)
+			answer(j, 500, "The message could not be kept");
+		else {
+			pbx_info("sip: message from %s to %s kept: %s is offline", j->sender,
+				 j->target, j->target);
+			answer(j, 202, "Accepted (stored for an offline user)");
+		}
+	}
+	job_free(j);
+}
+
+static void leg_response(void *arg, const struct sip_msg *resp, uint16_t code)
+{
+	struct leg *l = arg;
+	struct job *j = l->job;
+	(void)resp;
+	if (code < 200)
+		return;
+	l->tsx = NULL;
+	if (code < 300 && !j->delivered) {
+		j->delivered = true;
+		answer(j, 200, NULL); /* the first device took it: the others still get theirs */
+	}
+	if (!--j->pending)
+		settle(j);
+}
+
+/* Send @p j to every contact of its target; 0, or ENOENT when none could be tried. */
+static int fan_out(struct job *j)
+{
+	struct sip_stack *s = j->s;
+	const struct sip_aor *a = sip_registrar_find(s->reg, j->target);
+	char from[320], to[320], branch[SIP_TSX_BRANCH_SIZE], callid[33], tag[17], local[80];
+	snprintf(from, sizeof from, "sip:%s@%s", j->sender, s->cfg->domain);
+	snprintf(to, sizeof to, "sip:%s@%s", j->target, s->cfg->domain);
+	unsigned n = 0;
+	for (const struct sip_binding *b = a ? a->bindings : NULL; b && n < MAX_LEGS; b = b->next) {
+		struct pbx_buf req;
+		if (sip_transport_local(s->tp, &b->src, local, sizeof local))
+			continue;
+		sip_tsx_branch(branch, sizeof branch);
+		sip_random_token(callid, sizeof callid);
+		sip_random_token(tag, sizeof tag);
+		struct sip_req_spec spec = {
+			.method = "MESSAGE",
+			.ruri = b->contact,
+			.tp = b->src.tp,
+			.local = local,
+			.branch = branch,
+			.from = from,
+			.from_tag = tag,
+			.to = to,
+			.call_id = callid,
+			.cseq = 1,
+			.body_type = j->type,
+			.body = (const char *)j->body,
+			.body_len = j->len,
+		};
+		pbx_buf_init(&req);
+		struct leg *l = &j->legs[n];
+		l->job = j;
+		int err = j->len ? sip_build_request(&req, &spec) : ENODATA;
+		if (!err)
+			err = sip_ctsx_alloc(&l->tsx, s->tsx, req.data, req.len, &b->src,
+					     leg_response, l);
+		pbx_buf_free(&req);
+		if (err) {
+			pbx_notice("sip: message to %s (%s) not sent: %s", j->target, b->contact,
+				   strerror(err));
+			continue;
+		}
+		n++;
+	}
+	j->pending = n;
+	sip_stack_timers_kick(s);
+	return n ? 0 : ENOENT;
+}
+
+static struct job *job_new(struct sip_stack *s, const char *target, const char *sender,
+			   const char *type, const void *body, size_t len)
+{
+	struct job *j = calloc(1, sizeof *j);
+	if (!j || !(j->body = malloc(len ? len : 1))) {
+		free(j);
+		return NULL;
+	}
+	j->s = s;
+	snprintf(j->target, sizeof j->target, "%s", target);
+	snprintf(j->sender, sizeof j->sender, "%s", sender);
+	snprintf(j->type, sizeof j->type, "%s", type);
+	memcpy(j->body, body, len);
+	j->len = len;
+	j->next = jobs;
+	if (jobs)
+		jobs->prev = j;
+	jobs = j;
+	return j;
+}
+
+/* ---- MESSAGE from a phone ---------------------------------------------------------------- */
+
+static void handle_message(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+			   struct sip_stsx *t)
+{
+	struct pbx_user u, target;
+	struct sip_addr to;
+	struct sip_uri ruri;
+	char ext[PBX_EXT_MAX + 1] = "", type[PBX_MSG_TYPE_MAX + 1] = "text/plain";
+	size_t n = 0;
+	if (!sip_msg_to(m, &to) && to.tag.l) {
+		/* In a dialog we do not have (a call's dialog takes its own). */
+		sip_stack_reply(s, t, m, src, 481, NULL, NULL, NULL, NULL);
+		return;
+	}
+	if (sip_stack_authenticate(s, m, src, t, &u))
+		return;
+	if (sip_uri_parse(&ruri, m->ruri) || !ruri.user.l ||
+	    sip_uri_unescape(ruri.user, ext, sizeof ext, &n) || strlen(ext) != n) {
+		sip_stack_reply(s, t, m, src, 404, "No user in the Request-URI", NULL, NULL, NULL);
+		return;
+	}
+	if (pbx_user_find(pbx_dir(), ext, &target) || !target.enabled) {
+		sip_stack_reply(s, t, m, src, 404, "No such user", NULL, NULL, NULL);
+		return;
+	}
+	const struct sip_hdr *ct = sip_msg_hdr_first(m, SIP_HDR_CONTENT_TYPE);
+	if (ct && ct->value.l)
+		snprintf(type, sizeof type, "%.*s", (int)ct->value.l, ct->value.p);
+	if (!m->body.l) {
+		sip_stack_reply(s, t, m, src, 400, "A MESSAGE needs a body", NULL, NULL, NULL);
+		return;
+	}
+	struct job *j = job_new(s, ext, u.ext, type, m->body.p, m->body.l);
+	if (j && (j->req_buf = malloc(m->len + 1))) {
+		const char *reason;
+		memcpy(j->req_buf, m->buf, m->len);
+		j->req_buf[m->len] = '\0';
+		if (sip_msg_parse(&j->req, j->req_buf, m->len, &reason)) {
+			job_free(j);
+			j = NULL;
+		}
+	} else if (j) {
+		job_free(j);
+		j = NULL;
+	}
+	if (!j) {
+		sip_stack_reply(s, t, m, src, 500, "Out of memory", NULL, NULL, NULL);
+		return;
+	}
+	j->t = t;
+	j->src = *src;
+	pbx_info("sip: message from %s to %s (%s, %zu bytes)", u.ext, ext, type, j->len);
+	if (fan_out(j))
+		settle(j); /* nobody to send to: kept, 202 */
+}
+
+/* ---- what waits for a user ----------------------------------------------------------- */
+
+struct first {
+	struct pbx_msg m;
+	bool found;
+};
+
+static int first_due(const struct pbx_msg *m, void *arg)
+{
+	struct first *f = arg;
+	if (m->next_try > sip_stack_now_s())
+		return 0;
+	f->m = *m;
+	f->m.body = malloc(m->len ? m->len : 1);
+	if (f->m.body)
+		memcpy(f->m.body, m->body, m->len);
+	f->found = f->m.body != NULL;
+	return 1;
+}
+
+/* Send @p ext's oldest message that is due, if any; else stop flushing @p ext. */
+static void flush_next(struct sip_stack *s, const char *ext)
+{
+	struct first f = {0};
+	struct job *j = NULL;
+	pbx_msg_store_each(ext, first_due, &f);
+	if (f.found && (j = job_new(s, ext, f.m.sender, f.m.type, f.m.body, f.m.len))) {
+		j->stored_id = f.m.id;
+		j->attempts = f.m.attempts;
+	}
+	free(f.m.body);
+	if (j && !fan_out(j))
+		return; /* settle() goes on with the next */
+	if (j)
+		job_free(j);
+	for (struct flush **p = &flushing; *p; p = &(*p)->next)
+		if (!strcmp((*p)->ext, ext)) {
+			struct flush *x = *p;
+			*p = x->next;
+			free(x);
+			return;
+		}
+}
+
+static void registered(struct sip_stack *s, const struct pbx_user *u, const struct sip_binding *b)
+{
+	unsigned n = 0;
+	(void)b;
+	if (pbx_msg_store_count(u->ext, &n) || !n)
+		return;
+	for (struct flush *f = flushing; f; f = f->next)
+		if (!strcmp(f->ext, u->ext))
+			return; /* on its way already */
+	struct flush *f = calloc(1, sizeof *f);
+	if (!f)
+		return;
+	snprintf(f->ext, sizeof f->ext, "%s", u->ext);
+	f->next = flushing;
+	flushing = f;
+	pbx_info("sip: %u stored message(s) for %s", n, u->ext);
+	flush_next(s, u->ext);
+}
+
+/* ---- console ------------------------------------------------------------------------------- */
+
+static int cmd_send(struct pbx_cli *cli, const struct pbx_cli_args *a)
+{
+	struct sip_stack *s = sip_stack_get();
+	struct pbx_user u;
+	const char *ext = pbx_cli_arg(a, "EXT"), *from = pbx_cli_arg(a, "--from"), *text = a->rest;
+	if (!s)
+		return pbx_cli_error(cli, "message send: SIP is not running");
+	if (pbx_user_find(pbx_dir(), ext, &u))
+		return pbx_cli_error(cli, "message send: EXT: no such user '%s'", ext);
+	if (from && pbx_user_find(pbx_dir(), from, &u))
+		return pbx_cli_error(cli, "message send: --from: no such user '%s'", from);
+	if (!*text)
+		return pbx_cli_error(cli, "message send: TEXT: empty");
+	struct job *j = job_new(s, ext, from ? from : "pbx", "text/plain", text, strlen(text));
+	if (!j)
+		return pbx_cli_error(cli, "message send: out of memory");
+	if (!fan_out(j)) {
+		unsigned n = j->pending;
+		return pbx_cli_printf(cli, "Sending to %u device%s of %s.\n", n, n == 1 ? "" : "s",
+				      ext) < 0;
+	}
+	int err = pbx_msg_store_add(ext, j->sender, j->type, j->body, j->len, NULL);
+	job_free(j);
+	if (err)
+		return pbx_cli_error(cli,
+				     "message send: %s is offline and the message could not "
+				     "be kept: %s",
+				     ext, err == ENOSPC ? "their store is full" : strerror(err));
+	return pbx_cli_printf(cli, "%s is offline: kept until they register.\n", ext) < 0;
+}
+
+static const struct pbx_cli_cmd cmds[] = {
+	{"message send EXT [--from F] TEXT...",
+	 "send an instant message to every device of EXT (kept when it is offline)",
+	 "From the PBX (sip:pbx@DOMAIN), or from user F. The message is text/plain.", cmd_send},
+};
+
+static int load(void)
+{
+	struct sip_stack *s = sip_stack_get();
+	int err;
+	if (!s)
+		return ENOENT;
+	sip_stack_set_handler(s, SIP_METHOD_MESSAGE, handle_message);
+	if ((err = sip_registrar_watch(s->reg, registered)))
+		return err;
+	return pbx_cli_register_all(cmds, sizeof cmds / sizeof *cmds);
+}
+
+static void unload(void)
+{
+	struct sip_stack *s = sip_stack_get();
+	pbx_cli_unregister_all(cmds, sizeof cmds / sizeof *cmds);
+	if (!s)
+		return;
+	sip_registrar_unwatch(s->reg, registered);
+	sip_stack_set_handler(s, SIP_METHOD_MESSAGE, NULL);
+	/* Messages on their way: their devices' answers will not be heard. */
+	while (jobs) {
+		for (int i = 0; i < MAX_LEGS; i++)
+			if (jobs->legs[i].tsx)
+				sip_ctsx_abandon(jobs->legs[i].tsx);
+		job_free(jobs);
+	}
+	while (flushing) {
+		struct flush *f = flushing;
+		flushing = f->next;
+		free(f);
+	}
+}
+
+/* After the stack (10), its commands (11), chan_sip (12), MWI (13) and the hint events (14). */
+PBX_MODULE(sip_message_module) = {"sip_message", 15, load, unload};
