@@ -17,6 +17,7 @@
 
 #include "pbx/app.h"
 #include "pbx/chan.h"
+#include "pbx/devstate.h"
 #include "pbx/log.h"
 #include "pbx/transfer.h"
 
@@ -33,26 +34,16 @@ struct find {
 	struct pbx_chan *found;
 };
 
-/* Is @p ch ("SIP/1002-0000002a") a channel of one of @p devices? */
-static bool of_devices(const struct pbx_chan *ch, const char *devices)
-{
-	const char *dash = strrchr(ch->name, '-');
-	size_t n = dash ? (size_t)(dash - ch->name) : strlen(ch->name);
-	for (const char *p = devices; *p;) {
-		size_t k = strcspn(p, "&");
-		if (k == n && !strncmp(p, ch->name, n))
-			return true;
-		p += k + (p[k] == '&');
-	}
-	return false;
-}
-
 static int find_ringing(struct pbx_chan *ch, void *arg)
 {
 	struct find *f = arg;
 	bool ringing = ch->state == PBX_CHAN_DIALING || ch->state == PBX_CHAN_RINGING ||
 		       ch->state == PBX_CHAN_PROGRESS;
-	if (ch == f->self || !ch->outgoing || !ringing || !of_devices(ch, f->devices))
+	char device[96];
+	if (ch == f->self || !ch->outgoing || !ringing)
+		return 0;
+	pbx_devstate_chan_device(ch, device, sizeof device);
+	if (!pbx_devstate_in_list(f->devices, device))
 		return 0;
 	f->found = ch;
 	return 1;

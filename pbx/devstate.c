@@ -171,6 +171,18 @@ enum pbx_devstate pbx_devstate_of_list(const char *devices)
 	return PBX_DEV_UNAVAILABLE;
 }
 
+bool pbx_devstate_in_list(const char *devices, const char *device)
+{
+	size_t n = strlen(device);
+	for (const char *p = devices; *p;) {
+		size_t k = strcspn(p, "&");
+		if (k == n && !strncmp(p, device, n))
+			return true;
+		p += k + (p[k] == '&');
+	}
+	return false;
+}
+
 void pbx_devstate_contacts(const char *device, unsigned n)
 {
 	struct pbx_dev *d = n ? get(device) : find(device);
@@ -190,8 +202,7 @@ static unsigned *counter(struct pbx_dev *d, int as)
 	return NULL;
 }
 
-/* "SIP/1001-0000002a" is a channel of device "SIP/1001". */
-static void device_of(const struct pbx_chan *ch, char *out, size_t size)
+void pbx_devstate_chan_device(const struct pbx_chan *ch, char *out, size_t size)
 {
 	const char *dash = strrchr(ch->name, '-');
 	size_t n = dash ? (size_t)(dash - ch->name) : strlen(ch->name);
@@ -220,7 +231,7 @@ void pbx_devstate_chan_changed(struct pbx_chan *ch)
 		(*counter(old, ch->dev_as))--;
 	if (as != AS_NONE && !d) {
 		char name[DEVICE_MAX];
-		device_of(ch, name, sizeof name);
+		pbx_devstate_chan_device(ch, name, sizeof name);
 		d = get(name);
 	}
 	if (as != AS_NONE && d)

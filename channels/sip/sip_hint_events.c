@@ -142,24 +142,11 @@ struct changed {
 	const char *device;
 };
 
-/* Does the hint's "SIP/1001&SIP/1002" name @p device? */
-static bool names(const char *devices, const char *device)
-{
-	size_t n = strlen(device);
-	for (const char *p = devices; *p;) {
-		size_t k = strcspn(p, "&");
-		if (k == n && !strncmp(p, device, n))
-			return true;
-		p += k + (p[k] == '&');
-	}
-	return false;
-}
-
 static void notify_hint(const char *context, const char *exten, const char *devices, void *arg)
 {
 	struct changed *c = arg;
 	(void)context;
-	if (names(devices, c->device)) {
+	if (pbx_devstate_in_list(devices, c->device)) {
 		sip_subs_notify(c->s->subs, &blf_pkg, exten);
 		sip_subs_notify(c->s->subs, &presence_pkg, exten);
 	}

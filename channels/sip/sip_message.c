@@ -163,40 +163,16 @@ static int fan_out(struct job *j)
 {
 	struct sip_stack *s = j->s;
 	const struct sip_aor *a = sip_registrar_find(s->reg, j->target);
-	char from[320], to[320], branch[SIP_TSX_BRANCH_SIZE], callid[33], tag[17], local[80];
+	char from[320], to[320];
 	snprintf(from, sizeof from, "sip:%s@%s", j->sender, s->cfg->domain);
 	snprintf(to, sizeof to, "sip:%s@%s", j->target, s->cfg->domain);
 	unsigned n = 0;
 	for (const struct sip_binding *b = a ? a->bindings : NULL; b && n < MAX_LEGS; b = b->next) {
-		struct pbx_buf req;
-		if (sip_transport_local(s->tp, &b->src, local, sizeof local))
-			continue;
-		sip_tsx_branch(branch, sizeof branch);
-		sip_random_token(callid, sizeof callid);
-		sip_random_token(tag, sizeof tag);
-		struct sip_req_spec spec = {
-			.method = "MESSAGE",
-			.ruri = b->contact,
-			.tp = b->src.tp,
-			.local = local,
-			.branch = branch,
-			.from = from,
-			.from_tag = tag,
-			.to = to,
-			.call_id = callid,
-			.cseq = 1,
-			.body_type = j->type,
-			.body = (const char *)j->body,
-			.body_len = j->len,
-		};
-		pbx_buf_init(&req);
 		struct leg *l = &j->legs[n];
 		l->job = j;
-		int err = j->len ? sip_build_request(&req, &spec) : ENODATA;
-		if (!err)
-			err = sip_ctsx_alloc(&l->tsx, s->tsx, req.data, req.len, &b->src,
-					     leg_response, l);
-		pbx_buf_free(&req);
+		int err = j->len ? sip_binding_request(s, b, "MESSAGE", from, to, NULL, j->type,
+						       j->body, j->len, leg_response, l, &l->tsx)
+				 : ENODATA;
 		if (err) {
 			pbx_notice("sip: message to %s (%s) not sent: %s", j->target, b->contact,
 				   strerror(err));

@@ -75,42 +75,19 @@ static const struct sip_event_pkg mwi_pkg = {
 static void send_unsolicited(struct sip_stack *s, const struct sip_binding *b, const char *ext,
 			     const struct pbx_vm_counts *c)
 {
-	char branch[SIP_TSX_BRANCH_SIZE], callid[33], tag[17], local[80], account[128];
-	struct pbx_buf body, req;
-	struct sip_ctsx *t;
-	int err = sip_transport_local(s->tp, &b->src, local, sizeof local);
-	if (err)
-		return;
-	sip_tsx_branch(branch, sizeof branch);
-	sip_random_token(callid, sizeof callid);
-	sip_random_token(tag, sizeof tag);
+	char account[128];
+	struct pbx_buf body;
 	snprintf(account, sizeof account, "sip:%s@%s", ext, s->cfg->domain);
 	pbx_buf_init(&body);
-	pbx_buf_init(&req);
-	err = sip_mwi_body(&body, ext, s->cfg->domain, c);
-	struct sip_req_spec spec = {
-		.method = "NOTIFY",
-		.ruri = b->contact,
-		.tp = b->src.tp,
-		.local = local,
-		.branch = branch,
-		.from = account,
-		.from_tag = tag,
-		.to = account,
-		.call_id = callid,
-		.cseq = 1,
-		.extra = "Event: " SIP_MWI_EVENT "\r\nSubscription-State: active\r\n",
-		.body_type = SIP_MWI_TYPE,
-		.body = body.data,
-	};
+	int err = sip_mwi_body(&body, ext, s->cfg->domain, c);
 	if (!err)
-		err = sip_build_request(&req, &spec);
-	if (!err)
-		err = sip_ctsx_alloc(&t, s->tsx, req.data, req.len, &b->src, NULL, NULL);
+		err = sip_binding_request(s, b, "NOTIFY", account, account,
+					  "Event: " SIP_MWI_EVENT
+					  "\r\nSubscription-State: active\r\n",
+					  SIP_MWI_TYPE, body.data, body.len, NULL, NULL, NULL);
 	if (err)
 		pbx_notice("sip: unsolicited MWI to %s not sent: %s", b->contact, strerror(err));
 	pbx_buf_free(&body);
-	pbx_buf_free(&req);
 }
 
 static bool unsolicited(const char *ext)

@@ -200,6 +200,45 @@ static void queue_op(struct sip_registrar *r, const struct sip_binding *b, bool 
 
 /* ---- bindings --------------------------------------------------------------------- */
 
+int sip_binding_request(struct sip_stack *s, const struct sip_binding *b, const char *method,
+			const char *from, const char *to, const char *extra, const char *body_type,
+			const void *body, size_t len,
+			void (*cb)(void *arg, const struct sip_msg *resp, uint16_t code), void *arg,
+			struct sip_ctsx **tp)
+{
+	char branch[SIP_TSX_BRANCH_SIZE], callid[33], tag[17], local[80];
+	struct sip_ctsx *t;
+	struct pbx_buf req;
+	int err = sip_transport_local(s->tp, &b->src, local, sizeof local);
+	if (err)
+		return err;
+	sip_tsx_branch(branch, sizeof branch);
+	sip_random_token(callid, sizeof callid);
+	sip_random_token(tag, sizeof tag);
+	struct sip_req_spec spec = {
+		.method = method,
+		.ruri = b->contact,
+		.tp = b->src.tp,
+		.local = local,
+		.branch = branch,
+		.from = from,
+		.from_tag = tag,
+		.to = to,
+		.call_id = callid,
+		.cseq = 1,
+		.extra = extra,
+		.body_type = body_type,
+		.body = body,
+		.body_len = len,
+	};
+	pbx_buf_init(&req);
+	err = sip_build_request(&req, &spec);
+	if (!err)
+		err = sip_ctsx_alloc(tp ? tp : &t, s->tsx, req.data, req.len, &b->src, cb, arg);
+	pbx_buf_free(&req);
+	return err;
+}
+
 /* The core's device state counts a user's contacts: none is UNAVAILABLE. */
 static void contacts_changed(const struct sip_aor *a)
 {
@@ -269,36 +308,14 @@ static void qualify_fire(struct sip_timer *t, void *arg)
 {
 	struct sip_binding *b = arg;
 	struct sip_stack *s = sip_stack_get();
-	char branch[48], callid[40], tag[16], local[80], from[200];
+	char from[200];
 	if (b->qualify_tsx)
 		return;
-	sip_tsx_branch(branch, sizeof branch);
-	sip_random_token(callid, sizeof callid);
-	sip_random_token(tag, sizeof tag);
-	if (sip_transport_local(s->tp, &b->src, local, sizeof local))
-		return;
 	snprintf(from, sizeof from, "sip:pbx@%s", s->cfg->domain);
-	struct sip_req_spec spec = {
-		.method = "OPTIONS",
-		.ruri = b->contact,
-		.tp = b->src.tp,
-		.local = local,
-		.branch = branch,
-		.from = from,
-		.from_tag = tag,
-		.to = b->contact,
-		.call_id = callid,
-		.cseq = 1,
-	};
-	struct pbx_buf req;
-	pbx_buf_init(&req);
-	if (!sip_build_request(&req, &spec)) {
-		b->qualify_sent = uv_now(s->loop);
-		if (sip_ctsx_alloc(&b->qualify_tsx, s->tsx, req.data, req.len, &b->src,
-				   qualify_response, b))
-			b->qualify_tsx = NULL;
-	}
-	pbx_buf_free(&req);
+	b->qualify_sent = uv_now(s->loop);
+	if (sip_binding_request(s, b, "OPTIONS", from, b->contact, NULL, NULL, NULL, 0,
+				qualify_response, b, &b->qualify_tsx))
+		b->qualify_tsx = NULL;
 	if (!b->qualify_tsx)
 		qualify_start(sip_stack_get()->reg, b, (uint64_t)s->cfg->qualify_interval * 1000);
 }

@@ -6,6 +6,7 @@
 #define SIP_REGISTRAR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sip_timer.h"
@@ -68,6 +69,21 @@ typedef void sip_binding_h(struct sip_stack *s, const struct pbx_user *u,
 /** Hear every (re)registration of a contact after its 200. 0 or ENOSPC. */
 int sip_registrar_watch(struct sip_registrar *r, sip_binding_h *fn);
 void sip_registrar_unwatch(struct sip_registrar *r, sip_binding_h *fn);
+
+struct sip_msg;
+struct sip_ctsx;
+/**
+ * A request outside any dialog to registered contact @p b, over the
+ * transport it registered from: fresh branch, Call-ID and From tag, CSeq 1,
+ * no Contact. @p extra (header lines with CRLF), @p body_type and @p body
+ * (@p len bytes) may be NULL/0. The client transaction goes in *@p tp (may
+ * be NULL when nobody keeps it) and answers to @p cb. 0 or errno.
+ */
+int sip_binding_request(struct sip_stack *s, const struct sip_binding *b, const char *method,
+			const char *from, const char *to, const char *extra, const char *body_type,
+			const void *body, size_t len,
+			void (*cb)(void *arg, const struct sip_msg *resp, uint16_t code), void *arg,
+			struct sip_ctsx **tp);
 
 /** Drop every binding of @p ext (user deleted or disabled). */
 void sip_registrar_forget(struct sip_registrar *r, const char *ext);

@@ -14,41 +14,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../pbx/core_priv.h"
 #include "pbx/directory.h"
 #include "pbx/msg_store.h"
+#include "dir_fixture.h"
 #include "unit.h"
-
-static char dbpath[64];
-
-static void unlink_db(void)
-{
-	char p[80];
-	unlink(dbpath);
-	snprintf(p, sizeof p, "%s-wal", dbpath);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", dbpath);
-	unlink(p);
-}
 
 static int setup(void **state)
 {
-	snprintf(dbpath, sizeof dbpath, "/tmp/pbx-unit-msgs-%d.db", (int)getpid());
-	unlink_db();
-	struct pbx_dir *d;
-	if (pbx_dir_open(&d, dbpath))
-		return -1;
-	pbx__core_set_dir(d);
-	*state = d;
-	return 0;
+	return unit_dir_setup(state, "msgs");
 }
 
 static int teardown(void **state)
 {
-	pbx__core_set_dir(NULL);
-	pbx_dir_close(*state);
-	unlink_db();
-	return 0;
+	return unit_dir_teardown(state);
 }
 
 static void reopen(void **state)

@@ -18,6 +18,7 @@
 #define PBX_DEVSTATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct pbx_chan;
 
@@ -39,6 +40,10 @@ enum pbx_devstate pbx_devstate_get(const char *device);
  * unavailable only when all are.
  */
 enum pbx_devstate pbx_devstate_of_list(const char *devices);
+/** Whether the hint's "SIP/1001&SIP/1002" names @p device. */
+bool pbx_devstate_in_list(const char *devices, const char *device);
+/** The device of @p ch: "SIP/1001-0000002a" is a channel of "SIP/1001". */
+void pbx_devstate_chan_device(const struct pbx_chan *ch, char *out, size_t size);
 /** Driver side: @p device has @p n registered contacts now. */
 void pbx_devstate_contacts(const char *device, unsigned n);
 /** The channel core: @p ch changed (state, hold, hangup); its device is counted again. */

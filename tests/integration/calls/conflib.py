@@ -15,8 +15,7 @@ import time
 import callib
 from test_hold_music import music_windows
 from callib import goertzel, read_wav, rms, tone_seconds, write_wav
-from pbxlib import lua_value
-from test_shipped_defaults import shipped_config
+from test_shipped_defaults import start_shipped
 
 TONES = {"1001": 440, "1002": 1000, "1003": 1500}
 ROOM = "8000"
@@ -36,19 +35,8 @@ def level_db(samples):
 
 
 def start_conf_pbx(pbx_factory, users=tuple(TONES), dialplan=None, extra=""):
-    """The shipped config (and dialplan, unless @dialplan: its text, written
-    beside the config), users @users; @extra is Lua appended to the config."""
-    p = pbx_factory()
-    text = shipped_config(p)
-    if dialplan is not None:
-        p.dialplan = p.dir / "extensions.lua"
-        p.dialplan.write_text(dialplan)
-        text += f"dialplan.file = {lua_value(str(p.dialplan))}\n"
-    p.write_config(text + extra)
-    p.start()
-    callib.siplib.wait_answering(p)
-    callib.siplib.add_users(p, users, callib.PASSWORD)
-    return p
+    """The shipped config (and dialplan, unless @dialplan), users @users."""
+    return start_shipped(pbx_factory, users=users, dialplan=dialplan, extra=extra)
 
 
 def conf_list(p, room=None):

@@ -56,6 +56,18 @@ def call_pbx(pbx_factory):
 
 
 @pytest.fixture
+def shipped_pbx(pbx_factory):
+    """shipped_pbx(users=("1001", "1002"), dialplan=None, extra=""): a started PBX on
+    the shipped config (test_shipped_defaults.start_shipped)."""
+    from test_shipped_defaults import start_shipped
+
+    def start(**kw):
+        return start_shipped(pbx_factory, **kw)
+
+    return start
+
+
+@pytest.fixture
 def users():
     """users(pbx, exts, password="s3cret"): as in ../sip/conftest.py."""
     return siplib.add_users

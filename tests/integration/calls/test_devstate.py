@@ -13,8 +13,7 @@ import json
 import pytest
 
 import callib
-from pbxlib import lua_value
-from test_shipped_defaults import SHIPPED_DIALPLAN, shipped_config
+from test_shipped_defaults import SHIPPED_DIALPLAN
 
 HINTS = '''
 hints = { default = { ["1001"] = "SIP/1001", ["1002"] = "SIP/1002",
@@ -23,15 +22,8 @@ hints = { default = { ["1001"] = "SIP/1001", ["1002"] = "SIP/1002",
 
 
 @pytest.fixture
-def hinted_pbx(pbx_factory):
-    p = pbx_factory()
-    dialplan = p.dir / "extensions.lua"
-    dialplan.write_text(SHIPPED_DIALPLAN.read_text() + HINTS)
-    p.write_config(shipped_config(p) + f"dialplan.file = {lua_value(str(dialplan))}\n")
-    p.start()
-    callib.siplib.wait_answering(p)
-    callib.siplib.add_users(p, ("1001", "1002"), callib.PASSWORD)
-    return p
+def hinted_pbx(shipped_pbx):
+    return shipped_pbx(dialplan=SHIPPED_DIALPLAN.read_text() + HINTS)
 
 
 def states(p):

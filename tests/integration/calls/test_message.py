@@ -13,22 +13,13 @@ phones (callib.Phone) on the shipped config:
 
 import json
 
-import pytest
 
 import callib
 from callib import authorization, challenge_for
 from siplib import build_request, token
-from test_shipped_defaults import shipped_config
 
 
-@pytest.fixture
-def shipped(pbx_factory):
-    p = pbx_factory()
-    p.write_config(shipped_config(p))
-    p.start()
-    callib.siplib.wait_answering(p)
-    callib.siplib.add_users(p, ("1001", "1002", "1003"), callib.PASSWORD)
-    return p
+USERS = ("1001", "1002", "1003")
 
 
 def send_message(ph, target, text, auth=True, ctype="text/plain", then=None):
@@ -68,8 +59,8 @@ def queue(p, ext=None):
     return json.loads(p.ok("message show queue" + (f" {ext}" if ext else "") + " --json"))
 
 
-def test_message_reaches_every_device(shipped):
-    p = shipped
+def test_message_reaches_every_device(shipped_pbx):
+    p = shipped_pbx(users=USERS)
     sender = callib.Phone(p, "1001", callib.PASSWORD)
     desk = callib.Phone(p, "1002", callib.PASSWORD)
     soft = callib.Phone(p, "1002", callib.PASSWORD, name="soft1002")
@@ -92,8 +83,8 @@ def test_message_reaches_every_device(shipped):
             ph.close()
 
 
-def test_offline_message_waits_and_survives_a_restart(shipped):
-    p = shipped
+def test_offline_message_waits_and_survives_a_restart(shipped_pbx):
+    p = shipped_pbx(users=USERS)
     sender = callib.Phone(p, "1001", callib.PASSWORD)
     try:
         sender.register()
@@ -120,8 +111,8 @@ def test_offline_message_waits_and_survives_a_restart(shipped):
         late.close()
 
 
-def test_console_send_unknown_user_and_challenge(shipped):
-    p = shipped
+def test_console_send_unknown_user_and_challenge(shipped_pbx):
+    p = shipped_pbx(users=USERS)
     ph = callib.Phone(p, "1002", callib.PASSWORD)
     try:
         ph.register()

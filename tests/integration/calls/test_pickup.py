@@ -7,27 +7,18 @@ goes on: the shipped dialplan then ends the call, never answered.
 
 import time
 
-import pytest
 
 import callib
 from callib import tone, tone_seconds
-from test_shipped_defaults import shipped_config
 
 F_PICKER, F_CALLER = 1000, 1400
 
 
-@pytest.fixture
-def shipped(pbx_factory):
-    p = pbx_factory()
-    p.write_config(shipped_config(p))
-    p.start()
-    callib.siplib.wait_answering(p)
-    callib.siplib.add_users(p, ("1001", "1002", "1003"), callib.PASSWORD)
-    return p
+USERS = ("1001", "1002", "1003")
 
 
-def test_pickup_takes_the_ringing_call(shipped, phone):
-    p = shipped
+def test_pickup_takes_the_ringing_call(shipped_pbx, phone):
+    p = shipped_pbx(users=USERS)
     picker, ringing, caller = (phone(p, e) for e in ("1001", "1002", "1003"))
     c3 = caller.call("1002", codecs=("PCMU",))
     c2 = ringing.incoming()
@@ -49,8 +40,8 @@ def test_pickup_takes_the_ringing_call(shipped, phone):
     callib.wait_channels(p, 0)
 
 
-def test_pickup_with_nothing_ringing_fails(shipped, phone):
-    p = shipped
+def test_pickup_with_nothing_ringing_fails(shipped_pbx, phone):
+    p = shipped_pbx(users=USERS)
     c1 = phone(p, "1001").call("**1002", codecs=("PCMU",))
     r = c1.final()
     # Never answered: the script ends after Pickup fails, and the call with it.

@@ -41,17 +41,21 @@ def shipped_config(p):
         f"dialplan.file = {lua_value(str(SHIPPED_DIALPLAN))}\n")
 
 
-@pytest.fixture
-def shipped_pbx(pbx_factory):
-    def start(users=("1001", "1002")):
-        p = pbx_factory()
-        p.write_config(shipped_config(p))
-        p.start()
-        callib.siplib.wait_answering(p)
+def start_shipped(pbx_factory, users=("1001", "1002"), dialplan=None, extra=""):
+    """A started PBX on the shipped config (and dialplan, unless @dialplan: its text,
+    written beside the config), with users @users; @extra is Lua appended to the config."""
+    p = pbx_factory()
+    text = shipped_config(p)
+    if dialplan is not None:
+        p.dialplan = p.dir / "extensions.lua"
+        p.dialplan.write_text(dialplan)
+        text += f"dialplan.file = {lua_value(str(p.dialplan))}\n"
+    p.write_config(text + extra)
+    p.start()
+    callib.siplib.wait_answering(p)
+    if users:
         callib.siplib.add_users(p, users, callib.PASSWORD)
-        return p
-
-    return start
+    return p
 
 
 def test_shipped_config_is_what_runs(shipped_pbx):
