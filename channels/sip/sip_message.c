@@ -26,7 +26,6 @@
 #include "pbx/log.h"
 #include "pbx/module.h"
 #include "pbx/msg_store.h"
-#include "sip_build.h"
 #include "sip_registrar.h"
 #include "sip_stack.h"
 #include "sip_transport.h"

@@ -24,12 +24,10 @@
 #include "pbx/log.h"
 #include "pbx/module.h"
 #include "pbx/voicemail.h"
-#include "sip_build.h"
 #include "sip_mwi.h"
 #include "sip_registrar.h"
 #include "sip_stack.h"
 #include "sip_subscription.h"
-#include "sip_tsx.h"
 
 int sip_mwi_body(struct pbx_buf *b, const char *ext, const char *domain,
 		 const struct pbx_vm_counts *c)
