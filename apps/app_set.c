@@ -52,11 +52,11 @@ static int exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_cal
 		pbx_app_error(call, "Set: expected NAME=value, got \"%s\"", argv[0]);
 		goto out;
 	}
-	err = pbx_chan_var_set(ch, name, value);
+	err = pbx_app_var_set(call, name, value); /* the channel's, or a message run's */
 	if (err)
 		pbx_app_error(call, "Set: cannot set %s: %s", name, strerror(err));
 	else
-		pbx_debug("%s: Set(%s=%s)", ch->name, name, value);
+		pbx_debug("Set(%s=%s)", name, value);
 out:
 	free(copy);
 	return err;
@@ -68,6 +68,7 @@ static const struct pbx_app app = {
 	.args = args,
 	.exec = exec,
 	.takes_no_call = true,
+	.without_channel = true,
 };
 
 APPS_MODULE(set);

@@ -52,6 +52,7 @@ static const struct pbx_app app = {
 	.args = args,
 	.exec = exec,
 	.takes_no_call = true,
+	.without_channel = true,
 };
 
 APPS_MODULE(verbose);

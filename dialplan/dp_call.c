@@ -31,8 +31,10 @@
 
 #include "pbx/app.h"
 #include "pbx/chan.h"
+#include "pbx/im.h"
 #include "pbx/log.h"
 #include "pbx/transfer.h"
+#include "pbx/vars.h"
 
 #include "dp_match.h"
 #include "dp_priv.h"
@@ -83,6 +85,12 @@ struct dp_call {
 	bool released;      /* the channel was taken away (transfer, redirect): stop, no h */
 	bool autoservice;
 	struct pbx_app_call ac;
+	/* A message's run (ch NULL): the message, who hears the end, and how it ended. */
+	struct pbx_im *im;
+	pbx_dialplan_im_done_h *im_done;
+	void *im_arg;
+	int im_err;
+	char im_name[24]; /* "Message/7", for the log */
 };
 
 static struct {
@@ -96,6 +104,19 @@ static struct {
 } dc = {.qtail = &dc.qhead};
 
 static void step(struct dp_call *c);
+
+/* For the log: the channel's name, or the message's. */
+static const char *cname(const struct dp_call *c)
+{
+	return c->ch ? c->ch->name : c->im_name;
+}
+
+/* A variable of the run: the channel's, or the message's. */
+static int call_var_set(struct dp_call *c, const char *name, const char *value)
+{
+	return c->ch ? pbx_chan_var_set(c->ch, name, value)
+		     : pbx_vars_set(&c->im->vars, name, value);
+}
 
 /* ---- the run-time limit ---------------------------------------------------------------------- */
 
@@ -186,7 +207,7 @@ static void op_finish(struct pbx_app_call *ac, int err, const char *result)
 	if (ac->state != AC_EXEC && ac->state != AC_PENDING) {
 		pbx_warning("%s: application %s finished when it was not running (twice, or after "
 			    "cancel): ignored",
-			    c->ch->name, ac->app ? ac->app->name : "?");
+			    cname(c), ac->app ? ac->app->name : "?");
 		return;
 	}
 	ac->err = err;
@@ -200,17 +221,30 @@ static void op_finish(struct pbx_app_call *ac, int err, const char *result)
 		queue(c);
 }
 
+static struct pbx_im *op_message(struct pbx_app_call *ac)
+{
+	return ac->call->im;
+}
+
+static int op_var_set(struct pbx_app_call *ac, const char *name, const char *value)
+{
+	return call_var_set(ac->call, name, value);
+}
+
 static const struct pbx_app_call_ops call_ops = {
 	.finish = op_finish,
 	.set_result = op_set_result,
 	.error = op_error,
 	.set_data = op_set_data,
 	.data = op_data,
+	.message = op_message,
+	.var_set = op_var_set,
 };
 
+/* A message's run has no channel to hang up. */
 static bool is_hungup(const struct dp_call *c)
 {
-	return c->hungup || c->ch->state == PBX_CHAN_HUNGUP;
+	return c->ch && (c->hungup || c->ch->state == PBX_CHAN_HUNGUP);
 }
 
 static void cancel_app(struct dp_call *c)
@@ -219,7 +253,8 @@ static void cancel_app(struct dp_call *c)
 	ac->state = AC_CANCELING;
 	if (ac->app->cancel)
 		ac->app->cancel(c->ch, ac);
-	pbx_chan_app_events(c->ch, NULL, NULL); /* a cancelled app hears nothing more */
+	if (c->ch)
+		pbx_chan_app_events(c->ch, NULL, NULL); /* a cancelled app hears nothing more */
 	ac->err = ECANCELED;
 	ac->state = AC_DONE;
 }
@@ -248,7 +283,7 @@ static int app_done(lua_State *L, struct dp_call *c)
 	struct pbx_app_call *ac = &c->ac;
 	ac->state = AC_IDLE;
 	/* An application that finished hears no more events, even if it forgot to say so. */
-	if (c->ch->app_ev)
+	if (c->ch && c->ch->app_ev)
 		pbx_chan_app_events(c->ch, NULL, NULL);
 	if (c->phase != DP_H && is_hungup(c))
 		return raise_hangup(L, c, ac->app->name);
@@ -415,6 +450,11 @@ static int app_call(lua_State *L)
 	const struct pbx_app *app = pbx_app_find(name);
 	if (!app)
 		return lerror(L, "unknown application '%s'", name);
+	if (!c->ch && !app->without_channel)
+		return lerror(L,
+			      "%s: a message's dialplan has no channel: only messagesend, set, "
+			      "verbose and goto run here",
+			      app->name);
 	if (c->phase != DP_H && is_hungup(c))
 		return raise_hangup(L, c, app->name);
 	if (c->released) {
@@ -483,8 +523,9 @@ static int app_call(lua_State *L)
 	struct pbx_app_call *ac = &c->ac;
 	free(ac->result);
 	*ac = (struct pbx_app_call){.call = c, .app = app, .state = AC_EXEC};
-	pbx_info("%s: %s@%s: %s(\"%.200s\")", c->ch->name, c->exten, c->context, app->name, joined);
-	pbx_transfer_app(c->ch, app); /* a transferee's target that takes the call itself */
+	pbx_info("%s: %s@%s: %s(\"%.200s\")", cname(c), c->exten, c->context, app->name, joined);
+	if (c->ch)
+		pbx_transfer_app(c->ch, app); /* a transferee's target that takes the call itself */
 	int rc = app->exec(c->ch, argv, ac);
 	if (rc == EINPROGRESS && ac->state == AC_EXEC) {
 		if (c->phase != DP_H && is_hungup(c)) {
@@ -567,6 +608,7 @@ static const struct pbx_app goto_app = {
 	.args = goto_args,
 	.exec = goto_exec,
 	.takes_no_call = true,
+	.without_channel = true,
 };
 
 /* ---- channel.NAME ---------------------------------------------------------------------------- */
@@ -604,11 +646,69 @@ static char *callerid_field(struct pbx_chan *ch, const char *name, size_t *size,
 	return NULL;
 }
 
-/* The value of NAME on the call's channel; NULL when unset. @p buf for made values. */
+/*
+ * MESSAGE(body|from|to|content_type) of a message's run, as Asterisk's
+ * message channel names them. The field, or NULL with *err set; *size is
+ * the room of the text fields (0 for the body, which is sized apart).
+ */
+static char *message_field(struct pbx_im *im, const char *name, size_t *size, const char **err)
+{
+	static const char prefix[] = "MESSAGE(";
+	*err = NULL;
+	*size = 0;
+	if (strncasecmp(name, prefix, sizeof prefix - 1))
+		return NULL;
+	if (!im) {
+		*err = "only in a message's dialplan run (the messages context)";
+		return NULL;
+	}
+	const char *arg = name + sizeof prefix - 1;
+	size_t len = strlen(arg) - 1;
+	if (len == 4 && !strncasecmp(arg, "body", 4))
+		return im->body;
+	if (len == 4 && !strncasecmp(arg, "from", 4)) {
+		*size = sizeof im->from;
+		return im->from;
+	}
+	if (len == 2 && !strncasecmp(arg, "to", 2)) {
+		*size = sizeof im->to;
+		return im->to;
+	}
+	if (len == 12 && !strncasecmp(arg, "content_type", 12)) {
+		*size = sizeof im->type;
+		return im->type;
+	}
+	*err = "MESSAGE takes body, from, to or content_type";
+	return NULL;
+}
+
+/* The value of NAME on the call's channel or message; NULL when unset. @p buf for made values. */
 static const char *var_read(lua_State *L, struct dp_call *c, const char *name, char *buf,
 			    size_t len)
 {
 	struct pbx_chan *ch = c->ch;
+	if (is_func(name) && !strncasecmp(name, "MESSAGE(", 8)) {
+		size_t size;
+		const char *err;
+		const char *f = message_field(c->im, name, &size, &err);
+		if (!f)
+			lerror(L, "%s: %s", name, err);
+		return f;
+	}
+	if (!ch) {
+		if (!strcmp(name, "EXTEN"))
+			return c->exten;
+		if (!strcmp(name, "CONTEXT"))
+			return c->context;
+		if (!strcmp(name, "CHANNEL"))
+			return c->im_name;
+		if (is_func(name)) {
+			lerror(L, "%s: a message has no channel (MESSAGE(from) is its sender)",
+			       name);
+			return NULL;
+		}
+		return pbx_vars_get(c->im->vars, name);
+	}
 	if (is_func(name)) {
 		size_t size;
 		const char *err;
@@ -635,15 +735,55 @@ static const char *var_read(lua_State *L, struct dp_call *c, const char *name, c
 	return pbx_chan_var_get(ch, name);
 }
 
+/* MESSAGE(field) = value: the body any bytes (nil empties it), the others one line. */
+static void message_write(lua_State *L, struct dp_call *c, const char *name, const char *value,
+			  size_t vlen)
+{
+	size_t size;
+	const char *err;
+	char *f = message_field(c->im, name, &size, &err);
+	if (!f) {
+		lerror(L, "%s: %s", name, err);
+		return;
+	}
+	if (!size) {
+		int e = pbx_im_set_body(c->im, value ? value : "", value ? vlen : 0);
+		if (e)
+			lerror(L, "%s: %s", name,
+			       e == EINVAL ? "longer than a message may be" : "out of memory");
+		return;
+	}
+	if (value && (vlen >= size || strlen(value) != vlen || strpbrk(value, "\r\n"))) {
+		lerror(L, "%s: one line of at most %zu characters", name, size - 1);
+		return;
+	}
+	snprintf(f, size, "%s", value ? value : "");
+}
+
 static void var_write(lua_State *L, struct dp_call *c, const char *name, int vidx)
 {
 	const char *value = NULL;
+	size_t vlen = 0;
 	int t = lua_type(L, vidx);
 	if (t == LUA_TSTRING || t == LUA_TNUMBER)
-		value = lua_tostring(L, vidx);
+		value = lua_tolstring(L, vidx, &vlen);
 	else if (t != LUA_TNIL)
 		lerror(L, "channel.%s: a value is a string or a number, not a %s", name,
 		       luaL_typename(L, vidx));
+	if (is_func(name) && !strncasecmp(name, "MESSAGE(", 8)) {
+		message_write(L, c, name, value, vlen);
+		return;
+	}
+	if (!c->ch) {
+		if (is_func(name) || !strcmp(name, "EXTEN") || !strcmp(name, "CONTEXT") ||
+		    !strcmp(name, "CHANNEL"))
+			lerror(L,
+			       "channel.%s: not in a message's run (MESSAGE(...) are its fields)",
+			       name);
+		if (pbx_vars_set(&c->im->vars, name, value))
+			lerror(L, "channel.%s: out of memory", name);
+		return;
+	}
 	if (is_func(name)) {
 		size_t size;
 		const char *err;
@@ -797,7 +937,7 @@ static int dp_print(lua_State *L)
 	}
 	luaL_pushresult(&b);
 	if (dc.running)
-		pbx_notice("%s: %s", dc.running->ch->name, lua_tostring(L, -1));
+		pbx_notice("%s: %s", cname(dc.running), lua_tostring(L, -1));
 	else
 		pbx_notice("dialplan: %s", lua_tostring(L, -1));
 	return 0;
@@ -977,7 +1117,7 @@ static int prepare(struct dp_call *c, const struct dp_exten *e)
 	lua_pushlightuserdata(L, c);
 	lua_pushinteger(L, e->fn);
 	if (lua_pcall(L, 2, 0, 0)) {
-		pbx_error("%s: cannot run %s@%s: %s", c->ch->name, c->exten, c->context,
+		pbx_error("%s: cannot run %s@%s: %s", cname(c), c->exten, c->context,
 			  lua_tostring(L, -1));
 		lua_pop(L, 1);
 		return ENOMEM;
@@ -1015,9 +1155,14 @@ static void call_free(struct dp_call *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	dc.n--;
-	if (c->ch->ev == &chan_events && c->ch->ev_arg == c)
-		pbx_chan_set_owner(c->ch, NULL, NULL);
-	pbx_chan_unref(c->ch);
+	if (c->im) {
+		c->im_done(c->im, c->im_err, c->im_arg);
+		pbx_im_unref(c->im);
+	} else {
+		if (c->ch->ev == &chan_events && c->ch->ev_arg == c)
+			pbx_chan_set_owner(c->ch, NULL, NULL);
+		pbx_chan_unref(c->ch);
+	}
 	c->st->calls--;
 	dp_state_unref(c->st);
 	free(c);
@@ -1040,7 +1185,8 @@ static void where(lua_State *co, char *buf, size_t len)
 static void report(struct dp_call *c, int rc)
 {
 	char pos[LUA_IDSIZE + 16];
-	const char *name = c->ch->name;
+	const char *name = cname(c);
+	c->im_err = rc == LUA_YIELD ? ETIME : EIO;
 	where(c->co, pos, sizeof pos);
 	if (rc == LUA_YIELD) {
 		pbx_error("%s: %s@%s: %s%sran longer than %d ms without waiting (an endless "
@@ -1064,6 +1210,8 @@ static void report(struct dp_call *c, int rc)
 /* The main function is over: hang up, then `h` with the call's globals, or the end. */
 static bool start_h(struct dp_call *c)
 {
+	if (!c->ch)
+		return false; /* a message's run: no hang-up, no h */
 	/* A cause left by an application (a failed dial) tells the caller why. */
 	if (!is_hungup(c))
 		pbx_chan_hangup(c->ch,
@@ -1084,18 +1232,20 @@ static bool jump(struct dp_call *c)
 	if (++c->jumps > DP_MAX_JUMPS) {
 		pbx_error("%s: %d gotos without any application waiting in between (a loop?): "
 			  "call ended",
-			  c->ch->name, DP_MAX_JUMPS);
+			  cname(c), DP_MAX_JUMPS);
+		c->im_err = ELOOP;
 		return false;
 	}
 	snprintf(c->context, sizeof c->context, "%s", c->goto_ctx);
 	const struct dp_exten *e = find_dialled(c, c->goto_exten, &invalid);
 	if (!e) {
 		pbx_notice("%s: goto %s@%s: no such extension, and no 'i' there: call ended",
-			   c->ch->name, c->goto_exten, c->context);
+			   cname(c), c->goto_exten, c->context);
+		c->im_err = ENOENT;
 		return false;
 	}
 	if (invalid)
-		pbx_chan_var_set(c->ch, "INVALID_EXTEN", c->goto_exten);
+		call_var_set(c, "INVALID_EXTEN", c->goto_exten);
 	snprintf(c->exten, sizeof c->exten, "%s", invalid ? "i" : c->goto_exten);
 	if (prepare(c, e))
 		return false;
@@ -1108,7 +1258,7 @@ static void step(struct dp_call *c)
 	for (;;) {
 		int nres, rc;
 		if (c->released) {
-			pbx_debug("%s: %s@%s: the channel was taken away", c->ch->name, c->exten,
+			pbx_debug("%s: %s@%s: the channel was taken away", cname(c), c->exten,
 				  c->context);
 			call_free(c);
 			return;
@@ -1132,7 +1282,8 @@ static void step(struct dp_call *c)
 			pbx_error(
 				"%s: %s@%s: coroutine.yield() outside a coroutine the script made: "
 				"call ended",
-				c->ch->name, c->exten, c->context);
+				cname(c), c->exten, c->context);
+			c->im_err = EIO;
 		} else {
 			report(c, rc);
 		}
@@ -1155,53 +1306,93 @@ static bool exten_safe(const char *s)
 	return true;
 }
 
-int dp_call_start(struct pbx_chan *ch)
+/* A new call on the current state at @p exten of @p context (or its `i`), not started yet. */
+static struct dp_call *call_new(const char *context, const char *exten, const char *who,
+				bool *invalid, int *err)
 {
 	struct dp_state *st = dp_current();
-	const char *exten = *ch->exten ? ch->exten : "s";
-	bool invalid;
+	*err = ENOENT;
 	if (!st)
-		return ENOENT;
+		return NULL;
 	if (!exten_safe(exten)) {
 		pbx_notice("%s: extension with a control character, ',', '\"' or '\\' refused",
-			   ch->name);
-		return ENOENT;
+			   who);
+		return NULL;
 	}
 	struct dp_call *c = calloc(1, sizeof *c);
-	if (!c)
-		return ENOMEM;
-	c->st = st;
-	c->ch = ch;
-	c->co_ref = c->env_ref = LUA_NOREF;
-	snprintf(c->context, sizeof c->context, "%s", ch->context);
-	const struct dp_exten *e = find_dialled(c, exten, &invalid);
-	if (!e) {
-		pbx_notice("%s: no extension %s in context %s, and no 'i' there", ch->name, exten,
-			   ch->context);
-		free(c);
-		return ENOENT;
+	if (!c) {
+		*err = ENOMEM;
+		return NULL;
 	}
-	snprintf(c->exten, sizeof c->exten, "%s", invalid ? "i" : exten);
-	if (prepare(c, e)) {
-		lua_State *L = st->L;
-		luaL_unref(L, LUA_REGISTRYINDEX, c->env_ref);
+	c->st = st;
+	c->co_ref = c->env_ref = LUA_NOREF;
+	snprintf(c->context, sizeof c->context, "%s", context);
+	const struct dp_exten *e = find_dialled(c, exten, invalid);
+	if (!e) {
+		pbx_notice("%s: no extension %s in context %s, and no 'i' there", who, exten,
+			   context);
 		free(c);
-		return ENOMEM;
+		return NULL;
+	}
+	snprintf(c->exten, sizeof c->exten, "%s", *invalid ? "i" : exten);
+	if (prepare(c, e)) {
+		luaL_unref(st->L, LUA_REGISTRYINDEX, c->env_ref);
+		free(c);
+		*err = ENOMEM;
+		return NULL;
 	}
 	dp_state_ref(st);
 	st->calls++;
-	pbx_chan_ref(ch);
-	if (invalid)
-		pbx_chan_var_set(ch, "INVALID_EXTEN", exten);
-	c->hungup = ch->state == PBX_CHAN_HUNGUP;
-	pbx_chan_set_owner(ch, &chan_events, c);
+	return c;
+}
+
+/* Into the list of calls, and run on the next turn (not inside the caller's call). */
+static void call_add(struct dp_call *c)
+{
 	c->next = dc.all;
 	if (dc.all)
 		dc.all->prev = c;
 	dc.all = c;
 	dc.n++;
-	pbx_info("%s: dialplan %s@%s", ch->name, c->exten, c->context);
-	queue(c); /* the script starts on the next turn, not inside the driver's call */
+	pbx_info("%s: dialplan %s@%s", cname(c), c->exten, c->context);
+	queue(c);
+}
+
+int dp_call_start(struct pbx_chan *ch)
+{
+	bool invalid;
+	int err;
+	const char *exten = *ch->exten ? ch->exten : "s";
+	struct dp_call *c = call_new(ch->context, exten, ch->name, &invalid, &err);
+	if (!c)
+		return err;
+	c->ch = pbx_chan_ref(ch);
+	if (invalid)
+		pbx_chan_var_set(ch, "INVALID_EXTEN", exten);
+	c->hungup = ch->state == PBX_CHAN_HUNGUP;
+	pbx_chan_set_owner(ch, &chan_events, c);
+	call_add(c);
+	return 0;
+}
+
+int dp_message_start(struct pbx_im *im, const char *context, const char *exten,
+		     pbx_dialplan_im_done_h *done, void *arg)
+{
+	bool invalid;
+	int err;
+	char name[sizeof((struct dp_call *)0)->im_name];
+	snprintf(name, sizeof name, "Message/%u", im->id);
+	/* A message has nowhere to go from `i`: its sender hears "no such extension". */
+	if (!dp_exists(context, exten))
+		return ENOENT;
+	struct dp_call *c = call_new(context, exten, name, &invalid, &err);
+	if (!c)
+		return err;
+	c->im = pbx_im_ref(im);
+	c->im_done = done;
+	c->im_arg = arg;
+	snprintf(c->im_name, sizeof c->im_name, "%s", name);
+	call_add(c);
 	return 0;
 }
 
@@ -1233,11 +1424,14 @@ void dp_calls_shutdown(void)
 {
 	while (dc.all) {
 		struct dp_call *c = dc.all;
-		struct pbx_chan *ch = pbx_chan_ref(c->ch);
+		struct pbx_chan *ch = c->ch ? pbx_chan_ref(c->ch) : NULL;
 		c->queued = false;
+		c->im_err = ECANCELED;
 		call_free(c); /* cancels a waiting app; no h: the PBX is stopping */
-		pbx_chan_hangup(ch, PBX_CAUSE_NORMAL);
-		pbx_chan_unref(ch);
+		if (ch) {
+			pbx_chan_hangup(ch, PBX_CAUSE_NORMAL);
+			pbx_chan_unref(ch);
+		}
 	}
 	dc.qhead = NULL;
 	dc.qtail = &dc.qhead;

@@ -593,6 +593,7 @@ static const struct pbx_dialplan_ops ops = {
 	.exists = dp_exists,
 	.hint = dp_hint,
 	.each_hint = dp_each_hint,
+	.message = dp_message_start,
 };
 
 static int load(void)

@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "pbx/buf.h"
+#include "pbx/chan.h"
 
 struct pbx_chan;
 
@@ -134,6 +135,9 @@ int dp_calls_init(uv_loop_t *loop);
 void dp_calls_shutdown(void);
 /** Run the dialplan for @p ch at ch->context / ch->exten. 0 or errno. */
 int dp_call_start(struct pbx_chan *ch);
+/** Run @p exten of @p context for a message, without a channel (pbx_dialplan_message). */
+int dp_message_start(struct pbx_im *im, const char *context, const char *exten,
+		     pbx_dialplan_im_done_h *done, void *arg);
 unsigned dp_call_count(void);
 
 /**

@@ -91,3 +91,13 @@ void pbx_app_finish(struct pbx_app_call *call, int err, const char *result)
 	if (call_ops)
 		call_ops->finish(call, err, result);
 }
+
+struct pbx_im *pbx_app_message(struct pbx_app_call *call)
+{
+	return call_ops && call_ops->message ? call_ops->message(call) : NULL;
+}
+
+int pbx_app_var_set(struct pbx_app_call *call, const char *name, const char *value)
+{
+	return call_ops && call_ops->var_set ? call_ops->var_set(call, name, value) : ENOSYS;
+}

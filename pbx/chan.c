@@ -19,14 +19,10 @@
 #include "pbx/devstate.h"
 #include "pbx/core.h"
 #include "pbx/log.h"
+#include "pbx/vars.h"
 #include "pbx/media.h"
 
 #define MAX_TECHS 8
-
-struct pbx_var {
-	struct pbx_var *next;
-	char *name, *value;
-};
 
 static const struct pbx_chan_tech *techs[MAX_TECHS];
 static const struct pbx_dialplan_ops *dialplan;
@@ -102,13 +98,7 @@ void pbx_chan_unref(struct pbx_chan *ch)
 	pbx_chan_moh_stop(ch);
 	if (ch->tech->destroy)
 		ch->tech->destroy(ch);
-	while (ch->vars) {
-		struct pbx_var *v = ch->vars;
-		ch->vars = v->next;
-		free(v->name);
-		free(v->value);
-		free(v);
-	}
+	pbx_vars_clear(&ch->vars);
 	if (ch->prev)
 		ch->prev->next = ch->next;
 	else
@@ -413,45 +403,12 @@ bool pbx_chan_media_encrypted(const struct pbx_chan *ch)
 
 const char *pbx_chan_var_get(struct pbx_chan *ch, const char *name)
 {
-	for (struct pbx_var *v = ch->vars; v; v = v->next)
-		if (!strcmp(v->name, name))
-			return v->value;
-	return NULL;
+	return pbx_vars_get(ch->vars, name);
 }
 
 int pbx_chan_var_set(struct pbx_chan *ch, const char *name, const char *value)
 {
-	struct pbx_var **pp;
-	for (pp = &ch->vars; *pp; pp = &(*pp)->next)
-		if (!strcmp((*pp)->name, name))
-			break;
-	if (!value) {
-		if (*pp) {
-			struct pbx_var *v = *pp;
-			*pp = v->next;
-			free(v->name);
-			free(v->value);
-			free(v);
-		}
-		return 0;
-	}
-	char *copy = strdup(value);
-	if (!copy)
-		return ENOMEM;
-	if (*pp) {
-		free((*pp)->value);
-		(*pp)->value = copy;
-		return 0;
-	}
-	struct pbx_var *v = calloc(1, sizeof *v);
-	if (!v || !(v->name = strdup(name))) {
-		free(v);
-		free(copy);
-		return ENOMEM;
-	}
-	v->value = copy;
-	*pp = v;
-	return 0;
+	return pbx_vars_set(&ch->vars, name, value);
 }
 
 void pbx_chan_var_each(struct pbx_chan *ch, pbx_chan_var_each_h *fn, void *arg)
@@ -548,6 +505,14 @@ int pbx_dialplan_run(struct pbx_chan *ch, const char *context, const char *exten
 bool pbx_dialplan_exists(const char *context, const char *exten)
 {
 	return dialplan && dialplan->exists && dialplan->exists(context, exten);
+}
+
+int pbx_dialplan_message(struct pbx_im *im, const char *context, const char *exten,
+			 pbx_dialplan_im_done_h *done, void *arg)
+{
+	if (!dialplan || !dialplan->message)
+		return ENOENT;
+	return dialplan->message(im, context, exten, done, arg);
 }
 
 const char *pbx_dialplan_hint(const char *context, const char *exten)

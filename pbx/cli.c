@@ -247,7 +247,7 @@ static void best_option(const struct usage *u, const char *given, char *name, si
 	int best = 3;
 	name[0] = '\0';
 	for (int i = u->ncmd; i < u->n; i++) {
-		char s[64];
+		char s[PBX_CLI_NAME_MAX];
 		slot_name(u->w[i], s, sizeof s);
 		if (strncmp(s, "--", 2))
 			continue;
@@ -280,7 +280,7 @@ static int parse_args(struct pbx_cli *cli, const struct usage *u, const char *us
 	int slot = u->ncmd; /* next positional placeholder */
 	for (int i = 0; i < nwords; i++) {
 		const char *w = words[i];
-		char s[64];
+		char s[PBX_CLI_NAME_MAX];
 		if (!strncmp(w, "--", 2) && w[2]) {
 			int found = -1;
 			for (int j = u->ncmd; j < u->n && found < 0; j++) {
@@ -289,7 +289,7 @@ static int parse_args(struct pbx_cli *cli, const struct usage *u, const char *us
 					found = j;
 			}
 			if (found < 0) {
-				char near[64];
+				char near[PBX_CLI_NAME_MAX];
 				best_option(u, w, near, sizeof near);
 				if (near[0])
 					return pbx_cli_error(
@@ -339,7 +339,7 @@ static int parse_args(struct pbx_cli *cli, const struct usage *u, const char *us
 	for (; slot < u->n; slot++) {
 		if (u->w[slot][0] == '[')
 			continue;
-		char s[64];
+		char s[PBX_CLI_NAME_MAX];
 		slot_name(u->w[slot], s, sizeof s);
 		return pbx_cli_error(cli, "%s: missing argument %s (usage: %s)", cmdname, s, usage);
 	}
@@ -517,7 +517,7 @@ void pbx_cli_complete(const char *line, struct pbx_buf *out)
 			if (strncmp(words[j], "--", 2))
 				pos++;
 		for (int j = u.ncmd; j < u.n; j++) {
-			char s[64];
+			char s[PBX_CLI_NAME_MAX];
 			slot_name(u.w[j], s, sizeof s);
 			if (!strncmp(s, "--", 2)) {
 				if (!strncmp(prefix, "--", 2))

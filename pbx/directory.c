@@ -41,17 +41,18 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_USER_ADD] = "INSERT INTO users(extension,name,realm,ha1_md5,ha1_sha256,pin,email,"
-			"context,srtp,enabled,created,updated,auth,mwi,vm_max) "
-			"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11,?12,?13,?14)",
+			"context,srtp,enabled,created,updated,auth,mwi,vm_max,msg_context) "
+			"VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11,?12,?13,?14,?15)",
 	[ST_USER_UPDATE] = "UPDATE users SET name=?2,realm=?3,ha1_md5=?4,ha1_sha256=?5,pin=?6,"
 			   "email=?7,context=?8,srtp=?9,enabled=?10,updated=?11,auth=?12,"
-			   "mwi=?13,vm_max=?14 "
+			   "mwi=?13,vm_max=?14,msg_context=?15 "
 			   "WHERE extension=?1",
 	[ST_USER_DEL] = "DELETE FROM users WHERE extension=?1",
-	[ST_USER_FIND] = "SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
-			 "enabled,created,updated,auth,mwi,vm_max FROM users WHERE extension=?1",
+	[ST_USER_FIND] =
+		"SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
+		"enabled,created,updated,auth,mwi,vm_max,msg_context FROM users WHERE extension=?1",
 	[ST_USER_EACH] = "SELECT extension,name,realm,ha1_md5,ha1_sha256,pin,email,context,srtp,"
-			 "enabled,created,updated,auth,mwi,vm_max FROM users "
+			 "enabled,created,updated,auth,mwi,vm_max,msg_context FROM users "
 			 "WHERE substr(extension,1,length(?1))=?1 "
 			 "ORDER BY length(extension), extension",
 	[ST_USER_OTHER_REALM] = "SELECT count(*) FROM users WHERE ha1_md5 != '' AND realm != ?1",
@@ -171,6 +172,8 @@ static const char *const migrations[] = {
 	" attempts INTEGER NOT NULL DEFAULT 0,"
 	" next_try INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX messages_target ON messages(target, id);",
+	/* 8: the context a user's instant messages enter ('': "messages"). */
+	"ALTER TABLE users ADD COLUMN msg_context TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -440,6 +443,7 @@ static void bind_user(sqlite3_stmt *st, const struct pbx_user *u, int64_t now)
 	sqlite3_bind_text(st, 13, u->mwi_unsolicited ? "unsolicited" : "subscribe", -1,
 			  SQLITE_STATIC);
 	sqlite3_bind_int(st, 14, u->vm_max_messages);
+	sqlite3_bind_text(st, 15, u->message_context, -1, SQLITE_STATIC);
 }
 
 void pbx__sql_text(sqlite3_stmt *st, int col, char *dst, size_t len)
@@ -471,6 +475,7 @@ static void row_user(sqlite3_stmt *st, struct pbx_user *u)
 	const unsigned char *mwi = sqlite3_column_text(st, 13);
 	u->mwi_unsolicited = mwi && !strcmp((const char *)mwi, "unsolicited");
 	u->vm_max_messages = sqlite3_column_int(st, 14);
+	pbx__sql_text(st, 15, u->message_context, sizeof u->message_context);
 }
 
 /* Step a write statement once and reset it; maps SQLite codes to errno. */

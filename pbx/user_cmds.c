@@ -17,7 +17,7 @@
 #include "pbx/voicemail.h"
 
 #define SRTP_CHOICES "off|optional|mandatory"
-#define FIELDS       "name|password|pin|email|context|srtp|auth|mwi|max_messages"
+#define FIELDS       "name|password|pin|email|context|message_context|srtp|auth|mwi|max_messages"
 
 /* Apply one field to @p u after checking it; NULL on success, else the reason. */
 static const char *apply_field(struct pbx_user *u, const char *field, const char *value, char *why,
@@ -39,6 +39,9 @@ static const char *apply_field(struct pbx_user *u, const char *field, const char
 	} else if (!strcmp(field, "context")) {
 		if (!(bad = pbx_user_check_context(value)))
 			snprintf(u->context, sizeof u->context, "%s", value);
+	} else if (!strcmp(field, "message_context")) {
+		if (!*value || !(bad = pbx_user_check_context(value)))
+			snprintf(u->message_context, sizeof u->message_context, "%s", value);
 	} else if (!strcmp(field, "srtp")) {
 		int p = pbx_srtp_policy_parse(value);
 		if (p < 0)
@@ -136,6 +139,8 @@ static void json_user(struct pbx_buf *b, const struct pbx_user *u)
 	pbx_buf_json_str(b, u->email);
 	pbx_buf_puts(b, ",\"context\":");
 	pbx_buf_json_str(b, u->context);
+	pbx_buf_puts(b, ",\"message_context\":");
+	pbx_buf_json_str(b, u->message_context[0] ? u->message_context : "messages");
 	pbx_buf_puts(b, ",\"auth\":");
 	pbx_buf_json_str(b, u->auth[0] ? u->auth : "default");
 	pbx_buf_printf(b,
@@ -207,17 +212,19 @@ static int user_show(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	fmt_time(u.updated, up, sizeof up);
 	struct pbx_vm_counts vc;
 	pbx_vm_counts(u.ext, &vc);
-	return pbx_cli_printf(cli,
-			      "Extension : %s\nName      : %s\nContext   : %s\nE-mail    : %s\n"
-			      "SRTP      : %s\nAuth      : %s\nEnabled   : %s\nPassword  : %s\n"
-			      "PIN       : %s\nMessages  : %u new, %u old (at most %u)\n"
-			      "MWI       : %s\nCreated   : %s\nUpdated   : %s\n",
-			      u.ext, u.name, u.context, u.email, pbx_srtp_policy_name(u.srtp),
-			      u.auth[0] ? u.auth : "default (sip.auth_algorithms)",
-			      u.enabled ? "yes" : "no", u.ha1_md5[0] ? "set" : "not set",
-			      u.pin[0] ? "set" : "not set", vc.new_msgs, vc.old_msgs,
-			      pbx_vm_max_messages(u.ext),
-			      u.mwi_unsolicited ? "unsolicited" : "subscribe", c, up);
+	return pbx_cli_printf(
+		cli,
+		"Extension : %s\nName      : %s\nContext   : %s\nMessaging : %s\n"
+		"E-mail    : %s\n"
+		"SRTP      : %s\nAuth      : %s\nEnabled   : %s\nPassword  : %s\n"
+		"PIN       : %s\nMessages  : %u new, %u old (at most %u)\n"
+		"MWI       : %s\nCreated   : %s\nUpdated   : %s\n",
+		u.ext, u.name, u.context, u.message_context[0] ? u.message_context : "messages",
+		u.email, pbx_srtp_policy_name(u.srtp),
+		u.auth[0] ? u.auth : "default (sip.auth_algorithms)", u.enabled ? "yes" : "no",
+		u.ha1_md5[0] ? "set" : "not set", u.pin[0] ? "set" : "not set", vc.new_msgs,
+		vc.old_msgs, pbx_vm_max_messages(u.ext),
+		u.mwi_unsolicited ? "unsolicited" : "subscribe", c, up);
 }
 
 static int update(struct pbx_cli *cli, const char *cmd, struct pbx_user *u)
@@ -309,7 +316,9 @@ static const struct pbx_cli_cmd cmds[] = {
 	 "auth sets the digest algorithms this user is challenged with, in order:\n"
 	 "md5, sha-256, sha-256,md5 or md5,sha-256; default follows sip.auth_algorithms.\n"
 	 "mwi unsolicited sends the message lamp's NOTIFY to phones that never subscribe;\n"
-	 "max_messages N limits the user's mailbox (0: voicemail.max_messages).",
+	 "max_messages N limits the user's mailbox (0: voicemail.max_messages);\n"
+	 "message_context C is where the user's instant messages enter the dialplan\n"
+	 "(\"\" goes back to the context \"messages\").",
 	 user_set},
 	{"user enable EXT", "allow a user to register and call", NULL, user_enable},
 	{"user disable EXT", "stop a user from registering and calling", NULL, user_disable},

@@ -18,7 +18,7 @@ ALL_USAGES = [
     "user list [--json]",
     "user show EXT [--json]",
     "user passwd EXT PASSWORD",
-    "user set EXT name|password|pin|email|context|srtp|auth|mwi|max_messages VALUE",
+    "user set EXT name|password|pin|email|context|message_context|srtp|auth|mwi|max_messages VALUE",
     "user enable EXT",
     "user disable EXT",
     "voicemail show EXT [--json]",

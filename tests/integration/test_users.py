@@ -10,9 +10,10 @@ import pytest
 
 ADD_USAGE = ("user add EXT [--name N] [--password P] [--pin N] [--email E] [--context C] "
              "[--srtp off|optional|mandatory] [--auth A]")
-SET_USAGE = "user set EXT name|password|pin|email|context|srtp|auth|mwi|max_messages VALUE"
+SET_USAGE = "user set EXT name|password|pin|email|context|message_context|srtp|auth|mwi|max_messages VALUE"
 JSON_KEYS = {"extension", "auth", "name", "email", "context", "srtp", "enabled", "has_password",
              "has_pin", "created", "updated", "mwi", "max_messages", "messages_new",
+             "message_context",
              "messages_old"}
 
 
@@ -51,7 +52,7 @@ def test_add_with_every_option(pbx):
     f = show(pbx, 1001)
     assert f == {
         "Extension": "1001", "Name": "Alice Smith", "Context": "office",
-        "E-mail": "alice@example.com", "SRTP": "mandatory",
+        "Messaging": "messages", "E-mail": "alice@example.com", "SRTP": "mandatory",
         "Auth": "default (sip.auth_algorithms)", "Enabled": "yes",
         "Password": "set", "PIN": "set", "Messages": "0 new, 0 old (at most 100)",
         "MWI": "subscribe", "Created": f["Created"], "Updated": f["Updated"],
@@ -324,13 +325,13 @@ def test_set_errors(pbx):
     pbx.ok("user add 1002")
     assert pbx.fail("user set 1002 color red") == \
         "Error: user set: 'color' is not one of " \
-        "name|password|pin|email|context|srtp|auth|mwi|max_messages\n"
+        "name|password|pin|email|context|message_context|srtp|auth|mwi|max_messages\n"
     assert pbx.fail("user set 9999 name x") == "Error: user set: no such user '9999'\n"
     assert pbx.fail("user set 1002 name") == \
         f"Error: user set: missing argument VALUE (usage: {SET_USAGE})\n"
     assert pbx.fail("user set 1002") == \
         "Error: user set: missing argument " \
-        f"name|password|pin|email|context|srtp|auth|mwi|max_messages (usage: {SET_USAGE})\n"
+        f"name|password|pin|email|context|message_context|srtp|auth|mwi|max_messages (usage: {SET_USAGE})\n"
     assert pbx.fail("user set 1002 name a b") == "Error: user set: unexpected argument 'b'\n"
 
 
@@ -393,7 +394,7 @@ def test_database_holds_ha1_never_the_password(pbx):
         rows = db.execute("SELECT * FROM users").fetchall()
         cols = [d[0] for d in db.execute("SELECT * FROM users").description]
         u = dict(zip(cols, rows[0]))
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 8
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert "password" not in " ".join(cols)
     for row in rows:

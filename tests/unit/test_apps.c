@@ -491,8 +491,18 @@ static void *ops_data(struct pbx_app_call *call)
 	return call->data;
 }
 
+static int ops_var_set(struct pbx_app_call *call, const char *name, const char *value)
+{
+	return pbx_chan_var_set(call->ch, name, value);
+}
+
 static const struct pbx_app_call_ops call_ops = {
-	ops_finish, ops_set_result, ops_error, ops_set_data, ops_data,
+	.finish = ops_finish,
+	.set_result = ops_set_result,
+	.error = ops_error,
+	.set_data = ops_set_data,
+	.data = ops_data,
+	.var_set = ops_var_set,
 };
 
 /* The engine owns the caller: its hangup cancels the running application. */

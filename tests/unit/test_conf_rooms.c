@@ -244,6 +244,7 @@ static void test_migration_from_version_5(void **state)
 	pbx_dir_close(*state);
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
+				      "ALTER TABLE users DROP COLUMN msg_context; "
 				      "DROP TABLE messages; DROP TABLE conf_rooms; "
 				      "PRAGMA user_version=5",
 				      NULL, NULL, NULL),

@@ -18,6 +18,7 @@
 #include "pbx/chan.h"
 #include "pbx/cli.h"
 #include "pbx/core.h"
+#include "pbx/im.h"
 #include "pbx/log.h"
 #include "pbx/module.h"
 #include "../../dialplan/dp_priv.h"
@@ -231,14 +232,29 @@ static int thang_exec(struct pbx_chan *ch, const char *const *argv, struct pbx_a
 	return 0;
 }
 
+/* A messaging application: runs without a channel; its result is the message's address. */
+static int tmsg_exec(struct pbx_chan *ch, const char *const *argv, struct pbx_app_call *call)
+{
+	struct pbx_im *im = pbx_app_message(call);
+	assert_null(ch);
+	assert_non_null(im);
+	im->best = PBX_IM_QUEUED;
+	pbx_app_var_set(call, "TMSG", "ran");
+	pbx_app_set_result(call, im->to);
+	return 0;
+}
+
+static const struct pbx_app tmsg_app = {
+	.name = "tmsg", .synopsis = "test", .exec = tmsg_exec, .without_channel = true};
+
 static const struct pbx_app apps[] = {
-	{"tdone", "test", tdone_args, tdone_exec, NULL, false},
-	{"twait", "test", twait_args, twait_exec, twait_cancel, false},
-	{"tblock", "test", NULL, tblock_exec, tblock_cancel, false},
-	{"tfail", "test", NULL, tfail_exec, NULL, false},
-	{"tsync", "test", NULL, tsync_exec, NULL, false},
-	{"tnum", "test", tnum_args, tnum_exec, NULL, false},
-	{"thang", "test", NULL, thang_exec, NULL, false},
+	{"tdone", "test", tdone_args, tdone_exec, NULL, false, false},
+	{"twait", "test", twait_args, twait_exec, twait_cancel, false, false},
+	{"tblock", "test", NULL, tblock_exec, tblock_cancel, false, false},
+	{"tfail", "test", NULL, tfail_exec, NULL, false, false},
+	{"tsync", "test", NULL, tsync_exec, NULL, false, false},
+	{"tnum", "test", tnum_args, tnum_exec, NULL, false, false},
+	{"thang", "test", NULL, thang_exec, NULL, false, false},
 };
 
 /* ---- the script ------------------------------------------------------------------------------ */
@@ -852,13 +868,14 @@ static int group_setup(void **state)
 	for (size_t i = 0; i < sizeof apps / sizeof *apps; i++)
 		if (pbx_app_register(&apps[i]))
 			return -1;
-	return 0;
+	return pbx_app_register(&tmsg_app) ? -1 : 0;
 }
 
 static int group_teardown(void **state)
 {
 	for (size_t i = 0; i < sizeof apps / sizeof *apps; i++)
 		pbx_app_unregister(&apps[i]);
+	pbx_app_unregister(&tmsg_app);
 	pbx_chan_tech_unregister(&tech);
 	pbx_log_set_file(NULL);
 	pbx_log_set_stderr(1);
@@ -869,15 +886,144 @@ static int group_teardown(void **state)
 	return uv_loop_close(pbx_loop()) ? -1 : 0;
 }
 
+/* ---- a message's run: no channel --------------------------------------------------------------- */
+
+static const char msg_script[] =
+	"extensions = {\n"
+	"  messages = {\n"
+	"    [\"_1XXX\"] = function(context, exten)\n"
+	"      local b = channel[\"MESSAGE(body)\"]:get()\n"
+	"      channel[\"MESSAGE(body)\"] = b .. \" (\" .. exten .. \"@\" .. context .. \")\"\n"
+	"      channel.MESSAGE(\"content_type\"):set(\"text/x-test\")\n"
+	"      channel.SEEN = channel[\"MESSAGE(from)\"]:get() .. \" \" .. "
+	"tostring(check_hangup())\n"
+	"      channel.GOT = app.tmsg() .. \" \" .. channel.TMSG:get() .. \" \" .. "
+	"channel.CHANNEL:get()\n"
+	"      app[\"goto\"](\"messages\", \"2000\", 1)\n"
+	"    end,\n"
+	"    [\"2000\"] = function() channel.JUMPED = \"yes\" end,\n"
+	"    [\"3000\"] = function() app.tdone(\"a\", 1) end,\n"
+	"    [\"3001\"] = function() channel[\"MESSAGE(from)\"] = \"a\\r\\nb\" end,\n"
+	"    [\"3002\"] = function() channel[\"CALLERID(num)\"] = \"1\" end,\n"
+	"    [\"3003\"] = function() channel[\"MESSAGE(nope)\"]:get() end,\n"
+	"    i = function() channel.INVALID = \"ran\" end,\n"
+	"  },\n"
+	"  default = {\n"
+	"    [\"1\"] = function() channel.M = channel[\"MESSAGE(body)\"]:get() end,\n"
+	"  },\n"
+	"}\n";
+
+struct msg_end {
+	int calls, err;
+};
+
+static void msg_done(struct pbx_im *im, int err, void *arg)
+{
+	struct msg_end *e = arg;
+	e->calls++;
+	e->err = err;
+}
+
+/* Route one message to @p exten of "messages"; the run's end. */
+static struct msg_end route_one(struct pbx_im *im, const char *exten, int want_start)
+{
+	struct msg_end e = {0};
+	assert_int_equal(pbx_dialplan_message(im, "messages", exten, msg_done, &e), want_start);
+	assert_int_equal(e.calls, 0); /* never from inside the call */
+	run_calls();
+	assert_int_equal(e.calls, want_start ? 0 : 1);
+	return e;
+}
+
+static void test_message_runs(void **state)
+{
+	struct pbx_buf err;
+	pbx_buf_init(&err);
+	write_file(script, msg_script);
+	assert_int_equal(dp_engine_open(pbx_loop(), script, &err), 0);
+	static const struct pbx_dialplan_ops ops = {.message = dp_message_start};
+	assert_int_equal(pbx_dialplan_register(&ops), 0);
+
+	struct pbx_im *im = pbx_im_new("sip:1001@pbx", "sip:1002@pbx", "text/plain", "hi", 2);
+	clear_log();
+	struct msg_end e = route_one(im, "1002", 0);
+	if (e.err)
+		fail_msg("the run failed: %s", read_log());
+	assert_int_equal(e.err, 0);
+	assert_string_equal(im->body, "hi (1002@messages)");
+	assert_int_equal(im->len, strlen("hi (1002@messages)"));
+	assert_string_equal(im->type, "text/x-test");
+	assert_string_equal(pbx_vars_get(im->vars, "SEEN"), "sip:1001@pbx false");
+	assert_string_equal(pbx_vars_get(im->vars, "GOT"), "sip:1002@pbx ran Message/1");
+	assert_string_equal(pbx_vars_get(im->vars, "JUMPED"), "yes");
+	assert_int_equal(im->best, PBX_IM_QUEUED);
+	assert_int_equal(im->refs, 1); /* the engine let its reference go */
+
+	/* No extension: not run (the SIP side routes it by default), `i` or not. */
+	route_one(im, "9999", ENOENT);
+	assert_null(pbx_vars_get(im->vars, "INVALID"));
+
+	/* A call's application, bad fields: Lua errors with file:line; the run ends with EIO. */
+	static const struct {
+		const char *exten, *marker, *msg;
+	} bad[] = {
+		{"3000", "[\"3000\"]", "tdone: a message's dialplan has no channel"},
+		{"3001", "[\"3001\"]", "MESSAGE(from): one line of at most"},
+		{"3002", "[\"3002\"]", "channel.CALLERID(num): not in a message's run"},
+		{"3003", "[\"3003\"]",
+		 "MESSAGE(nope): MESSAGE takes body, from, to or content_type"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char want[256];
+		clear_log();
+		e = route_one(im, bad[i].exten, 0);
+		assert_int_equal(e.err, EIO);
+		snprintf(want, sizeof want, "%s:%d: %s", script, line_of(msg_script, bad[i].marker),
+			 bad[i].msg);
+		assert_log_has(want);
+	}
+	assert_int_equal(dp_call_count(), 0);
+
+	/* Closing the engine under a waiting run ends it with ECANCELED. */
+	struct msg_end w = {0};
+	assert_int_equal(pbx_dialplan_message(im, "messages", "1002", msg_done, &w), 0);
+	dp_engine_close();
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.err, ECANCELED);
+	assert_int_equal(im->refs, 1);
+	pbx_im_unref(im);
+	pbx_dialplan_unregister(&ops);
+	uv_run(pbx_loop(), UV_RUN_DEFAULT);
+	pbx_buf_free(&err);
+}
+
+/* In a call, MESSAGE() is an error: there is no message. */
+static void test_message_in_a_call(void **state)
+{
+	struct pbx_buf err;
+	pbx_buf_init(&err);
+	write_file(script, msg_script);
+	assert_int_equal(dp_engine_open(pbx_loop(), script, &err), 0);
+	clear_log();
+	struct pbx_chan *ch = call("default", "1");
+	run_calls();
+	assert_log_has("MESSAGE(body): only in a message's dialplan run");
+	assert_string_equal(var(ch, "M"), "(unset)");
+	pbx_chan_unref(ch);
+	close_engine();
+	pbx_buf_free(&err);
+}
+
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_load_lookup),      cmocka_unit_test(test_load_errors),
-	cmocka_unit_test(test_load_endless),     cmocka_unit_test(test_args_split),
-	cmocka_unit_test(test_call_flow),        cmocka_unit_test(test_globals_per_call),
-	cmocka_unit_test(test_wrong_calls),      cmocka_unit_test(test_h),
-	cmocka_unit_test(test_hangup_cancels),   cmocka_unit_test(test_goto_and_invalid),
-	cmocka_unit_test(test_runaway),          cmocka_unit_test(test_reload),
-	cmocka_unit_test(test_close_with_calls), cmocka_unit_test(test_sample),
-	cmocka_unit_test(test_console),
+	cmocka_unit_test(test_load_lookup),       cmocka_unit_test(test_load_errors),
+	cmocka_unit_test(test_load_endless),      cmocka_unit_test(test_args_split),
+	cmocka_unit_test(test_call_flow),         cmocka_unit_test(test_globals_per_call),
+	cmocka_unit_test(test_wrong_calls),       cmocka_unit_test(test_h),
+	cmocka_unit_test(test_hangup_cancels),    cmocka_unit_test(test_goto_and_invalid),
+	cmocka_unit_test(test_runaway),           cmocka_unit_test(test_reload),
+	cmocka_unit_test(test_close_with_calls),  cmocka_unit_test(test_sample),
+	cmocka_unit_test(test_console),           cmocka_unit_test(test_message_runs),
+	cmocka_unit_test(test_message_in_a_call),
 };
 
 UNIT_GROUP(dialplan, tests, group_setup, group_teardown);

@@ -387,7 +387,10 @@ static void test_migration_from_version_6(void **state)
 	pbx_dir_close(*state);
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
 	assert_int_equal(
-		sqlite3_exec(db, "DROP TABLE messages; PRAGMA user_version=6", NULL, NULL, NULL),
+		sqlite3_exec(db,
+			     "ALTER TABLE users DROP COLUMN msg_context; DROP TABLE messages; "
+			     "PRAGMA user_version=6",
+			     NULL, NULL, NULL),
 		SQLITE_OK);
 	sqlite3_close(db);
 	struct pbx_dir *d;

@@ -20,6 +20,7 @@
 
 struct pbx_chan;
 struct pbx_app_call;
+struct pbx_im;
 
 enum pbx_arg_type {
 	PBX_ARG_STRING, /* any text */
@@ -54,6 +55,12 @@ struct pbx_app {
 	 * starting it does not mean the call is taken (pbx_transfer_app).
 	 */
 	bool takes_no_call;
+	/**
+	 * It may run where there is no channel: a message's dialplan run
+	 * (pbx_dialplan_message). Its exec gets a NULL channel there and
+	 * finds the message with pbx_app_message.
+	 */
+	bool without_channel;
 };
 
 int pbx_app_register(const struct pbx_app *app);
@@ -73,6 +80,10 @@ void pbx_app_error(struct pbx_app_call *call, const char *fmt, ...)
 /** Per-call state of an EINPROGRESS application. */
 void pbx_app_set_data(struct pbx_app_call *call, void *data);
 void *pbx_app_data(struct pbx_app_call *call);
+/** The message a channel-less run routes; NULL in a call. */
+struct pbx_im *pbx_app_message(struct pbx_app_call *call);
+/** Set a variable of the run: the channel's, or the message run's. 0 or ENOMEM. */
+int pbx_app_var_set(struct pbx_app_call *call, const char *name, const char *value);
 /**
  * Finish an application that returned EINPROGRESS: @p err 0 resumes the
  * script with @p result; an errno raises a Lua error (hangup: the script
@@ -90,6 +101,8 @@ struct pbx_app_call_ops {
 	void (*error)(struct pbx_app_call *call, const char *fmt, va_list ap);
 	void (*set_data)(struct pbx_app_call *call, void *data);
 	void *(*data)(struct pbx_app_call *call);
+	struct pbx_im *(*message)(struct pbx_app_call *call);
+	int (*var_set)(struct pbx_app_call *call, const char *name, const char *value);
 };
 void pbx_app_set_call_ops(const struct pbx_app_call_ops *ops);
 

@@ -311,6 +311,10 @@ const char *pbx_cause_dialstatus(int cause);
 
 /* ---- the dialplan runner (registered by dialplan/) ------------------------- */
 
+struct pbx_im;
+/** A message's dialplan run ended: @p err 0 when its function returned, else why not. */
+typedef void pbx_dialplan_im_done_h(struct pbx_im *im, int err, void *arg);
+
 struct pbx_dialplan_ops {
 	/** Run the dialplan for @p ch (takes a reference). 0 or errno. */
 	int (*start)(struct pbx_chan *ch);
@@ -322,6 +326,9 @@ struct pbx_dialplan_ops {
 	void (*each_hint)(void (*fn)(const char *context, const char *exten, const char *device,
 				     void *arg),
 			  void *arg);
+	/** Run @p exten of @p context for a message, without a channel (see pbx_dialplan_message). */
+	int (*message)(struct pbx_im *im, const char *context, const char *exten,
+		       pbx_dialplan_im_done_h *done, void *arg);
 };
 /** Is there an extension @p exten in @p context of the loaded dialplan? */
 bool pbx_dialplan_exists(const char *context, const char *exten);
@@ -337,6 +344,15 @@ void pbx_dialplan_each_hint(void (*fn)(const char *context, const char *exten, c
 			    void *arg);
 int pbx_dialplan_register(const struct pbx_dialplan_ops *ops);
 void pbx_dialplan_unregister(const struct pbx_dialplan_ops *ops);
+/**
+ * Route a message through @p exten of @p context: the dialplan run has no
+ * channel, only messaging applications, set and verbose. The engine keeps a
+ * reference to @p im until it calls @p done, once, on the next turns of
+ * the loop (never from inside this call). 0, ENOENT (no such extension) or
+ * an errno.
+ */
+int pbx_dialplan_message(struct pbx_im *im, const char *context, const char *exten,
+			 pbx_dialplan_im_done_h *done, void *arg);
 /** Start the dialplan at @p context, @p exten for an existing channel (originate). */
 int pbx_dialplan_run(struct pbx_chan *ch, const char *context, const char *exten);
 

@@ -21,6 +21,8 @@
 #include "pbx/buf.h"
 
 #define PBX_CLI_MAX_ARGS 32
+/* The longest placeholder, choices included ("name|password|...|max_messages"). */
+#define PBX_CLI_NAME_MAX 128
 
 struct pbx_cli_args {
 	int n;
@@ -28,7 +30,7 @@ struct pbx_cli_args {
 		const char *name;  /* "EXT", "--name", "--json" */
 		const char *value; /* "" for a flag that is present */
 	} v[PBX_CLI_MAX_ARGS];
-	char names[PBX_CLI_MAX_ARGS][64];
+	char names[PBX_CLI_MAX_ARGS][PBX_CLI_NAME_MAX];
 	char rest[1024]; /* the value of a TEXT... argument */
 };
 

@@ -25,7 +25,8 @@ struct pbx_user {
 	char pin[17];
 	char email[129];
 	char context[65];
-	int srtp; /* enum pbx_srtp_policy */
+	char message_context[65]; /* where its MESSAGEs enter the dialplan; "": "messages" */
+	int srtp;                 /* enum pbx_srtp_policy */
 	char auth
 		[16]; /* digest algorithms offered: "md5", "sha-256,md5"...; "" = sip.auth_algorithms */
 	bool enabled;
