@@ -1022,6 +1022,7 @@ static const struct pbx_chan_tech sip_tech = {
 	.media_timeout = tech_media_timeout,
 	.connected_line = tech_connected_line,
 	.transfer = sip__refer_send,
+	.send_text = sip__text_send,
 };
 
 static int show_dialogs(struct pbx_cli *cli, const struct pbx_cli_args *args)
@@ -1078,6 +1079,7 @@ static void unload(void)
 		return;
 	pbx_chan_tech_unregister(&sip_tech);
 	pbx_cli_unregister(&cmd_dialogs);
+	sip__text_unload();
 	sip_stack_set_cancel_handler(s, NULL);
 	for (int m = SIP_METHOD_INVITE; m < SIP_METHOD__COUNT; m++)
 		if (m == SIP_METHOD_INVITE || m == SIP_METHOD_BYE || m == SIP_METHOD_INFO ||
