@@ -383,6 +383,35 @@ int pbx_chan_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms)
 	return ch->tech->send_dtmf ? ch->tech->send_dtmf(ch, digit, duration_ms) : ENOTSUP;
 }
 
+int pbx_chan_send_text(struct pbx_chan *ch, const char *type, const void *body, size_t len,
+		       pbx_chan_text_done_h *done, void *arg)
+{
+	if (ch->state != PBX_CHAN_UP)
+		return ENOTCONN;
+	if (!ch->tech->send_text)
+		return ENOTSUP;
+	return ch->tech->send_text(ch, type, body, len, done, arg);
+}
+
+int pbx_chan_remote_text(struct pbx_chan *ch, const char *type, const void *body, size_t len,
+			 pbx_chan_text_done_h *done, void *arg)
+{
+	if (ch->state != PBX_CHAN_UP)
+		return ENOTCONN;
+	/* The bridge's other member; a conference has none (mixing bridges
+	 * have no peer), so a text in a conference call goes nowhere. */
+	struct pbx_chan *peer = pbx_bridge_peer(ch);
+	if (!peer)
+		return ENOTCONN;
+	int err = pbx_chan_send_text(peer, type, body, len, done, arg);
+	if (err)
+		pbx_info("%s: text (%s, %zu bytes) not relayed to %s: %s", ch->name, type, len,
+			 peer->name, strerror(err));
+	else
+		pbx_info("%s: text (%s, %zu bytes) relayed to %s", ch->name, type, len, peer->name);
+	return err;
+}
+
 int pbx_chan_dtmf_hold(struct pbx_chan *ch, bool on)
 {
 	ch->dtmf_held = on;

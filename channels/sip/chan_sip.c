@@ -57,7 +57,9 @@
 #include "pbx/media.h"
 #include "pbx/module.h"
 #include "pbx/transfer.h"
+#include "pbx/devstate.h"
 #include "sip_build.h"
+#include "sip_calls.h"
 #include "sip_registrar.h"
 #include "sip_stack.h"
 #include "sip_tsx.h"
@@ -1022,7 +1024,56 @@ static const struct pbx_chan_tech sip_tech = {
 	.media_timeout = tech_media_timeout,
 	.connected_line = tech_connected_line,
 	.transfer = sip__refer_send,
+	.send_text = sip__text_send,
 };
+
+struct ringing_find {
+	const char *devices;
+	struct sip_ringing *r;
+	bool found;
+};
+
+static int ringing_of(struct pbx_chan *ch, void *arg)
+{
+	struct ringing_find *f = arg;
+	struct sip_call *call = ch->tech_pvt;
+	char dev[96];
+	if (ch->tech != &sip_tech || !call || !call->outgoing || call->ended || call->sess ||
+	    (ch->state != PBX_CHAN_RINGING && ch->state != PBX_CHAN_PROGRESS))
+		return 0;
+	pbx_devstate_chan_device(ch, dev, sizeof dev);
+	if (!pbx_devstate_in_list(f->devices, dev))
+		return 0;
+	/* A fork still ringing; one that answered, failed or is being
+	 * cancelled cannot be picked up. */
+	for (struct sip_sess *x = call->sessions; x; x = x->next) {
+		struct sip_ringing *r = f->r;
+		if (x->state != SIP_SESS_EARLY || !x->dlg.uac || x->final || x->cancel_sent ||
+		    x->cancel_wanted || !x->dlg.remote_tag || !x->dlg.remote_tag[0])
+			continue;
+		if ((size_t)snprintf(r->call_id, sizeof r->call_id, "%s", x->dlg.call_id) >=
+			    sizeof r->call_id ||
+		    (size_t)snprintf(r->local_tag, sizeof r->local_tag, "%s", x->dlg.remote_tag) >=
+			    sizeof r->local_tag ||
+		    (size_t)snprintf(r->remote_tag, sizeof r->remote_tag, "%s", x->dlg.local_tag) >=
+			    sizeof r->remote_tag)
+			continue; /* too long to name here */
+		snprintf(r->caller_num, sizeof r->caller_num, "%s", ch->caller_num);
+		snprintf(r->caller_name, sizeof r->caller_name, "%s", ch->caller_name);
+		f->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+int sip_calls_ringing(const char *devices, struct sip_ringing *r)
+{
+	struct ringing_find f = {devices, r, false};
+	if (!sip__cs.s)
+		return ENOENT;
+	pbx_chan_each(ringing_of, &f);
+	return f.found ? 0 : ENOENT;
+}
 
 static int show_dialogs(struct pbx_cli *cli, const struct pbx_cli_args *args)
 {
@@ -1078,6 +1129,7 @@ static void unload(void)
 		return;
 	pbx_chan_tech_unregister(&sip_tech);
 	pbx_cli_unregister(&cmd_dialogs);
+	sip__text_unload();
 	sip_stack_set_cancel_handler(s, NULL);
 	for (int m = SIP_METHOD_INVITE; m < SIP_METHOD__COUNT; m++)
 		if (m == SIP_METHOD_INVITE || m == SIP_METHOD_BYE || m == SIP_METHOD_INFO ||

@@ -181,6 +181,14 @@ void sip__random_u64(uint64_t *v);
 uint16_t sip__cause_to_code(int cause);
 /** Cause of a failed fork: its final @p code, or without a response (timeout, transport) unreachable. */
 int sip__code_to_cause(uint16_t code, bool no_resp);
+/**
+ * The answer to the sender of a MESSAGE relayed in a call, from the other
+ * party's @p status (pbx_chan_text_done_h): 200 for a 2xx; a refusal
+ * about the message keeps its code (486, 488, 415, 603); what concerns
+ * only the other hop becomes 480 or 488, a 5xx 502. @p reason is the
+ * phrase to send (NULL: the standard one).
+ */
+uint16_t sip__text_answer(int status, const char **reason);
 /** Which failed fork speaks for the call: the higher rank (busy first). */
 int sip__cause_rank(int cause);
 /** A Reason header line (RFC 3326) for @p cause, or "" when there is nothing to say. */
@@ -275,6 +283,13 @@ int sip__sess_send(struct sip_sess *x, const char *method, const char *extra, co
 /** As sip__sess_send, with the callback's own argument @p arg (not the session's id). */
 int sip__sess_send_arg(struct sip_sess *x, const char *method, const char *extra, const char *type,
 		       const char *body, sip_ctsx_resp_h *cb, void *arg, uint32_t *cseq);
+/**
+ * A request with a body of @p len bytes (0: a string), which may hold NULs
+ * (MESSAGE); *tp (may be NULL) gets its client transaction, for an
+ * abandon when the callback's argument goes away first.
+ */
+int sip__sess_send_body(struct sip_sess *x, const char *method, const char *type, const void *body,
+			size_t len, sip_ctsx_resp_h *cb, void *arg, struct sip_ctsx **tp);
 void sip__sess_ack(struct sip_sess *x, uint32_t cseq, const char *body);
 void sip__sess_bye(struct sip_sess *x, int cause);
 /** Answer the INVITE the session keeps (UAS); a 2xx is then repeated until its ACK. */
@@ -356,5 +371,16 @@ int sip__refer_send(struct pbx_chan *ch, const char *target);
 /** NOTIFY in the session's dialog: the progress of our REFER (Event: refer), else 489. */
 void sip__refer_notify(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
 		       struct sip_stsx *t);
+
+/* ---- chan_sip_text.c: MESSAGE in a call's dialog, relayed through the core ------------------ */
+
+/** MESSAGE in the session's dialog: to the other party of the call, answered as it answers. */
+void sip__text_request(struct sip_sess *x, const struct sip_msg *m, const struct sip_peer *src,
+		       struct sip_stsx *t);
+/** pbx_chan_tech.send_text: a MESSAGE in the call's answered dialog. */
+int sip__text_send(struct pbx_chan *ch, const char *type, const void *body, size_t len,
+		   pbx_chan_text_done_h *done, void *arg);
+/** The driver unloads: texts on their way end (503), their answers will not be heard. */
+void sip__text_unload(void);
 
 #endif

@@ -197,8 +197,10 @@ int sip__sess_send(struct sip_sess *x, const char *method, const char *extra, co
 	return sip__sess_send_arg(x, method, extra, type, body, cb, cb ? ID_ARG(x) : NULL, cseq);
 }
 
-int sip__sess_send_arg(struct sip_sess *x, const char *method, const char *extra, const char *type,
-		       const char *body, sip_ctsx_resp_h *cb, void *arg, uint32_t *cseq)
+/* One request in @p x's dialog; *tp (may be NULL) gets its transaction. */
+static int sess_send(struct sip_sess *x, const char *method, const char *extra, const char *type,
+		     const void *body, size_t len, sip_ctsx_resp_h *cb, void *arg, uint32_t *cseq,
+		     struct sip_ctsx **tp)
 {
 	char branch[SIP_TSX_BRANCH_SIZE];
 	struct sip_ctsx *c;
@@ -210,15 +212,28 @@ int sip__sess_send_arg(struct sip_sess *x, const char *method, const char *extra
 				   .contact = refresh ? x->contact : NULL,
 				   .extra = extra,
 				   .body_type = body ? type : NULL,
-				   .body = body};
+				   .body = body,
+				   .body_len = len};
 	int err = sip_dialog_build(&sip__cs.out, &x->dlg, &r, cseq);
 	if (!err)
-		err = sip_ctsx_alloc(&c, sip__cs.s->tsx, sip__cs.out.data, sip__cs.out.len,
-				     &x->dlg.peer, cb, arg);
+		err = sip_ctsx_alloc(tp ? tp : &c, sip__cs.s->tsx, sip__cs.out.data,
+				     sip__cs.out.len, &x->dlg.peer, cb, arg);
 	if (err)
 		pbx_warning("sip: cannot send %s in dialog %s: %s", method, x->dlg.call_id,
 			    strerror(err));
 	return err;
+}
+
+int sip__sess_send_arg(struct sip_sess *x, const char *method, const char *extra, const char *type,
+		       const char *body, sip_ctsx_resp_h *cb, void *arg, uint32_t *cseq)
+{
+	return sess_send(x, method, extra, type, body, 0, cb, arg, cseq, NULL);
+}
+
+int sip__sess_send_body(struct sip_sess *x, const char *method, const char *type, const void *body,
+			size_t len, sip_ctsx_resp_h *cb, void *arg, struct sip_ctsx **tp)
+{
+	return sess_send(x, method, NULL, type, body, len, cb, arg, NULL, tp);
 }
 
 /* ACK a 2xx (RFC 3261 13.2.2.4); kept to answer its retransmissions. */
@@ -1095,6 +1110,7 @@ static bool sess_request(struct sip_stack *s, struct sip_dialog *d, const struct
 	case SIP_METHOD_INFO: on_info(x, m, src, t); break;
 	case SIP_METHOD_REFER: sip__refer_request(x, m, src, t); break;
 	case SIP_METHOD_NOTIFY: sip__refer_notify(x, m, src, t); break;
+	case SIP_METHOD_MESSAGE: sip__text_request(x, m, src, t); break;
 	case SIP_METHOD_OPTIONS: {
 		char extra[320];
 		snprintf(extra, sizeof extra, "Allow: %s\r\nAccept: " SDP_TYPE "\r\n", s->allow);

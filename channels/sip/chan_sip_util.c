@@ -65,6 +65,50 @@ uint16_t sip__cause_to_code(int cause)
 	}
 }
 
+/*
+ * What the sender of a relayed MESSAGE hears when the other party's phone
+ * answered @p status. A few codes are about the hop between the PBX and
+ * that phone, not about the message, and must not reach the sender as
+ * they are: a 481 or 408 in a dialog tells its phone that the call is
+ * gone (RFC 5057), a challenge (401, 407) asks for credentials it cannot
+ * have, a 405 needs an Allow of ours. Those become 480 or 488.
+ */
+uint16_t sip__text_answer(int status, const char **reason)
+{
+	*reason = NULL;
+	if (status >= 200 && status < 300)
+		return 200;
+	switch (status) {
+	case 408:
+	case 503: *reason = "The other party did not answer"; return 480;
+	case 405:
+	case 501: *reason = "The other party cannot take messages"; return 488;
+	case 401:
+	case 407:
+	case 420:
+	case 421:
+	case 481:
+	case 482:
+	case 483:
+	case 491: *reason = "The other party did not take the message"; return 480;
+	default: break;
+	}
+	if (status >= 400 && status < 500) {
+		*reason = "Refused by the other party";
+		return (uint16_t)status;
+	}
+	if (status >= 500 && status < 600) {
+		*reason = "The other party's phone failed";
+		return 502;
+	}
+	if (status >= 600 && status < 700) {
+		*reason = "Refused by the other party";
+		return (uint16_t)status;
+	}
+	*reason = "The other party did not take the message"; /* 1xx, 3xx: nothing we follow */
+	return 480;
+}
+
 /* Cause of a failed fork. @p code is 408 or 503 without a response:
  * timeout and transport error both mean the phone is not reachable. */
 int sip__code_to_cause(uint16_t code, bool no_resp)

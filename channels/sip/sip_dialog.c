@@ -424,9 +424,10 @@ int sip_dialog_build(struct pbx_buf *out, struct sip_dialog *d, const struct sip
 		pbx_buf_puts(out, r->extra);
 	if (r->body && r->body_type)
 		pbx_buf_printf(out, "Content-Type: %s\r\n", r->body_type);
-	pbx_buf_printf(out, "Content-Length: %zu\r\n\r\n", r->body ? strlen(r->body) : 0);
-	if (r->body)
-		pbx_buf_puts(out, r->body);
+	size_t blen = !r->body ? 0 : r->body_len ? r->body_len : strlen(r->body);
+	pbx_buf_printf(out, "Content-Length: %zu\r\n\r\n", blen);
+	if (blen)
+		pbx_buf_append(out, r->body, blen);
 	if (!out->data)
 		return ENOMEM;
 	if (cseqp)

@@ -127,6 +127,7 @@ struct sip_dialog_req {
 	const char *extra;   /* complete header lines, each with CRLF; may be NULL */
 	const char *body_type;
 	const char *body; /* NULL: no body */
+	size_t body_len; /* 0: strlen(body); else the body's bytes (MESSAGE bodies may hold NULs) */
 };
 
 /**

@@ -27,6 +27,7 @@
 #include "pbx/directory.h"
 #include "pbx/log.h"
 #include "pbx/module.h"
+#include "sip_calls.h"
 #include "sip_stack.h"
 #include "sip_subscription.h"
 
@@ -86,14 +87,44 @@ static int blf_body(struct sip_stack *s, const struct sip_sub *sub, struct pbx_b
 	const char *state = st == PBX_DEV_RINGING                         ? "early"
 			    : st == PBX_DEV_INUSE || st == PBX_DEV_ONHOLD ? "confirmed"
 									  : NULL;
+	/* Ringing: the dialog's identifiers and the caller, as Asterisk gives
+	 * them, so that the watching phone's BLF key picks the call up with
+	 * an INVITE with Replaces naming that dialog. */
+	struct sip_ringing rg = {0};
+	bool ids = st == PBX_DEV_RINGING && !sip_calls_ringing(devices, &rg);
 	if (state) {
 		pbx_buf_puts(b, "<dialog id=\"");
 		xml_text(b, sub->resource);
+		if (ids) {
+			pbx_buf_puts(b, "\" call-id=\"");
+			xml_text(b, rg.call_id);
+			pbx_buf_puts(b, "\" local-tag=\"");
+			xml_text(b, rg.local_tag);
+			pbx_buf_puts(b, "\" remote-tag=\"");
+			xml_text(b, rg.remote_tag);
+		}
 		pbx_buf_printf(b, "\"%s>\r\n<state>%s</state>\r\n",
 			       st == PBX_DEV_RINGING ? " direction=\"recipient\"" : "", state);
 		if (st == PBX_DEV_ONHOLD) /* RFC 4235's way of saying the media is held */
 			pbx_buf_puts(b, "<local><target uri=\"\"><param pname=\"+sip.rendering\" "
 					"pvalue=\"no\"/></target></local>\r\n");
+		if (ids) { /* RFC 4235's order: state, then local, then remote */
+			pbx_buf_puts(b, "<local><identity>sip:");
+			xml_text(b, sub->resource);
+			pbx_buf_puts(b, "@");
+			xml_text(b, s->cfg->domain);
+			pbx_buf_puts(b, "</identity></local>\r\n<remote><identity");
+			if (rg.caller_name[0]) {
+				pbx_buf_puts(b, " display=\"");
+				xml_text(b, rg.caller_name);
+				pbx_buf_puts(b, "\"");
+			}
+			pbx_buf_puts(b, ">sip:");
+			xml_text(b, rg.caller_num[0] ? rg.caller_num : "anonymous");
+			pbx_buf_puts(b, "@");
+			xml_text(b, s->cfg->domain);
+			pbx_buf_puts(b, "</identity></remote>\r\n");
+		}
 		pbx_buf_puts(b, "</dialog>\r\n");
 	}
 	pbx_buf_puts(b, "</dialog-info>\r\n");

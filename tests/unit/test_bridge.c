@@ -7,6 +7,7 @@
  * integration tests (calls/test_bridges.py).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pbx/bridge.h"
@@ -166,11 +167,98 @@ static void test_move(void **state)
 	pbx_chan_unref(c);
 }
 
+/* A driver that takes text: what it was given, and its answer later. */
+static struct {
+	struct pbx_chan *to;
+	char type[32];
+	char body[32];
+	size_t len;
+	pbx_chan_text_done_h *done;
+	void *arg;
+} sent;
+
+static int t_send_text(struct pbx_chan *ch, const char *type, const void *body, size_t len,
+		       pbx_chan_text_done_h *done, void *arg)
+{
+	if (len > sizeof sent.body)
+		return EMSGSIZE;
+	sent.to = ch;
+	snprintf(sent.type, sizeof sent.type, "%s", type);
+	memcpy(sent.body, body, len);
+	sent.len = len;
+	sent.done = done;
+	sent.arg = arg;
+	return 0;
+}
+
+static const struct pbx_chan_tech text_tech = {
+	.name = "BRTX", .hangup = b_hangup, .send_text = t_send_text};
+
+static void text_done(int status, void *arg)
+{
+	*(int *)arg = status;
+}
+
+/* A text goes to the bridged peer's driver, unchanged; its answer comes back as it was. */
+static void test_text_relay(void **state)
+{
+	(void)state;
+	struct pbx_bridge *b;
+	struct pbx_chan *a = chan("a"), *c, *plain = chan("p");
+	int status = 0;
+	static const char body[] = "hi\0there"; /* a NUL inside passes */
+	assert_int_equal(pbx_chan_alloc(&c, &text_tech, "c", true), 0);
+	memset(&sent, 0, sizeof sent);
+	/* Not answered, then answered but alone: nobody to take it. */
+	assert_int_equal(
+		pbx_chan_remote_text(a, "text/plain", body, sizeof body - 1, text_done, &status),
+		ENOTCONN);
+	pbx_chan_set_state(a, PBX_CHAN_UP);
+	assert_int_equal(
+		pbx_chan_remote_text(a, "text/plain", body, sizeof body - 1, text_done, &status),
+		ENOTCONN);
+	assert_int_equal(pbx_bridge_alloc(&b), 0);
+	pbx_bridge_join(b, a);
+	pbx_bridge_join(b, c);
+	/* The peer still ringing takes no text. */
+	assert_int_equal(
+		pbx_chan_remote_text(a, "text/plain", body, sizeof body - 1, text_done, &status),
+		ENOTCONN);
+	pbx_chan_set_state(c, PBX_CHAN_UP);
+	assert_int_equal(pbx_chan_remote_text(a, "text/plain;charset=UTF-8", body, sizeof body - 1,
+					      text_done, &status),
+			 0);
+	assert_ptr_equal(sent.to, c);
+	assert_string_equal(sent.type, "text/plain;charset=UTF-8");
+	assert_int_equal(sent.len, sizeof body - 1);
+	assert_memory_equal(sent.body, body, sizeof body - 1);
+	assert_int_equal(status, 0); /* the answer comes later, from the driver */
+	sent.done(486, sent.arg);
+	assert_int_equal(status, 486);
+	/* The driver's refusal comes back as it is; a peer whose driver has no text is ENOTSUP. */
+	char big[64] = {0};
+	assert_int_equal(pbx_chan_remote_text(a, "text/plain", big, sizeof big, text_done, &status),
+			 EMSGSIZE);
+	assert_int_equal(pbx_chan_remote_text(c, "text/plain", body, 2, text_done, &status),
+			 ENOTSUP);
+	pbx_bridge_leave(a);
+	pbx_bridge_leave(c);
+	pbx_bridge_unref(b);
+	pbx_chan_set_state(plain, PBX_CHAN_UP);
+	assert_int_equal(pbx_chan_send_text(plain, "text/plain", body, 2, text_done, &status),
+			 ENOTSUP);
+	pbx_chan_hangup(c, PBX_CAUSE_NORMAL);
+	assert_int_equal(pbx_chan_send_text(c, "text/plain", body, 2, text_done, &status),
+			 ENOTCONN);
+	pbx_chan_unref(a);
+	pbx_chan_unref(c);
+	pbx_chan_unref(plain);
+}
+
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_join_leave),
-	cmocka_unit_test(test_members_hold_the_bridge),
-	cmocka_unit_test(test_swap),
-	cmocka_unit_test(test_move),
+	cmocka_unit_test(test_join_leave), cmocka_unit_test(test_members_hold_the_bridge),
+	cmocka_unit_test(test_swap),       cmocka_unit_test(test_move),
+	cmocka_unit_test(test_text_relay),
 };
 
 UNIT_GROUP(bridge, tests, NULL, NULL);

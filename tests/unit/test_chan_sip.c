@@ -65,6 +65,33 @@ static void test_cause_to_code(void **state)
 	assert_int_equal(sip__cause_to_code(PBX_CAUSE_REJECTED), 603);
 }
 
+static void test_text_answer(void **state)
+{
+	(void)state;
+	const char *r;
+	assert_int_equal(sip__text_answer(200, &r), 200);
+	assert_null(r);
+	assert_int_equal(sip__text_answer(202, &r), 200);
+	/* About the message: the sender hears it as it is. */
+	assert_int_equal(sip__text_answer(486, &r), 486);
+	assert_non_null(r);
+	assert_int_equal(sip__text_answer(488, &r), 488);
+	assert_int_equal(sip__text_answer(415, &r), 415);
+	assert_int_equal(sip__text_answer(603, &r), 603);
+	/* About the other hop: never a 481 or 408 that would end the sender's call. */
+	assert_int_equal(sip__text_answer(481, &r), 480);
+	assert_int_equal(sip__text_answer(408, &r), 480);
+	assert_string_equal(r, "The other party did not answer");
+	assert_int_equal(sip__text_answer(401, &r), 480);
+	assert_int_equal(sip__text_answer(407, &r), 480);
+	assert_int_equal(sip__text_answer(405, &r), 488);
+	assert_int_equal(sip__text_answer(501, &r), 488);
+	assert_int_equal(sip__text_answer(503, &r), 480);
+	assert_int_equal(sip__text_answer(500, &r), 502);
+	assert_int_equal(sip__text_answer(302, &r), 480);
+	assert_int_equal(sip__text_answer(0, &r), 480);
+}
+
 static void test_code_to_cause(void **state)
 {
 	/* The mapping DIALSTATUS rests on (the table). */
@@ -206,7 +233,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_cause_to_code),   cmocka_unit_test(test_code_to_cause),
 	cmocka_unit_test(test_reason),          cmocka_unit_test(test_info_dtmf),
 	cmocka_unit_test(test_session_expires), cmocka_unit_test(test_escaping),
-	cmocka_unit_test(test_hostport),
+	cmocka_unit_test(test_hostport),        cmocka_unit_test(test_text_answer),
 };
 
 UNIT_GROUP(chan_sip, tests, NULL, NULL);

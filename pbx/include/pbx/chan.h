@@ -64,6 +64,14 @@ enum pbx_indication {
 /** Media direction as in SDP (RFC 3264). */
 enum pbx_media_dir { PBX_DIR_SENDRECV, PBX_DIR_SENDONLY, PBX_DIR_RECVONLY, PBX_DIR_INACTIVE };
 
+/**
+ * The answer to a text message (pbx_chan_send_text): @p status in SIP's
+ * numbering, the drivers' common language for outcomes (as in
+ * pbx_chan_transfer_done): 2xx taken; otherwise why not (486, 488, 480,
+ * 408 when the phone never answered, 503 when the driver went away).
+ */
+typedef void pbx_chan_text_done_h(int status, void *arg);
+
 /** A technology driver ("SIP"). Static const; registered once. */
 struct pbx_chan_tech {
 	const char *name;  /* "SIP" */
@@ -103,6 +111,18 @@ struct pbx_chan_tech {
 	 * answered). May be NULL: the core then redirects in the dialplan.
 	 */
 	int (*transfer)(struct pbx_chan *ch, const char *target);
+	/**
+	 * Send a text message (an instant message: SIP MESSAGE in the call's
+	 * dialog) to the phone of an answered channel: @p type is the MIME
+	 * type with its parameters, @p body @p len bytes (NULs allowed, no
+	 * terminator). 0: @p done is called exactly once, later (never from
+	 * inside this call), with the phone's answer; @p arg is the caller's
+	 * until then. Else an errno (ENOTCONN: not answered or gone;
+	 * EMSGSIZE: too large for the driver) and @p done is never called.
+	 * May be NULL: the driver takes no text.
+	 */
+	int (*send_text)(struct pbx_chan *ch, const char *type, const void *body, size_t len,
+			 pbx_chan_text_done_h *done, void *arg);
 };
 
 /** What the owner of a channel hears. Every callback may be NULL. */
@@ -205,6 +225,17 @@ void pbx_chan_media_done(struct pbx_chan *ch, int err);
 void pbx_chan_record_done(struct pbx_chan *ch, int why, int err, unsigned ms);
 /** The phone reported how the transfer it was asked for ended (a SIP code: 2xx is done). */
 void pbx_chan_transfer_done(struct pbx_chan *ch, int code);
+/**
+ * The phone of @p ch sent a text message in its call: it goes to the
+ * bridged peer (pbx_chan_send_text), body and type unchanged, and @p done
+ * hears the peer's answer. The core keeps nothing: @p arg is the driver's
+ * and must stay valid until @p done. 0 (done follows), ENOTCONN (@p ch
+ * not answered, not in a two-party bridge, or the peer not answered),
+ * or pbx_chan_send_text's error on the peer (ENOTSUP: its driver takes
+ * no text). A conference (a mixing bridge) has no one peer: ENOTCONN.
+ */
+int pbx_chan_remote_text(struct pbx_chan *ch, const char *type, const void *body, size_t len,
+			 pbx_chan_text_done_h *done, void *arg);
 
 /**
  * A new incoming channel is ready (caller, exten and context set): hand it
@@ -248,6 +279,13 @@ int pbx_chan_answer(struct pbx_chan *ch);
 void pbx_chan_hangup(struct pbx_chan *ch, int cause);
 int pbx_chan_indicate(struct pbx_chan *ch, enum pbx_indication ind);
 int pbx_chan_send_dtmf(struct pbx_chan *ch, char digit, int duration_ms);
+/**
+ * Send a text message to the phone of @p ch (pbx_chan_tech.send_text):
+ * 0 and @p done later, or ENOTCONN (not answered), ENOTSUP (its driver
+ * takes no text), or the driver's error; then @p done is never called.
+ */
+int pbx_chan_send_text(struct pbx_chan *ch, const char *type, const void *body, size_t len,
+		       pbx_chan_text_done_h *done, void *arg);
 /**
  * Hold back @p ch's DTMF from its bridged peer (@p on) or pass it again.
  * Held, digits still reach the owner or running app as dtmf events, but
