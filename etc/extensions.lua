@@ -193,6 +193,24 @@ extensions = {
     end,
     --]=]
   },
+
+  -- Instant messages (SIP MESSAGE) enter the context `messages` (or the
+  -- user's: `user set EXT message_context CTX`) at the number they were
+  -- sent to, with no call. Without a matching extension the PBX delivers
+  -- them itself: to every device of the user, or kept until they register.
+  -- Only messagesend, set, verbose and goto run here.
+  --[=[
+  messages = {
+    ["_1XXX"] = function(context, exten)
+      -- MESSAGE(body), MESSAGE(from), MESSAGE(to), MESSAGE(content_type)
+      local text = channel["MESSAGE(body)"]:get()
+      if text:find("lottery") then return end        -- nothing sent: 403
+      -- messagesend(to[, from]): SUCCESS, QUEUED, FAILURE or INVALID_URI,
+      -- also in MESSAGE_SEND_STATUS; the sender hears 200, 202, 480 or 404.
+      app.messagesend("SIP/" .. exten)
+    end,
+  },
+  --]=]
 }
 
 -- Busy lamp fields: the device whose state an extension shows.
