@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pbx/chan.h"
 #include "pbx/cli.h"
 #include "pbx/devstate.h"
 #include "pbx/log.h"
@@ -162,7 +163,32 @@ static int show(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	return 0;
 }
 
-/* Every hint of every context, with its devices' state now. */
+struct watch_sum {
+	const char *exten, *device;
+	unsigned n;
+};
+
+/* Watchers of (@p context, @p exten) count for the hint they see in this dialplan. */
+static void sum_watchers(const char *context, const char *exten, unsigned n, void *arg)
+{
+	struct watch_sum *w = arg;
+	if (!strcmp(exten, w->exten) && pbx_dialplan_hint(context, exten) == w->device)
+		w->n += n;
+}
+
+/*
+ * Watchers of hint @p k of @p c: subscriptions whose context sees this
+ * very hint (its own, or one it includes). Linear in the watched
+ * extensions, per hint: a console command on a few hundred at most.
+ */
+static unsigned hint_watchers(const struct dp_context *c, size_t k)
+{
+	struct watch_sum w = {c->hints[k].exten, c->hints[k].device, 0};
+	pbx_hint_watchers_each(sum_watchers, &w);
+	return w.n;
+}
+
+/* Every hint of every context, with its devices' state and watchers now. */
 static int show_hints(struct pbx_cli *cli, const struct pbx_cli_args *a)
 {
 	const struct dp_state *st = dp_current();
@@ -173,12 +199,14 @@ static int show_hints(struct pbx_cli *cli, const struct pbx_cli_args *a)
 	if (json)
 		pbx_buf_puts(&cli->out, "[");
 	else
-		pbx_cli_printf(cli, "%-24s %-32s %s\n", "Extension", "Device", "State");
+		pbx_cli_printf(cli, "%-24s %-32s %-12s %s\n", "Extension", "Device", "State",
+			       "Watchers");
 	for (size_t i = 0; i < st->n; i++) {
 		const struct dp_context *c = &st->ctx[i];
 		for (size_t k = 0; k < c->nhints; k++, n++) {
 			const char *state =
 				pbx_devstate_name(pbx_devstate_of_list(c->hints[k].device));
+			unsigned watchers = hint_watchers(c, k);
 			if (json) {
 				struct pbx_buf *o = &cli->out;
 				pbx_buf_puts(o, n ? ",\n {\"exten\":" : "{\"exten\":");
@@ -187,12 +215,14 @@ static int show_hints(struct pbx_cli *cli, const struct pbx_cli_args *a)
 				pbx_buf_json_str(o, c->name);
 				pbx_buf_puts(o, ",\"device\":");
 				pbx_buf_json_str(o, c->hints[k].device);
-				pbx_buf_printf(o, ",\"state\":\"%s\"}", state);
+				pbx_buf_printf(o, ",\"state\":\"%s\",\"watchers\":%u}", state,
+					       watchers);
 				continue;
 			}
 			char where[160];
 			snprintf(where, sizeof where, "%s@%s", c->hints[k].exten, c->name);
-			pbx_cli_printf(cli, "%-24s %-32s %s\n", where, c->hints[k].device, state);
+			pbx_cli_printf(cli, "%-24s %-32s %-12s %u\n", where, c->hints[k].device,
+				       state, watchers);
 		}
 	}
 	if (json)
@@ -222,10 +252,13 @@ static const struct pbx_cli_cmd cmds[] = {
 	 "With CONTEXT, that context and every context it includes. Each extension shows "
 	 "where its function is defined.",
 	 show},
-	{"core show hints [--json]", "the dialplan's hints: extension, device and its state now",
+	{"core show hints [--json]",
+	 "the dialplan's hints: extension, device, its state and watchers now",
 	 "A device's state comes from its calls (RINGING, INUSE, ONHOLD) and its registrations "
 	 "(NOT_INUSE when registered and idle, UNAVAILABLE when not registered). A hint of "
-	 "several devices (SIP/1001&SIP/1002) is in use when any is.",
+	 "several devices (SIP/1001&SIP/1002) is in use when any is. Watchers are the "
+	 "subscriptions (BLF keys: dialog; buddy lists: presence) to the extension whose "
+	 "user's context sees this hint.",
 	 show_hints},
 };
 

@@ -8,6 +8,10 @@
  * change costs one lookup and two counter updates, never a walk over the
  * channels. An entry with nothing counted goes (its state is UNAVAILABLE,
  * which is also what a device never seen has).
+ *
+ * Hint watchers are a plain list of (context, exten, count): it changes
+ * when a subscription comes or goes, and is read by `core show hints`,
+ * both rare next to a call; linear in the extensions watched.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -265,4 +269,66 @@ void pbx_devstate_unwatch(pbx_devstate_watch_h *fn, void *arg)
 			free(w);
 			return;
 		}
+}
+
+/* ---- hint watchers ---------------------------------------------------------------------- */
+
+struct hint_watch {
+	struct hint_watch *next;
+	unsigned n;
+	char *context, *exten;
+};
+
+static struct hint_watch *hint_watches;
+
+static struct hint_watch **hint_watch_find(const char *context, const char *exten)
+{
+	struct hint_watch **p = &hint_watches;
+	while (*p && (strcmp((*p)->context, context) || strcmp((*p)->exten, exten)))
+		p = &(*p)->next;
+	return p;
+}
+
+void pbx_hint_watchers_add(const char *context, const char *exten, int delta)
+{
+	struct hint_watch **p = hint_watch_find(context, exten), *w = *p;
+	if (delta < 0) {
+		if (!w)
+			return; /* its coming was not counted (out of memory) */
+		w->n -= w->n < (unsigned)-delta ? w->n : (unsigned)-delta;
+		if (!w->n) {
+			*p = w->next;
+			free(w->context);
+			free(w->exten);
+			free(w);
+		}
+		return;
+	}
+	if (!delta)
+		return;
+	if (!w) {
+		if (!(w = calloc(1, sizeof *w)) || !(w->context = strdup(context)) ||
+		    !(w->exten = strdup(exten))) {
+			if (w)
+				free(w->context);
+			free(w);
+			pbx_warning("devstate: out of memory; a watcher of %s@%s is not counted",
+				    exten, context);
+			return;
+		}
+		*p = w;
+	}
+	w->n += (unsigned)delta;
+}
+
+unsigned pbx_hint_watchers(const char *context, const char *exten)
+{
+	const struct hint_watch *w = *hint_watch_find(context, exten);
+	return w ? w->n : 0;
+}
+
+void pbx_hint_watchers_each(pbx_hint_watchers_each_h *fn, void *arg)
+{
+	for (const struct hint_watch *w = hint_watches; w; w = w->next)
+		fn(w->context, w->exten, w->n, arg);
 }

@@ -146,6 +146,27 @@ static const struct pbx_cfg_key keys[] = {
 	 .min = 1,
 	 .max = 604800,
 	 .help = "SUBSCRIBE expiry when the phone gives none"},
+	{.name = "publish_min_expires",
+	 .type = PBX_CFG_INT,
+	 .off = OFF(pub_min_expires),
+	 .def = "60",
+	 .min = 1,
+	 .max = 86400,
+	 .help = "shorter PUBLISH expiry gets 423"},
+	{.name = "publish_max_expires",
+	 .type = PBX_CFG_INT,
+	 .off = OFF(pub_max_expires),
+	 .def = "86400",
+	 .min = 1,
+	 .max = 604800,
+	 .help = "longer PUBLISH expiry is cut to this"},
+	{.name = "publish_default_expires",
+	 .type = PBX_CFG_INT,
+	 .off = OFF(pub_default_expires),
+	 .def = "3600",
+	 .min = 1,
+	 .max = 604800,
+	 .help = "PUBLISH expiry when the phone gives none"},
 	{.name = "qualify_interval",
 	 .type = PBX_CFG_INT,
 	 .off = OFF(qualify_interval),
@@ -256,6 +277,18 @@ static int check(void *sect, struct pbx_cfg_err *e)
 		return pbx_cfg_error(e, "subscribe_default_expires", v,
 				     "must lie between sip.subscribe_min_expires and "
 				     "sip.subscribe_max_expires");
+	}
+	if (c->pub_min_expires > c->pub_max_expires) {
+		snprintf(v, sizeof v, "%d", c->pub_min_expires);
+		return pbx_cfg_error(e, "publish_min_expires", v,
+				     "greater than sip.publish_max_expires");
+	}
+	if (c->pub_default_expires < c->pub_min_expires ||
+	    c->pub_default_expires > c->pub_max_expires) {
+		snprintf(v, sizeof v, "%d", c->pub_default_expires);
+		return pbx_cfg_error(e, "publish_default_expires", v,
+				     "must lie between sip.publish_min_expires and "
+				     "sip.publish_max_expires");
 	}
 	/* The realm of every stored HA1: longer than the directory keeps
 	 * would hash passwords for a cut name that no phone sends. */

@@ -23,6 +23,7 @@ struct sip_config {
 	int max_contacts; /* per user; the oldest is replaced */
 	int min_expires, max_expires, default_expires;
 	int sub_min_expires, sub_max_expires, sub_default_expires; /* SUBSCRIBE */
+	int pub_min_expires, pub_max_expires, pub_default_expires; /* PUBLISH */
 	int qualify_interval;      /* seconds; 0 disables OPTIONS qualify */
 	int nonce_lifetime;        /* seconds */
 	int ban_threshold;         /* failed auths of one (address, user) that ban the pair */

@@ -9,16 +9,19 @@
  *
  *  - dialog: no dialog (idle, or not registered), an early dialog (it
  *    rings: the lamp blinks) or a confirmed one (in use, or on hold);
- *  - presence (RFC 3863 PIDF): basic open while registered, closed when
- *    not, and a note saying what the phone does.
+ *  - presence (RFC 3863 PIDF): what the watched user's phones PUBLISH
+ *    (sip_publish.h) combined with the devices' state, see presence_body.
  *
  * The core's device watcher NOTIFYs the subscriptions of every hint that
- * names the device that changed; while a NOTIFY is out, further changes
- * wait for it and go as one (the framework's rate limit). What phones
- * PUBLISH of themselves (RFC 3903) is not taken yet.
+ * names the device that changed, and the publications' watcher those of
+ * the user whose publication changed; while a NOTIFY is out, further
+ * changes wait for it and go as one (the framework's rate limit). Every
+ * subscription is counted in the core as a watcher of its hint, for
+ * `core show hints`.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pbx/chan.h"
@@ -28,6 +31,7 @@
 #include "pbx/log.h"
 #include "pbx/module.h"
 #include "sip_calls.h"
+#include "sip_publish.h"
 #include "sip_stack.h"
 #include "sip_subscription.h"
 
@@ -41,6 +45,29 @@ static const char *hint_for(const char *user, const char *exten)
 	if (pbx_user_find(pbx_dir(), user, &u))
 		return NULL;
 	return pbx_dialplan_hint(u.context[0] ? u.context : "default", exten);
+}
+
+/*
+ * A subscription counts as a watcher of its extension in its user's
+ * context as it was when it began; that context is kept with it, so the
+ * count goes down where it went up even when the user changed or left.
+ */
+static void hint_watch(struct sip_sub *sub, bool on)
+{
+	char *ctx = sub->pkg_data;
+	if (on) {
+		struct pbx_user u;
+		bool found = !pbx_user_find(pbx_dir(), sub->user, &u);
+		if (!(ctx = strdup(found && u.context[0] ? u.context : "default")))
+			return; /* not counted: out of memory */
+		sub->pkg_data = ctx;
+		pbx_hint_watchers_add(ctx, sub->resource, 1);
+		return;
+	}
+	if (ctx)
+		pbx_hint_watchers_add(ctx, sub->resource, -1);
+	free(ctx);
+	sub->pkg_data = NULL;
 }
 
 /* A user watches what its context's hints show, and nothing else. */
@@ -136,8 +163,23 @@ static const struct sip_event_pkg blf_pkg = {
 	.type = BLF_TYPE,
 	.authorize = blf_authorize,
 	.body = blf_body,
+	.watch = hint_watch,
 };
 
+/*
+ * The PIDF of a watched extension. Its user's own publication wins over
+ * what the devices say: the tuple's note is the published note (else the
+ * words of a published RPID activity, "Away"), and basic is closed when
+ * the publication says so; without one, as the devices are ("Available",
+ * "On the phone", closed "Offline" while nothing is registered). Basic is
+ * closed too while no device is registered, whatever was published: a
+ * watcher could not reach the user. A person element (RFC 4479) always
+ * tells what the devices do: its note is the devices' ("On the phone")
+ * and its RPID activities are the published ones plus on-the-phone while
+ * a device is in a call or holds one, so a watcher sees "Out to lunch"
+ * and that the phone is busy at once. The tuple comes first: simple
+ * watchers read the first <note>.
+ */
 static int presence_body(struct sip_stack *s, const struct sip_sub *sub, struct pbx_buf *b)
 {
 	static const char *const notes[] = {
@@ -147,17 +189,47 @@ static int presence_body(struct sip_stack *s, const struct sip_sub *sub, struct 
 	};
 	const char *devices = hint_for(sub->user, sub->resource);
 	enum pbx_devstate st = devices ? pbx_devstate_of_list(devices) : PBX_DEV_UNAVAILABLE;
+	struct sip_pidf pub;
+	bool published = sip_publish_get(sub->resource, &pub);
+	const char *note = notes[st];
+	unsigned acts = published ? pub.activities : 0;
+	bool closed = st == PBX_DEV_UNAVAILABLE || (published && pub.basic == SIP_PIDF_CLOSED);
+	if (published && pub.note[0]) {
+		note = pub.note;
+	} else if (acts) {
+		for (unsigned i = 0; sip_pidf_activity_name(i); i++)
+			if (acts & 1u << i) {
+				note = sip_pidf_activity_words(i);
+				break;
+			}
+	} else if (published && pub.basic == SIP_PIDF_CLOSED) {
+		note = "Offline";
+	}
+	if (st == PBX_DEV_INUSE || st == PBX_DEV_ONHOLD)
+		acts |= SIP_PIDF_ON_THE_PHONE;
 	pbx_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
-			"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"sip:");
+			"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "
+			"xmlns:dm=\"urn:ietf:params:xml:ns:pidf:data-model\" "
+			"xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\" entity=\"sip:");
 	xml_text(b, sub->resource);
 	pbx_buf_puts(b, "@");
 	xml_text(b, s->cfg->domain);
 	pbx_buf_puts(b, "\">\r\n<tuple id=\"pbx-");
 	xml_text(b, sub->resource);
-	pbx_buf_printf(b,
-		       "\">\r\n<status><basic>%s</basic></status>\r\n<note>%s</note>\r\n"
-		       "</tuple>\r\n</presence>\r\n",
-		       st == PBX_DEV_UNAVAILABLE ? "closed" : "open", notes[st]);
+	pbx_buf_printf(b, "\">\r\n<status><basic>%s</basic></status>\r\n<note>",
+		       closed ? "closed" : "open");
+	xml_text(b, note);
+	pbx_buf_puts(b, "</note>\r\n</tuple>\r\n<dm:person id=\"p-");
+	xml_text(b, sub->resource);
+	pbx_buf_puts(b, "\">\r\n");
+	if (acts) {
+		pbx_buf_puts(b, "<rpid:activities>");
+		for (unsigned i = 0; sip_pidf_activity_name(i); i++)
+			if (acts & 1u << i)
+				pbx_buf_printf(b, "<rpid:%s/>", sip_pidf_activity_name(i));
+		pbx_buf_puts(b, "</rpid:activities>\r\n");
+	}
+	pbx_buf_printf(b, "<dm:note>%s</dm:note>\r\n</dm:person>\r\n</presence>\r\n", notes[st]);
 	return b->data ? 0 : ENOMEM;
 }
 
@@ -166,6 +238,7 @@ static const struct sip_event_pkg presence_pkg = {
 	.type = "application/pidf+xml",
 	.authorize = blf_authorize,
 	.body = presence_body,
+	.watch = hint_watch,
 };
 
 struct changed {
@@ -193,6 +266,14 @@ static void device_changed(const char *device, enum pbx_devstate st, void *arg)
 		return;
 	pbx_dialplan_each_hint(notify_hint, &c);
 	sip_stack_timers_kick(s);
+}
+
+/* What @p user publishes changed: their watchers hear it. */
+static void published(const char *user)
+{
+	struct sip_stack *s = sip_stack_get();
+	if (s && s->subs)
+		sip_subs_notify(s->subs, &presence_pkg, user);
 }
 
 /* After a start: the saved subscriptions get the state as it is now. */
@@ -227,6 +308,12 @@ static int load(void)
 		sip_event_unregister(s->subs, &blf_pkg);
 		return err;
 	}
+	if ((err = sip_publish_watch(published))) {
+		pbx_devstate_unwatch(device_changed, NULL);
+		sip_event_unregister(s->subs, &presence_pkg);
+		sip_event_unregister(s->subs, &blf_pkg);
+		return err;
+	}
 	(void)sip_timer_start(&s->timers, &start_timer, 0, start_fire, s);
 	sip_stack_timers_kick(s);
 	return 0;
@@ -238,6 +325,7 @@ static void unload(void)
 	if (!s)
 		return;
 	sip_timer_cancel(&s->timers, &start_timer);
+	sip_publish_unwatch(published);
 	pbx_devstate_unwatch(device_changed, NULL);
 	sip_event_unregister(s->subs, &presence_pkg);
 	sip_event_unregister(s->subs, &blf_pkg);

@@ -200,6 +200,15 @@ static struct sip_sub *sub_new(struct sip_subs *ss, const struct sip_event_pkg *
 	return sub;
 }
 
+/* Tell the package that @p sub watches, or no longer does. */
+static void sub_watching(struct sip_sub *sub, bool on)
+{
+	if (sub->watching == on || !sub->pkg->watch)
+		return;
+	sub->watching = on;
+	sub->pkg->watch(sub, on);
+}
+
 /*
  * The destructor: unlinks the dialog, cancels the timer and the NOTIFY
  * out (no callback comes after), and with @p forget deletes the saved row.
@@ -207,6 +216,7 @@ static struct sip_sub *sub_new(struct sip_subs *ss, const struct sip_event_pkg *
 static void sub_free(struct sip_sub *sub, bool forget)
 {
 	struct sip_subs *ss = sub->ss;
+	sub_watching(sub, false);
 	if (forget)
 		forget_row(sub);
 	sip_timer_cancel(&ss->s->timers, &sub->expiry);
@@ -308,6 +318,7 @@ static void sub_terminate(struct sip_sub *sub, const char *reason)
 		return;
 	sub->state = SIP_SUB_TERMINATED;
 	sub->reason = reason;
+	sub_watching(sub, false);
 	sip_timer_cancel(&sub->ss->s->timers, &sub->expiry);
 	forget_row(sub); /* a restart must not bring it back */
 	sub->dirty = false;
@@ -526,6 +537,7 @@ void sip__subs_accept(struct sip_subs *ss, const struct sip_event_pkg *pkg, cons
 	pbx_info("sip: %s subscribed to %s of %s from %s for %u s", user, pkg->name, resource,
 		 sip_peer_str(src, a, sizeof a), expires);
 	sub_arm(sub, now);
+	sub_watching(sub, true);
 	mark_dirty(sub);
 	sub_notify(sub);
 }
@@ -698,6 +710,7 @@ static int restore_one(const struct pbx_subscription *row, void *arg)
 	snprintf(sub->event_id, sizeof sub->event_id, "%s", row->event_id);
 	sub->expires = row->expires;
 	sub_arm(sub, rc->now);
+	sub_watching(sub, true);
 	rc->n++;
 	return 0;
 }

@@ -54,6 +54,12 @@ struct sip_event_pkg {
 	uint16_t (*authorize)(const char *user, const char *resource, const char **reason);
 	/** The NOTIFY body for @p sub into @p body (empty: no body). 0 or errno. */
 	int (*body)(struct sip_stack *s, const struct sip_sub *sub, struct pbx_buf *body);
+	/**
+	 * Optional: @p sub starts watching (@p on: accepted with an expiry, or
+	 * restored at a start) or stops (terminated, or freed). Called once
+	 * each way; sub->pkg_data is the package's to set on and free off.
+	 */
+	void (*watch)(struct sip_sub *sub, bool on);
 };
 
 enum sip_sub_state {
@@ -80,6 +86,8 @@ struct sip_sub {
 	bool again;           /* the state changed while a NOTIFY was out */
 	bool final_sent;      /* the terminated NOTIFY is out */
 	bool dirty;           /* to be written at the next flush */
+	bool watching;        /* pkg->watch was told on, not yet off */
+	void *pkg_data;       /* the package's own (see watch) */
 	unsigned notifies;    /* NOTIFYs sent */
 };
 

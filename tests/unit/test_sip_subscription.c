@@ -25,7 +25,8 @@ struct env {
 	struct sip_config cfg;
 	char *sent[64];
 	unsigned nsent;
-	int state; /* what the test package reports */
+	int state;    /* what the test package reports */
+	int watching; /* subscriptions the package was told watch (on minus off) */
 };
 
 static int fake_send(void *arg, const struct sip_peer *dst, const char *buf, size_t len)
@@ -59,8 +60,14 @@ static int test_body(struct sip_stack *s, const struct sip_sub *sub, struct pbx_
 	return pbx_buf_printf(b, "state=%d\r\n", the_env->state);
 }
 
-static const struct sip_event_pkg test_pkg = {"test-event", "text/plain", test_authorize,
-					      test_body};
+static void test_watch(struct sip_sub *sub, bool on)
+{
+	the_env->watching += on ? 1 : -1;
+	assert_true(the_env->watching >= 0);
+}
+
+static const struct sip_event_pkg test_pkg = {"test-event", "text/plain", test_authorize, test_body,
+					      test_watch};
 
 static int setup(void **state)
 {
@@ -218,6 +225,7 @@ static void test_lifecycle(void **state)
 	assert_true(has(e->sent[1], "To: <sip:1001@pbx.test>;tag=phone"));
 	assert_true(has(e->sent[1], "state=0"));
 	assert_int_equal(sip_subs_count(e->s.subs), 1);
+	assert_int_equal(e->watching, 1);
 
 	/* Changes while a NOTIFY is out: one NOTIFY of the latest state after it. */
 	e->state = 1;
@@ -255,6 +263,7 @@ static void test_lifecycle(void **state)
 	assert_true(has(e->sent[n - 2], "200 OK") && has(e->sent[n - 2], "Expires: 0\r\n"));
 	assert_true(has(e->sent[n - 1], "Subscription-State: terminated;reason=timeout"));
 	assert_int_equal(sip_subs_count(e->s.subs), 1);
+	assert_int_equal(e->watching, 0); /* terminated: no longer watching */
 	/* Terminated: no more NOTIFYs, a refresh gets 481. */
 	assert_int_equal(sip_subs_notify(e->s.subs, &test_pkg, "1001"), 0);
 	feed(e, subscribe("1001", 6, to_tag, "Expires: 600\r\n"));
@@ -274,6 +283,7 @@ static void test_expiry(void **state)
 	sip_timers_run(&e->s.timers, e->s.timers.now + 1001);
 	assert_int_equal(e->nsent, 3);
 	assert_true(has(e->sent[2], "Subscription-State: terminated;reason=timeout"));
+	assert_int_equal(e->watching, 0);
 	answer(e, 2, 200);
 	assert_int_equal(sip_subs_count(e->s.subs), 0);
 }
@@ -286,6 +296,7 @@ static void test_notify_failures_end_it(void **state)
 	assert_true(has(e->sent[0], "Expires: 600\r\n")); /* the default */
 	answer(e, 1, 481);
 	assert_int_equal(sip_subs_count(e->s.subs), 0);
+	assert_int_equal(e->watching, 0); /* freed without a final NOTIFY */
 	/* No answer at all (Timer F): over too. */
 	feed(e, subscribe("1001", 1, NULL, NULL));
 	assert_int_equal(sip_subs_count(e->s.subs), 1);

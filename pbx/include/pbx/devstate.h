@@ -54,4 +54,21 @@ typedef void pbx_devstate_watch_h(const char *device, enum pbx_devstate st, void
 int pbx_devstate_watch(pbx_devstate_watch_h *fn, void *arg);
 void pbx_devstate_unwatch(pbx_devstate_watch_h *fn, void *arg);
 
+/*
+ * Watchers of hints: how many subscriptions (a BLF key, a buddy list)
+ * watch each extension, for `core show hints`. The driver that holds the
+ * subscriptions counts them here; the core only keeps the numbers. The
+ * count is per (context, exten) as the watcher's context sees the
+ * extension: the hint it sees may be defined in a context it includes,
+ * and a reload may move it; the dialplan resolves that when it shows them.
+ */
+/** One more (@p delta 1) or one less (-1) watcher of @p exten seen from @p context. */
+void pbx_hint_watchers_add(const char *context, const char *exten, int delta);
+/** Watchers of @p exten seen from @p context now. */
+unsigned pbx_hint_watchers(const char *context, const char *exten);
+typedef void pbx_hint_watchers_each_h(const char *context, const char *exten, unsigned n,
+				      void *arg);
+/** Every (context, exten) with at least one watcher. */
+void pbx_hint_watchers_each(pbx_hint_watchers_each_h *fn, void *arg);
+
 #endif
