@@ -73,6 +73,7 @@ struct pbx_dir *pbx_dir(void)
 void pbx__core_set_dir(struct pbx_dir *d)
 {
 	core.dir = d;
+	pbx__msg_store_forget(); /* its cache of who has messages was the old directory's */
 }
 
 time_t pbx_start_time(void)

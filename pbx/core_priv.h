@@ -23,6 +23,8 @@ struct sqlite3 *pbx__dir_db(struct pbx_dir *d);
  * stores beside the users (pbx__core_run opens its own). NULL: none.
  */
 void pbx__core_set_dir(struct pbx_dir *d);
+/** Drop what the message store caches of the directory (msg_store.c). */
+void pbx__msg_store_forget(void);
 
 /** Run the server until it stops; takes ownership of @p cfg. Exit status. */
 int pbx__core_run(struct pbx_config *cfg, bool foreground);

@@ -42,7 +42,8 @@ static const char sql_del[] = "DELETE FROM messages WHERE id=?1";
 static const char sql_failed[] = "UPDATE messages SET attempts=attempts+1, next_try=?2 WHERE id=?1";
 static const char sql_purge[] = "DELETE FROM messages WHERE target=?1";
 static const char sql_expire[] = "DELETE FROM messages WHERE created < ?1";
-static const char sql_count[] = "SELECT count(*) FROM messages WHERE target=?1";
+static const char sql_waiting[] =
+	"SELECT target, count(*) FROM messages GROUP BY target ORDER BY target";
 
 /* ---- the messaging config section ---------------------------------------------------------- */
 
@@ -63,6 +64,14 @@ static const struct pbx_cfg_key keys[] = {
 	 .min = 1,
 	 .max = 100000,
 	 .help = "messages kept per offline user; more are refused"},
+	{.name = "retry_interval",
+	 .type = PBX_CFG_INT,
+	 .off = OFF(retry_interval),
+	 .def = "60",
+	 .min = 1,
+	 .max = 3600,
+	 .help = "seconds before a failed delivery is tried again; doubles each time, up to an "
+		 "hour"},
 	{0},
 };
 
@@ -78,7 +87,8 @@ PBX_CONFIG_SECTION(msg_section) = {
 const struct pbx_msg_cfg *pbx_msg_cfg(void)
 {
 	/* Unit tests run without a config: the defaults of the keys above. */
-	static const struct pbx_msg_cfg defaults = {.store_days = 7, .max_stored = 100};
+	static const struct pbx_msg_cfg defaults = {
+		.store_days = 7, .max_stored = 100, .retry_interval = 60};
 	const struct pbx_config *cfg = pbx_cfg();
 	return cfg ? pbx_config_get(cfg, &msg_section) : &defaults;
 }
@@ -157,6 +167,92 @@ static bool target_ok(const char *target)
 {
 	return target && strnlen(target, PBX_EXT_MAX + 1) <= PBX_EXT_MAX &&
 	       !pbx_user_check_ext(target);
+}
+
+/* ---- who has messages waiting ----------------------------------------------------------------- */
+
+/*
+ * Every REGISTER asks whether the user has messages waiting; the answer
+ * comes from memory: the counts per target, read in one query after the
+ * table changed (any add, delivery, purge or expiry marks them stale), for
+ * the directory they were read from. Sorted by target for bsearch.
+ */
+struct waiting {
+	char target[PBX_EXT_MAX + 1];
+	unsigned n;
+};
+
+static struct {
+	struct waiting *v;
+	size_t n;
+	bool stale;
+	sqlite3 *db; /* the directory they were read from (pbx__msg_store_forget when it goes) */
+} wt = {.stale = true};
+
+static void waiting_stale(void)
+{
+	wt.stale = true;
+}
+
+static void waiting_free(void)
+{
+	free(wt.v);
+	wt.v = NULL;
+	wt.n = 0;
+	wt.stale = true;
+	wt.db = NULL;
+}
+
+static int waiting_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct waiting *)a)->target, ((const struct waiting *)b)->target);
+}
+
+void pbx__msg_store_forget(void)
+{
+	waiting_free();
+}
+
+static sqlite3_stmt *prepare(const char *sql);
+static int finish(sqlite3_stmt *st, bool ok);
+
+/* The counts, read again when stale. 0 or EIO (and nothing cached). */
+static int waiting_read(void)
+{
+	sqlite3 *db = pbx_dir() ? pbx__dir_db(pbx_dir()) : NULL;
+	if (!wt.stale && wt.db == db)
+		return 0;
+	waiting_free();
+	sqlite3_stmt *st = prepare(sql_waiting);
+	if (!st)
+		return EIO;
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (wt.n == cap) {
+			struct waiting *v = realloc(wt.v, (cap = cap ? cap * 2 : 16) * sizeof *v);
+			if (!v) {
+				sqlite3_finalize(st);
+				waiting_free();
+				return EIO;
+			}
+			wt.v = v;
+		}
+		struct waiting *w = &wt.v[wt.n++];
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		snprintf(w->target, sizeof w->target, "%s", t ? (const char *)t : "");
+		w->n = (unsigned)sqlite3_column_int64(st, 1);
+	}
+	if (finish(st, rc == SQLITE_DONE)) {
+		waiting_free();
+		return EIO;
+	}
+	/* SQLite's BINARY order is strcmp's for text without NULs; sort anyway to be sure. */
+	if (wt.n)
+		qsort(wt.v, wt.n, sizeof *wt.v, waiting_cmp);
+	wt.stale = false;
+	wt.db = db;
+	return 0;
 }
 
 /* ---- statements ---------------------------------------------------------------------------- */
@@ -255,6 +351,7 @@ int pbx_msg_store_add(const char *target, const char *sender, const char *type, 
 		return err;
 	if (!n)
 		return ENOSPC;
+	waiting_stale();
 	if (id)
 		*id = sqlite3_last_insert_rowid(pbx__dir_db(pbx_dir()));
 	return 0;
@@ -303,6 +400,7 @@ static int by_id(const char *sql, int64_t id, int64_t value)
 
 int pbx_msg_store_del(int64_t id)
 {
+	waiting_stale();
 	return by_id(sql_del, id, 0);
 }
 
@@ -321,6 +419,7 @@ int pbx_msg_store_purge(const char *target, unsigned *n)
 	if (!st)
 		return EIO;
 	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	waiting_stale();
 	return write_rows(st, n);
 }
 
@@ -332,6 +431,7 @@ int pbx_msg_store_expire(int64_t before, unsigned *n)
 	if (!st)
 		return EIO;
 	sqlite3_bind_int64(st, 1, before);
+	waiting_stale();
 	return write_rows(st, n);
 }
 
@@ -340,14 +440,32 @@ int pbx_msg_store_count(const char *target, unsigned *n)
 	*n = 0;
 	if (!target_ok(target))
 		return 0;
-	sqlite3_stmt *st = prepare(sql_count);
-	if (!st)
+	if (waiting_read())
 		return EIO;
-	sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*n = (unsigned)sqlite3_column_int64(st, 0);
-	return finish(st, rc == SQLITE_ROW);
+	struct waiting key;
+	snprintf(key.target, sizeof key.target, "%s", target);
+	const struct waiting *w =
+		wt.n ? bsearch(&key, wt.v, wt.n, sizeof *wt.v, waiting_cmp) : NULL;
+	*n = w ? w->n : 0;
+	return 0;
+}
+
+int pbx_msg_store_each_target(int (*cb)(const char *target, unsigned n, void *arg), void *arg)
+{
+	if (waiting_read())
+		return EIO;
+	/* A copy: the callback may change the store (and so the cache). */
+	size_t n = wt.n;
+	struct waiting *v = n ? malloc(n * sizeof *v) : NULL;
+	if (n && !v)
+		return ENOMEM;
+	if (n)
+		memcpy(v, wt.v, n * sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		if (cb(v[i].target, v[i].n, arg))
+			break;
+	free(v);
+	return 0;
 }
 
 /* ---- expiry: at start, then hourly --------------------------------------------------------- */
@@ -396,6 +514,7 @@ static int load(void)
 
 static void unload(void)
 {
+	waiting_free();
 	if (!timer_on)
 		return;
 	uv_close((uv_handle_t *)&expire_timer, NULL);

@@ -43,7 +43,6 @@
 #include "sip_uri.h"
 
 #define MAX_LEGS 16
-#define RETRY_S  60 /* the first back-off; it doubles, up to an hour */
 
 struct job;
 
@@ -154,7 +153,7 @@ static void keep(struct job *j)
 
 static int64_t backoff(unsigned attempts)
 {
-	int64_t d = RETRY_S;
+	int64_t d = pbx_msg_cfg()->retry_interval; /* doubles, up to an hour */
 	for (unsigned i = 0; i < attempts && d < 3600; i++)
 		d *= 2;
 	return d > 3600 ? 3600 : d;
@@ -530,23 +529,65 @@ static void flush_next(struct sip_stack *s, const char *ext)
 		}
 }
 
-static void registered(struct sip_stack *s, const struct pbx_user *u, const struct sip_binding *b)
+/* Start sending what waits for @p ext (@p n messages), unless that is on its way. */
+static void start_flush(struct sip_stack *s, const char *ext, unsigned n)
 {
-	unsigned n = 0;
-	(void)b;
-	if (pbx_msg_store_count(u->ext, &n) || !n)
-		return;
 	for (struct flush *f = flushing; f; f = f->next)
-		if (!strcmp(f->ext, u->ext))
+		if (!strcmp(f->ext, ext))
 			return; /* on its way already */
 	struct flush *f = calloc(1, sizeof *f);
 	if (!f)
 		return;
-	snprintf(f->ext, sizeof f->ext, "%s", u->ext);
+	snprintf(f->ext, sizeof f->ext, "%s", ext);
 	f->next = flushing;
 	flushing = f;
-	pbx_info("sip: %u stored message(s) for %s", n, u->ext);
-	flush_next(s, u->ext);
+	pbx_info("sip: %u stored message(s) for %s", n, ext);
+	flush_next(s, ext);
+}
+
+static void registered(struct sip_stack *s, const struct pbx_user *u, const struct sip_binding *b)
+{
+	unsigned n = 0;
+	(void)b;
+	if (!pbx_msg_store_count(u->ext, &n) && n) /* from memory: no query per REGISTER */
+		start_flush(s, u->ext, n);
+}
+
+/* ---- retries while the user stays registered ----------------------------------------------- */
+
+/*
+ * A message a device refused waits for its back-off; a user who stays
+ * registered never registers "again", so a timer looks for due messages
+ * of registered users. Half the retry interval, at most every 30 s.
+ */
+static uv_timer_t retry_timer;
+static bool retry_on;
+
+static int retry_one(const char *target, unsigned n, void *arg)
+{
+	struct sip_stack *s = arg;
+	const struct sip_aor *a = sip_registrar_find(s->reg, target);
+	if (a && a->bindings)
+		start_flush(s, target, n); /* sends only what is due */
+	return 0;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	struct sip_stack *s = sip_stack_get();
+	(void)t;
+	if (s)
+		pbx_msg_store_each_target(retry_one, s);
+}
+
+static void retry_start(void)
+{
+	uint64_t ms = (uint64_t)pbx_msg_cfg()->retry_interval * 500;
+	if (ms > 30000)
+		ms = 30000;
+	uv_timer_init(pbx_loop(), &retry_timer);
+	uv_timer_start(&retry_timer, on_retry, ms, ms);
+	retry_on = true;
 }
 
 /* ---- console ------------------------------------------------------------------------------- */
@@ -598,6 +639,7 @@ static int load(void)
 	if ((err = sip_registrar_watch(s->reg, registered)) ||
 	    (err = pbx_im_router_register(&router)))
 		return err;
+	retry_start();
 	return pbx_cli_register_all(cmds, sizeof cmds / sizeof *cmds);
 }
 
@@ -606,6 +648,10 @@ static void unload(void)
 	struct sip_stack *s = sip_stack_get();
 	pbx_cli_unregister_all(cmds, sizeof cmds / sizeof *cmds);
 	pbx_im_router_unregister(&router);
+	if (retry_on) {
+		uv_close((uv_handle_t *)&retry_timer, NULL);
+		retry_on = false;
+	}
 	if (!s)
 		return;
 	sip_registrar_unwatch(s->reg, registered);

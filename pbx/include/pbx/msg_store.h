@@ -45,8 +45,9 @@ struct pbx_msg {
 
 /** The `messaging` config section, or its defaults when there is no config (unit tests). */
 struct pbx_msg_cfg {
-	int store_days; /* 0: keep until delivered */
-	int max_stored; /* per user */
+	int store_days;     /* 0: keep until delivered */
+	int max_stored;     /* per user */
+	int retry_interval; /* seconds before the first retry of a failed delivery */
 };
 const struct pbx_msg_cfg *pbx_msg_cfg(void);
 
@@ -85,8 +86,14 @@ int pbx_msg_store_purge(const char *target, unsigned *n);
 /** Remove the messages created before @p before (unix seconds); how many to *n (may be NULL). 0 or EIO. */
 int pbx_msg_store_expire(int64_t before, unsigned *n);
 
-/** How many messages wait for @p target, to *n. 0 or EIO. */
+/**
+ * How many messages wait for @p target, to *n. 0 or EIO. From memory
+ * (read again after any change): cheap enough for every REGISTER.
+ */
 int pbx_msg_store_count(const char *target, unsigned *n);
+
+/** Call @p cb for each user with messages waiting, and how many, until it returns non-zero. */
+int pbx_msg_store_each_target(int (*cb)(const char *target, unsigned n, void *arg), void *arg);
 
 /**
  * Why @p target, @p sender or @p type cannot be stored (NULL: they can);

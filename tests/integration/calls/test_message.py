@@ -125,3 +125,29 @@ def test_console_send_unknown_user_and_challenge(shipped_pbx):
         assert send_message(ph, "1001", "hi", auth=False).status == 401
     finally:
         ph.close()
+
+
+def test_refused_message_is_retried_while_registered(shipped_pbx):
+    """A device that refuses a stored message gets it again after the back-off
+    (messaging.retry_interval, 1 s here), without registering again."""
+    p = shipped_pbx(users=USERS, extra="messaging.retry_interval = 1\n")
+    sender = callib.Phone(p, "1001", callib.PASSWORD)
+    late = callib.Phone(p, "1003", callib.PASSWORD)
+    try:
+        sender.register()
+        assert send_message(sender, "1003", "Try again").status == 202
+        late.register()
+        first = received(late, status=486)
+        assert body_of(first) == "Try again"
+        q = queue(p, "1003")
+        callib.siplib.wait_for(lambda: queue(p, "1003")[0]["attempts"] == 1, 5,
+                               "the failure to count", interval=0.1)
+        m = late.request_of("MESSAGE", timeout=10)  # the timer, not a registration
+        assert m.call_id != first.call_id and body_of(m) == "Try again"
+        late.reply(m, 200)
+        callib.siplib.wait_for(lambda: queue(p, "1003") == [], 5, "the queue to empty",
+                               interval=0.1)
+        assert q and q[0]["sender"] == "1001"
+    finally:
+        sender.close()
+        late.close()
