@@ -220,6 +220,7 @@ static void sub_free(struct sip_sub *sub, bool forget)
 	if (forget)
 		forget_row(sub);
 	sip_timer_cancel(&ss->s->timers, &sub->expiry);
+	sip_timer_cancel(&ss->s->timers, &sub->pace);
 	if (sub->tsx)
 		sip_ctsx_abandon(sub->tsx);
 	sip_dialog_reset(&sub->dlg);
@@ -253,13 +254,28 @@ void sip_sub_state_value(const struct sip_sub *sub, int64_t now, char *buf, size
 }
 
 static void notify_resp(void *arg, const struct sip_msg *resp, uint16_t code);
+static void sub_notify(struct sip_sub *sub, bool paced);
+
+static void pace_fire(struct sip_timer *t, void *arg)
+{
+	struct sip_sub *sub = arg;
+	if (sub->again && !sub->tsx)
+		sub_notify(sub, true);
+}
+
+/* The clock of the stack's timers, read now (not the last turn's) when it has one. */
+static uint64_t timers_now(struct sip_timers *ts)
+{
+	return ts->clock ? ts->clock(ts->clock_arg) : ts->now;
+}
 
 /*
  * NOTIFY the state of now (RFC 6665 4.2.2), or mark that one is due when
- * a NOTIFY is out. A terminated subscription sends its final NOTIFY and
- * is freed when that is answered. May free @p sub.
+ * a NOTIFY is out (or, when @p paced, went out less than
+ * SIP_SUB_NOTIFY_GAP_MS ago). A terminated subscription sends its final
+ * NOTIFY and is freed when that is answered. May free @p sub.
  */
-static void sub_notify(struct sip_sub *sub)
+static void sub_notify(struct sip_sub *sub, bool paced)
 {
 	struct sip_stack *s = sub->ss->s;
 	struct pbx_buf body, out;
@@ -270,6 +286,19 @@ static void sub_notify(struct sip_sub *sub)
 		sub->again = true;
 		return;
 	}
+	/* Rate: the first NOTIFY and the final one go at once, the rest SIP_SUB_NOTIFY_GAP_MS apart. */
+	uint64_t now = timers_now(&s->timers);
+	if (paced && sub->notifies && sub->state != SIP_SUB_TERMINATED &&
+	    now < sub->last_notify + SIP_SUB_NOTIFY_GAP_MS) {
+		/* Without a timer (no memory) the next change sends it. */
+		sub->again = true;
+		if (!sip_timer_running(&sub->pace))
+			(void)sip_timer_start(&s->timers, &sub->pace,
+					      sub->last_notify + SIP_SUB_NOTIFY_GAP_MS - now,
+					      pace_fire, sub);
+		return;
+	}
+	sip_timer_cancel(&s->timers, &sub->pace);
 	sub->again = false;
 	pbx_buf_init(&body);
 	pbx_buf_init(&out);
@@ -307,6 +336,7 @@ static void sub_notify(struct sip_sub *sub)
 		return;
 	}
 	sub->notifies++;
+	sub->last_notify = now;
 	sub->final_sent = sub->state == SIP_SUB_TERMINATED;
 	mark_dirty(sub); /* the CSeq moved */
 }
@@ -322,7 +352,7 @@ static void sub_terminate(struct sip_sub *sub, const char *reason)
 	sip_timer_cancel(&sub->ss->s->timers, &sub->expiry);
 	forget_row(sub); /* a restart must not bring it back */
 	sub->dirty = false;
-	sub_notify(sub);
+	sub_notify(sub, false);
 }
 
 static void notify_resp(void *arg, const struct sip_msg *resp, uint16_t code)
@@ -348,7 +378,7 @@ static void notify_resp(void *arg, const struct sip_msg *resp, uint16_t code)
 		pbx_notice("sip: NOTIFY %s to %s answered %u", sub->pkg->name,
 			   sub->dlg.remote_target, code);
 	if (sub->again)
-		sub_notify(sub);
+		sub_notify(sub, true);
 }
 
 static void expiry_fire(struct sip_timer *t, void *arg)
@@ -539,7 +569,7 @@ void sip__subs_accept(struct sip_subs *ss, const struct sip_event_pkg *pkg, cons
 	sub_arm(sub, now);
 	sub_watching(sub, true);
 	mark_dirty(sub);
-	sub_notify(sub);
+	sub_notify(sub, false);
 }
 
 /* SUBSCRIBE outside a dialog: check the event, authenticate, accept. */
@@ -624,7 +654,7 @@ static void on_resubscribe(struct sip_sub *sub, const struct sip_msg *m, const s
 		  expires);
 	sub_arm(sub, now);
 	mark_dirty(sub);
-	sub_notify(sub);
+	sub_notify(sub, false); /* a refresh is answered with the state at once */
 }
 
 static bool sub_request(struct sip_stack *s, struct sip_dialog *d, const struct sip_msg *m,
@@ -768,7 +798,7 @@ unsigned sip_subs_notify(struct sip_subs *ss, const struct sip_event_pkg *pkg, c
 		    strcmp(sub->resource, resource))
 			continue;
 		n++;
-		sub_notify(sub);
+		sub_notify(sub, true);
 	}
 	kick(ss);
 	return n;

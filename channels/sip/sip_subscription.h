@@ -82,14 +82,25 @@ struct sip_sub {
 	enum sip_sub_state state;
 	const char *reason; /* terminated: RFC 6665 reason ("timeout", "noresource") */
 	struct sip_timer expiry;
-	struct sip_ctsx *tsx; /* the NOTIFY out, if any: one at a time, in order */
-	bool again;           /* the state changed while a NOTIFY was out */
-	bool final_sent;      /* the terminated NOTIFY is out */
-	bool dirty;           /* to be written at the next flush */
-	bool watching;        /* pkg->watch was told on, not yet off */
-	void *pkg_data;       /* the package's own (see watch) */
-	unsigned notifies;    /* NOTIFYs sent */
+	struct sip_ctsx *tsx;  /* the NOTIFY out, if any: one at a time, in order */
+	bool again;            /* the state changed while a NOTIFY was out, or too soon after one */
+	struct sip_timer pace; /* the next NOTIFY may go (see SIP_SUB_NOTIFY_GAP_MS) */
+	uint64_t last_notify;  /* ms (the stack's timer clock) of the last NOTIFY sent */
+	bool final_sent;       /* the terminated NOTIFY is out */
+	bool dirty;            /* to be written at the next flush */
+	bool watching;         /* pkg->watch was told on, not yet off */
+	void *pkg_data;        /* the package's own (see watch) */
+	unsigned notifies;     /* NOTIFYs sent */
 };
+
+/*
+ * At most one NOTIFY per subscription in this many ms: a state that flaps
+ * (a phone re-registering in a loop, a call ringing on and off) costs each
+ * watcher a few NOTIFYs a second at most, the latest state in each. Short
+ * enough that a lamp follows a person: ringing then answered a tenth of a
+ * second apart still shows both, in order.
+ */
+#define SIP_SUB_NOTIFY_GAP_MS 100
 
 /** Subscription limits (sip.subscribe_*): seconds. */
 struct sip_sub_limits {

@@ -235,27 +235,44 @@ static void test_lifecycle(void **state)
 	assert_int_equal(sip_subs_notify(e->s.subs, &test_pkg, "1002"), 0);
 	assert_int_equal(e->nsent, 2);
 	answer(e, 1, 200);
+	/* Paced: the next NOTIFY waits SIP_SUB_NOTIFY_GAP_MS after the last one. */
+	assert_int_equal(e->nsent, 2);
+	sip_timers_run(&e->s.timers, e->s.timers.now + SIP_SUB_NOTIFY_GAP_MS - 1);
+	assert_int_equal(e->nsent, 2);
+	sip_timers_run(&e->s.timers, e->s.timers.now + 1);
 	assert_int_equal(e->nsent, 3);
 	assert_true(has(e->sent[2], "CSeq: 2 NOTIFY"));
 	assert_true(has(e->sent[2], "state=2"));
 	answer(e, 2, 200);
 	assert_int_equal(e->nsent, 3);
+	/* A burst of changes inside one gap: one NOTIFY, of the last state. */
+	for (int i = 3; i < 13; i++) {
+		e->state = i;
+		sip_subs_notify(e->s.subs, &test_pkg, "1001");
+	}
+	assert_int_equal(e->nsent, 3);
+	sip_timers_run(&e->s.timers, e->s.timers.now + SIP_SUB_NOTIFY_GAP_MS);
+	assert_int_equal(e->nsent, 4);
+	assert_true(has(e->sent[3], "state=12"));
+	answer(e, 3, 200);
+	sip_timers_run(&e->s.timers, e->s.timers.now + SIP_SUB_NOTIFY_GAP_MS);
+	assert_int_equal(e->nsent, 4);
 
 	/* A refresh in the dialog: 200 and a NOTIFY. A lower CSeq: 500. */
 	char to_tag[40];
 	const char *tt = strstr(e->sent[0], "To: <sip:1001@pbx.test>;tag=") + 28;
 	snprintf(to_tag, sizeof to_tag, "%.*s", (int)strcspn(tt, "\r\n;"), tt);
 	feed(e, subscribe("1001", 3, to_tag, "Expires: 1200\r\n"));
-	assert_int_equal(e->nsent, 5);
-	assert_true(has(e->sent[3], "200 OK") && has(e->sent[3], "Expires: 1200\r\n"));
-	assert_true(has(e->sent[4], "CSeq: 3 NOTIFY"));
-	answer(e, 4, 200);
+	assert_int_equal(e->nsent, 6); /* at once, however soon after the last NOTIFY */
+	assert_true(has(e->sent[4], "200 OK") && has(e->sent[4], "Expires: 1200\r\n"));
+	assert_true(has(e->sent[5], "CSeq: 4 NOTIFY"));
+	answer(e, 5, 200);
 	feed(e, subscribe("1001", 2, to_tag, "Expires: 1200\r\n"));
-	assert_true(has(e->sent[5], "SIP/2.0 500 "));
+	assert_true(has(e->sent[6], "SIP/2.0 500 "));
 
 	/* Another event in this dialog: 489. */
 	feed(e, subscribe("1001", 4, to_tag, "Expires: 1200\r\nEvent: other\r\n"));
-	assert_true(has(e->sent[6], "SIP/2.0 489 "));
+	assert_true(has(e->sent[7], "SIP/2.0 489 "));
 
 	/* Unsubscribe: 200, the final NOTIFY, then gone once it is answered. */
 	feed(e, subscribe("1001", 5, to_tag, "Expires: 0\r\n"));
