@@ -442,7 +442,7 @@ int pbx_msg_store_count(const char *target, unsigned *n)
 		return 0;
 	if (waiting_read())
 		return EIO;
-	struct waiting key;
+	struct waiting key = {.n = 0};
 	snprintf(key.target, sizeof key.target, "%s", target);
 	const struct waiting *w =
 		wt.n ? bsearch(&key, wt.v, wt.n, sizeof *wt.v, waiting_cmp) : NULL;
