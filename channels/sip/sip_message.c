@@ -431,8 +431,11 @@ static int route(struct sip_stack *s, const struct sip_msg *m, const struct sip_
 	pbx_im_unref(im);
 	if (err) {
 		free(r);
-		sip_stack_reply(s, t, m, src, 500, "The message could not enter the dialplan", NULL,
-				NULL, NULL);
+		if (err == ENOENT) /* an extension the dialplan refuses to run (a control character) */
+			sip_stack_reply(s, t, m, src, 404, "No such extension", NULL, NULL, NULL);
+		else
+			sip_stack_reply(s, t, m, src, 500, "The message could not enter the dialplan",
+					NULL, NULL, NULL);
 	}
 	return err;
 }
@@ -462,6 +465,10 @@ static void handle_message(struct sip_stack *s, const struct sip_msg *m, const s
 		snprintf(type, sizeof type, "%.*s", (int)ct->value.l, ct->value.p);
 	if (!m->body.l) {
 		sip_stack_reply(s, t, m, src, 400, "A MESSAGE needs a body", NULL, NULL, NULL);
+		return;
+	}
+	if (m->body.l > PBX_MSG_BODY_MAX) { /* sip.max_message_size set above what is kept */
+		sip_stack_reply(s, t, m, src, 413, "Message body too large", NULL, NULL, NULL);
 		return;
 	}
 	const char *ctx = *u.message_context ? u.message_context : "messages";
