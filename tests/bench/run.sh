@@ -5,8 +5,9 @@
 # Parts, in order: each build/bench/bench_* micro-benchmark, then the
 # recording benchmark (build/bench/bench_recording), then the conference
 # mixing benchmark (build/bench/bench_mixer), then the REGISTER-with-auth
-# rate benchmark (tests/bench/register_rate.py), then the call benchmarks
-# (call_rate.py, relay_load.py). A part that fails is reported as
+# rate benchmark (tests/bench/register_rate.py), then the instant-message
+# benchmark (message_rate.py), then the call benchmarks (call_rate.py,
+# relay_load.py). A part that fails is reported as
 # "FAILED: why" and the run goes on. Figures are the lines a part prints in
 # the first column as "LABEL: NUMBER UNIT"; each is appended, dated, to
 # build/bench/results.txt, and all are shown in a summary at the end. Full
@@ -25,6 +26,10 @@
 # rooms for BENCH_MIX_SECONDS each (10) and needs about 2.5 s more per set;
 # it gets BENCH_MIX_TIMEOUT (4 * BENCH_MIX_SECONDS + 30) of its own. The
 # REGISTER benchmark gets the rest (at least 110; it takes about 45).
+#
+# Then the instant-message benchmark (tests/bench/message_rate.py), MESSAGEs
+# per second routed, stored and delivered from the store, within
+# BENCH_MSG_BUDGET seconds more (60; it takes about 30).
 #
 # Then the call benchmarks, calls per second (tests/bench/call_rate.py) and
 # concurrent relayed calls (tests/bench/relay_load.py), within
@@ -242,12 +247,9 @@ if [ -z "$INTERRUPTED" ]; then
 	fi
 fi
 
-# ---- calls: calls per second, concurrent relayed calls --------------------------------
-CALL_BUDGET=${BENCH_CALL_BUDGET:-180}
-RELAY_BUDGET=${BENCH_RELAY_BUDGET:-80}
-CALL_END=$((SECONDS + CALL_BUDGET))
-call_part() { # part script seconds-for-it
-	local part=$1 script=$2 limit=$3
+# A part that drives build/pbx with SIPp, on a budget of its own.
+sipp_part() { # part script seconds-for-it budget-text
+	local part=$1 script=$2 limit=$3 budget=$4
 	if [ ! -x build/pbx ]; then
 		echo
 		echo "== $part =="
@@ -263,11 +265,25 @@ call_part() { # part script seconds-for-it
 	elif [ "$limit" -lt 30 ]; then
 		echo
 		echo "== $part =="
-		fail_part "$part" "skipped: only ${limit}s of the ${CALL_BUDGET}s call budget left"
+		fail_part "$part" "skipped: only ${limit}s of the $budget left"
 	else
 		# The script keeps 5 s in hand for start-up and clean-up.
 		run_part "$part" "$limit" "$PYTHON" "$script" --budget $((limit - 5))
 	fi
+}
+
+# ---- instant messages: routed, stored, delivered from the store ------------------------
+MSG_BUDGET=${BENCH_MSG_BUDGET:-60}
+if [ -z "$INTERRUPTED" ]; then
+	sipp_part message_rate tests/bench/message_rate.py "$MSG_BUDGET" "${MSG_BUDGET}s message budget"
+fi
+
+# ---- calls: calls per second, concurrent relayed calls --------------------------------
+CALL_BUDGET=${BENCH_CALL_BUDGET:-180}
+RELAY_BUDGET=${BENCH_RELAY_BUDGET:-80}
+CALL_END=$((SECONDS + CALL_BUDGET))
+call_part() { # part script seconds-for-it
+	sipp_part "$1" "$2" "$3" "${CALL_BUDGET}s call budget"
 }
 if [ -z "$INTERRUPTED" ]; then
 	call_part call_rate tests/bench/call_rate.py $((CALL_END - SECONDS - RELAY_BUDGET))
