@@ -208,9 +208,12 @@ static int waiting_cmp(const void *a, const void *b)
 	return strcmp(((const struct waiting *)a)->target, ((const struct waiting *)b)->target);
 }
 
+static void stmts_free(void);
+
 void pbx__msg_store_forget(void)
 {
 	waiting_free();
+	stmts_free();
 }
 
 static sqlite3_stmt *prepare(const char *sql);
@@ -232,7 +235,7 @@ static int waiting_read(void)
 		if (wt.n == cap) {
 			struct waiting *v = realloc(wt.v, (cap = cap ? cap * 2 : 16) * sizeof *v);
 			if (!v) {
-				sqlite3_finalize(st);
+				finish(st, true);
 				waiting_free();
 				return EIO;
 			}
@@ -257,15 +260,44 @@ static int waiting_read(void)
 
 /* ---- statements ---------------------------------------------------------------------------- */
 
-/* @p sql prepared on the directory's handle; NULL (logged) when that fails. */
-static sqlite3_stmt *prepare(const char *sql)
+/*
+ * Statements are prepared once per directory and kept (a MESSAGE to an
+ * offline user spent a sixth of its time preparing its INSERT), except
+ * the listing's: its callback may use the store again, so each listing
+ * has a statement of its own.
+ */
+#define MAX_KEPT 8
+static struct {
+	sqlite3 *db;
+	const char *sql[MAX_KEPT]; /* by address: the static texts above */
+	sqlite3_stmt *st[MAX_KEPT];
+} kept;
+
+static void stmts_free(void)
+{
+	for (int i = 0; i < MAX_KEPT; i++) {
+		sqlite3_finalize(kept.st[i]);
+		kept.st[i] = NULL;
+		kept.sql[i] = NULL;
+	}
+	kept.db = NULL;
+}
+
+static sqlite3 *dir_db(void)
 {
 	sqlite3 *db = pbx_dir() ? pbx__dir_db(pbx_dir()) : NULL;
-	sqlite3_stmt *st = NULL;
-	if (!db) {
+	if (!db)
 		pbx_error("messages: no directory");
+	return db;
+}
+
+/* @p sql prepared on the directory's handle, for this call only; NULL (logged) on failure. */
+static sqlite3_stmt *prepare_own(const char *sql)
+{
+	sqlite3 *db = dir_db();
+	sqlite3_stmt *st = NULL;
+	if (!db)
 		return NULL;
-	}
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		pbx_error("messages: prepare: %s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
@@ -274,11 +306,47 @@ static sqlite3_stmt *prepare(const char *sql)
 	return st;
 }
 
-/* Finalize @p st; EIO (logged) unless its last step was @p ok. */
+/* @p sql's kept statement, prepared at its first use; NULL (logged) on failure. */
+static sqlite3_stmt *prepare(const char *sql)
+{
+	sqlite3 *db = dir_db();
+	int free_slot = -1;
+	if (!db)
+		return NULL;
+	if (kept.db != db) {
+		stmts_free();
+		kept.db = db;
+	}
+	for (int i = 0; i < MAX_KEPT; i++) {
+		if (kept.sql[i] == sql)
+			return kept.st[i];
+		if (!kept.sql[i] && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		return prepare_own(sql);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		pbx_error("messages: prepare: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	kept.sql[free_slot] = sql;
+	kept.st[free_slot] = st;
+	return st;
+}
+
+/* Done with @p st: reset when kept, else finalized. EIO (logged) unless its last step was @p ok. */
 static int finish(sqlite3_stmt *st, bool ok)
 {
 	if (!ok)
 		pbx_error("messages: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
+	for (int i = 0; i < MAX_KEPT; i++)
+		if (kept.st[i] == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return ok ? 0 : EIO;
+		}
 	sqlite3_finalize(st);
 	return ok ? 0 : EIO;
 }
@@ -363,7 +431,7 @@ int pbx_msg_store_each(const char *target, int (*cb)(const struct pbx_msg *m, vo
 		return 0;
 	/* Rows are copied out before the callback, and the statement is this
 	 * call's own, so the callback may use the store again. */
-	sqlite3_stmt *st = prepare(target ? sql_each_one : sql_each_all);
+	sqlite3_stmt *st = prepare_own(target ? sql_each_one : sql_each_all);
 	if (!st)
 		return EIO;
 	if (target)
@@ -380,7 +448,7 @@ int pbx_msg_store_each(const char *target, int (*cb)(const struct pbx_msg *m, vo
 	}
 	pbx_msg_clear(&m);
 	if (err) {
-		sqlite3_finalize(st);
+		finish(st, true);
 		return EIO;
 	}
 	return finish(st, rc == SQLITE_ROW || rc == SQLITE_DONE);
@@ -514,7 +582,7 @@ static int load(void)
 
 static void unload(void)
 {
-	waiting_free();
+	pbx__msg_store_forget();
 	if (!timer_on)
 		return;
 	uv_close((uv_handle_t *)&expire_timer, NULL);

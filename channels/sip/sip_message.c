@@ -431,11 +431,13 @@ static int route(struct sip_stack *s, const struct sip_msg *m, const struct sip_
 	pbx_im_unref(im);
 	if (err) {
 		free(r);
-		if (err == ENOENT) /* an extension the dialplan refuses to run (a control character) */
+		if (err ==
+		    ENOENT) /* an extension the dialplan refuses to run (a control character) */
 			sip_stack_reply(s, t, m, src, 404, "No such extension", NULL, NULL, NULL);
 		else
-			sip_stack_reply(s, t, m, src, 500, "The message could not enter the dialplan",
-					NULL, NULL, NULL);
+			sip_stack_reply(s, t, m, src, 500,
+					"The message could not enter the dialplan", NULL, NULL,
+					NULL);
 	}
 	return err;
 }
