@@ -242,6 +242,20 @@ static void cmd_name(const struct usage *u, char *out, size_t len)
 		snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "", u->w[i]);
 }
 
+/* Is @p w one of @p u's options ("--from")? */
+static bool is_option(const struct usage *u, const char *w)
+{
+	if (strncmp(w, "--", 2) || !w[2])
+		return false;
+	for (int i = u->ncmd; i < u->n; i++) {
+		char s[PBX_CLI_NAME_MAX];
+		slot_name(u->w[i], s, sizeof s);
+		if (!strcmp(s, w))
+			return true;
+	}
+	return false;
+}
+
 static void best_option(const struct usage *u, const char *given, char *name, size_t len)
 {
 	int best = 3;
@@ -319,13 +333,16 @@ static int parse_args(struct pbx_cli *cli, const struct usage *u, const char *us
 		slot_name(u->w[slot], s, sizeof s);
 		const char *value = w;
 		if (strstr(u->w[slot], "...")) {
+			/* The rest of the line, up to one of the command's options
+			 * ("message send 1002 see you --from 1001"). */
+			int k = i;
 			args->rest[0] = '\0';
-			for (int k = i; k < nwords; k++)
+			for (; k < nwords && (k == i || !is_option(u, words[k])); k++)
 				snprintf(args->rest + strlen(args->rest),
 					 sizeof args->rest - strlen(args->rest), "%s%s",
 					 k > i ? " " : "", words[k]);
 			value = args->rest;
-			i = nwords;
+			i = k - 1;
 		} else if (strchr(s, '|') && !choice_has(s, w)) {
 			return pbx_cli_error(cli, "%s: '%s' is not one of %s", cmdname, w, s);
 		} else if (!is_placeholder(u->w[slot]) && strcasecmp(w, s)) {

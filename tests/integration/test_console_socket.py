@@ -244,7 +244,7 @@ def test_completion_protocol(pbx):
         assert c.complete("user list --") == ["--json"]
         assert c.complete("user add 1003 --p") == ["--password", "--pin"]
         assert c.complete("user set 1001 ") == ["name", "password", "pin", "email",
-                                                 "context", "srtp", "auth", "mwi",
+                                                 "context", "message_context", "srtp", "auth", "mwi",
                                                  "max_messages"]
         assert c.complete("help us") == ["user"]
         assert c.complete("bogus ") == []

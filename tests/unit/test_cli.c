@@ -27,7 +27,7 @@ static int exec_fail(struct pbx_cli *cli, const struct pbx_cli_args *a)
 static const struct pbx_cli_cmd cmds[] = {
 	{"t add EXT [--name N] [--json] [--mode a|b]", "add", NULL, exec_record},
 	{"t set EXT x|y VALUE", "set", NULL, exec_record},
-	{"t say EXT TEXT...", "say", NULL, exec_record},
+	{"t say EXT [--from F] TEXT...", "say", NULL, exec_record},
 	{"t show [WHAT]", "show", NULL, exec_record},
 	{"t fail", "fail", NULL, exec_fail},
 };
@@ -96,6 +96,12 @@ static void test_args(void **state)
 	assert_string_equal(seen, "EXT=1;x|y=y;VALUE=some;");
 	run("t say 1 hello   big world", 0, NULL);
 	assert_string_equal(seen, "EXT=1;TEXT=hello big world;");
+	/* The rest stops at one of the command's options; other dashes are text. */
+	run("t say 1 see you --from 2 ", 0, NULL);
+	assert_string_equal(seen, "EXT=1;TEXT=see you;--from=2;");
+	run("t say 1 --from 2 see -- you --later", 0, NULL);
+	assert_string_equal(seen, "EXT=1;--from=2;TEXT=see -- you --later;");
+	run("t say 1 --from starts", 1, "missing argument TEXT");
 	run("t show", 0, NULL);
 	assert_string_equal(seen, "");
 	run("t show all", 0, NULL);
@@ -122,7 +128,7 @@ static void test_errors(void **state)
 static void test_help(void **state)
 {
 	run("help", 0, "t add EXT [--name N]");
-	run("help t say", 0, "Usage: t say EXT TEXT...");
+	run("help t say", 0, "Usage: t say EXT [--from F] TEXT...");
 	run("help nothing", 1, "Error: help: no command starts with 'nothing'");
 }
 

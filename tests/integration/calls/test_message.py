@@ -120,6 +120,9 @@ def test_console_send_unknown_user_and_challenge(shipped_pbx):
         assert "Sending to 1 device of 1002" in out, out
         m = received(ph)
         assert body_of(m) == "Meeting moved to 3" and "sip:1001@" in m["From"]
+        p.ok("message send 1002 Lunch is served --from 1003")  # the order
+        m = received(ph)
+        assert body_of(m) == "Lunch is served" and "sip:1003@" in m["From"]
         assert "no such user '9999'" in p.fail("message send 9999 hello")
         assert send_message(ph, "9999", "anyone?").status == 404
         assert send_message(ph, "1001", "hi", auth=False).status == 401
