@@ -832,7 +832,9 @@ static int var_get(lua_State *L)
 	struct dp_call *c = need_call(L, "channel");
 	char buf[200];
 	const char *v = var_read(L, c, name, buf, sizeof buf);
-	if (v)
+	if (v && c->im && v == c->im->body)
+		lua_pushlstring(L, v, c->im->len); /* a body may hold NULs */
+	else if (v)
 		lua_pushstring(L, v);
 	else
 		lua_pushnil(L);

@@ -959,6 +959,13 @@ static void test_message_runs(void **state)
 	assert_int_equal(im->best, PBX_IM_QUEUED);
 	assert_int_equal(im->refs, 1); /* the engine let its reference go */
 
+	/* A body with a NUL comes to Lua whole, and goes back whole. */
+	assert_int_equal(pbx_im_set_body(im, "a\0b", 3), 0);
+	e = route_one(im, "1002", 0);
+	assert_int_equal(e.err, 0);
+	assert_int_equal(im->len, 3 + strlen(" (1002@messages)"));
+	assert_memory_equal(im->body, "a\0b (1002@messages)", im->len);
+
 	/* No extension: not run (the SIP side routes it by default), `i` or not. */
 	route_one(im, "9999", ENOENT);
 	assert_null(pbx_vars_get(im->vars, "INVALID"));
