@@ -93,9 +93,9 @@ def test_unknown_method_gets_501_with_allow(sip_pbx, sip_client):
     assert methods(r["Allow"]) == methods(allow)
 
 
-# Methods the PBX knows but does not serve yet (INFO and UPDATE are handled in
-# dialogs now); move a method out of this list when it gets a handler.
-@pytest.mark.parametrize("method", ["PUBLISH"])
+# Methods the PBX knows but does not serve yet (INFO, UPDATE and PUBLISH are handled
+# now); move a method out of this list when it gets a handler.
+@pytest.mark.parametrize("method", ["PRACK"])
 def test_known_but_unhandled_method_gets_405_with_allow(sip_pbx, sip_client, method):
     p = sip_pbx()
     c = sip_client(p, "udp")
