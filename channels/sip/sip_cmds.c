@@ -13,6 +13,7 @@
 #include "sip_ban.h"
 #include "sip_registrar.h"
 #include "sip_stack.h"
+#include "sip_tsx.h"
 #include "sip_subscription.h"
 #include "sip_transport.h"
 
@@ -229,6 +230,39 @@ static int show_subscriptions(struct pbx_cli *cli, const struct pbx_cli_args *ar
 	return pbx_cli_printf(cli, "%d subscription%s\n", st.n, st.n == 1 ? "" : "s");
 }
 
+static int show_stats(struct pbx_cli *cli, const struct pbx_cli_args *args)
+{
+	struct sip_stack *s = sip_stack_get();
+	struct sip_tsx_stats t;
+	sip_tsx_stats(s->tsx, &t);
+	if (pbx_cli_flag(args, "--json"))
+		return pbx_cli_printf(
+			       cli,
+			       "{\"received\":%llu,\"malformed\":%llu,\"responses_sent\":%llu,"
+			       "\"auth_failures\":%llu,\"banned_drops\":%llu,"
+			       "\"server_transactions\":%zu,\"client_transactions\":%zu,"
+			       "\"absorbed\":%llu}\n",
+			       (unsigned long long)s->stats.rx, (unsigned long long)s->stats.bad,
+			       (unsigned long long)s->stats.tx_resp,
+			       (unsigned long long)s->stats.auth_fail,
+			       (unsigned long long)s->stats.banned_drops, t.server, t.client,
+			       (unsigned long long)t.absorbed) < 0;
+	return pbx_cli_printf(cli,
+			      "Messages received          : %llu\n"
+			      "Malformed (dropped or 400) : %llu\n"
+			      "Responses sent             : %llu\n"
+			      "Failed logins              : %llu\n"
+			      "Dropped from banned sources: %llu\n"
+			      "Server transactions now    : %zu\n"
+			      "Client transactions now    : %zu\n"
+			      "Absorbed by a transaction  : %llu (retransmissions, ACKs)\n",
+			      (unsigned long long)s->stats.rx, (unsigned long long)s->stats.bad,
+			      (unsigned long long)s->stats.tx_resp,
+			      (unsigned long long)s->stats.auth_fail,
+			      (unsigned long long)s->stats.banned_drops, t.server, t.client,
+			      (unsigned long long)t.absorbed) < 0;
+}
+
 static int set_debug(struct pbx_cli *cli, const struct pbx_cli_args *args)
 {
 	bool on = !strcmp(pbx_cli_arg(args, "on|off"), "on");
@@ -243,6 +277,9 @@ static const struct pbx_cli_cmd cmds[] = {
 	 "Contact where NOTIFYs go; Expires counts the seconds left.",
 	 show_subscriptions},
 	{"sip show contacts EXT", "show the registered contacts of one user", NULL, show_contacts},
+	{"sip show stats [--json]",
+	 "SIP counters: messages, responses, failed logins, transactions",
+	 "Counts since the start; transactions are those alive now.", show_stats},
 	{"sip show bans [--json]", "list banned users at addresses, banned addresses, counters",
 	 "A pair is one user at one address, banned after sip.ban_threshold failed logins;\n"
 	 "an address is banned when sip.ban_users users or sip.ban_threshold_address\n"

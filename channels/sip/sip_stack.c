@@ -267,6 +267,13 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 			return EACCES;
 		}
 		challenge(s, t, m, src, false, user_auth);
+		/* No credentials: the challenge is stateless, as Kamailio's (RFC 3261
+		 * 8.2.7). Kept for Timer J, a REGISTER's 401 was half the transaction
+		 * memory of a registration load; a retransmission just gets a fresh
+		 * one. An INVITE's 401 waits for its ACK; a 401 to wrong credentials
+		 * stays, so that a retransmission is not counted as another failure. */
+		if (t && m->method != SIP_METHOD_INVITE && src->tp == PBX_TP_UDP)
+			sip_stsx_forget(t); /* (over TCP and TLS it is gone already) */
 		return EACCES;
 	}
 	/* Credentials in an algorithm this user is not offered (a downgrade to

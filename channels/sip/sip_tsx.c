@@ -67,6 +67,7 @@ struct sip_tsx_layer {
 	void *arg;
 	uint64_t k0, k1; /* hash key */
 	struct tsx_table srv, cli;
+	uint64_t absorbed; /* requests that matched a server transaction (retransmissions, ACKs) */
 };
 
 struct sip_stsx {
@@ -487,6 +488,12 @@ int sip_stsx_reply(struct sip_stsx *t, uint16_t code, const char *buf, size_t le
 		(void)sip_timer_start(l->timers, &t->retx, t->interval, stsx_timer_g, t);
 	}
 	return err;
+}
+
+void sip_stsx_forget(struct sip_stsx *t)
+{
+	if (!t->invite && t->code >= 200)
+		stsx_destroy(t, true);
 }
 
 struct sip_stsx *sip_stsx_find_invite(struct sip_tsx_layer *l, const struct sip_msg *cancel)
@@ -952,7 +959,10 @@ bool sip_tsx_recv(struct sip_tsx_layer *l, const struct sip_msg *m, const struct
 		if (m->method == SIP_METHOD_ACK)
 			x = (struct sip_pl){NULL, 0};
 		t = srv_find(l, kb, k.n, x);
-		return t ? stsx_recv(t, m) : false;
+		if (!t)
+			return false;
+		l->absorbed++;
+		return stsx_recv(t, m);
 	}
 	if (cli_key(m, &k, &x))
 		return false;
@@ -998,4 +1008,11 @@ void sip_tsx_branch(char *buf, size_t len)
 unsigned sip_tsx_count(const struct sip_tsx_layer *l)
 {
 	return (unsigned)(l->srv.n + l->cli.n);
+}
+
+void sip_tsx_stats(const struct sip_tsx_layer *l, struct sip_tsx_stats *st)
+{
+	st->server = l->srv.n;
+	st->client = l->cli.n;
+	st->absorbed = l->absorbed;
 }

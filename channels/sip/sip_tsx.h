@@ -125,6 +125,15 @@ bool sip_stsx_final_sent(const struct sip_stsx *t);
  */
 int sip_stsx_reply(struct sip_stsx *t, uint16_t code, const char *buf, size_t len);
 /**
+ * End a non-INVITE server transaction whose final response is sent, now
+ * instead of after Timer J: the answer was stateless (RFC 3261 8.2.7), and
+ * a retransmitted request is a new one, answered again. A challenge is the
+ * case: it costs no state for 32 s. Does nothing to an INVITE's
+ * transaction or before a final response. Over a reliable transport the
+ * transaction ends with its final response: @p t is gone, do not call.
+ */
+void sip_stsx_forget(struct sip_stsx *t);
+/**
  * The INVITE server transaction that CANCEL request @p cancel matches (RFC
  * 3261 9.2: the same key as the INVITE's, method INVITE), or NULL. The
  * pointer is valid under the same rules as sip_stsx_alloc's: check
@@ -179,5 +188,11 @@ void sip_tsx_branch(char *buf, size_t len);
 
 /** Live transactions, server and client, for the console and the tests. */
 unsigned sip_tsx_count(const struct sip_tsx_layer *l);
+
+struct sip_tsx_stats {
+	size_t server, client; /* live now */
+	uint64_t absorbed;     /* requests a server transaction took: retransmissions, ACKs */
+};
+void sip_tsx_stats(const struct sip_tsx_layer *l, struct sip_tsx_stats *st);
 
 #endif

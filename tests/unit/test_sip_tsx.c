@@ -736,6 +736,30 @@ static void test_stsx_nist(void **state)
 	env_free(e);
 }
 
+/* A stateless answer: the transaction goes at once; a retransmission is a new request. */
+static void test_stsx_forget(void **state)
+{
+	struct env *e = env_new();
+	struct sip_peer src = peer(PBX_TP_UDP, "192.0.2.1", 5060);
+	struct sip_stsx *t =
+		new_stsx(e, rx_req("REGISTER", SB, "192.0.2.1", "", 1, "REGISTER"), &src);
+	sip_stsx_forget(t); /* no final yet: kept */
+	assert_int_equal(sip_tsx_count(e->l), 1);
+	assert_int_equal(reply(t, 401, SB, "REGISTER"), 0);
+	sip_stsx_forget(t);
+	assert_int_equal(sip_tsx_count(e->l), 0);
+	assert_false(offer(e, rx_req("REGISTER", SB, "192.0.2.1", "", 1, "REGISTER"), &src));
+	assert_int_equal(e->nsent, 1);
+	/* An INVITE's transaction stays for its ACK. */
+	t = new_stsx(e, rx_req("INVITE", SB "i", "192.0.2.1", "", 1, "INVITE"), &src);
+	assert_int_equal(reply(t, 401, SB "i", "INVITE"), 0);
+	sip_stsx_forget(t);
+	assert_int_equal(sip_tsx_count(e->l), 1);
+	run_to(e, 40000);
+	assert_int_equal(sip_tsx_count(e->l), 0);
+	env_free(e);
+}
+
 static void test_stsx_reply_args(void **state)
 {
 	struct env *e = env_new();
@@ -1110,6 +1134,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_ctsx_cancel),
 	cmocka_unit_test(test_ctsx_alloc_errors),
 	cmocka_unit_test(test_stsx_nist),
+	cmocka_unit_test(test_stsx_forget),
 	cmocka_unit_test(test_stsx_reply_args),
 	cmocka_unit_test(test_stsx_ist_486_ack),
 	cmocka_unit_test(test_stsx_ist_timer_h),

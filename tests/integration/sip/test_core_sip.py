@@ -3,6 +3,7 @@ OPTIONS, unknown and unhandled methods, Require, Max-Forwards, size limits,
 malformed requests, retransmissions, Via rport/received, TCP framing,
 keep-alives, and `sip set debug`."""
 
+import json
 import re
 import socket
 import time
@@ -305,21 +306,31 @@ def test_udp_keepalive_crlf_is_ignored(sip_pbx, sip_client):
 # ---- transactions ----------------------------------------------------------------------------
 
 
-def test_retransmitted_register_gets_the_same_challenge(sip_pbx, sip_client):
-    # UDP only: over TCP the transaction ends with its final response (Timer J = 0).
+def test_challenge_is_stateless(sip_pbx, sip_client):
+    """A 401 to a REGISTER without credentials keeps no transaction (RFC 3261
+    8.2.7, as Kamailio challenges): a retransmission gets a fresh challenge, and
+    nothing waits 32 s for it. UDP only: over TCP the transaction ends with its
+    final response anyway."""
     p = sip_pbx(users=["1001"])
     c = sip_client(p, "udp")
     ua = UA(c, "1001", "s3cret")
+    before = json.loads(p.ok("sip show stats --json"))  # the start's OPTIONS ping may live
     data, cseq = ua.send_register(expires=600)
     r1 = c.response(ua.call_id, cseq)
+    stats = json.loads(p.ok("sip show stats --json"))
+    assert stats["server_transactions"] == before["server_transactions"], stats
     c.send(data)  # the same bytes: same branch, a retransmission
     r2 = c.response(ua.call_id, cseq)
     assert r1.status == r2.status == 401
-    assert challenges(r1)[0]["nonce"] == challenges(r2)[0]["nonce"], \
-        "the retransmission was handled as a new request (new nonce)"
-    # A new transaction (new branch) gets a new nonce.
-    r3 = ua.challenge(expires=600)
-    assert challenges(r3)[0]["nonce"] != challenges(r1)[0]["nonce"]
+    assert challenges(r1)[0]["nonce"] != challenges(r2)[0]["nonce"], \
+        "the retransmission was absorbed by a kept transaction"
+    # Either challenge is good for the authenticated REGISTER.
+    auth = authorization(challenge_for(r1, "MD5"), "1001", "s3cret", "REGISTER", ua.ruri)
+    data, cseq = ua.send_register(auth=auth, expires=600)
+    assert c.response(ua.call_id, cseq).status == 200
+    after = json.loads(p.ok("sip show stats --json"))
+    assert after["received"] >= stats["received"] + 2
+    assert after["server_transactions"] == before["server_transactions"] + 1  # the 200's
 
 
 def test_retransmitted_authenticated_register_is_absorbed(sip_pbx, sip_client):
