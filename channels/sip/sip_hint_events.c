@@ -294,31 +294,6 @@ static void start_fire(struct sip_timer *t, void *arg)
 	sip_subs_each(s->subs, tell_sub, s);
 }
 
-static int load(void)
-{
-	struct sip_stack *s = sip_stack_get();
-	int err;
-	if (!s)
-		return ENOENT;
-	if ((err = sip_event_register(s->subs, &blf_pkg)))
-		return err;
-	if ((err = sip_event_register(s->subs, &presence_pkg)) ||
-	    (err = pbx_devstate_watch(device_changed, NULL))) {
-		sip_event_unregister(s->subs, &presence_pkg);
-		sip_event_unregister(s->subs, &blf_pkg);
-		return err;
-	}
-	if ((err = sip_publish_watch(published))) {
-		pbx_devstate_unwatch(device_changed, NULL);
-		sip_event_unregister(s->subs, &presence_pkg);
-		sip_event_unregister(s->subs, &blf_pkg);
-		return err;
-	}
-	(void)sip_timer_start(&s->timers, &start_timer, 0, start_fire, s);
-	sip_stack_timers_kick(s);
-	return 0;
-}
-
 static void unload(void)
 {
 	struct sip_stack *s = sip_stack_get();
@@ -329,6 +304,25 @@ static void unload(void)
 	pbx_devstate_unwatch(device_changed, NULL);
 	sip_event_unregister(s->subs, &presence_pkg);
 	sip_event_unregister(s->subs, &blf_pkg);
+}
+
+static int load(void)
+{
+	struct sip_stack *s = sip_stack_get();
+	int err;
+	if (!s)
+		return ENOENT;
+	/* On failure unload() undoes what was done: each step is safe when not done. */
+	if ((err = sip_event_register(s->subs, &blf_pkg)) ||
+	    (err = sip_event_register(s->subs, &presence_pkg)) ||
+	    (err = pbx_devstate_watch(device_changed, NULL)) ||
+	    (err = sip_publish_watch(published))) {
+		unload();
+		return err;
+	}
+	(void)sip_timer_start(&s->timers, &start_timer, 0, start_fire, s);
+	sip_stack_timers_kick(s);
+	return 0;
 }
 
 /* After the stack (10), its commands (11), chan_sip (12) and MWI (13). */
