@@ -15,7 +15,7 @@
  * of the counts below it (the anti-replay window of RFC 4303 3.4.3), so a
  * request that overtakes another over UDP is still accepted once. It is
  * set-associative: NC_SETS sets of NC_WAYS slots, the set picked by the
- * sequence number, 24 bytes a slot: 8192 slots, 192 KiB, plus 16 KiB of
+ * sequence number, 24 bytes a slot: 65536 slots, 1.5 MiB, plus 128 KiB of
  * per-set eviction marks, fixed at alloc. A slot is taken only after a
  * correct response, so only users who know a password can churn it. When
  * a set is full the slot of the oldest nonce goes, and the set remembers
@@ -45,7 +45,7 @@
 #define NONCE_HEX    (2 * NONCE_RAW)
 #define NONCE_SKEW_S 2 /* a nonce "from the future" within this is a clock hiccup */
 #define NC_WAYS      4
-#define NC_SETS      2048
+#define NC_SETS      16384
 #define NC_WINDOW    32
 
 struct nc_slot {
@@ -66,6 +66,7 @@ struct sip_auth {
 	int lifetime;
 	uint64_t seq;              /* of the last nonce issued; the first is 1 */
 	uint64_t evicted[NC_SETS]; /* highest seq evicted from each set, 0: none */
+	uint64_t evictions;        /* live slots given to a newer nonce */
 	struct nc_slot nc[NC_SETS][NC_WAYS];
 };
 
@@ -571,9 +572,20 @@ static int nc_check(struct sip_auth *a, uint64_t seq, int64_t issued, uint32_t n
 				victim = &ways[i];
 		if (victim->seq > a->evicted[set])
 			a->evicted[set] = victim->seq;
+		a->evictions++;
 	}
 	*victim = next;
 	return 0;
+}
+
+void sip_auth_nonce_stats(const struct sip_auth *a, int64_t now, struct sip_auth_nonce_stats *st)
+{
+	st->slots = NC_SETS * NC_WAYS;
+	st->live = 0;
+	for (size_t i = 0; i < NC_SETS; i++)
+		for (int w = 0; w < NC_WAYS; w++)
+			st->live += a->nc[i][w].max_nc && !too_old(a, a->nc[i][w].issued, now);
+	st->evictions = a->evictions;
 }
 
 int sip_auth_verify(struct sip_auth *a, const struct sip_auth_cred *c, const char *method,

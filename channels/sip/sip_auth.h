@@ -129,6 +129,14 @@ int sip_auth_parse(const char *value, size_t len, struct sip_auth_cred *cred);
 int sip_auth_verify(struct sip_auth *a, const struct sip_auth_cred *c, const char *method,
 		    const char *ha1_hex, int64_t now, const char **why);
 
+/** The nonce-count table: fixed size, oldest nonce evicted from a full set (see sip_auth.c). */
+struct sip_auth_nonce_stats {
+	size_t slots;       /* capacity */
+	size_t live;        /* slots holding a nonce still within its lifetime */
+	uint64_t evictions; /* live slots given to a newer nonce */
+};
+void sip_auth_nonce_stats(const struct sip_auth *a, int64_t now, struct sip_auth_nonce_stats *st);
+
 /**
  * HA1 = H(user ":" realm ":" password) in lowercase hex into @p hex_out
  * (SIP_AUTH_HEX_MAX bytes). Returns 0 or EIO.

@@ -234,33 +234,51 @@ static int show_stats(struct pbx_cli *cli, const struct pbx_cli_args *args)
 {
 	struct sip_stack *s = sip_stack_get();
 	struct sip_tsx_stats t;
+	struct sip_auth_nonce_stats n;
+	uint64_t now = uv_now(s->loop);
+	double p50 = sip_overload_percentile(&s->overload, 50, now) / 1000.0,
+	       p90 = sip_overload_percentile(&s->overload, 90, now) / 1000.0,
+	       p99 = sip_overload_percentile(&s->overload, 99, now) / 1000.0,
+	       max = s->overload.max_seen_us / 1000.0;
 	sip_tsx_stats(s->tsx, &t);
+	sip_auth_nonce_stats(s->auth, sip_stack_now_s(), &n);
 	if (pbx_cli_flag(args, "--json"))
 		return pbx_cli_printf(
 			       cli,
 			       "{\"received\":%llu,\"malformed\":%llu,\"responses_sent\":%llu,"
-			       "\"auth_failures\":%llu,\"banned_drops\":%llu,"
+			       "\"auth_failures\":%llu,\"banned_drops\":%llu,\"shed\":%llu,"
 			       "\"server_transactions\":%zu,\"client_transactions\":%zu,"
-			       "\"absorbed\":%llu}\n",
+			       "\"absorbed\":%llu,\"queue_delay_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
+			       "\"p99\":%.3f,\"max\":%.3f},\"overload_queue_delay_ms\":%d,"
+			       "\"nonces\":{\"slots\":%zu,\"live\":%zu,\"evictions\":%llu}}\n",
 			       (unsigned long long)s->stats.rx, (unsigned long long)s->stats.bad,
 			       (unsigned long long)s->stats.tx_resp,
 			       (unsigned long long)s->stats.auth_fail,
-			       (unsigned long long)s->stats.banned_drops, t.server, t.client,
-			       (unsigned long long)t.absorbed) < 0;
+			       (unsigned long long)s->stats.banned_drops,
+			       (unsigned long long)s->stats.shed, t.server, t.client,
+			       (unsigned long long)t.absorbed, p50, p90, p99, max,
+			       s->cfg->overload_queue_delay, n.slots, n.live,
+			       (unsigned long long)n.evictions) < 0;
 	return pbx_cli_printf(cli,
 			      "Messages received          : %llu\n"
 			      "Malformed (dropped or 400) : %llu\n"
 			      "Responses sent             : %llu\n"
 			      "Failed logins              : %llu\n"
 			      "Dropped from banned sources: %llu\n"
+			      "Shed (503, overloaded)     : %llu (past %d ms in the queue)\n"
+			      "Queue delay, last 10-20 s  : p50 %.3f ms, p90 %.3f ms, p99 %.3f ms; "
+			      "max since start %.3f ms\n"
 			      "Server transactions now    : %zu\n"
 			      "Client transactions now    : %zu\n"
-			      "Absorbed by a transaction  : %llu (retransmissions, ACKs)\n",
+			      "Absorbed by a transaction  : %llu (retransmissions, ACKs)\n"
+			      "Nonce table                : %zu of %zu slots live, %llu evicted\n",
 			      (unsigned long long)s->stats.rx, (unsigned long long)s->stats.bad,
 			      (unsigned long long)s->stats.tx_resp,
 			      (unsigned long long)s->stats.auth_fail,
-			      (unsigned long long)s->stats.banned_drops, t.server, t.client,
-			      (unsigned long long)t.absorbed) < 0;
+			      (unsigned long long)s->stats.banned_drops,
+			      (unsigned long long)s->stats.shed, s->cfg->overload_queue_delay, p50,
+			      p90, p99, max, t.server, t.client, (unsigned long long)t.absorbed,
+			      n.live, n.slots, (unsigned long long)n.evictions) < 0;
 }
 
 static int set_debug(struct pbx_cli *cli, const struct pbx_cli_args *args)

@@ -35,6 +35,9 @@ struct sip_config {
 	int n_ban_ignore;
 	int tcp_idle_timeout;           /* seconds */
 	int max_message_size;           /* bytes */
+	int overload_queue_delay;       /* ms a new request may wait before 503; 0: never */
+	int overload_retry_after;       /* seconds in the 503's Retry-After (up to twice) */
+	int udp_receive_buffer;         /* bytes: SO_RCVBUF of each UDP socket */
 	enum sip_auth_alg auth_algs[2]; /* offered, in this order */
 	int n_auth_algs;
 };

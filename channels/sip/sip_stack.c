@@ -483,16 +483,42 @@ static bool pair_banned(struct sip_stack *s, const struct sip_msg *m, const stru
 				  sip_stack_now_s());
 }
 
-static void on_recv(void *arg, struct sip_msg *m, const struct sip_peer *src)
+/*
+ * Overload (sip_overload.h): a new out-of-dialog request that waited too
+ * long is answered 503 at once, statelessly. Retry-After is spread between
+ * the configured value and twice it, so that phones turned away together
+ * do not all come back in the same second.
+ */
+static bool shed(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
+		 uint32_t wait_us, uint64_t now)
+{
+	struct sip_addr to;
+	if (m->method == SIP_METHOD_ACK || m->method == SIP_METHOD_CANCEL ||
+	    m->method == SIP_METHOD_BYE || !sip_overload_behind(&s->overload, wait_us, now))
+		return false;
+	if (!sip_msg_to(m, &to) && to.tag.l)
+		return false; /* inside a dialog: work already started */
+	unsigned base = (unsigned)s->cfg->overload_retry_after;
+	char extra[48];
+	snprintf(extra, sizeof extra, "Retry-After: %u\r\n",
+		 base + (unsigned)(s->stats.shed * 2654435761u % (base + 1)));
+	s->stats.shed++;
+	sip_stack_reply(s, NULL, m, src, 503, NULL, extra, NULL, NULL);
+	return true;
+}
+
+static void on_recv(void *arg, struct sip_msg *m, const struct sip_peer *src, uint32_t wait_us)
 {
 	struct sip_stack *s = arg;
+	uint64_t now = uv_now(s->loop);
 	s->stats.rx++;
-	sip_timers_run(&s->timers, uv_now(s->loop));
+	sip_overload_note(&s->overload, wait_us, now);
+	sip_timers_run(&s->timers, now);
 	if (m->request && pair_banned(s, m, src)) {
 		s->stats.banned_drops++;
 		return;
 	}
-	if (!sip_tsx_recv(s->tsx, m, src) && m->request)
+	if (!sip_tsx_recv(s->tsx, m, src) && m->request && !shed(s, m, src, wait_us, now))
 		recv_request(s, m, src);
 	sip_stack_timers_kick(s);
 }
@@ -561,6 +587,7 @@ static int load(void)
 	uv_timer_init(s->loop, &s->timer);
 	s->timer.data = s;
 	sip_timers_init(&s->timers, uv_now(s->loop));
+	sip_overload_init(&s->overload, (uint32_t)cfg->overload_queue_delay, uv_now(s->loop));
 	s->timers.clock = stack_clock;
 	s->timers.clock_arg = s;
 	pbx_buf_init(&s->out);

@@ -18,6 +18,7 @@
 #include "sip_config.h"
 #include "sip_dialog.h"
 #include "sip_msg.h"
+#include "sip_overload.h"
 #include "sip_timer.h"
 #include "sip_transport.h"
 
@@ -83,8 +84,10 @@ struct sip_stack {
 	struct pbx_buf out;                        /* reused for every message we build */
 	char allow[256];                           /* "INVITE, ACK, ..." from the handlers */
 	char to_tag[20];                           /* our tag in out-of-dialog responses */
+	struct sip_overload overload;              /* queue delay, and when to shed */
 	struct {
 		uint64_t rx, tx_resp, bad, banned_drops, auth_fail;
+		uint64_t shed; /* new requests answered 503 for overload */
 	} stats;
 };
 

@@ -2,10 +2,13 @@
  * @file sip_transport.c  UDP, TCP and TLS transports on libuv
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * UDP: one socket per listen address; datagrams are parsed in place in one
- * receive buffer (the signalling thread handles one at a time) and sent with
- * uv_udp_try_send, falling back to a queued send only when the socket
- * buffer is full. TCP: accepted and outgoing connections, each framed by
+ * UDP: one socket per listen address. Sent with uv_udp_try_send, falling
+ * back to a queued send only when the socket buffer is full. Read with
+ * recvmmsg in batches of UDP_BATCH on a second descriptor of the same
+ * socket (libuv's UDP reader has no control messages), each datagram with
+ * the kernel's receive time (SO_TIMESTAMPNS), so the stack knows how long
+ * it waited (sip_overload.h); a batch is parsed in place in its own
+ * buffers, and what continues work already started is handed up first. TCP: accepted and outgoing connections, each framed by
  * Content-Length (RFC 3261 18.3) with its own bounded buffer, so a slow or
  * half-sent peer costs only its own buffer and never blocks the loop. TLS:
  * the same connections with an OpenSSL session on memory BIOs between the
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -34,6 +38,13 @@
  * the connection list is cheap next to the messages they carry. */
 #define IDLE_CHECK_MS  1000
 #define MAX_QUEUED_OUT (1u << 20) /* per connection, then it is dropped */
+/* Datagrams taken per recvmmsg, and batches per readable event before the
+ * loop gets a turn for timers and streams (libuv polls level-triggered:
+ * what is left wakes us again). */
+#define UDP_BATCH  16
+#define UDP_ROUNDS 8
+/* A kernel stamp further off than this is a clock step, not a wait. */
+#define MAX_PLAUSIBLE_WAIT_US 30000000
 
 struct listener {
 	struct sip_transport *t;
@@ -43,7 +54,23 @@ struct listener {
 		uv_tcp_t tcp;
 		uv_handle_t h;
 	} u;
-	char local[80]; /* "host:port" as bound */
+	uv_poll_t rpoll; /* UDP: readable, on rfd */
+	int rfd;         /* UDP: dup() of the socket, read with recvmmsg; -1 without */
+	char local[80];  /* "host:port" as bound */
+};
+
+/* One batch of datagrams: the signalling thread reads one at a time. */
+struct udp_batch {
+	struct mmsghdr mm[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	struct sockaddr_storage from[UDP_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl[UDP_BATCH];
+	struct sip_msg msg[UDP_BATCH];
+	bool first[UDP_BATCH]; /* handed up in the first pass */
+	char data[UDP_BATCH][65536 + 1];
 };
 
 struct conn {
@@ -85,8 +112,9 @@ struct sip_transport {
 	bool freeing;
 	unsigned closes; /* handles still closing after sip_transport_free */
 	uv_timer_t idle;
-	struct ssl_ctx_st *tls; /* when a tls: listener is configured */
-	char rxbuf[65536 + 1];
+	struct ssl_ctx_st *tls;  /* when a tls: listener is configured */
+	struct udp_batch *batch; /* when a udp: listener is configured */
+	char rxbuf[65536 + 1];   /* TLS ciphertext on its way into OpenSSL */
 };
 
 char *sip_peer_str(const struct sip_peer *p, char *buf, size_t len)
@@ -112,17 +140,20 @@ void sip_transport_set_debug(struct sip_transport *t, bool on)
 	t->debug = on;
 }
 
-/* Hand one message (datagram or framed stream unit) up the stack. */
-static void deliver(struct sip_transport *t, char *buf, size_t len, const struct sip_peer *src)
+/*
+ * Parse one message (datagram or framed stream unit) into @p m. False when
+ * it goes no further: not admitted, or bad (answered through recv_bad).
+ */
+static bool parse_in(struct sip_transport *t, struct sip_msg *m, char *buf, size_t len,
+		     const struct sip_peer *src)
 {
-	struct sip_msg m;
 	const char *reason = NULL;
 	if (t->ops.admit && !t->ops.admit(t->arg, src))
-		return;
+		return false;
 	if (t->debug)
 		trace(t, true, src, buf, len);
-	int err = sip_msg_parse(&m, buf, len, &reason);
-	if (!err && m.len > (size_t)t->cfg->max_message_size) {
+	int err = sip_msg_parse(m, buf, len, &reason);
+	if (!err && m->len > (size_t)t->cfg->max_message_size) {
 		err = EMSGSIZE;
 		reason = "Message Too Large";
 	}
@@ -131,38 +162,101 @@ static void deliver(struct sip_transport *t, char *buf, size_t len, const struct
 		pbx_debug("sip: bad message from %s: %s", sip_peer_str(src, a, sizeof a),
 			  reason ? reason : strerror(err));
 		if (t->ops.recv_bad)
-			t->ops.recv_bad(t->arg, &m, err, reason ? reason : "Bad Request", src);
-		return;
+			t->ops.recv_bad(t->arg, m, err, reason ? reason : "Bad Request", src);
+		return false;
 	}
-	t->ops.recv(t->arg, &m, src);
+	return true;
 }
 
 /* ---- UDP ------------------------------------------------------------------ */
 
-static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Does @p m continue work already started (handed up before new requests)? */
+static bool continues_work(const struct sip_msg *m)
 {
-	struct listener *l = h->data;
-	buf->base = l->t->rxbuf;
-	buf->len = sizeof l->t->rxbuf - 1;
+	if (!m->request || m->method == SIP_METHOD_ACK || m->method == SIP_METHOD_CANCEL ||
+	    m->method == SIP_METHOD_BYE)
+		return true;
+	struct sip_addr to;
+	return !sip_msg_to(m, &to) && to.tag.l;
 }
 
-static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
-		     unsigned flags)
+static uint32_t waited_us(const struct msghdr *h, const struct timespec *now)
 {
-	struct listener *l = h->data;
-	if (nread <= 0 || !addr)
-		return;
-	if (flags & UV_UDP_PARTIAL) {
-		pbx_debug("sip: truncated datagram dropped");
-		return;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_TIMESTAMPNS)
+			continue;
+		struct timespec at;
+		memcpy(&at, CMSG_DATA(c), sizeof at);
+		int64_t us = ((int64_t)now->tv_sec - at.tv_sec) * 1000000 +
+			     (now->tv_nsec - at.tv_nsec) / 1000;
+		if (us < 0 || us > MAX_PLAUSIBLE_WAIT_US)
+			return SIP_WAIT_UNKNOWN;
+		return (uint32_t)us;
 	}
-	struct sip_peer src = {.tp = PBX_TP_UDP};
-	memcpy(&src.addr, addr, pbx_sa_len(addr));
-	buf->base[nread] = '\0';
-	/* RFC 5626 keep-alive over UDP is a bare CRLF (or STUN); nothing to do. */
-	if (nread <= 4 && strspn(buf->base, "\r\n") == (size_t)nread)
+	return SIP_WAIT_UNKNOWN;
+}
+
+static void udp_hand_up(struct listener *l, int n, const struct timespec *now, bool first)
+{
+	struct sip_transport *t = l->t;
+	struct udp_batch *b = t->batch;
+	for (int i = 0; i < n; i++) {
+		if (!b->msg[i].buf || b->first[i] != first)
+			continue;
+		struct sip_peer src = {.tp = PBX_TP_UDP};
+		memcpy(&src.addr, &b->from[i], sizeof src.addr);
+		t->ops.recv(t->arg, &b->msg[i], &src, waited_us(&b->mm[i].msg_hdr, now));
+	}
+}
+
+static void udp_readable(uv_poll_t *p, int status, int events)
+{
+	struct listener *l = p->data;
+	struct sip_transport *t = l->t;
+	struct udp_batch *b = t->batch;
+	if (status < 0)
 		return;
-	deliver(l->t, buf->base, (size_t)nread, &src);
+	for (int round = 0; round < UDP_ROUNDS; round++) {
+		for (int i = 0; i < UDP_BATCH; i++) {
+			b->iov[i] = (struct iovec){b->data[i], sizeof b->data[i] - 1};
+			b->mm[i].msg_hdr = (struct msghdr){.msg_name = &b->from[i],
+							   .msg_namelen = sizeof b->from[i],
+							   .msg_iov = &b->iov[i],
+							   .msg_iovlen = 1,
+							   .msg_control = b->ctl[i].buf,
+							   .msg_controllen = sizeof b->ctl[i].buf};
+		}
+		int n = recvmmsg(l->rfd, b->mm, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return; /* EAGAIN: drained; errors (ICMP) are not ours to handle */
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now); /* the clock of SO_TIMESTAMPNS */
+		for (int i = 0; i < n; i++) {
+			struct msghdr *h = &b->mm[i].msg_hdr;
+			size_t len = b->mm[i].msg_len;
+			char *data = b->data[i];
+			b->msg[i].buf = NULL; /* not handed up */
+			if (h->msg_flags & MSG_TRUNC) {
+				pbx_debug("sip: truncated datagram dropped");
+				continue;
+			}
+			data[len] = '\0';
+			/* RFC 5626 keep-alive over UDP is a bare CRLF (or STUN). */
+			if (len <= 4 && strspn(data, "\r\n") == len)
+				continue;
+			struct sip_peer src = {.tp = PBX_TP_UDP};
+			memcpy(&src.addr, &b->from[i], sizeof src.addr);
+			if (!parse_in(t, &b->msg[i], data, len, &src)) {
+				b->msg[i].buf = NULL;
+				continue;
+			}
+			b->first[i] = continues_work(&b->msg[i]);
+		}
+		udp_hand_up(l, n, &now, true);
+		udp_hand_up(l, n, &now, false);
+		if (n < UDP_BATCH)
+			return;
+	}
 }
 
 struct udp_send_req {
@@ -220,6 +314,7 @@ static int udp_send(struct sip_transport *t, const struct sip_peer *dst, const c
 static void transport_close_done(struct sip_transport *t)
 {
 	if (t->freeing && --t->closes == 0) {
+		free(t->batch);
 		free(t->ls);
 		free(t);
 	}
@@ -228,6 +323,13 @@ static void transport_close_done(struct sip_transport *t)
 static void handle_closed(uv_handle_t *h)
 {
 	transport_close_done(h->data);
+}
+
+static void rpoll_closed(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+	close(l->rfd);
+	transport_close_done(l->t);
 }
 
 static void conn_closed(uv_handle_t *h)
@@ -375,7 +477,9 @@ static void conn_frame(struct conn *c)
 		 * helpers; save the byte it overwrites. */
 		char saved = unit[n];
 		unit[n] = '\0';
-		deliver(t, unit, n, &c->peer);
+		struct sip_msg m;
+		if (parse_in(t, &m, unit, n, &c->peer))
+			t->ops.recv(t->arg, &m, &c->peer, SIP_WAIT_UNKNOWN);
 		unit[n] = saved;
 	}
 	if (c->closing)
@@ -682,6 +786,48 @@ int sip_transport_local(struct sip_transport *t, const struct sip_peer *dst, cha
 	return 0;
 }
 
+/* Size the receive buffer as configured: past net.core.rmem_max only with
+ * CAP_NET_ADMIN (SO_RCVBUFFORCE); said once when the kernel gives less. */
+static void udp_size_buffers(struct listener *l, int fd, const char *text)
+{
+	int want = l->t->cfg->udp_receive_buffer, got = 0;
+	socklen_t len = sizeof got;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want))
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+	/* Linux reports twice what was asked (it counts its bookkeeping). */
+	if (!getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) && got / 2 < want)
+		pbx_warning("sip: %s: receive buffer is %d bytes, not sip.udp_receive_buffer %d "
+			    "(raise net.core.rmem_max or run with CAP_NET_ADMIN)",
+			    text, got / 2, want);
+	int size = 4 << 20; /* bursts of answers to many phones */
+	uv_send_buffer_size((uv_handle_t *)&l->u.udp, &size);
+}
+
+/* Reading goes through a second descriptor of the bound socket, so that
+ * libuv's handle keeps the writes (and their queue) to itself. */
+static int udp_reader_start(struct sip_transport *t, struct listener *l, const char *text)
+{
+	uv_os_fd_t fd;
+	int on = 1, rc = uv_fileno(&l->u.h, &fd);
+	if (rc)
+		return rc;
+	if (!t->batch && !(t->batch = malloc(sizeof *t->batch)))
+		return UV_ENOMEM;
+	udp_size_buffers(l, fd, text);
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on))
+		pbx_warning("sip: no receive timestamps (%s): overload is not measured",
+			    strerror(errno));
+	if ((l->rfd = dup(fd)) < 0)
+		return uv_translate_sys_error(errno);
+	if ((rc = uv_poll_init(t->loop, &l->rpoll, l->rfd))) {
+		close(l->rfd);
+		l->rfd = -1;
+		return rc;
+	}
+	l->rpoll.data = l;
+	return uv_poll_start(&l->rpoll, UV_READABLE, udp_readable);
+}
+
 static int listener_start(struct sip_transport *t, struct listener *l)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&l->cfg.addr;
@@ -689,18 +835,13 @@ static int listener_start(struct sip_transport *t, struct listener *l)
 	int rc;
 	pbx_listen_str(&l->cfg, text, sizeof text);
 	l->t = t;
+	l->rfd = -1;
 	if (l->cfg.tp == PBX_TP_UDP) {
 		uv_udp_init(t->loop, &l->u.udp);
 		l->u.udp.data = l;
 		rc = uv_udp_bind(&l->u.udp, sa, sa->sa_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
-		if (!rc) {
-			/* Bigger socket buffers ride out bursts of REGISTERs. */
-			int size = 4 << 20;
-			uv_recv_buffer_size((uv_handle_t *)&l->u.udp, &size);
-			size = 4 << 20;
-			uv_send_buffer_size((uv_handle_t *)&l->u.udp, &size);
-			rc = uv_udp_recv_start(&l->u.udp, udp_alloc, udp_recv);
-		}
+		if (!rc)
+			rc = udp_reader_start(t, l, text);
 	} else if (l->cfg.tp == PBX_TP_TCP || l->cfg.tp == PBX_TP_TLS) {
 		uv_tcp_init(t->loop, &l->u.tcp);
 		l->u.tcp.data = l;
@@ -784,6 +925,10 @@ void sip_transport_free(struct sip_transport *t)
 		t->ls[i].u.h.data = t;
 		t->closes++;
 		uv_close(&t->ls[i].u.h, handle_closed);
+		if (t->ls[i].rfd >= 0) {
+			t->closes++;
+			uv_close((uv_handle_t *)&t->ls[i].rpoll, rpoll_closed);
+		}
 	}
 	t->idle.data = t;
 	t->closes++;

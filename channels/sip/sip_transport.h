@@ -15,6 +15,7 @@
 
 #include "pbx/net.h"
 #include "sip_msg.h"
+#include "sip_overload.h" /* SIP_WAIT_UNKNOWN */
 
 struct sip_config;
 struct uv_loop_s;
@@ -31,8 +32,14 @@ struct sip_transport;
 /**
  * A message arrived. @p m is parsed (sip_msg_parse returned 0) and lives in
  * the transport's buffer until the callback returns: copy what you keep.
+ * @p wait_us is how long it waited in the socket after the kernel took it
+ * (UDP), or SIP_WAIT_UNKNOWN (streams).
+ *
+ * UDP is read in batches (recvmmsg); within a batch, responses, ACK,
+ * CANCEL, BYE and requests with a To tag are handed up before new
+ * out-of-dialog requests, so that work already started goes first.
  */
-typedef void sip_recv_h(void *arg, struct sip_msg *m, const struct sip_peer *src);
+typedef void sip_recv_h(void *arg, struct sip_msg *m, const struct sip_peer *src, uint32_t wait_us);
 /**
  * A message arrived that did not parse. @p reason says why; when
  * sip_msg_can_reply(m) the receiver answers 400 (or 505/513), else drops it.
