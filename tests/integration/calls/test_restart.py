@@ -6,8 +6,10 @@ call has ended, and ends the calls still up when its time runs out
 (`TIMEOUT`, else `pbx.stop_timeout`).
 
 kill -9 at a few moments of a mixed load on the shipped config and
-dialplan (re-REGISTERs, calls set up and torn down, a voicemail and a
-Record() being recorded): the database passes `PRAGMA integrity_check`,
+dialplan (re-REGISTERs, echo calls set up and torn down, a call in
+voicemail, still in its greeting at these moments, and a Record() being
+written; test_voicemail.py kills during a voicemail recording): the
+database passes `PRAGMA integrity_check`,
 the next start brings back the registrations from SQLite, leaves no
 partial recording or voicemail scratch file behind, accepts a phone's
 REGISTER at once, and a call between two phones that did not register
