@@ -2,6 +2,7 @@
  * @file apps.c  What several applications share: sound file names and the prompt player
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "pbx/core.h"
 #include "pbx/log.h"
 #include "pbx/media.h"
+#include "pbx/recorder.h"
 
 #include "apps.h"
 
@@ -377,3 +379,55 @@ void apps_sleep_cancel(struct pbx_chan *ch, struct pbx_app_call *call)
 {
 	sleep_release(pbx_app_data(call));
 }
+
+/* ---- start-up: what a kill left in the recording folders ------------------------------- */
+
+/*
+ * ConfBridge's recorded names are the app's own scratch files, removed when
+ * their caller leaves: any found at start was left by a kill.
+ */
+static void remove_conf_names(const char *dir)
+{
+	static const char prefix[] = "confbridge-name-";
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	char path[APPS_PATH_MAX];
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, sizeof prefix - 1))
+			continue;
+		int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (n > 0 && (size_t)n < sizeof path && !unlink(path))
+			pbx_notice("confbridge: removed %s left by a kill", path);
+	}
+	closedir(d);
+}
+
+/*
+ * Record, MixMonitor and ConfBridge write NAME.part and rename it when the
+ * recording ends; after a kill -9 the .part stays. Mended and kept under
+ * an "-interrupted" name (pbx_recorder_recover): a call recording cut
+ * short is still worth having. Files under absolute names chosen by the
+ * dialplan are not looked for. Linear in the folders' files, once at start.
+ */
+static int recordings_load(void)
+{
+	static const char *const subdirs[] = {"recordings", "monitor", "confbridge"};
+	const struct pbx_config *cfg = pbx_cfg();
+	char dir[APPS_PATH_MAX];
+	if (!cfg)
+		return 0; /* unit tests */
+	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++) {
+		int n = snprintf(dir, sizeof dir, "%s/%s", pbx_config_core(cfg)->state_dir,
+				 subdirs[i]);
+		if (n < 0 || (size_t)n >= sizeof dir)
+			continue;
+		if (!strcmp(subdirs[i], "confbridge"))
+			remove_conf_names(dir);
+		pbx_recorder_recover(dir);
+	}
+	return 0;
+}
+
+PBX_MODULE(apps_recordings_module) = {"apps_recordings", APPS_MODULE_ORDER, recordings_load, NULL};

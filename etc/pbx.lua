@@ -7,6 +7,7 @@ pbx = {
   log_level = "notice",         -- error | warning | notice | info | debug
   -- log_file = "../var/pbx.log", -- also log to a file (default when not -f)
   media_workers = 0,            -- RTP threads; 0 = one per core
+  stop_timeout = 600,           -- 'core stop gracefully' ends calls still up after this; 0 = never
 }
 
 sip = {

@@ -105,11 +105,17 @@ static int count_call(struct pbx_chan *ch, void *arg)
 	return 0;
 }
 
-static int show_calls(struct pbx_cli *cli, const struct pbx_cli_args *a)
+unsigned pbx__chan_calls(void)
 {
 	int calls = 0;
 	pbx_chan_each(count_call, &calls);
-	return pbx_cli_printf(cli, "%u active channel%s\n%d active call%s\n", pbx_chan_count(),
+	return (unsigned)calls;
+}
+
+static int show_calls(struct pbx_cli *cli, const struct pbx_cli_args *a)
+{
+	unsigned calls = pbx__chan_calls();
+	return pbx_cli_printf(cli, "%u active channel%s\n%u active call%s\n", pbx_chan_count(),
 			      pbx_chan_count() == 1 ? "" : "s", calls, calls == 1 ? "" : "s");
 }
 

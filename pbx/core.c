@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +29,11 @@ static struct {
 	struct pbx_config *cfg;
 	struct pbx_dir *dir;
 	time_t started;
-	bool stopping; /* refusing new work */
-	bool graceful; /* waiting for calls to end */
-	int signals;   /* SIGINT/SIGTERM seen */
+	bool stopping;          /* refusing new work */
+	bool graceful;          /* waiting for calls to end */
+	unsigned stop_timeout;  /* of this graceful stop, seconds; 0: no limit */
+	uint64_t stop_deadline; /* uv_now() when the calls still up are ended; 0: never */
+	int signals;            /* SIGINT/SIGTERM seen */
 	uv_signal_t sigint, sigterm;
 	uv_timer_t stop_timer;
 	uv_async_t console_done; /* the foreground console thread ended */
@@ -94,8 +97,14 @@ void pbx_core_set_busy_probe(pbx_busy_probe_h *probe)
 static void stop_tick(uv_timer_t *t)
 {
 	unsigned busy = core.graceful && core.busy ? core.busy() : 0;
+	if (busy && core.stop_deadline && uv_now(&core.loop) >= core.stop_deadline) {
+		/* The exit path hangs them up with a BYE, as a stop now does. */
+		pbx_notice("graceful stop: %u channel(s) still up after %u s: ending them", busy,
+			   core.stop_timeout);
+		busy = 0;
+	}
 	if (busy) {
-		pbx_debug("graceful stop: %u call(s) still up", busy);
+		pbx_debug("graceful stop: %u channel(s) still up", busy);
 		return; /* the repeating timer asks again */
 	}
 	uv_timer_stop(t);
@@ -104,13 +113,37 @@ static void stop_tick(uv_timer_t *t)
 
 void pbx_stop(bool graceful)
 {
-	if (core.stopping && (graceful || !core.graceful))
+	if (graceful) {
+		pbx_stop_within(core.cfg ? (unsigned)pbx_config_core(core.cfg)->stop_timeout : 0);
+		return;
+	}
+	if (core.stopping && !core.graceful)
 		return;
 	core.stopping = true;
-	core.graceful = graceful;
-	pbx_notice("stopping %s", graceful ? "gracefully (when no calls are up)" : "now");
+	core.graceful = false;
+	pbx_notice("stopping now");
 	/* Not uv_stop() here: the console command that asked must see its reply. */
 	uv_timer_start(&core.stop_timer, stop_tick, 0, 1000);
+}
+
+int pbx_stop_within(unsigned timeout_s)
+{
+	if (core.stopping && !core.graceful)
+		return -1;
+	core.stopping = true;
+	core.graceful = true;
+	core.stop_timeout = timeout_s;
+	/* One check a second: a deadline is met within a second, which is
+	 * all an operator's "in N seconds" asks for. */
+	core.stop_deadline = timeout_s ? uv_now(&core.loop) + (uint64_t)timeout_s * 1000 : 0;
+	if (timeout_s)
+		pbx_notice("stopping gracefully: new calls refused; calls still up in %u s are "
+			   "ended",
+			   timeout_s);
+	else
+		pbx_notice("stopping gracefully: new calls refused; stopping when no calls are up");
+	uv_timer_start(&core.stop_timer, stop_tick, 0, 1000);
+	return (int)timeout_s;
 }
 
 static void on_signal(uv_signal_t *s, int signum)

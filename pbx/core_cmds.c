@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core_priv.h"
+#include "pbx/chan.h"
 #include "pbx/cli.h"
 #include "pbx/config.h"
 #include "pbx/core.h"
@@ -100,12 +101,56 @@ static int set_verbose(struct pbx_cli *cli, const struct pbx_cli_args *a)
 			      pbx_log_level_name((enum pbx_log_level)level));
 }
 
+/* "  2 calls (4 channels) are still up"-style counts, for the stop replies. */
+static void calls_up(struct pbx_buf *b, unsigned calls, unsigned chans)
+{
+	pbx_buf_printf(b, "%u call%s (%u channel%s) %s still up", calls, calls == 1 ? "" : "s",
+		       chans, chans == 1 ? "" : "s", calls == 1 ? "is" : "are");
+}
+
 static int stop(struct pbx_cli *cli, const struct pbx_cli_args *a)
 {
 	bool graceful = !strcmp(pbx_cli_arg(a, "now|gracefully"), "gracefully");
-	pbx_stop(graceful);
-	return pbx_cli_printf(cli, "%s\n",
-			      graceful ? "Stopping when no calls are up." : "Stopping now.");
+	const char *arg = pbx_cli_arg(a, "TIMEOUT");
+	unsigned calls = pbx__chan_calls(), chans = pbx_chan_count();
+	if (!graceful) {
+		if (arg)
+			return pbx_cli_error(cli, "core stop now: no TIMEOUT (it ends every call "
+						  "at once; see core stop gracefully TIMEOUT)");
+		pbx_stop(false);
+		pbx_cli_printf(cli, "Stopping now.\n");
+		if (chans) {
+			pbx_cli_printf(cli, "Ending ");
+			calls_up(&cli->out, calls, chans);
+			pbx_cli_printf(cli, ".\n");
+		}
+		return 0;
+	}
+	int granted;
+	if (arg) {
+		char *end;
+		errno = 0;
+		unsigned long n = strtoul(arg, &end, 10);
+		if (*arg < '0' || *arg > '9' || *end || errno || n > 86400)
+			return pbx_cli_error(
+				cli,
+				"core stop gracefully: TIMEOUT '%s' is not a number of "
+				"seconds from 0 (no limit) to 86400",
+				arg);
+		granted = pbx_stop_within((unsigned)n);
+	} else {
+		granted = pbx_stop_within((unsigned)pbx_config_core(pbx_cfg())->stop_timeout);
+	}
+	if (granted < 0)
+		return pbx_cli_error(cli, "core stop gracefully: a stop now is already under way");
+	pbx_cli_printf(cli, "Stopping when no calls are up.\n");
+	if (!chans)
+		return 0;
+	calls_up(&cli->out, calls, chans);
+	if (granted)
+		return pbx_cli_printf(
+			cli, "; new calls get 503; those still up in %d s are ended.\n", granted);
+	return pbx_cli_printf(cli, "; new calls get 503; no time limit.\n");
 }
 
 static const struct pbx_cli_cmd cmds[] = {
@@ -122,9 +167,12 @@ static const struct pbx_cli_cmd cmds[] = {
 	 "a number: 0 error, 1 warning, 2 notice, 3 info, 4 and more debug. A console\n"
 	 "starts at the PBX's log level. 'pbx -rx' shows no log.",
 	 set_verbose},
-	{"core stop now|gracefully", "stop the PBX",
-	 "'now' ends every call and stops; 'gracefully' refuses new calls and stops\n"
-	 "when the last call ends.",
+	{"core stop now|gracefully [TIMEOUT]", "stop the PBX",
+	 "'now' ends every call and stops. 'gracefully' refuses new calls (503 with\n"
+	 "Retry-After; registrations, subscriptions and messages are still served)\n"
+	 "and stops when the last call ends, or after TIMEOUT seconds (default\n"
+	 "pbx.stop_timeout; 0 = no limit), when the calls still up are ended as by\n"
+	 "'now'. Asking again sets a new TIMEOUT from now. SIGTERM is 'now'.",
 	 stop},
 };
 

@@ -36,6 +36,14 @@ static const struct pbx_cfg_key keys[] = {
 	 .def = PBX_SOUNDS_DIR,
 	 .help = "prompts, and moh/CLASS/ folders of hold music; default: the source tree's "
 		 "sounds/"},
+	{.name = "stop_timeout",
+	 .type = PBX_CFG_INT,
+	 .off = OFF(stop_timeout),
+	 .def = "600",
+	 .min = 0,
+	 .max = 86400,
+	 .help = "seconds 'core stop gracefully' waits for calls to end before it ends them; "
+		 "0 = no limit"},
 	{0},
 };
 

@@ -112,5 +112,7 @@ void pbx__hook_del(pbx__hook_fn *slots, size_t n, pbx__hook_fn fn);
 void pbx__transfer_chan_gone(struct pbx_chan *ch);
 /** Hang up every channel (at stop). */
 void pbx__chan_hangup_all(int cause);
+/** Calls up now, as `core show calls` counts them (a bridged pair is one). */
+unsigned pbx__chan_calls(void);
 
 #endif

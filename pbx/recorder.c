@@ -12,6 +12,7 @@
  * updated with relaxed atomics: one clock read per block on the loop, one
  * per block and two per close in the job, nothing shared under a lock.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,9 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core_priv.h"
+#include "pbx/log.h"
 #include "pbx/recorder.h"
 
 struct block {
@@ -280,4 +283,129 @@ void pbx_recorder_close(struct pbx_recorder *r, bool keep)
 	r->closing = true;
 	r->keep = keep;
 	start_job(r); /* now, or when the running job comes back */
+}
+
+/* ---- recovery after a kill ------------------------------------------------------------- */
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int put_le32(int fd, off_t at, uint64_t v)
+{
+	unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+			      (unsigned char)(v >> 24)};
+	return pwrite(fd, b, 4, at) == 4 ? 0 : errno ? errno : EIO;
+}
+
+/*
+ * Set the RIFF and data sizes of the WAV in @p fd from its length (libsndfile
+ * writes them only at close). The chunks before "data" are walked, not
+ * assumed: their sizes were final when written. EBADMSG when there is no
+ * header or no data chunk; *bytes the audio kept, *rate its sample rate.
+ */
+static int wav_mend(int fd, uint64_t *bytes, unsigned *rate)
+{
+	struct stat st;
+	unsigned char h[12];
+	*bytes = 0;
+	if (fstat(fd, &st))
+		return errno;
+	if (st.st_size < 12 || pread(fd, h, 12, 0) != 12 || memcmp(h, "RIFF", 4) ||
+	    memcmp(h + 8, "WAVE", 4))
+		return EBADMSG;
+	for (uint64_t pos = 12; pos + 8 <= (uint64_t)st.st_size;) {
+		unsigned char c[8];
+		if (pread(fd, c, 8, (off_t)pos) != 8)
+			return EIO;
+		if (memcmp(c, "data", 4)) {
+			uint32_t sz = le32(c + 4);
+			unsigned char fmt[8];
+			if (!memcmp(c, "fmt ", 4) && sz >= 16 &&
+			    pread(fd, fmt, 8, (off_t)pos + 8) == 8)
+				*rate = le32(fmt + 4);
+			pos += 8 + (uint64_t)sz + (sz & 1);
+			continue;
+		}
+		uint64_t n = ((uint64_t)st.st_size - pos - 8) & ~(uint64_t)1; /* 16-bit samples */
+		uint64_t room = (UINT32_MAX - pos - 8) & ~(uint64_t)1; /* a RIFF size is 32 bits */
+		if (n > room)
+			n = room;
+		int err;
+		if (ftruncate(fd, (off_t)(pos + 8 + n)))
+			return errno;
+		if ((err = put_le32(fd, (off_t)pos + 4, n)) || (err = put_le32(fd, 4, pos + n)))
+			return err;
+		*bytes = n;
+		return fsync(fd) ? errno : 0;
+	}
+	return EBADMSG;
+}
+
+/* Keep @p part (mended) under a free "-interrupted" name, or remove it. 1 when handled. */
+static int recover_one(const char *dir, const char *part)
+{
+	char from[PATH_MAX], to[PATH_MAX], base[PATH_MAX];
+	size_t n = strlen(part) - strlen(".part");
+	if (snprintf(from, sizeof from, "%s/%s", dir, part) >= (int)sizeof from)
+		return 0;
+	if (n >= 4 && !strncmp(part + n - 4, ".wav", 4))
+		n -= 4;
+	snprintf(base, sizeof base, "%s/%.*s-interrupted", dir, (int)n, part);
+	uint64_t bytes = 0;
+	unsigned rate = 0;
+	int err = EIO, fd = open(from, O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		err = wav_mend(fd, &bytes, &rate);
+		close(fd);
+	}
+	if (err || !bytes) {
+		if (unlink(from))
+			return 0;
+		pbx_notice("recording %s was cut short by a kill and holds no audio: removed",
+			   from);
+		return 1;
+	}
+	/* link + unlink, not rename: a file already under the name stays. */
+	for (int i = 1; i < 100; i++) {
+		int len = i == 1 ? snprintf(to, sizeof to, "%s.wav", base)
+				 : snprintf(to, sizeof to, "%s-%d.wav", base, i);
+		if (len < 0 || (size_t)len >= sizeof to) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		if (!link(from, to)) {
+			unlink(from);
+			pbx_notice("recording %s was cut short by a kill: kept as %s (%.1f s)",
+				   from, to, rate ? (double)bytes / 2 / rate : 0.0);
+			return 1;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	pbx_warning("recording %s was cut short by a kill and cannot be renamed (%s): left as is",
+		    from, strerror(errno));
+	return 0;
+}
+
+int pbx_recorder_recover(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (e->d_name[0] != '.' && len > 5 && !strcmp(e->d_name + len - 5, ".part"))
+			n += recover_one(dir, e->d_name);
+	}
+	closedir(d);
+	if (n) {
+		char probe[PATH_MAX];
+		snprintf(probe, sizeof probe, "%s/.", dir);
+		pbx__fsync_dir_of(probe);
+	}
+	return n;
 }

@@ -11,7 +11,7 @@ ALL_USAGES = [
     "core show uptime",
     "core show settings",
     "core set loglevel error|warning|notice|info|debug",
-    "core stop now|gracefully",
+    "core stop now|gracefully [TIMEOUT]",
     "user add EXT [--name N] [--password P] [--pin N] [--email E] [--context C] "
     "[--srtp off|optional|mandatory] [--auth A]",
     "user del EXT",
@@ -156,7 +156,7 @@ def test_core_stop_needs_now_or_gracefully(pbx):
     assert pbx.fail("core stop later") == \
         "Error: core stop: 'later' is not one of now|gracefully\n"
     assert pbx.fail("core stop") == ("Error: core stop: missing argument now|gracefully "
-                                     "(usage: core stop now|gracefully)\n")
+                                     "(usage: core stop now|gracefully [TIMEOUT])\n")
     assert pbx.running()
     pbx.ok("core show version")
 

@@ -6,11 +6,13 @@
  * as they do on a media worker.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pbx/recorder.h"
@@ -228,10 +230,82 @@ static void test_stats(void **state)
 	assert_int_equal(st.closes + st.close_us + st.close_max_us, 0);
 }
 
+/* Copy what is on disk of @p from to @p to: the file as a kill -9 would leave it. */
+static void snapshot(const char *from, const char *to)
+{
+	static char buf[1 << 16];
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	assert_true(in >= 0 && out >= 0);
+	ssize_t n;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* What a kill leaves (NAME.part, sizes never written) is mended and kept, or removed. */
+static void test_recover(void **state)
+{
+	(void)state;
+	char sub[128], live[160], part[160], path[160];
+	snprintf(sub, sizeof sub, "%s/killed", dir);
+	assert_int_equal(mkdir(sub, 0750), 0);
+	/* A recording 1.5 s in, its header as libsndfile wrote it at open. */
+	snprintf(live, sizeof live, "%s/live.wav", sub);
+	SF_INFO info = {
+		.samplerate = 16000, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+	SNDFILE *sf = sf_open(live, SFM_WRITE, &info);
+	assert_non_null(sf);
+	int16_t *x = calloc(24000, sizeof *x);
+	assert_non_null(x);
+	for (int i = 0; i < 24000; i++)
+		x[i] = (int16_t)(8000 * sin(2 * M_PI * 1000 * i / 16000.0));
+	assert_int_equal(sf_write_short(sf, x, 24000), 24000);
+	snprintf(part, sizeof part, "%s/call-1.wav.part", sub);
+	snapshot(live, part);
+	sf_close(sf);
+	unlink(live);
+	/* The name is taken already: the next one is used. */
+	snprintf(path, sizeof path, "%s/call-1-interrupted.wav", sub);
+	write_file(path, "someone else's");
+	/* No header at all, and an empty file: nothing to keep. */
+	snprintf(path, sizeof path, "%s/junk.wav.part", sub);
+	write_file(path, "not a wav");
+	snprintf(path, sizeof path, "%s/empty.part", sub);
+	write_file(path, "");
+
+	assert_int_equal(pbx_recorder_recover(sub), 3);
+	assert_int_equal(access(part, F_OK), -1);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof path, "%s/junk.wav.part", sub);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof path, "%s/call-1-interrupted-2.wav", sub);
+	SF_INFO got = {0};
+	sf = sf_open(path, SFM_READ, &got);
+	assert_non_null(sf);
+	assert_int_equal(got.samplerate, 16000);
+	/* Every sample written before the "kill" (libsndfile writes through at once). */
+	assert_int_equal(got.frames, 24000);
+	assert_int_equal(sf_read_short(sf, x, 24000), 24000);
+	sf_close(sf);
+	assert_true(tone_share(x, 24000, 1000, 16000) > 0.99);
+	free(x);
+	assert_int_equal(pbx_recorder_recover(sub), 0); /* nothing more */
+	assert_int_equal(pbx_recorder_recover("/nonexistent-dir"), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_tone_round_trip), cmocka_unit_test(test_discarded),
 	cmocka_unit_test(test_truncated),       cmocka_unit_test(test_errors),
-	cmocka_unit_test(test_stats),
+	cmocka_unit_test(test_stats),           cmocka_unit_test(test_recover),
 };
 
 UNIT_GROUP(recorder, tests, setup, teardown);

@@ -118,6 +118,7 @@ struct pbx_core_cfg {
 	char *log_file;    /* NULL: stderr only (or STATE_DIR/pbx.log in the background) */
 	int media_workers; /* 0: one per core */
 	char *sounds_dir;  /* prompts and sounds/moh/<class>/ hold music */
+	int stop_timeout;  /* seconds a graceful stop waits for calls; 0: no limit */
 };
 
 const struct pbx_core_cfg *pbx_config_core(const struct pbx_config *cfg);

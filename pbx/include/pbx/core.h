@@ -22,10 +22,19 @@ struct pbx_dir *pbx_dir(void);
 time_t pbx_start_time(void);
 
 /**
- * Ask the PBX to stop. Now: at the next loop turn. Gracefully: once no
- * call is up (see pbx_core_set_busy_probe); new calls are refused meanwhile.
+ * Ask the PBX to stop. Now: at the next loop turn, every call ended.
+ * Gracefully: once no call is up (see pbx_core_set_busy_probe), or after
+ * pbx.stop_timeout seconds, when the calls still up are ended as by a stop
+ * now; new calls are refused meanwhile.
  */
 void pbx_stop(bool graceful);
+/**
+ * Stop gracefully, ending the calls still up after @p timeout_s seconds
+ * (0: wait without limit). A later call sets a new limit from now; a stop
+ * now always wins. Returns the seconds granted (0: no limit), or -1 when
+ * a stop now is already under way (nothing changes).
+ */
+int pbx_stop_within(unsigned timeout_s);
 bool pbx_stopping(void);
 
 /**

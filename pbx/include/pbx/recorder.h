@@ -7,7 +7,8 @@
  * one job at a time, so the file grows in order. The file is written
  * under a temporary name (PATH.part), and on close it is flushed, fsynced
  * and renamed, then the folder fsynced: a crash leaves either no file or
- * the whole recording, never a truncated one under the real name.
+ * the whole recording, never a truncated one under the real name (the
+ * next start may keep the PATH.part under another: pbx_recorder_recover).
  *
  * A recorder belongs to the loop it was opened on (a media worker's, or
  * the signalling loop in tests); every call and the done callback happen
@@ -55,6 +56,17 @@ void pbx_recorder_truncate(struct pbx_recorder *r, uint64_t samples);
  * used after this call.
  */
 void pbx_recorder_close(struct pbx_recorder *r, bool keep);
+
+/**
+ * Finish what a kill -9 left in @p dir (not its subfolders): each NAME.part
+ * whose WAV header can be mended (its sizes set from the file's length,
+ * cut to whole samples) becomes NAME-interrupted.wav (NAME without .wav;
+ * -interrupted-2.wav... when taken), so that a call's recording is kept
+ * but never looks complete; one without audio is removed. Each file is
+ * logged. Blocking (reads the folder, fsyncs): for start-up, before any
+ * recording runs. Returns how many files were kept or removed.
+ */
+int pbx_recorder_recover(const char *dir);
 
 /**
  * How long the thread pool keeps recordings waiting, summed over every
