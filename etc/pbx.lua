@@ -43,6 +43,7 @@ rtp = {
   port_max = 20000,
   srtp = "optional",            -- default policy: off | optional | mandatory
   timeout = 30,                 -- hang up after this long without RTP
+  strict_rtp = true,            -- drop RTP from addresses other than the phone's
   -- Codecs used with phones, best first: the first a calling phone offers
   -- is taken; a called phone is offered them all. "pcmu", "pcma": G.711.
   codecs = { "opus", "g722", "pcmu", "pcma" },

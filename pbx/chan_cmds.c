@@ -59,16 +59,23 @@ static int show_one(struct pbx_chan *ch, void *arg)
 		pbx_buf_puts(o, ",\"media\":");
 		pbx_buf_json_str(o, media.data ? media.data : "");
 		pbx_buf_printf(o, ",\"duration\":%ld", (long)(st->now - ch->created));
-		pbx_buf_printf(o,
-			       ",\"rx_packets\":%llu,\"tx_packets\":%llu,\"srtp_rejected\":%llu,"
-			       "\"worker\":%d}",
-			       (unsigned long long)rs.rx_packets, (unsigned long long)rs.tx_packets,
-			       (unsigned long long)rs.srtp_rejected,
-			       ch->rtp ? pbx_rtp_worker(ch->rtp) : -1);
+		pbx_buf_printf(
+			o,
+			",\"rx_packets\":%llu,\"tx_packets\":%llu,\"srtp_rejected\":%llu,"
+			"\"rx_dropped\":%llu,\"strict_dropped\":%llu,\"malformed\":%llu,"
+			"\"rtcp_packets\":%llu,\"rtcp_malformed\":%llu,\"worker\":%d}",
+			(unsigned long long)rs.rx_packets, (unsigned long long)rs.tx_packets,
+			(unsigned long long)rs.srtp_rejected, (unsigned long long)rs.rx_dropped,
+			(unsigned long long)rs.rx_strict, (unsigned long long)rs.rx_malformed,
+			(unsigned long long)rs.rtcp_packets, (unsigned long long)rs.rtcp_malformed,
+			ch->rtp ? pbx_rtp_worker(ch->rtp) : -1);
 	} else {
 		char pkts[64];
 		snprintf(pkts, sizeof pkts, "%llu/%llu", (unsigned long long)rs.rx_packets,
 			 (unsigned long long)rs.tx_packets);
+		if (rs.rx_dropped) /* not used: strict RTP, malformed, direction (rtp show stats) */
+			snprintf(pkts + strlen(pkts), sizeof pkts - strlen(pkts), " -%llu",
+				 (unsigned long long)rs.rx_dropped);
 		if (rs.srtp_rejected) /* failed SRTP authentication or replays */
 			snprintf(pkts + strlen(pkts), sizeof pkts - strlen(pkts), " !%llu",
 				 (unsigned long long)rs.srtp_rejected);

@@ -51,6 +51,9 @@ static struct {
 	uint64_t rnd;
 	struct pbx_rtp **tab; /* sessions by id: chained, power-of-two buckets */
 	unsigned tab_size, tab_n;
+	/* Counters of the sessions closed since the start: workers add to them
+	 * (atomically, once per session) as a session's sockets close. */
+	struct pbx_rtp_stats retired;
 } M;
 
 /* ---- small things ---------------------------------------------------------------------------- */
@@ -633,6 +636,7 @@ int pbx__media_start_with(const struct pbx_media_cfg *cfg, uv_loop_t *sig_loop)
 		return err;
 	}
 	M.sig = sig_loop;
+	memset(&M.retired, 0, sizeof M.retired); /* no worker runs yet */
 	M.ev_async = malloc(sizeof *M.ev_async);
 	M.w = calloc((size_t)n, sizeof *M.w);
 	if (!M.ev_async || !M.w) {
@@ -649,6 +653,7 @@ int pbx__media_start_with(const struct pbx_media_cfg *cfg, uv_loop_t *sig_loop)
 		struct pbx__worker *w = &M.w[i];
 		w->idx = i;
 		w->timeout_ms = cfg->timeout > 0 ? (unsigned)cfg->timeout * 1000 : 0;
+		w->strict_rtp = cfg->strict_rtp;
 		w->stop.type = PBX__CMD_STOP;
 		if ((err = pbx__io_alloc(&w->io, !cfg->no_batch)))
 			break;
@@ -1150,18 +1155,55 @@ int pbx_rtp_worker(const struct pbx_rtp *r)
 	return r->w ? r->w->idx : -1;
 }
 
+/* The counters as one array, for summing: every member of pbx_rtp_stats is a uint64_t. */
+#define STATS_N (sizeof(struct pbx_rtp_stats) / sizeof(uint64_t))
+_Static_assert(sizeof(struct pbx_rtp_stats) % sizeof(uint64_t) == 0,
+	       "pbx_rtp_stats holds uint64_t counters only");
+
+/* @p sum += @p x, each counter read once with a relaxed load (a worker writes them). */
+static void stats_add(struct pbx_rtp_stats *sum, const struct pbx_rtp_stats *x)
+{
+	uint64_t *d = (uint64_t *)sum;
+	const uint64_t *v = (const uint64_t *)x;
+	for (size_t i = 0; i < STATS_N; i++)
+		d[i] += __atomic_load_n(&v[i], __ATOMIC_RELAXED);
+}
+
+void pbx__stats_retire(const struct pbx_rtp_stats *st)
+{
+	uint64_t *d = (uint64_t *)&M.retired;
+	const uint64_t *v = (const uint64_t *)st;
+	for (size_t i = 0; i < STATS_N; i++)
+		if (v[i])
+			__atomic_fetch_add(&d[i], v[i], __ATOMIC_RELAXED);
+}
+
 void pbx_rtp_get_stats(const struct pbx_rtp *r, struct pbx_rtp_stats *st)
 {
 	memset(st, 0, sizeof *st);
-	if (!r->s)
-		return;
-	const struct pbx_rtp_stats *x = &r->s->st;
-	st->rx_packets = __atomic_load_n(&x->rx_packets, __ATOMIC_RELAXED);
-	st->tx_packets = __atomic_load_n(&x->tx_packets, __ATOMIC_RELAXED);
-	st->rx_bytes = __atomic_load_n(&x->rx_bytes, __ATOMIC_RELAXED);
-	st->tx_bytes = __atomic_load_n(&x->tx_bytes, __ATOMIC_RELAXED);
-	st->rx_dropped = __atomic_load_n(&x->rx_dropped, __ATOMIC_RELAXED);
-	st->srtp_rejected = __atomic_load_n(&x->srtp_rejected, __ATOMIC_RELAXED);
+	if (r->s)
+		stats_add(st, &r->s->st);
+}
+
+/*
+ * Closed sessions' counters, then the live ones'. A session freed by the
+ * signalling side is out of the table before its worker closes it, so it
+ * is never counted twice; the packets it gets meanwhile show once it has
+ * closed. Linear in the live sessions: a console command, not a hot path.
+ */
+void pbx_rtp_totals(struct pbx_rtp_stats *st, unsigned *sessions)
+{
+	unsigned n = 0;
+	memset(st, 0, sizeof *st);
+	stats_add(st, &M.retired);
+	for (unsigned i = 0; i < M.tab_size; i++)
+		for (const struct pbx_rtp *r = M.tab[i]; r; r = r->hnext)
+			if (r->s) {
+				stats_add(st, &r->s->st);
+				n++;
+			}
+	if (sessions)
+		*sessions = n;
 }
 
 /* ---- recording ------------------------------------------------------------------------------- */

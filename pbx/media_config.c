@@ -87,6 +87,12 @@ static const struct pbx_cfg_key keys[] = {
 	 .min = 0,
 	 .max = 3600,
 	 .help = "hang up after this many seconds without RTP; 0 = never"},
+	{.name = "strict_rtp",
+	 .type = PBX_CFG_BOOL,
+	 .off = OFF(strict_rtp),
+	 .def = "true",
+	 .help = "drop RTP from a source other than the latched one until it takes over "
+		 "(4 packets in a row, the latched one quiet); false: any new source at once"},
 	{.name = "codecs",
 	 .type = PBX_CFG_LIST,
 	 .off = OFF(codecs),

@@ -74,6 +74,13 @@ struct pbx__rtp_hdr {
 
 /** Validate and parse an RTP header: version 2, lengths consistent. 0 or EBADMSG. */
 int pbx__rtp_parse(const uint8_t *p, size_t len, struct pbx__rtp_hdr *h);
+/**
+ * Validate a (compound) RTCP datagram as RFC 3550 A.2 does: each part at
+ * least 4 bytes, version 2, a packet type of 200..207, its length within
+ * the datagram, padding only within its part; the parts fill the datagram
+ * exactly, at least 8 bytes in all. 0 or EBADMSG.
+ */
+int pbx__rtcp_check(const uint8_t *p, size_t len);
 
 /* ---- DTMF, RFC 4733 (dtmf.c) ----------------------------------------------------------------- */
 
@@ -257,7 +264,6 @@ struct pbx__sess {
 	bool tone_on;         /* a tone plays (tone) when no playback does */
 	struct pbx_tone tone; /* at 8 kHz */
 	uint64_t tone_next_ms;
-	uint64_t rtcp_rx;
 	uint64_t srtp_warn_ms;           /* the last "SRTP packets rejected" warning */
 	uint64_t srtp_warned;            /* st.srtp_rejected at that warning */
 	struct pbx__cmd *migrate;        /* moving: this command goes on as the adopt once closed */
@@ -419,6 +425,7 @@ struct pbx__worker {
 	struct pbx__sess *gens;
 	struct pbx__mixer *mixers; /* conferences mixed here (mixer.c) */
 	unsigned timeout_ms;       /* rtp.timeout; 0 = never */
+	bool strict_rtp;           /* rtp.strict_rtp: how a new source takes over (rtp.c) */
 	unsigned nsess_sig;        /* sessions placed here: the signalling thread's count */
 	uint32_t tick_no; /* 20 ms frame periods so far: frames are pulled once per period */
 	bool stopping;
@@ -515,6 +522,8 @@ void pbx__sess_close(struct pbx__sess *s);
  */
 void pbx__sess_migrate(struct pbx__sess *s, struct pbx__cmd *c);
 void pbx__sess_check(struct pbx__worker *w);
+/** Add a closing session's counters to the engine's totals (any worker; media.c). */
+void pbx__stats_retire(const struct pbx_rtp_stats *st);
 /** Send a packet this session made (play, DTMF): header from its stream. */
 void pbx__sess_send_local(struct pbx__sess *s, uint8_t pt, bool marker, uint32_t ts, uint8_t *pkt,
 			  size_t len);

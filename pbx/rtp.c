@@ -35,6 +35,38 @@
  * encrypted in place last, with that leg's own key. Relaying between two
  * SRTP legs thus re-keys each packet (decrypt with A's, encrypt with B's),
  * and the plain G.711 bytes exist only in the worker's buffer.
+ *
+ * Symmetric RTP and strict RTP (as Asterisk's strictrtp). Replies go where
+ * the phone's packets come from, not where its SDP said (a phone behind a
+ * NAT knows only its private address), and a leg listens to one source:
+ *
+ *  - Before anything is latched, the first usable packet (RTP version 2,
+ *    lengths right, a negotiated payload type; on an SRTP leg one that
+ *    authenticated) latches its source address and SSRC.
+ *  - After that a packet from another address is dropped (counted in
+ *    rx_strict), except that it takes over: at once when its SSRC is the
+ *    latched one's (the phone's NAT binding moved); or when that source
+ *    sent LATCH_PACKETS (4) packets in a row, none from the latched source
+ *    between, and the latched source has been quiet for LATCH_QUIET_MS (or
+ *    two packet times, if longer). The quiet time is what keeps a burst of
+ *    injected packets between two real ones from stealing the stream.
+ *  - A re-INVITE or UPDATE whose SDP gives a new address starts over: we
+ *    send there and the next source is latched as the first one was. The
+ *    same address keeps what was learnt.
+ *  - With rtp.strict_rtp = false every new source takes over at once (for
+ *    NATs that spread one stream over several ports).
+ *  - On an SRTP leg a packet is authenticated before latching looks at
+ *    it: only the holder of the keys can latch or take over.
+ *  - On hold the old way (SDP address 0.0.0.0) nothing is latched: what
+ *    arrives is used and nothing is sent.
+ *
+ * Bad input is counted and dropped, never trusted: a datagram too large,
+ * not RTP version 2, with CSRC, extension or padding lengths past its end,
+ * or with a payload type not negotiated counts in rx_malformed; a forged or
+ * replayed SRTP packet in srtp_rejected; an RTCP datagram that is truncated
+ * or not RTCP (pbx__rtcp_check) in rtcp_malformed. Each is one increment
+ * on a branch the relay of good packets never takes, in counters of the
+ * session's hot lines, which its packets touch anyway.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,6 +83,11 @@
  * phone whose NAT binding changed keeps its SSRC and moves at once, while a
  * stray or injected stream has to outlast the real one. */
 #define LATCH_PACKETS 4
+/* ... and only once the latched source has been quiet this long: a phone
+ * that moved sends nothing from its old address, while a real stream 20 ms
+ * apart never leaves a gap for a burst of forgeries. A legitimate move
+ * costs at most this much audio, once. */
+#define LATCH_QUIET_MS 100
 
 /* ---- RTP header ------------------------------------------------------------------------------ */
 
@@ -95,6 +132,28 @@ static inline void put32(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 16);
 	p[2] = (uint8_t)(v >> 8);
 	p[3] = (uint8_t)v;
+}
+
+int pbx__rtcp_check(const uint8_t *p, size_t len)
+{
+	if (len < 8)
+		return EBADMSG;
+	for (size_t off = 0; off < len;) {
+		if (len - off < 4 || (p[off] >> 6) != 2 || p[off + 1] < 200 || p[off + 1] > 207)
+			return EBADMSG;
+		size_t part = 4 * ((size_t)(p[off + 2] << 8 | p[off + 3]) + 1);
+		if (part > len - off)
+			return EBADMSG;
+		/* Padding only on the last part (RFC 3550 6.4.1); its last byte
+		 * counts itself and the rest, within the part's body. */
+		if (p[off] & 0x20) {
+			uint8_t pad = p[off + part - 1];
+			if (off + part != len || !pad || pad > part - 4)
+				return EBADMSG;
+		}
+		off += part;
+	}
+	return 0;
 }
 
 /* ---- port pool (signalling thread) ----------------------------------------------------------- */
@@ -361,8 +420,9 @@ static void relay(struct pbx__sess *d, uint8_t *p, size_t len, const struct pbx_
 	send_pkt(d, p, len);
 }
 
-/* Symmetric RTP: true when the packet from @p src may be used. */
-static bool latch(struct pbx__sess *s, const union pbx__sa *src, uint32_t ssrc)
+/* Symmetric and strict RTP (the rules are in the file's header): true when the
+ * packet from @p src may be used. Past the first test only for another source. */
+static bool latch(struct pbx__sess *s, const union pbx__sa *src, uint32_t ssrc, uint64_t now)
 {
 	if (s->sdp_null)
 		return true; /* on hold the old way (c=0.0.0.0): listen, never answer */
@@ -371,9 +431,15 @@ static bool latch(struct pbx__sess *s, const union pbx__sa *src, uint32_t ssrc)
 		s->remote_ssrc = ssrc; /* both in the session's first cache line */
 		return true;
 	}
-	bool take = !s->latched || ssrc == s->remote_ssrc;
-	if (!take && sa_eq(src, &s->cand))
-		take = ++s->cand_count >= LATCH_PACKETS;
+	bool take = !s->latched || ssrc == s->remote_ssrc || !s->w->strict_rtp;
+	if (!take && sa_eq(src, &s->cand)) {
+		unsigned quiet = 2u * s->ptime > LATCH_QUIET_MS ? 2u * s->ptime : LATCH_QUIET_MS;
+		/* Counted on to the limit, not past it: the source may have to
+		 * wait for the quiet time with its count complete. */
+		if (s->cand_count < LATCH_PACKETS)
+			s->cand_count++;
+		take = s->cand_count >= LATCH_PACKETS && now - s->last_rx_ms >= quiet;
+	}
 	if (!take) {
 		if (!sa_eq(src, &s->cand)) {
 			s->cand = *src;
@@ -429,8 +495,9 @@ static bool rtp_read(struct pbx__sess *s)
 	PBX__STAT_ADD(s->st.rx_bytes, (uint64_t)n);
 
 	struct pbx__rtp_hdr hd;
-	if ((size_t)n > PBX__RTP_MAX || !s->have_params ||
-	    (s->dir != PBX_DIR_SENDRECV && s->dir != PBX_DIR_RECVONLY))
+	if ((size_t)n > PBX__RTP_MAX)
+		goto malformed;
+	if (!s->have_params || (s->dir != PBX_DIR_SENDRECV && s->dir != PBX_DIR_RECVONLY))
 		goto drop;
 	if (s->srtp) {
 		size_t len = (size_t)n;
@@ -441,7 +508,7 @@ static bool rtp_read(struct pbx__sess *s)
 		n = (ssize_t)len;
 	}
 	if (pbx__rtp_parse(w->buf, (size_t)n, &hd))
-		goto drop;
+		goto malformed;
 	const struct pbx_codec_desc *codec = NULL;
 	int law = -1;
 	bool dtmf = false;
@@ -454,12 +521,13 @@ static bool rtp_read(struct pbx__sess *s)
 		law = hd.pt == 0 ? PBX_CODEC_PCMU : PBX_CODEC_PCMA;
 		codec = pbx__g711_desc((enum pbx_codec)law);
 	} else {
+		goto malformed; /* a payload type that was not negotiated */
+	}
+	uint64_t now = uv_now(&w->loop);
+	if (!latch(s, &src, hd.ssrc, now)) {
+		PBX__STAT_ADD(s->st.rx_strict, 1);
 		goto drop;
 	}
-	if (!latch(s, &src, hd.ssrc))
-		goto drop;
-
-	uint64_t now = uv_now(&w->loop);
 	s->last_rx_ms = now;
 	if (dtmf) {
 		char digit;
@@ -501,6 +569,8 @@ static bool rtp_read(struct pbx__sess *s)
 		relay(s, w->buf, (size_t)n, &hd, law, false, now);
 	}
 	return true;
+malformed:
+	PBX__STAT_ADD(s->st.rx_malformed, 1);
 drop:
 	PBX__STAT_ADD(s->st.rx_dropped, 1);
 	return true;
@@ -546,9 +616,10 @@ void pbx__rtp_drain(struct pbx__sess *s)
 	}
 }
 
-/* RTCP is counted and otherwise ignored: with our own SSRC on each leg the
- * far end's reports describe a stream the other phone never saw. On an SRTP
- * leg only reports that authenticate count; the others are rejected. */
+/* RTCP is counted, checked and otherwise ignored: with our own SSRC on each
+ * leg the far end's reports describe a stream the other phone never saw. On
+ * an SRTP leg a report that does not authenticate is rejected; one that
+ * does, or any on a plain leg, is then checked as RTCP. */
 static void on_rtcp(uv_poll_t *h, int status, int events)
 {
 	struct pbx__sess *s = h->data;
@@ -558,15 +629,14 @@ static void on_rtcp(uv_poll_t *h, int status, int events)
 	ssize_t n = recv(s->rtcp_fd, s->w->buf, PBX__RTP_MAX, MSG_TRUNC);
 	if (n < 0)
 		return;
-	if (s->srtp) {
-		size_t len = (size_t)n;
-		if ((size_t)n > PBX__RTP_MAX ||
-		    pbx__srtp_unprotect_rtcp(s->srtp, s->w->buf, &len)) {
-			srtp_reject(s, "SRTCP");
-			return;
-		}
+	PBX__STAT_ADD(s->st.rtcp_packets, 1);
+	size_t len = (size_t)n;
+	if (s->srtp && len <= PBX__RTP_MAX && pbx__srtp_unprotect_rtcp(s->srtp, s->w->buf, &len)) {
+		srtp_reject(s, "SRTCP");
+		return;
 	}
-	PBX__STAT_ADD(s->rtcp_rx, 1);
+	if (len > PBX__RTP_MAX || pbx__rtcp_check(s->w->buf, len))
+		PBX__STAT_ADD(s->st.rtcp_malformed, 1);
 }
 
 /* ---- session life on the worker -------------------------------------------------------------- */
@@ -738,6 +808,7 @@ static void on_closed(uv_handle_t *h)
 		pbx__worker_push(c->u.to, c);
 		return; /* from here on the session is the other worker's */
 	}
+	pbx__stats_retire(&s->st);
 	close(s->fd);
 	close(s->rtcp_fd);
 	pbx__srtp_free(s->srtp);

@@ -39,8 +39,8 @@ static inline void unit_pump(uv_loop_t *loop, int ms)
 
 /*
  * Start the engine on @p loop with two workers, RTP ports @p port_min to
- * @p port_max and a no-RTP timeout of @p timeout seconds (0: none), the
- * config kept in *@p cfg. 0 or errno.
+ * @p port_max, a no-RTP timeout of @p timeout seconds (0: none) and strict
+ * RTP, the config kept in *@p cfg. 0 or errno.
  */
 static inline int unit_media_start(uv_loop_t *loop, struct pbx_media_cfg *cfg, int port_min,
 				   int port_max, int timeout)
@@ -50,6 +50,7 @@ static inline int unit_media_start(uv_loop_t *loop, struct pbx_media_cfg *cfg, i
 	cfg->port_min = port_min;
 	cfg->port_max = port_max;
 	cfg->timeout = timeout;
+	cfg->strict_rtp = true; /* as shipped */
 	if (uv_loop_init(loop))
 		return -1;
 	return pbx__media_start_with(cfg, loop);

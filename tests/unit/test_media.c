@@ -417,7 +417,9 @@ static void test_latching(void **state)
 	n = mkpkt(pkt, 0, false, 900, 9999, 0x66666666, pl, 160);
 	send_to(fa3, pbx_rtp_port(r1), pkt, n);
 	assert_int_equal(recv_wait(fb, got, sizeof got, &from, 100), -1);
-	/* ... until it outlasts the latched source (4 packets in a row). */
+	/* ... until it outlasts the latched source (4 packets in a row, the
+	 * latched one quiet for LATCH_QUIET_MS: test_rtp_input.c has the rest). */
+	pump(150);
 	for (int i = 1; i < 4; i++) {
 		n = mkpkt(pkt, 0, false, (uint16_t)(900 + i), 9999 + 160 * (uint32_t)i, 0x66666666,
 			  pl, 160);

@@ -87,22 +87,36 @@ struct pbx_rtp_params {
 	struct pbx_srtp_key tx, rx;
 };
 
-/** Counters for the console; read without locks (may be a packet behind). */
+/**
+ * Counters for the console; read without locks (may be a packet behind).
+ * rx_dropped counts every RTP packet received and not used; rx_strict and
+ * rx_malformed are two of its reasons (the others: no SDP yet, a direction
+ * that takes nothing, a frame the jitter buffer refused). SRTP and SRTCP
+ * packets that fail authentication are in srtp_rejected only.
+ */
 struct pbx_rtp_stats {
 	uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes;
-	uint64_t rx_dropped;    /* malformed, wrong source before latching, ... */
-	uint64_t srtp_rejected; /* failed authentication or replay: dropped */
+	uint64_t rx_dropped;     /* every packet not used, for any reason below or another */
+	uint64_t srtp_rejected;  /* failed authentication or replay (SRTP and SRTCP): dropped */
+	uint64_t rx_strict;      /* from a source other than the latched one (strict RTP) */
+	uint64_t rx_malformed;   /* not usable RTP: version, lengths, payload type, size */
+	uint64_t rtcp_packets;   /* RTCP datagrams received on the odd port */
+	uint64_t rtcp_malformed; /* ... of them truncated or invalid (RFC 3550 A.2): dropped */
 };
+
+/** The same counters summed over every session since the engine started (signalling thread). */
+void pbx_rtp_totals(struct pbx_rtp_stats *st, unsigned *sessions);
 
 #define PBX_MEDIA_MAX_CODECS 16 /* rtp.codecs entries; more than are registered */
 
 /** The media engine's configuration: the rtp section, and pbx.media_workers. */
 struct pbx_media_cfg {
 	int port_min, port_max;
-	int srtp;      /* enum pbx_srtp_policy: the default of new users */
-	int timeout;   /* seconds without RTP before hangup; 0 = never */
-	int workers;   /* not a key of rtp: pbx.media_workers, filled by pbx_media_start */
-	bool no_batch; /* not a key: one sendto per packet, no io_uring (tests, benchmarks) */
+	int srtp;        /* enum pbx_srtp_policy: the default of new users */
+	int timeout;     /* seconds without RTP before hangup; 0 = never */
+	bool strict_rtp; /* a new source takes over only as rtp.c says; false: at once */
+	int workers;     /* not a key of rtp: pbx.media_workers, filled by pbx_media_start */
+	bool no_batch;   /* not a key: one sendto per packet, no io_uring (tests, benchmarks) */
 	/* rtp.codecs, resolved at load: what SIP offers and accepts, best first */
 	const struct pbx_codec_desc *codecs[PBX_MEDIA_MAX_CODECS];
 	int n_codecs;
