@@ -36,6 +36,12 @@ sip = {
   -- Networks (CIDR, IPv4 or IPv6) never counted nor banned, as fail2ban's
   -- ignoreip: loopback by default; add the office LAN, a monitoring host.
   ban_ignore = { "127.0.0.0/8", "::1/128" },
+  -- Flood guard (as Kamailio's pike), off by default: an address sending
+  -- more than pike_rate requests in pike_window seconds is ignored for
+  -- pike_time seconds; its calls already up go on. Exempt a proxy in front
+  -- with pike_ignore.
+  -- pike_rate = 200, pike_window = 2, pike_time = 60,
+  -- pike_ignore = { "192.0.2.10" },
 }
 
 rtp = {

@@ -138,7 +138,7 @@ int sip_ban_net_parse(struct sip_ban_net *net, const char *text, const char **wh
 	return 0;
 }
 
-static bool net_has(const struct sip_ban_net *net, uint8_t family, const uint8_t *ip)
+bool sip_ban_net_has(const struct sip_ban_net *net, int family, const uint8_t *ip)
 {
 	if (net->family != family)
 		return false;
@@ -417,7 +417,7 @@ static bool ignored(const struct sip_ban *ban, const struct ban_key *k)
 {
 	/* Linear in the list; it is short, and only failures pay for it. */
 	for (int i = 0; i < ban->conf.n_ignore; i++)
-		if (net_has(&ban->ignore[i], k->family, k->ip))
+		if (sip_ban_net_has(&ban->ignore[i], k->family, k->ip))
 			return true;
 	return false;
 }

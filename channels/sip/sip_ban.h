@@ -54,6 +54,12 @@ struct sip_ban_net {
  */
 int sip_ban_net_parse(struct sip_ban_net *net, const char *text, const char **why);
 
+/**
+ * True when the address @p ip of @p family (AF_INET: 4 bytes; an
+ * IPv4-mapped IPv6 address must be given as its IPv4 one) lies in @p net.
+ */
+bool sip_ban_net_has(const struct sip_ban_net *net, int family, const uint8_t *ip);
+
 /** The settings, as in the sip config section. */
 struct sip_ban_conf {
 	int threshold;                    /* failures of one pair that ban it; 0 = never ban */

@@ -11,6 +11,7 @@
 #include "pbx/directory.h"
 #include "pbx/module.h"
 #include "sip_ban.h"
+#include "sip_pike.h"
 #include "sip_registrar.h"
 #include "sip_stack.h"
 #include "sip_tsx.h"
@@ -162,14 +163,67 @@ static int show_bans(struct pbx_cli *cli, const struct pbx_cli_args *args)
 			      st.addrs == 1 ? "" : "es", st.pairs, st.pairs == 1 ? "" : "s");
 }
 
+struct pike_state {
+	struct pbx_cli *cli;
+	bool json;
+	int n;
+};
+
+static int pike_line(const struct sip_pike_info *i, void *arg)
+{
+	struct pike_state *st = arg;
+	if (st->json) {
+		struct pbx_buf *o = &st->cli->out;
+		pbx_buf_puts(o, st->n++ ? ",\n {\"address\":" : "{\"address\":");
+		pbx_buf_json_str(o, i->addr);
+		pbx_buf_printf(o,
+			       ",\"remaining_s\":%lld,\"blocked_s\":%lld,\"requests\":%u,"
+			       "\"during\":%llu}",
+			       (long long)((i->remaining_ms + 999) / 1000),
+			       (long long)(i->blocked_ms / 1000), i->rate,
+			       (unsigned long long)i->during);
+		return 0;
+	}
+	st->n++;
+	pbx_cli_printf(st->cli, "%-40s %9lld s %9lld s %10u %12llu\n", i->addr,
+		       (long long)((i->remaining_ms + 999) / 1000),
+		       (long long)(i->blocked_ms / 1000), i->rate, (unsigned long long)i->during);
+	return 0;
+}
+
+/* "Left" is rounded up: a block with 0.3 s to go shows 1 s, not 0. */
+static int show_pike(struct pbx_cli *cli, const struct pbx_cli_args *args)
+{
+	struct sip_stack *s = sip_stack_get();
+	struct pike_state st = {.cli = cli, .json = pbx_cli_flag(args, "--json")};
+	if (st.json)
+		pbx_cli_printf(cli, "[");
+	else if (!sip_pike_enabled(s->pike))
+		pbx_cli_printf(cli, "The flood guard is off (sip.pike_rate = 0).\n");
+	else
+		pbx_cli_printf(cli, "%-40s %11s %11s %10s %12s\n", "Address", "Left", "Blocked",
+			       "Requests", "While blocked");
+	sip_pike_each(s->pike, pike_line, &st, (int64_t)uv_now(s->loop));
+	if (st.json)
+		return pbx_cli_printf(cli, "]\n");
+	if (!sip_pike_enabled(s->pike))
+		return 0;
+	return pbx_cli_printf(cli, "%d address%s blocked (more than %d requests in %d s)\n", st.n,
+			      st.n == 1 ? "" : "es", s->cfg->pike_rate, s->cfg->pike_window);
+}
+
+/* A pike block is lifted too: the admin who unbans an address wants it answered. */
 static int unban(struct pbx_cli *cli, const struct pbx_cli_args *args)
 {
+	struct sip_stack *s = sip_stack_get();
 	const char *what = pbx_cli_arg(args, "ADDR");
-	int err = sip_ban_remove(sip_stack_get()->ban, what, sip_stack_now_s());
+	int err = sip_ban_remove(s->ban, what, sip_stack_now_s());
+	int perr = strchr(what, '@') ? ENOENT
+				     : sip_pike_remove(s->pike, what, (int64_t)uv_now(s->loop));
 	if (err == EINVAL)
 		return pbx_cli_error(cli, "sip unban: '%s' is not an IP address nor USER@ADDRESS",
 				     what);
-	if (err)
+	if (err && perr)
 		return pbx_cli_error(cli, "sip unban: %s is not banned", what);
 	return pbx_cli_printf(cli, "%s unbanned.\n", what);
 }
@@ -246,7 +300,8 @@ static int show_stats(struct pbx_cli *cli, const struct pbx_cli_args *args)
 		return pbx_cli_printf(
 			       cli,
 			       "{\"received\":%llu,\"malformed\":%llu,\"responses_sent\":%llu,"
-			       "\"auth_failures\":%llu,\"banned_drops\":%llu,\"shed\":%llu,"
+			       "\"auth_failures\":%llu,\"banned_drops\":%llu,\"pike_drops\":%llu,"
+			       "\"shed\":%llu,"
 			       "\"server_transactions\":%zu,\"client_transactions\":%zu,"
 			       "\"absorbed\":%llu,\"queue_delay_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
 			       "\"p99\":%.3f,\"max\":%.3f},\"overload_queue_delay_ms\":%d,"
@@ -255,6 +310,7 @@ static int show_stats(struct pbx_cli *cli, const struct pbx_cli_args *args)
 			       (unsigned long long)s->stats.tx_resp,
 			       (unsigned long long)s->stats.auth_fail,
 			       (unsigned long long)s->stats.banned_drops,
+			       (unsigned long long)s->stats.pike_drops,
 			       (unsigned long long)s->stats.shed, t.server, t.client,
 			       (unsigned long long)t.absorbed, p50, p90, p99, max,
 			       s->cfg->overload_queue_delay, n.slots, n.live,
@@ -265,6 +321,7 @@ static int show_stats(struct pbx_cli *cli, const struct pbx_cli_args *args)
 			      "Responses sent             : %llu\n"
 			      "Failed logins              : %llu\n"
 			      "Dropped from banned sources: %llu\n"
+			      "Dropped by the flood guard : %llu (sip.pike_*)\n"
 			      "Shed (503, overloaded)     : %llu (past %d ms in the queue)\n"
 			      "Queue delay, last 10-20 s  : p50 %.3f ms, p90 %.3f ms, p99 %.3f ms; "
 			      "max since start %.3f ms\n"
@@ -276,6 +333,7 @@ static int show_stats(struct pbx_cli *cli, const struct pbx_cli_args *args)
 			      (unsigned long long)s->stats.tx_resp,
 			      (unsigned long long)s->stats.auth_fail,
 			      (unsigned long long)s->stats.banned_drops,
+			      (unsigned long long)s->stats.pike_drops,
 			      (unsigned long long)s->stats.shed, s->cfg->overload_queue_delay, p50,
 			      p90, p99, max, t.server, t.client, (unsigned long long)t.absorbed,
 			      n.live, n.slots, (unsigned long long)n.evictions) < 0;
@@ -303,9 +361,15 @@ static const struct pbx_cli_cmd cmds[] = {
 	 "an address is banned when sip.ban_users users or sip.ban_threshold_address\n"
 	 "logins fail from it.",
 	 show_bans},
+	{"sip show pike [--json]", "list addresses the flood guard blocks (sip.pike_rate)",
+	 "An address sending more than sip.pike_rate requests within sip.pike_window\n"
+	 "seconds is ignored for sip.pike_time seconds, longer while it keeps on.\n"
+	 "Requests: in the last window; While blocked: received since the block began.",
+	 show_pike},
 	{"sip unban ADDR", "lift the ban on ADDR and its users, or on one user as USER@ADDR",
-	 "ADDR lifts the address ban and every user ban at it; USER@ADDR lifts one\n"
-	 "user's ban at that address. IPv6: 2001:db8::1, [2001:db8::1], USER@[2001:db8::1].",
+	 "ADDR lifts the address ban, every user ban at it and a flood guard block;\n"
+	 "USER@ADDR lifts one user's ban at that address.\n"
+	 "IPv6: 2001:db8::1, [2001:db8::1], USER@[2001:db8::1].",
 	 unban},
 	{"sip set debug on|off", "log every SIP message sent and received",
 	 "Messages are logged at notice level with their addresses.", set_debug},

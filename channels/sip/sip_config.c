@@ -61,6 +61,15 @@ static int ban_ignore_item(void *sect, int i, const char *text, const char **why
 	return 0;
 }
 
+static int pike_ignore_item(void *sect, int i, const char *text, const char **why)
+{
+	struct sip_config *c = sect;
+	if (sip_ban_net_parse(&c->pike_ignore[i], text, why))
+		return EINVAL;
+	c->n_pike_ignore = i + 1;
+	return 0;
+}
+
 static const char *const default_listen[] = {"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060", NULL};
 /* MD5 alone, as Asterisk and Kamailio offer: many phones (baresip 1.0,
  * SIPp, desk phones) give up on a challenge naming an algorithm they do
@@ -236,6 +245,39 @@ static const struct pbx_cfg_key keys[] = {
 	 .list_of = "networks like \"192.0.2.0/24\" or \"2001:db8::/32\"",
 	 .list_noun = "network",
 	 .help = "networks (CIDR, IPv4 or IPv6) never counted nor banned; default loopback"},
+	/* Off by default, as Kamailio's pike is a module one loads: a limit
+	 * too low for a busy NAT router would silence an office. */
+	{.name = "pike_rate",
+	 .type = PBX_CFG_INT,
+	 .off = OFF(pike_rate),
+	 .def = "0",
+	 .min = 0,
+	 .max = 1000000,
+	 .help = "requests from one address within sip.pike_window that block it; 0 = off "
+		 "(try 200 in 2 s)"},
+	{.name = "pike_window",
+	 .type = PBX_CFG_INT,
+	 .off = OFF(pike_window),
+	 .def = "2",
+	 .min = 1,
+	 .max = 3600,
+	 .help = "seconds in which those requests count (a sliding window)"},
+	{.name = "pike_time",
+	 .type = PBX_CFG_INT,
+	 .off = OFF(pike_time),
+	 .def = "60",
+	 .min = 1,
+	 .max = 86400,
+	 .help = "seconds a flooding address is ignored; longer while it keeps flooding"},
+	{.name = "pike_ignore",
+	 .type = PBX_CFG_LIST,
+	 .off = OFF(pike_ignore),
+	 .min = 0,
+	 .max = SIP_CFG_MAX_BAN_IGNORE,
+	 .item = pike_ignore_item,
+	 .list_of = "networks like \"192.0.2.0/24\" or \"2001:db8::/32\"",
+	 .list_noun = "network",
+	 .help = "networks (CIDR, IPv4 or IPv6) never counted nor blocked by pike; default none"},
 	{.name = "tcp_idle_timeout",
 	 .type = PBX_CFG_INT,
 	 .off = OFF(tcp_idle_timeout),

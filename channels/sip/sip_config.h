@@ -33,6 +33,11 @@ struct sip_config {
 	int ban_time;              /* seconds a ban lasts */
 	struct sip_ban_net ban_ignore[SIP_CFG_MAX_BAN_IGNORE]; /* never banned */
 	int n_ban_ignore;
+	int pike_rate;   /* requests from one address in pike_window that block it; 0 = off */
+	int pike_window; /* seconds */
+	int pike_time;   /* seconds a block lasts */
+	struct sip_ban_net pike_ignore[SIP_CFG_MAX_BAN_IGNORE]; /* never counted */
+	int n_pike_ignore;
 	int tcp_idle_timeout;           /* seconds */
 	int max_message_size;           /* bytes */
 	int overload_queue_delay;       /* ms a new request may wait before 503; 0: never */

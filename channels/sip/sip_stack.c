@@ -3,10 +3,11 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Every received message goes: address ban check (in the transport, before
- * parsing) -> pair ban check -> transactions (retransmissions
- * end there) -> sanity (Max-Forwards, Require, Request-URI) -> a new server
- * transaction -> the method's handler. What no handler takes is answered
- * 405 (a method we know) or 501 (one we do not), with Allow.
+ * parsing) -> flood guard (pike, requests only) -> pair ban check ->
+ * transactions (retransmissions end there) -> sanity (Max-Forwards,
+ * Require, Request-URI) -> a new server transaction -> the method's
+ * handler. What no handler takes is answered 405 (a method we know) or
+ * 501 (one we do not), with Allow.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "sip_ban.h"
 #include "sip_build.h"
 #include "sip_config.h"
+#include "sip_pike.h"
 #include "sip_registrar.h"
 #include "sip_stack.h"
 #include "sip_subscription.h"
@@ -484,6 +486,69 @@ static bool pair_banned(struct sip_stack *s, const struct sip_msg *m, const stru
 }
 
 /*
+ * A flood guard block writes one line at warning level, in a fixed format
+ * as the ban's (see ban_logged), when it starts:
+ *
+ *   SECURITY sip pike address=192.0.2.7 requests=201 window_s=2 block_s=60
+ *
+ * requests: in the last window_s seconds when it was blocked. A source that
+ * still floods when block_s is over is blocked again without another line;
+ * the end of the block is a notice with the requests received meanwhile.
+ */
+static void pike_logged(const struct sip_stack *s, const struct sip_pike_info *i)
+{
+	pbx_warning("SECURITY sip pike address=%s requests=%u window_s=%d block_s=%d", i->addr,
+		    i->rate, s->cfg->pike_window, s->cfg->pike_time);
+}
+
+static void pike_ended(const struct sip_pike_info *i, void *arg)
+{
+	(void)arg;
+	pbx_notice("sip: pike: %s unblocked after %lld s%s; %llu requests came while blocked",
+		   i->addr, (long long)(i->blocked_ms / 1000),
+		   i->evicted ? " (forgotten early: the table was full)" : "",
+		   (unsigned long long)i->during);
+}
+
+/*
+ * What a blocked source may still send: the requests of the calls and
+ * subscriptions it has already (a request inside a dialog that exists: a
+ * BYE, a re-INVITE, a NOTIFY), the CANCEL of an INVITE still pending, and
+ * any ACK (never answered, so nothing is reflected; it stops our
+ * retransmissions of a final response). A flood of made-up in-dialog
+ * requests costs a hash lookup each beyond the parse.
+ */
+static bool pike_spares(struct sip_stack *s, const struct sip_msg *m)
+{
+	struct sip_addr to;
+	if (m->method == SIP_METHOD_ACK)
+		return true;
+	if (m->method == SIP_METHOD_CANCEL)
+		return sip_stsx_find_invite(s->tsx, m) != NULL;
+	return !sip_msg_to(m, &to) && to.tag.l && sip_dialog_find(s->dialogs, m);
+}
+
+/*
+ * The flood guard sees requests only, after parsing: it must tell a
+ * request from a response, and a blocked source's calls from its flood.
+ * A parse costs more than the address ban's lookup before it, but the
+ * parser is lazy (headers are slices found on demand), and a source
+ * worth a real ban gets one. Dropped silently, as a ban drops.
+ */
+static bool pike_dropped(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src)
+{
+	struct sip_pike_info info;
+	enum sip_pike_verdict v = sip_pike_request(s->pike, (const struct sockaddr *)&src->addr,
+						   uv_now(s->loop), &info);
+	if (v == SIP_PIKE_BLOCK)
+		pike_logged(s, &info);
+	if (v == SIP_PIKE_PASS || pike_spares(s, m))
+		return false;
+	s->stats.pike_drops++;
+	return true;
+}
+
+/*
  * Overload (sip_overload.h): a new out-of-dialog request that waited too
  * long is answered 503 at once, statelessly. Retry-After is spread between
  * the configured value and twice it, so that phones turned away together
@@ -514,6 +579,8 @@ static void on_recv(void *arg, struct sip_msg *m, const struct sip_peer *src, ui
 	s->stats.rx++;
 	sip_overload_note(&s->overload, wait_us, now);
 	sip_timers_run(&s->timers, now);
+	if (m->request && pike_dropped(s, m, src))
+		return;
 	if (m->request && pair_banned(s, m, src)) {
 		s->stats.banned_drops++;
 		return;
@@ -562,6 +629,7 @@ static void stack_free(struct sip_stack *s)
 	sip_transport_free(s->tp);
 	sip_auth_free(s->auth);
 	sip_ban_free(s->ban);
+	sip_pike_free(s->pike);
 	sip_timers_free(&s->timers);
 	pbx_buf_free(&s->out);
 	/* The loop timer is embedded: free the stack once it has closed. */
@@ -578,6 +646,12 @@ static int load(void)
 					      .ban_s = cfg->ban_time,
 					      .ignore = cfg->ban_ignore,
 					      .n_ignore = cfg->n_ban_ignore};
+	const struct sip_pike_conf pike_conf = {.rate = cfg->pike_rate,
+						.window_s = cfg->pike_window,
+						.block_s = cfg->pike_time,
+						.ignore = cfg->pike_ignore,
+						.n_ignore = cfg->n_pike_ignore,
+						.on_end = pike_ended};
 	struct sip_stack *s = calloc(1, sizeof *s);
 	int err;
 	if (!s)
@@ -596,6 +670,7 @@ static int load(void)
 	sip_stack_set_handler(s, SIP_METHOD_OPTIONS, NULL);
 	if ((err = sip_auth_alloc(&s->auth, cfg->domain, cfg->nonce_lifetime)) ||
 	    (err = sip_ban_alloc(&s->ban, &ban_conf)) ||
+	    (err = sip_pike_alloc(&s->pike, &pike_conf)) ||
 	    (err = sip_tsx_layer_alloc(&s->tsx, &s->timers, &tsx_ops, s)) ||
 	    (err = sip_transport_alloc(&s->tp, s->loop, cfg, pbx_config_core(pbx_cfg())->state_dir,
 				       &tp_ops, s)) ||

@@ -27,6 +27,7 @@ struct sip_stsx;
 struct sip_stack;
 struct sip_auth;
 struct sip_ban;
+struct sip_pike;
 struct sip_tsx_layer;
 struct sip_registrar;
 struct sip_subs;
@@ -76,6 +77,7 @@ struct sip_stack {
 	struct sip_tsx_layer *tsx;
 	struct sip_auth *auth;
 	struct sip_ban *ban;
+	struct sip_pike *pike; /* flood guard, sip.pike_* */
 	struct sip_registrar *reg;
 	struct sip_subs *subs;                     /* SUBSCRIBE/NOTIFY (RFC 6665) */
 	struct sip_dialog_table *dialogs;          /* every dialog, whatever its usage */
@@ -86,7 +88,7 @@ struct sip_stack {
 	char to_tag[20];                           /* our tag in out-of-dialog responses */
 	struct sip_overload overload;              /* queue delay, and when to shed */
 	struct {
-		uint64_t rx, tx_resp, bad, banned_drops, auth_fail;
+		uint64_t rx, tx_resp, bad, banned_drops, auth_fail, pike_drops;
 		uint64_t shed; /* new requests answered 503 for overload */
 	} stats;
 };

@@ -40,6 +40,12 @@ BAD = [
      "or an address"),
     ({"sip": {"ban_ignore": ["10.0.0.0/33"]}}, "",
      "sip.ban_ignore[1]: '10.0.0.0/33': prefix length must be 0-32"),
+    ({"sip": {"pike_rate": -1}}, "", "sip.pike_rate: '-1': out of range 0..1000000"),
+    ({"sip": {"pike_window": 0}}, "", "sip.pike_window: '0': out of range 1..3600"),
+    ({"sip": {"pike_time": 0}}, "", "sip.pike_time: '0': out of range 1..86400"),
+    ({"sip": {"pike_ignore": ["192.0.2.0/24", "lan"]}}, "",
+     "sip.pike_ignore[2]: 'lan': not a network like \"192.0.2.0/24\", \"2001:db8::/32\" "
+     "or an address"),
     ({"rtp": {"port_min": "abc"}}, "", "rtp.port_min: 'abc': must be an integer"),
     ({"rtp": {"port_min": "10000"}}, "", "rtp.port_min: '10000': must be an integer"),
     ({"rtp": {"port_min": 1.5}}, "", "rtp.port_min: '1.5': must be an integer"),
