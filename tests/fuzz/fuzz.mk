@@ -31,3 +31,4 @@ FUZZ_DEPS_sip_refer_to := channels/sip/sip_msg.c channels/sip/sip_uri.c
 FUZZ_DEPS_sip_sdp := channels/sip/sip_sdp.c pbx/buf.c pbx/codec.c pbx/codec_g711.c \
                      pbx/codec_g722.c pbx/codec_opus.c pbx/g711.c
 FUZZ_DEPS_sip_pidf := channels/sip/sip_pidf.c
+FUZZ_DEPS_cli := pbx/cli.c pbx/buf.c
