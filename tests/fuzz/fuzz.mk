@@ -6,6 +6,7 @@ FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Ipbx/include \
+               -DPBX_SOUNDS_DIR='"$(CURDIR)/sounds"' \
                -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
 
 build/fuzz/%: tests/fuzz/%.c $(HDRS) $(LIB_SRC)
@@ -32,3 +33,8 @@ FUZZ_DEPS_sip_sdp := channels/sip/sip_sdp.c pbx/buf.c pbx/codec.c pbx/codec_g711
                      pbx/codec_g722.c pbx/codec_opus.c pbx/g711.c
 FUZZ_DEPS_sip_pidf := channels/sip/sip_pidf.c
 FUZZ_DEPS_cli := pbx/cli.c pbx/buf.c
+FUZZ_DEPS_config := pbx/config.c pbx/buf.c pbx/log.c pbx/net.c pbx/core_config.c \
+                    pbx/media_config.c pbx/codec.c pbx/codec_g711.c pbx/codec_g722.c \
+                    pbx/codec_opus.c pbx/g711.c pbx/frame.c pbx/hash.c \
+                    channels/sip/sip_config.c channels/sip/sip_ban.c \
+                    apps/dial_features.c apps/conf_opts.c
