@@ -1,7 +1,12 @@
 # Fuzz targets: one per parser, tests/fuzz/fuzz_<name>.c, seeds in
-# tests/fuzz/corpus/<name>/. `make fuzz FUZZ_SECONDS=300` runs each for
-# that long; `make test` runs each briefly and fails on any crash.
+# tests/fuzz/corpus/<name>/, deps in FUZZ_DEPS_<name> below. `make fuzz
+# FUZZ_SECONDS=300` runs each for that long; `make fuzz-long` runs each for
+# FUZZ_LONG_SECONDS (an hour each, so a night for all of them); `make
+# test` runs each for FUZZ_SMOKE_SECONDS and fails on any crash. What a
+# run finds is kept in build/fuzz/corpus/<name>/ for the next; a crash
+# leaves its input as ./crash-<hash>, to add to the seeds once fixed.
 FUZZ_SECONDS ?= 300
+FUZZ_LONG_SECONDS ?= 3600
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
@@ -17,6 +22,11 @@ fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$${f#build/fuzz/fuzz_}; \
 	  mkdir -p build/fuzz/corpus/$$n; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
+
+fuzz-long: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$${f#build/fuzz/fuzz_}; \
+	  mkdir -p build/fuzz/corpus/$$n; \
+	  $$f -max_total_time=$(FUZZ_LONG_SECONDS) -max_len=8192 build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
 
 fuzz-smoke: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$${f#build/fuzz/fuzz_}; \
