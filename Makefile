@@ -43,7 +43,7 @@ OBJ      := $(patsubst %.c,build/obj/%.o,$(LIB_SRC))
 ASAN_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC))
 UNIT_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(UNIT_SRC))
 
-.PHONY: all deps run test unit integration fuzz fuzz-smoke bench check clean sounds
+.PHONY: all deps run test unit integration fuzz fuzz-long fuzz-smoke bench check clean sounds
 
 # `make V=1` shows full command lines.
 Q := $(if $(V),,@)

@@ -139,7 +139,7 @@ int pbx_cli_split(const char *line, char *store, size_t storelen, char **words, 
 			}
 			if (c == '\\' && *p && quote != '\'')
 				c = *p++;
-			if (o + 2 >= storelen) {
+			if (o + 1 >= storelen) { /* this byte and the word's NUL */
 				*err = "line too long";
 				return -1;
 			}
@@ -147,6 +147,12 @@ int pbx_cli_split(const char *line, char *store, size_t storelen, char **words, 
 		}
 		if (quote) {
 			*err = "unterminated quote";
+			return -1;
+		}
+		/* An empty word ("") stores only its NUL, which the loop above
+		 * never made room for: a line of many of them outgrew the store. */
+		if (o >= storelen) {
+			*err = "line too long";
 			return -1;
 		}
 		store[o++] = '\0';

@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * The config is Lua (one language for config and dialplan), run in a
- * sandbox with only the base, string, math and table libraries; this and
+ * sandbox with only the base, string, math and table libraries (no
+ * loaders, no metatables) and a budget of time and memory; this and
  * the dialplan engine are the only users of Lua. The loader knows no key
  * itself: modules declare their sections (PBX_CONFIG_SECTION) and the
  * loader walks the file against them, so every key of every module gets
@@ -27,6 +28,20 @@ extern const struct pbx_cfg_section *const __start_pbx_cfg_sections[] __attribut
 extern const struct pbx_cfg_section *const __stop_pbx_cfg_sections[] __attribute__((weak));
 
 #define MAX_LIST_ITEMS 64 /* a list key longer than this is a mistake, not a config */
+
+/*
+ * What running the file may spend. A config is a few tables of settings
+ * and runs in a millisecond; a file that needs more holds a loop that never
+ * ends or builds a gigabyte string, and the PBX should stop with file and
+ * line instead of hanging at start or being killed for memory. Work counts
+ * VM instructions (a hook call per RUN_HOOK_EVERY of them) plus one per 16
+ * bytes allocated, so a loop around string.rep ends too. One library call
+ * is not interrupted (the hook runs between instructions): a pattern that
+ * backtracks for minutes in string.find still takes its minutes.
+ */
+#define RUN_MEM_MAX    ((size_t)64 << 20)
+#define RUN_WORK_MAX   20000000 /* a fraction of a second */
+#define RUN_HOOK_EVERY 1000
 
 /* One section's values: its struct, and the items of its list keys as
  * written, so `core show settings` can show them. */
@@ -167,6 +182,9 @@ struct loader {
 	struct pbx_config *cfg;
 	struct pbx_buf *err;
 	const char *file;
+	size_t mem;  /* bytes the Lua state holds */
+	long work;   /* see RUN_WORK_MAX */
+	int walk_rc; /* walk_top's result, from inside lua_pcall */
 };
 
 static int fail(struct loader *ld, const char *path, const char *value, const char *why)
@@ -370,7 +388,9 @@ static int store_list(struct loader *ld, struct sect_store *st, size_t ki, const
 			 k->list_of ? k->list_of : "strings");
 		return fail(ld, path, shown(L, v, sizeof v), why);
 	}
-	lua_Integer n = luaL_len(L, -1);
+	/* Raw length and items: a list is data, and a __len or __index would
+	 * run the file's code again, after its run and outside its budget. */
+	lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
 	/* Only the array part: a key like { udp = "..." } is a mistake. */
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {
@@ -398,7 +418,7 @@ static int store_list(struct loader *ld, struct sect_store *st, size_t ki, const
 	int err = list_begin(st, ki, (size_t)n);
 	for (lua_Integer i = 1; !err && i <= n; i++) {
 		char ipath[192];
-		lua_geti(L, -1, i);
+		lua_rawgeti(L, -1, i);
 		if (lua_type(L, -1) != LUA_TSTRING) {
 			snprintf(ipath, sizeof ipath, "%s[%lld]", path, (long long)i);
 			err = fail(ld, ipath, shown(L, v, sizeof v), "must be a string");
@@ -546,18 +566,74 @@ static void open_safe_libs(lua_State *L)
 	luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
 	luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
 	lua_pop(L, 4);
-	static const char *const unsafe[] = {"dofile",  "loadfile",       "load",
-					     "require", "collectgarbage", NULL};
+	/* setmetatable too: a __gc finalizer runs with hooks off, so a loop in
+	 * one would escape the run_hook budget (and a config has no use for
+	 * metatables). */
+	static const char *const unsafe[] = {"dofile",         "loadfile",     "load", "require",
+					     "collectgarbage", "setmetatable", NULL};
 	for (int i = 0; unsafe[i]; i++) {
 		lua_pushnil(L);
 		lua_setglobal(L, unsafe[i]);
 	}
 }
 
+static void *run_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct loader *ld = ud;
+	size_t old = ptr ? osize : 0; /* without ptr, osize is a type tag */
+	if (!nsize) {
+		free(ptr);
+		ld->mem -= old;
+		return NULL;
+	}
+	if (nsize > old && nsize - old > RUN_MEM_MAX - ld->mem)
+		return NULL; /* Lua raises "not enough memory" */
+	void *p = realloc(ptr, nsize);
+	if (p) {
+		ld->mem = ld->mem - old + nsize;
+		ld->work += (long)(nsize / 16);
+	}
+	return p;
+}
+
+static void run_hook(lua_State *L, lua_Debug *ar)
+{
+	void *ud;
+	lua_getallocf(L, &ud);
+	struct loader *ld = ud;
+	ld->work += RUN_HOOK_EVERY;
+	if (ld->work > RUN_WORK_MAX) {
+		lua_getinfo(L, "l", ar); /* luaL_where would name the hook's caller */
+		luaL_error(L, "%s:%d: runs too long (a loop that never ends?)", ld->file,
+			   ar->currentline);
+	}
+}
+
+/* Lua's error on top of the stack into ld->err: the file first, always. */
+static int run_error(struct loader *ld, lua_State *L, int status)
+{
+	const char *msg = lua_tostring(L, -1);
+	size_t fl = strlen(ld->file);
+	if (status == LUA_ERRMEM)
+		pbx_buf_printf(ld->err, "%s: uses more than %zu MB of memory", ld->file,
+			       RUN_MEM_MAX >> 20);
+	else if (!msg) /* error({}) */
+		pbx_buf_printf(ld->err, "%s: error with a %s value", ld->file,
+			       luaL_typename(L, -1));
+	else if (strncmp(msg, ld->file, fl) || msg[fl] != ':') /* error("x", 0) */
+		pbx_buf_printf(ld->err, "%s: %s", ld->file, msg);
+	else
+		pbx_buf_printf(ld->err, "%s", msg);
+	return EINVAL;
+}
+
 /* Run the file; its assignments are left in a table on top of the stack. */
 static int run_file(struct loader *ld, lua_State *L)
 {
-	if (luaL_loadfilex(L, ld->file, "t") != LUA_OK) {
+	int status = luaL_loadfilex(L, ld->file, "t");
+	if (status == LUA_ERRMEM)
+		return run_error(ld, L, status);
+	if (status != LUA_OK) {
 		/* Lua's message already names file:line, or says why it cannot open. */
 		pbx_buf_printf(ld->err, "%s", lua_tostring(L, -1));
 		return EINVAL;
@@ -572,27 +648,47 @@ static int run_file(struct loader *ld, lua_State *L)
 	lua_pushvalue(L, -1);
 	lua_setupvalue(L, -3, 1);
 	lua_insert(L, -2); /* env below the chunk */
-	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-		pbx_buf_printf(ld->err, "%s", lua_tostring(L, -1));
-		return EINVAL;
-	}
+	if ((status = lua_pcall(L, 0, 0, 0)) != LUA_OK)
+		return run_error(ld, L, status);
 	return 0;
+}
+
+/* walk_top inside lua_pcall: a Lua error there (out of memory converting a
+ * number to text) would otherwise abort the process through Lua's panic. */
+static int walk_protected(lua_State *L)
+{
+	struct loader *ld = lua_touserdata(L, 1);
+	lua_settop(L, 2); /* the file's table on top */
+	ld->walk_rc = walk_top(ld, L);
+	return 0;
+}
+
+static int walk_file(struct loader *ld, lua_State *L)
+{
+	lua_pushcfunction(L, walk_protected);
+	lua_pushlightuserdata(L, ld);
+	lua_pushvalue(L, -3);
+	int status = lua_pcall(L, 2, 0, 0);
+	if (status != LUA_OK)
+		return ld->walk_rc = run_error(ld, L, status);
+	return ld->walk_rc;
 }
 
 int pbx_config_load(struct pbx_config **cfgp, const char *file, struct pbx_buf *err)
 {
 	struct loader ld = {.err = err, .file = file};
 	int rc = ENOMEM;
-	lua_State *L = luaL_newstate();
+	lua_State *L = lua_newstate(run_alloc, &ld);
 	ld.cfg = calloc(1, sizeof *ld.cfg);
 	if (!L || !ld.cfg || !(ld.cfg->file = strdup(file)) || !(ld.cfg->dir = dir_of(file)))
 		goto out;
 	if ((rc = stores_alloc(ld.cfg)))
 		goto out;
+	lua_sethook(L, run_hook, LUA_MASKCOUNT, RUN_HOOK_EVERY);
 	open_safe_libs(L);
 	if ((rc = run_file(&ld, L)))
 		goto out;
-	rc = walk_top(&ld, L);
+	rc = walk_file(&ld, L);
 	for (size_t i = 0; !rc && i < ld.cfg->n; i++)
 		rc = apply_defaults(&ld, &ld.cfg->s[i]);
 	for (size_t i = 0; !rc && i < ld.cfg->n; i++) {

@@ -86,6 +86,26 @@ static void test_split(void **state)
 	assert_string_equal(w[1], "");
 }
 
+/* Found by fuzz_cli: empty words ("") wrote their NUL past a full store. */
+static void test_split_store_full(void **state)
+{
+	char store[5], *w[8];
+	const char *err;
+	/* "abc" takes 4 bytes, the first "" the last one, the second has none. */
+	assert_int_equal(pbx_cli_split("abc \"\" \"\"", store, sizeof store, w, 8, &err), -1);
+	assert_string_equal(err, "line too long");
+	assert_int_equal(pbx_cli_split("abc \"\"", store, sizeof store, w, 8, &err), 2);
+	assert_string_equal(w[0], "abc");
+	assert_string_equal(w[1], "");
+	/* A word uses the whole store, NUL included, and no more. */
+	assert_int_equal(pbx_cli_split("abcd", store, sizeof store, w, 8, &err), 1);
+	assert_string_equal(w[0], "abcd");
+	assert_int_equal(pbx_cli_split("abcde", store, sizeof store, w, 8, &err), -1);
+	assert_int_equal(
+		pbx_cli_split("\"\" \"\" \"\" \"\" \"\" \"\"", store, sizeof store, w, 8, &err),
+		-1);
+}
+
 static void test_args(void **state)
 {
 	run("t add 1001 --name 'Al Ice' --json", 0, NULL);
@@ -195,9 +215,10 @@ static void test_shared_prefix(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_split),    cmocka_unit_test(test_args),
-	cmocka_unit_test(test_errors),   cmocka_unit_test(test_help),
-	cmocka_unit_test(test_complete), cmocka_unit_test(test_shared_prefix),
+	cmocka_unit_test(test_split),         cmocka_unit_test(test_split_store_full),
+	cmocka_unit_test(test_args),          cmocka_unit_test(test_errors),
+	cmocka_unit_test(test_help),          cmocka_unit_test(test_complete),
+	cmocka_unit_test(test_shared_prefix),
 };
 
 UNIT_GROUP(cli, tests, setup, teardown);

@@ -287,12 +287,46 @@ static void test_lua_errors(void **state)
 	pbx_buf_free(&e);
 }
 
+/* Found while fuzzing the loader (fuzz_config): errors outside the file's
+ * own run aborted the PBX through Lua's panic, and nothing bounded what a
+ * file may spend. */
+static void test_lua_limits(void **state)
+{
+	struct pbx_config *cfg = NULL;
+	char err[512];
+	/* A list's __len ran again while the loader walked the file, outside
+	 * any pcall, and its error aborted the PBX. Lists are read raw now,
+	 * and metatables are not in the sandbox at all (a __gc finalizer
+	 * runs with hooks off, beyond the budget below). */
+	assert_int_not_equal(load_text("sip = { listen = setmetatable({}, { __len = function() "
+				       "error('boom') end }) }\n",
+				       &cfg, err, sizeof err),
+			     0);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "setmetatable"));
+	/* A loop that never ends stops with the file and line. */
+	expect_error("local n = 0\nwhile true do n = n + 1 end\n",
+		     "CFG:2: runs too long (a loop that never ends?)");
+	/* So does one that allocates, whatever it does with it. */
+	assert_int_not_equal(load_text("while true do local s = ('x'):rep(1000000) end\n", &cfg,
+				       err, sizeof err),
+			     0);
+	assert_string_equal(err, "CFG:1: runs too long (a loop that never ends?)");
+	/* Memory is bounded, and the message names the file. */
+	expect_error("local t = {}\nfor i = 1, 1e9 do t[i] = ('x'):rep(1000) .. i end\n",
+		     "CFG: uses more than 64 MB of memory");
+	/* error() with no message, or no position, still names the file. */
+	expect_error("error({})\n", "CFG: error with a table value");
+	expect_error("error('plain', 0)\n", "CFG: plain");
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_defaults),     cmocka_unit_test(test_values),
 	cmocka_unit_test(test_unknown_keys), cmocka_unit_test(test_types_and_ranges),
 	cmocka_unit_test(test_listen),       cmocka_unit_test(test_auth_algorithms),
-	cmocka_unit_test(test_lua_errors),   cmocka_unit_test(test_paths),
-	cmocka_unit_test(test_ban_ignore),   cmocka_unit_test(test_rtp_codecs),
+	cmocka_unit_test(test_lua_errors),   cmocka_unit_test(test_lua_limits),
+	cmocka_unit_test(test_paths),        cmocka_unit_test(test_ban_ignore),
+	cmocka_unit_test(test_rtp_codecs),
 };
 
 UNIT_GROUP(config, tests, NULL, NULL);
