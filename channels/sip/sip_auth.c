@@ -15,7 +15,7 @@
  * of the counts below it (the anti-replay window of RFC 4303 3.4.3), so a
  * request that overtakes another over UDP is still accepted once. It is
  * set-associative: NC_SETS sets of NC_WAYS slots, the set picked by the
- * sequence number, 24 bytes a slot: 65536 slots, 1.5 MiB, plus 128 KiB of
+ * sequence number, 40 bytes a slot: 65536 slots, 2.5 MiB, plus 128 KiB of
  * per-set eviction marks, fixed at alloc. A slot is taken only after a
  * correct response, so only users who know a password can churn it. When
  * a set is full the slot of the oldest nonce goes, and the set remembers
@@ -38,6 +38,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "pbx/hash.h"
 #include "sip_auth.h"
 
 #define NONCE_RAW    32 /* time 8 + seq 8 + mac 16 */
@@ -47,12 +48,17 @@
 #define NC_WAYS      4
 #define NC_SETS      16384
 #define NC_WINDOW    32
+/* A repeat of the last accepted request is a retransmission this long
+ * (64*T1, Timer J: how long a transaction would have absorbed it). */
+#define REPEAT_S 32
 
 struct nc_slot {
 	uint64_t seq; /* the nonce's sequence number: unique per nonce */
 	int64_t issued;
-	uint32_t max_nc; /* 0: slot free */
-	uint32_t seen;   /* bit i: nc max_nc - i was used */
+	uint32_t max_nc;   /* 0: slot free */
+	uint32_t seen;     /* bit i: nc max_nc - i was used */
+	uint32_t last_s;   /* when max_nc was set (low 32 bits of the caller's seconds) */
+	uint64_t last_tag; /* keyed hash of the whole request that set max_nc */
 };
 
 struct sip_auth {
@@ -67,6 +73,7 @@ struct sip_auth {
 	uint64_t seq;              /* of the last nonce issued; the first is 1 */
 	uint64_t evicted[NC_SETS]; /* highest seq evicted from each set, 0: none */
 	uint64_t evictions;        /* live slots given to a newer nonce */
+	uint64_t tag_k0, tag_k1;   /* siphash key of the requests' tags */
 	struct nc_slot nc[NC_SETS][NC_WAYS];
 };
 
@@ -231,7 +238,9 @@ int sip_auth_alloc(struct sip_auth **ap, const char *realm, int nonce_lifetime_s
 	if (!a)
 		goto out;
 	err = EIO;
-	if (RAND_bytes(a->secret, sizeof a->secret) != 1)
+	if (RAND_bytes(a->secret, sizeof a->secret) != 1 ||
+	    RAND_bytes((unsigned char *)&a->tag_k0, sizeof a->tag_k0) != 1 ||
+	    RAND_bytes((unsigned char *)&a->tag_k1, sizeof a->tag_k1) != 1)
 		goto out;
 	mac_key(a);
 	strcpy(a->realm, realm);
@@ -534,8 +543,13 @@ static bool nc_accept(const struct nc_slot *s, uint32_t nc, struct nc_slot *next
 	return true;
 }
 
-static int nc_check(struct sip_auth *a, uint64_t seq, int64_t issued, uint32_t nc, int64_t now,
-		    const char **why)
+/* @p repeat_ok: the request last accepted with this nonce, byte for byte
+ * (@p tag), is let through again within REPEAT_S, as the retransmission of
+ * a request answered statelessly. The whole request, not the digest
+ * response: that covers neither Contact nor CSeq, so a captured REGISTER
+ * with another Contact would otherwise pass as a retransmission. */
+static int nc_check(struct sip_auth *a, uint64_t seq, int64_t issued, uint32_t nc, uint64_t tag,
+		    bool repeat_ok, int64_t now, const char **why)
 {
 	/* Consecutive nonces go round the sets, which fills them evenly. */
 	size_t set = (size_t)(seq % NC_SETS);
@@ -543,9 +557,16 @@ static int nc_check(struct sip_auth *a, uint64_t seq, int64_t issued, uint32_t n
 	for (int i = 0; i < NC_WAYS; i++) {
 		struct nc_slot *s = &ways[i];
 		if (s->max_nc && s->seq == seq) {
+			if (repeat_ok && nc == s->max_nc && tag == s->last_tag &&
+			    (uint32_t)now - s->last_s <= REPEAT_S)
+				return 0;
 			if (!nc_accept(s, nc, &next)) {
 				*why = "nonce count replayed";
 				return EACCES;
+			}
+			if (next.max_nc == nc) {
+				next.last_tag = tag;
+				next.last_s = (uint32_t)now;
 			}
 			*s = next;
 			return 0;
@@ -555,7 +576,8 @@ static int nc_check(struct sip_auth *a, uint64_t seq, int64_t issued, uint32_t n
 		*why = "nonce count history evicted";
 		return ESTALE;
 	}
-	struct nc_slot fresh = {.seq = seq, .issued = issued};
+	struct nc_slot fresh = {
+		.seq = seq, .issued = issued, .last_tag = tag, .last_s = (uint32_t)now};
 	if (!nc_accept(&fresh, nc, &next)) { /* nc 0: below any count */
 		*why = "nonce count replayed";
 		return EACCES;
@@ -588,8 +610,9 @@ void sip_auth_nonce_stats(const struct sip_auth *a, int64_t now, struct sip_auth
 	st->evictions = a->evictions;
 }
 
-int sip_auth_verify(struct sip_auth *a, const struct sip_auth_cred *c, const char *method,
-		    const char *ha1_hex, int64_t now, const char **why)
+static int verify(struct sip_auth *a, const struct sip_auth_cred *c, const char *method,
+		  const char *ha1_hex, int64_t now, const void *req, size_t req_len,
+		  const char **why)
 {
 	const char *dummy;
 	uint8_t raw[NONCE_RAW], m[32];
@@ -677,8 +700,22 @@ int sip_auth_verify(struct sip_auth *a, const struct sip_auth_cred *c, const cha
 		*why = "nonce expired";
 		return ESTALE;
 	}
-	err = nc_check(a, seq, issued, c->nc_val, now, why);
+	uint64_t tag = req ? pbx_siphash(req, req_len, a->tag_k0, a->tag_k1) : 0;
+	err = nc_check(a, seq, issued, c->nc_val, tag, req != NULL, now, why);
 	if (!err)
 		*why = NULL;
 	return err;
+}
+
+int sip_auth_verify(struct sip_auth *a, const struct sip_auth_cred *c, const char *method,
+		    const char *ha1_hex, int64_t now, const char **why)
+{
+	return verify(a, c, method, ha1_hex, now, NULL, 0, why);
+}
+
+int sip_auth_verify_retransmittable(struct sip_auth *a, const struct sip_auth_cred *c,
+				    const char *method, const char *ha1_hex, int64_t now,
+				    const void *req, size_t req_len, const char **why)
+{
+	return verify(a, c, method, ha1_hex, now, req, req_len, why);
 }

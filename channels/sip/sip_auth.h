@@ -129,6 +129,18 @@ int sip_auth_parse(const char *value, size_t len, struct sip_auth_cred *cred);
 int sip_auth_verify(struct sip_auth *a, const struct sip_auth_cred *c, const char *method,
 		    const char *ha1_hex, int64_t now, const char **why);
 
+/**
+ * sip_auth_verify, for a request answered statelessly (a REGISTER over
+ * UDP), whose bytes are @p req: its retransmission, the same bytes within
+ * 32 s (Timer J) of the first, is accepted again instead of refused as a
+ * replay, as a transaction would have absorbed it. Only what is
+ * idempotent may be verified so: a repeated REGISTER re-applies the same
+ * binding, a repeated INVITE would place a call.
+ */
+int sip_auth_verify_retransmittable(struct sip_auth *a, const struct sip_auth_cred *c,
+				    const char *method, const char *ha1_hex, int64_t now,
+				    const void *req, size_t req_len, const char **why);
+
 /** The nonce-count table: fixed size, oldest nonce evicted from a full set (see sip_auth.c). */
 struct sip_auth_nonce_stats {
 	size_t slots;       /* capacity */

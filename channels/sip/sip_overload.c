@@ -80,10 +80,10 @@ uint64_t sip_overload_percentile(const struct sip_overload *o, unsigned pct, uin
 	if (!total)
 		return 0;
 	uint64_t want = (total * pct + 99) / 100; /* the rank, rounded up */
-	for (unsigned i = 0; i < SIP_OVERLOAD_BUCKETS; i++) {
-		seen += n[i];
-		if (seen >= want && n[i])
-			return bucket_top(i);
-	}
-	return bucket_top(SIP_OVERLOAD_BUCKETS - 1);
+	unsigned i = 0;
+	while (i < SIP_OVERLOAD_BUCKETS - 1 && (seen += n[i]) < want)
+		i++;
+	/* A bucket's top may lie above anything seen. */
+	uint64_t top = bucket_top(i);
+	return top < o->max_seen_us ? top : o->max_seen_us;
 }

@@ -391,6 +391,12 @@ static void reply_ok(struct sip_registrar *r, struct sip_stsx *t, const struct s
 				      b->contact, (long long)(b->expires - now));
 	extra[o] = '\0';
 	sip_stack_reply(r->s, t, m, src, 200, NULL, extra, NULL, NULL);
+	/* Stateless over UDP, as Kamailio's registrar: kept for Timer J (32 s),
+	 * the 200 of every registration was most of the memory of a
+	 * registration storm. A retransmission is simply registered again: the
+	 * same binding, CSeq equal (allowed below), credentials accepted as a
+	 * retransmission (sip_auth_verify_retransmittable). */
+	sip_stack_forget(t, src);
 }
 
 static void handle_register(struct sip_stack *s, const struct sip_msg *m,
@@ -490,8 +496,9 @@ static void handle_register(struct sip_stack *s, const struct sip_msg *m,
 			return;
 		}
 		struct sip_binding *b = binding_find(a, uri);
+		/* Equal CSeq: a retransmission (the 200 is stateless), done again. */
 		if (b && callid.l == strlen(b->call_id) &&
-		    !memcmp(callid.p, b->call_id, callid.l) && cseq <= b->cseq) {
+		    !memcmp(callid.p, b->call_id, callid.l) && cseq < b->cseq) {
 			sip_stack_reply(s, t, m, src, 500, "Out of order CSeq",
 					"Retry-After: 1\r\n", NULL, NULL);
 			aor_drop_if_empty(r, a);

@@ -102,6 +102,12 @@ int sip_stack_reply(struct sip_stack *s, struct sip_stsx *t, const struct sip_ms
 	return sip_transport_send(s->tp, &dst, s->out.data, s->out.len);
 }
 
+void sip_stack_forget(struct sip_stsx *t, const struct sip_peer *src)
+{
+	if (t && src->tp == PBX_TP_UDP)
+		sip_stsx_forget(t);
+}
+
 int sip_msg_to_user(const struct sip_msg *m, char *buf, size_t len)
 {
 	struct sip_addr to;
@@ -274,8 +280,8 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 		 * memory of a registration load; a retransmission just gets a fresh
 		 * one. An INVITE's 401 waits for its ACK; a 401 to wrong credentials
 		 * stays, so that a retransmission is not counted as another failure. */
-		if (t && m->method != SIP_METHOD_INVITE && src->tp == PBX_TP_UDP)
-			sip_stsx_forget(t); /* (over TCP and TLS it is gone already) */
+		if (t && m->method != SIP_METHOD_INVITE)
+			sip_stack_forget(t, src);
 		return EACCES;
 	}
 	/* Credentials in an algorithm this user is not offered (a downgrade to
@@ -299,7 +305,12 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 	}
 	char method[32];
 	sip_pl_strcpy(m->method_name, method, sizeof method);
-	int err = sip_auth_verify(s->auth, &cred, method, ha1, sip_stack_now_s(), &why);
+	/* A REGISTER over UDP is answered statelessly (sip_registrar.c): its
+	 * retransmission comes through here again and must not be a replay. */
+	int err = m->method == SIP_METHOD_REGISTER && src->tp == PBX_TP_UDP
+			  ? sip_auth_verify_retransmittable(s->auth, &cred, method, ha1,
+							    sip_stack_now_s(), m->buf, m->len, &why)
+			  : sip_auth_verify(s->auth, &cred, method, ha1, sip_stack_now_s(), &why);
 	if (err == ESTALE) {
 		challenge(s, t, m, src, true, user_auth);
 		return EACCES;

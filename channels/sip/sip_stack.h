@@ -107,6 +107,16 @@ int sip_stack_reply(struct sip_stack *s, struct sip_stsx *t, const struct sip_ms
 		    const char *extra, const char *body_type, const char *body);
 
 /**
+ * End @p t, whose final response was just sent, at once instead of after
+ * Timer J: a stateless answer (RFC 3261 8.2.7), so a retransmission of the
+ * request is processed again. Only for non-INVITE requests whose
+ * processing may run twice: a challenge, a REGISTER. Over TCP and TLS the
+ * transaction already ended with the response (Timer J is 0 there) and
+ * @p t must not be touched: this checks @p src for that.
+ */
+void sip_stack_forget(struct sip_stsx *t, const struct sip_peer *src);
+
+/**
  * Digest-authenticate a request that acts for a user. Returns 0 with *u
  * filled when the credentials are good and the user is enabled; otherwise
  * it has already answered (401 challenge, 400, 403) and returns EACCES.

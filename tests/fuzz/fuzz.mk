@@ -35,7 +35,7 @@ fuzz-smoke: $(FUZZ_BIN)
 	  $$f -max_total_time=$(FUZZ_SMOKE_SECONDS) -max_len=8192 -print_final_stats=0 \
 	      build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >build/fuzz/$$n.log 2>&1 \
 	    || { tail -40 build/fuzz/$$n.log; exit 1; }; done
-FUZZ_DEPS_sip_auth := channels/sip/sip_auth.c
+FUZZ_DEPS_sip_auth := channels/sip/sip_auth.c pbx/hash.c
 FUZZ_DEPS_sip_msg := channels/sip/sip_msg.c channels/sip/sip_uri.c
 FUZZ_DEPS_sip_uri := channels/sip/sip_uri.c
 FUZZ_DEPS_sip_refer_to := channels/sip/sip_msg.c channels/sip/sip_uri.c

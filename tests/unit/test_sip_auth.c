@@ -382,6 +382,56 @@ static int with_nc(struct sip_auth *a, const struct nonce *n, uint32_t nc, const
 	return check(a, hdr, 1001, why);
 }
 
+/* As check(), through sip_auth_verify_retransmittable. */
+static int check_rt(struct sip_auth *a, const char *hdr, int64_t now, const char **why)
+{
+	struct sip_auth_cred c;
+	char a1[256], ha1[65];
+	int err = sip_auth_parse(hdr, strlen(hdr), &c);
+	if (err)
+		return err;
+	snprintf(a1, sizeof a1, "1001:%s:s3cret", REALM);
+	hexdigest(c.alg, a1, ha1);
+	/* The header stands for the whole request here. */
+	return sip_auth_verify_retransmittable(a, &c, "REGISTER", ha1, now, hdr, strlen(hdr), why);
+}
+
+/* A stateless REGISTER's retransmission: the same request again is
+ * accepted within 32 s; anything else that reuses the count is not, even
+ * with the same digest response (another Contact, say). */
+static void test_nc_retransmission(void **state)
+{
+	struct sip_auth *a;
+	struct nonce n;
+	char hdr[1024], other[1100];
+	const char *why;
+	assert_int_equal(sip_auth_alloc(&a, REALM, LIFE), 0);
+	get_nonce(a, 1000, &n);
+	struct req r = good(SIP_AUTH_MD5, &n, "00000001");
+	build(&r, hdr, sizeof hdr);
+	assert_int_equal(check_rt(a, hdr, 1000, &why), 0);
+	assert_int_equal(check_rt(a, hdr, 1001, &why), 0);   /* retransmitted */
+	assert_int_equal(check_rt(a, hdr, 1032, &why), 0);   /* ...up to Timer J */
+	assert_int_equal(check(a, hdr, 1001, &why), EACCES); /* not for other requests */
+	assert_string_equal(why, "nonce count replayed");
+	assert_int_equal(check_rt(a, hdr, 1033, &why), EACCES); /* later: a replay */
+	/* The same count with another cnonce is another request: a replay. */
+	r.cnonce = "77777777";
+	build(&r, other, sizeof other);
+	assert_int_equal(check_rt(a, other, 1001, &why), EACCES);
+	/* The same credentials in another request (here: a parameter more). */
+	snprintf(other, sizeof other, "%s, x=1", hdr);
+	assert_int_equal(check_rt(a, other, 1001, &why), EACCES);
+	assert_string_equal(why, "nonce count replayed");
+	/* A newer count takes over: the older request is no longer repeatable. */
+	r = good(SIP_AUTH_MD5, &n, "00000002");
+	build(&r, other, sizeof other);
+	assert_int_equal(check_rt(a, other, 1002, &why), 0);
+	assert_int_equal(check_rt(a, other, 1003, &why), 0);
+	assert_int_equal(check_rt(a, hdr, 1003, &why), EACCES);
+	sip_auth_free(a);
+}
+
 static void test_nc_replay(void **state)
 {
 	struct sip_auth *a;
@@ -768,15 +818,15 @@ static void test_alloc_args(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_kat_rfc7616),      cmocka_unit_test(test_kat_independent),
-	cmocka_unit_test(test_challenge),        cmocka_unit_test(test_verify_ok),
-	cmocka_unit_test(test_wrong_password),   cmocka_unit_test(test_tampered_nonce),
-	cmocka_unit_test(test_expired),          cmocka_unit_test(test_nc_replay),
-	cmocka_unit_test(test_nc_table_bounded), cmocka_unit_test(test_realm_opaque),
-	cmocka_unit_test(test_verify_badmsg),    cmocka_unit_test(test_parse_ok),
-	cmocka_unit_test(test_parse_algorithms), cmocka_unit_test(test_parse_malformed),
-	cmocka_unit_test(test_parse_overlong),   cmocka_unit_test(test_parse_garbage),
-	cmocka_unit_test(test_alloc_args),
+	cmocka_unit_test(test_kat_rfc7616),       cmocka_unit_test(test_kat_independent),
+	cmocka_unit_test(test_challenge),         cmocka_unit_test(test_verify_ok),
+	cmocka_unit_test(test_wrong_password),    cmocka_unit_test(test_tampered_nonce),
+	cmocka_unit_test(test_expired),           cmocka_unit_test(test_nc_replay),
+	cmocka_unit_test(test_nc_retransmission), cmocka_unit_test(test_nc_table_bounded),
+	cmocka_unit_test(test_realm_opaque),      cmocka_unit_test(test_verify_badmsg),
+	cmocka_unit_test(test_parse_ok),          cmocka_unit_test(test_parse_algorithms),
+	cmocka_unit_test(test_parse_malformed),   cmocka_unit_test(test_parse_overlong),
+	cmocka_unit_test(test_parse_garbage),     cmocka_unit_test(test_alloc_args),
 };
 
 UNIT_GROUP(sip_auth, tests, NULL, NULL);

@@ -458,6 +458,33 @@ def test_nonce_count_replay_is_refused(sip_pbx, sip_client):
     assert ua.register_once(auth=auth2, expires=600).status == 200
 
 
+def test_register_over_udp_is_answered_statelessly(sip_pbx, sip_client):
+    """No transaction is kept for a REGISTER over UDP (its 401 nor its 200): a
+    retransmission, the same bytes, is registered again and answered 200, not
+    taken for a replay; the same credentials in another request are."""
+    p = sip_pbx(users=["1001"])
+    c = sip_client(p, "udp")
+    ua = ua_for(p, c)
+    before = json.loads(p.ok("sip show stats --json"))["server_transactions"]  # OPTIONS pings
+    ch = challenge_for(ua.challenge(), "MD5")
+    auth = authorization(ch, "1001", "s3cret", "REGISTER", ua.ruri, nc=1, cnonce="abc")
+    data, cseq = ua.send_register(auth=auth, expires=600)
+    assert c.response(ua.call_id, cseq).status == 200
+    stats = json.loads(p.ok("sip show stats --json"))
+    assert stats["server_transactions"] == before, stats
+    c.send(data)  # the 200 was lost, say
+    r = c.response(ua.call_id, cseq)
+    assert r.status == 200, r.text()
+    assert len(contacts_of(p, "1001")) == 1
+    assert json.loads(p.ok("sip show stats --json"))["auth_failures"] == 0
+    # Same Authorization, another Contact: a replay, refused.
+    ua2 = ua_for(p, c)
+    ua2.call_id, ua2.cseq = ua.call_id, cseq
+    r = ua2.register_once(auth=auth, expires=600, contact="<sip:1001@192.0.2.66:5060>")
+    assert r.status == 401, r.text()
+    assert [b["contact"] for b in contacts_of(p, "1001")] != ["sip:1001@192.0.2.66:5060"]
+
+
 def test_correct_answer_to_a_foreign_nonce_is_stale_not_a_failure(sip_pbx, sip_client):
     p = sip_pbx(users=["1001"], ban_threshold=2, ban_ignore=[])
     c = sip_client(p, "udp")
