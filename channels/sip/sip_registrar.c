@@ -139,6 +139,13 @@ static void flush_now(struct sip_registrar *r)
 	}
 	pbx_dir_commit(d);
 	r->nops = 0;
+	/* A registration storm grows the queue to thousands of slots (1.4 KiB
+	 * each); give that back once it is written, keep the everyday size. */
+	if (r->capops > 256) {
+		free(r->ops);
+		r->ops = NULL;
+		r->capops = 0;
+	}
 }
 
 static void flush_fire(struct sip_timer *t, void *arg)
