@@ -21,6 +21,7 @@
 #include "pbx/config.h"
 #include "pbx/directory.h"
 #include "pbx/log.h"
+#include "user_cache.h"
 
 enum stmt_id {
 	ST_USER_ADD,
@@ -76,6 +77,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 struct pbx_dir {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
+	struct pbx__user_cache *users; /* what pbx_user_find read (user_cache.h) */
 };
 
 /* Migration N takes the schema from version N to N+1. Append only. */
@@ -228,6 +230,10 @@ int pbx_dir_open(struct pbx_dir **dp, const char *path)
 	int err = ENOMEM;
 	if (!d)
 		return ENOMEM;
+	if ((err = pbx__user_cache_alloc(&d->users))) {
+		free(d);
+		return err;
+	}
 	if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
 		pbx_error("%s: cannot open database: %s", path, sqlite3_errmsg(d->db));
@@ -266,6 +272,7 @@ void pbx_dir_close(struct pbx_dir *d)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(d->st[i]);
 	sqlite3_close(d->db);
+	pbx__user_cache_free(d->users);
 	free(d);
 }
 
@@ -496,12 +503,14 @@ static int step_done(struct pbx_dir *d, sqlite3_stmt *st)
 
 int pbx_user_add(struct pbx_dir *d, const struct pbx_user *u)
 {
+	pbx__user_cache_drop(d->users, u->ext);
 	bind_user(d->st[ST_USER_ADD], u, (int64_t)time(NULL));
 	return step_done(d, d->st[ST_USER_ADD]);
 }
 
 int pbx_user_update(struct pbx_dir *d, const struct pbx_user *u)
 {
+	pbx__user_cache_drop(d->users, u->ext);
 	bind_user(d->st[ST_USER_UPDATE], u, (int64_t)time(NULL));
 	int err = step_done(d, d->st[ST_USER_UPDATE]);
 	if (!err && sqlite3_changes(d->db) == 0)
@@ -513,6 +522,7 @@ int pbx_user_update(struct pbx_dir *d, const struct pbx_user *u)
 
 int pbx_user_del(struct pbx_dir *d, const char *ext)
 {
+	pbx__user_cache_drop(d->users, ext);
 	sqlite3_bind_text(d->st[ST_USER_DEL], 1, ext, -1, SQLITE_STATIC);
 	int err = step_done(d, d->st[ST_USER_DEL]);
 	if (!err && sqlite3_changes(d->db) == 0)
@@ -524,12 +534,15 @@ int pbx_user_del(struct pbx_dir *d, const char *ext)
 
 int pbx_user_find(struct pbx_dir *d, const char *ext, struct pbx_user *u)
 {
+	if (pbx__user_cache_get(d->users, ext, u))
+		return 0;
 	sqlite3_stmt *st = d->st[ST_USER_FIND];
 	sqlite3_bind_text(st, 1, ext, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st), err = 0;
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		row_user(st, u);
-	else if (rc == SQLITE_DONE)
+		pbx__user_cache_put(d->users, u);
+	} else if (rc == SQLITE_DONE)
 		err = ENOENT;
 	else {
 		pbx_error("directory: %s", sqlite3_errmsg(d->db));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../pbx/core_priv.h"
 #include "pbx/config.h"
 #include "pbx/directory.h"
 #include "unit.h"
@@ -133,6 +134,41 @@ static void test_crud(void **state)
 
 	assert_int_equal(pbx_user_del(d, "2000"), 0);
 	assert_int_equal(pbx_user_del(d, "2000"), ENOENT);
+	/* Read again after the delete: not served from memory. */
+	assert_int_equal(pbx_user_find(d, "2000", &got), ENOENT);
+}
+
+/* Users read once are answered from memory (user_cache.h): a write through
+ * the directory is seen at once, a change behind its back is not. */
+static void test_user_cache(void **state)
+{
+	struct pbx_dir *d = *state;
+	struct pbx_user u = make("3001"), got;
+	snprintf(u.name, sizeof u.name, "Carol");
+	assert_int_equal(pbx_user_add(d, &u), 0);
+	assert_int_equal(pbx_user_find(d, "3001", &got), 0); /* read: now kept */
+	assert_int_equal(sqlite3_exec(pbx__dir_db(d),
+				      "UPDATE users SET name='behind' "
+				      "WHERE extension='3001'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(pbx_user_find(d, "3001", &got), 0);
+	assert_string_equal(got.name, "Carol"); /* from memory */
+	snprintf(got.name, sizeof got.name, "Carol B");
+	assert_int_equal(pbx_user_update(d, &got), 0);
+	assert_int_equal(pbx_user_find(d, "3001", &got), 0);
+	assert_string_equal(got.name, "Carol B");
+	/* A failed update (no such user) keeps nothing stale either. */
+	struct pbx_user ghost = make("3999");
+	assert_int_equal(pbx_user_update(d, &ghost), ENOENT);
+	assert_int_equal(pbx_user_find(d, "3999", &got), ENOENT);
+	assert_int_equal(pbx_user_del(d, "3001"), 0);
+	assert_int_equal(pbx_user_find(d, "3001", &got), ENOENT);
+	/* Re-created: the new row, not the old one. */
+	snprintf(u.name, sizeof u.name, "Dave");
+	assert_int_equal(pbx_user_add(d, &u), 0);
+	assert_int_equal(pbx_user_find(d, "3001", &got), 0);
+	assert_string_equal(got.name, "Dave");
 }
 
 static int collect(const struct pbx_user *u, void *arg)
@@ -244,6 +280,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_validation),
 	cmocka_unit_test(test_ha1),
 	cmocka_unit_test_setup_teardown(test_crud, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_user_cache, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_each_order_and_prefix, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_bindings, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
