@@ -21,6 +21,7 @@ This is a benchmark, not a test: it asserts nothing about the figures.
 """
 
 import argparse
+import json
 import math
 import os
 import re
@@ -249,6 +250,37 @@ def sip_ping(port):
         except OSError:
             return False
         return data.startswith(b"SIP/2.0 ")
+
+
+# ---- memory ----------------------------------------------------------------------
+
+
+def heap_in_use(pbx):
+    """`core show memory --json`'s heap_in_use, or None."""
+    try:
+        (status, out), = console_batch(pbx.ctl_path(), ["core show memory --json"])
+        return json.loads(out)["heap_in_use"] if status == 0 else None
+    except (OSError, ValueError, KeyError, BenchError):
+        return None
+
+
+def registered(pbx):
+    try:
+        (status, out), = console_batch(pbx.ctl_path(), ["sip show registrations --json"])
+        return len(json.loads(out)) if status == 0 else 0
+    except (OSError, ValueError, BenchError):
+        return 0
+
+
+def peak_rss_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 # ---- users -----------------------------------------------------------------------
@@ -596,6 +628,7 @@ def main():
             log("  note: " + n)
         log(f"  PBX pid {pbx.proc.pid}, config {pbx.cfg}"
             f"{' (MD5-only challenges)' if pbx.md5_only else ''}")
+        heap0 = heap_in_use(pbx)
         add_users(pbx, args.users)
         csv = os.path.join(workdir, "users.csv")
         write_users_csv(csv, args.users)
@@ -661,6 +694,15 @@ def main():
                              f"{args.max_fail:g}% failures" + (f": {stop_why}" if stop_why else ""))
         best = max(good, key=lambda s: s.achieved)
         log(f"REGISTER with auth: {best.achieved:.0f}/s")
+        # Memory: the heap a registered user holds once the load is over (its
+        # binding, the user kept in memory), and the peak resident size.
+        time.sleep(1.0)
+        heap1, regs = heap_in_use(pbx), registered(pbx)
+        if heap0 is not None and heap1 is not None and regs:
+            log(f"REGISTER with auth, heap per registered user: {(heap1 - heap0) / regs:.0f} bytes")
+        hwm = peak_rss_mb(pbx.proc.pid)
+        if hwm:
+            log(f"REGISTER with auth, peak RSS: {hwm:.1f} MB")
         log(f"REGISTER with auth, PBX CPU per registration: {best.us_per:.1f} us")
         # SIPp keeps call lengths in whole milliseconds: 0 means under 1 ms.
         log(f"REGISTER with auth, mean registration time: {best.latency_ms:.0f} ms")

@@ -1,6 +1,7 @@
 """Core console commands through `pbx -rx`: version, uptime, settings, log
 level, stop, help, and the parser's answers to what it does not know."""
 
+import json
 import re
 
 VERSION_RE = r"pbx (\d+\.\d+\.\d+)"
@@ -10,6 +11,7 @@ ALL_USAGES = [
     "core show version",
     "core show uptime",
     "core show settings",
+    "core show memory [--json]",
     "core set loglevel error|warning|notice|info|debug",
     "core stop now|gracefully [TIMEOUT]",
     "user add EXT [--name N] [--password P] [--pin N] [--email E] [--context C] "
@@ -173,7 +175,7 @@ def test_help_lists_every_command(pbx):
 
 def test_help_user_add_shows_usage(pbx):
     out = pbx.ok("help user add")
-    assert out.startswith("Usage: " + ALL_USAGES[5] + "\n  add a user (extension)\n")
+    assert out.startswith("Usage: " + ALL_USAGES[6] + "\n  add a user (extension)\n")
     assert "Without --password the user exists but cannot register." in out
 
 
@@ -181,10 +183,17 @@ def test_help_prefix_lists_matching_commands(pbx):
     out = pbx.ok("help core show")
     assert [line.split("  ")[0] for line in out.splitlines()] == \
         ["core show version", "core show uptime", "core show settings",
-         "core show bridges [--json]", "core show channels [--json]", "core show calls",
+         "core show memory [--json]", "core show bridges [--json]", "core show channels [--json]", "core show calls",
          "core show codecs [--json]", "core show hints [--json]"]
     assert pbx.ok("help core show version") == "Usage: core show version\n  show the PBX version\n"
     assert pbx.fail("help bogus") == "Error: help: no command starts with 'bogus'\n"
+
+
+def test_core_show_memory(pbx):
+    mem = json.loads(pbx.ok("core show memory --json"))
+    assert set(mem) == {"rss_bytes", "heap_in_use", "heap_free", "heap_mmapped"}, mem
+    assert 1 << 20 < mem["rss_bytes"] < 1 << 32, mem
+    assert re.match(r"Resident \(RSS\) +: [0-9.]+ MiB\nHeap in use +: ", pbx.ok("core show memory"))
 
 
 def test_unknown_command_suggests_closest(pbx):
@@ -202,7 +211,7 @@ def test_incomplete_command_lists_continuations(pbx):
     out = pbx.fail("core show")
     assert out == ("Error: incomplete command; one of:\n"
                    "  core show version\n  core show uptime\n  core show settings\n"
-                   "  core show bridges [--json]\n"
+                   "  core show memory [--json]\n  core show bridges [--json]\n"
                    "  core show channels [--json]\n  core show calls\n"
                    "  core show codecs [--json]\n  core show hints [--json]\n")
     out = pbx.fail("user")
