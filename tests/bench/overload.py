@@ -622,7 +622,13 @@ def main():
                 bg = Background(load, blaster_bin, args.rtp_calls,
                                 max(10, end_by - time.monotonic()))
                 log(f"  {bg.up} background calls up, RTP flowing")
-            results.append(run_kind(load, kind, end_by, bg))
+            try:
+                results.append(run_kind(load, kind, end_by, bg))
+            except BenchError as e:
+                log(f"  {kind} stopped: {e}")
+                results.append(SimpleNamespace(kind=kind, max=None, steps=[]))
+                if not pbx.alive():
+                    break
             if bg:
                 bg.stop()
                 bg = None
