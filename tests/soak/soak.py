@@ -196,7 +196,8 @@ def measure_max(args, load):
     s.mix_call_ratio = CALL_RATIO
     log("  measuring the maximum first (overload.py's search of REGISTER + calls; "
         "give --max or --rate to skip it):")
-    best, why = ov.search(load, "mix", 200, 40000, time.monotonic() + 60)
+    best, why = ov.search(load, "mix", min(200, args.search_cap), args.search_cap,
+                          time.monotonic() + 60)
     log(f"  search stopped: {why}")
     if not best:
         raise BenchError(f"no sustained rate found: {why}")
@@ -210,6 +211,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--rate", type=float, help="R: REGISTER/s; calls R/20, MESSAGE R/5")
     ap.add_argument("--max", type=float, help="maximum R; the default rate is 70%% of it")
+    ap.add_argument("--search-cap", type=int, default=40000,
+                    help="highest REGISTER/s the measurement of the maximum tries")
     ap.add_argument("--register-rate", type=float)
     ap.add_argument("--call-rate", type=float)
     ap.add_argument("--message-rate", type=float)
