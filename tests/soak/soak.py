@@ -90,13 +90,15 @@ class Sampler:
         """One sample of the PBX (a dict of COLUMNS), kept and returned."""
         pbx = self.pbx
         now, cpu = time.monotonic(), pbx.cpu_s()
+        # Before the console commands: their connection is an fd of the PBX too.
+        fds, rss = pbx.fds(), pbx.rss_kib()
         chans, bridges, stats = pbx.json_of("core show channels --json",
                                             "core show bridges --json",
                                             "sip show stats --json")
         stats = stats or {}
         qd = stats.get("queue_delay_ms")
         r = {"t_s": round(now - self.t0, 1), "phase": phase,
-             "rss_mb": round(pbx.rss_kib() / 1024.0, 2), "fds": pbx.fds(),
+             "rss_mb": round(rss / 1024.0, 2), "fds": fds,
              "channels": len(chans) if isinstance(chans, list) else None,
              "bridges": len(bridges) if isinstance(bridges, list) else None,
              "server_transactions": stats.get("server_transactions"),
