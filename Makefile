@@ -14,7 +14,7 @@ DEB_PKGS := build-essential pkg-config libuv1-dev liblua5.4-dev \
             clang libclang-rt-14-dev clang-format cppcheck sqlite3 \
             libsndfile1-dev libspeexdsp-dev espeak-ng sox libsrtp2-dev \
             openssl wireshark-common libopus-dev libspandsp-dev liburing-dev \
-            libcurl4-openssl-dev python3-aiosmtpd
+            libcurl4-openssl-dev python3-aiosmtpd python3-matplotlib
 
 PKGS     := libuv lua5.4 sqlite3 libedit libcrypto libssl sndfile speexdsp libsrtp2 opus spandsp \
             liburing libcurl
@@ -43,7 +43,8 @@ OBJ      := $(patsubst %.c,build/obj/%.o,$(LIB_SRC))
 ASAN_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC))
 UNIT_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(UNIT_SRC))
 
-.PHONY: all deps run test unit integration fuzz fuzz-long fuzz-smoke bench check clean sounds
+.PHONY: all deps run test unit integration fuzz fuzz-long fuzz-smoke bench bench-overload soak \
+        check clean sounds
 
 # `make V=1` shows full command lines.
 Q := $(if $(V),,@)
@@ -113,6 +114,15 @@ sounds:
 
 bench: build/pbx $(BENCH_BIN)
 	@tests/bench/run.sh
+
+# Not part of `make bench` (about 30 minutes at the defaults): the PBX at
+# 0.5-3x the highest rate it sustains, and a long steady load with leak
+# checks. Options: `make soak SOAK_ARGS="--minutes 60 --max 9000"`.
+bench-overload: build/pbx
+	$(PYTHON) tests/bench/overload.py $(OVERLOAD_ARGS)
+
+soak: build/pbx
+	$(PYTHON) tests/soak/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf build

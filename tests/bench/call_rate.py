@@ -347,6 +347,8 @@ def run_step(args, pbx, workdir, series, rate, calls, uas_port, csv, uac_port):
                "-timeout", f"{timeout_s}s"] + uac_common
     if not series.rtp:
         uac_cmd[-len(uac_common):-len(uac_common)] = ["-set", "rtpport", str(series.uac_mp)]
+    # More caller options a series may carry (overload.py: -trace_counts).
+    uac_cmd += list(getattr(series, "uac_extra", ()))
 
     st = Step()
     st.rate, st.calls = rate, calls

@@ -404,8 +404,10 @@ class Step:
 
 
 def run_sipp(args, pbx, workdir, csv, sipp_port, rate, calls, limit, timeout_s, tag,
-             trace=False):
-    """Run one bounded SIPp client; returns a Step with counts and timings."""
+             trace=False, extra=()):
+    """Run one bounded SIPp client; returns a Step with counts and timings.
+
+    @extra: more SIPp options (overload.py adds -trace_counts)."""
     stat = os.path.join(workdir, f"{tag}_stat.csv")
     errf = os.path.join(workdir, f"{tag}_errors.log")
     msgf = os.path.join(workdir, f"{tag}_messages.log")
@@ -420,7 +422,7 @@ def run_sipp(args, pbx, workdir, csv, sipp_port, rate, calls, limit, timeout_s, 
            # its loop does not throttle the load at the higher rates; the
            # socket buffer asked for is capped by net.core.rmem_max.
            "-max_recv_loops", "10000", "-max_sched_loops", "10000",
-           "-buff_size", str(4 * 1024 * 1024), "-skip_rlimit"]
+           "-buff_size", str(4 * 1024 * 1024), "-skip_rlimit"] + list(extra)
     if trace:
         cmd += ["-trace_msg", "-message_file", msgf]
     if args.pin:
