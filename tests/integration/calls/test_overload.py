@@ -1,9 +1,11 @@
 """Overload: a flood of new requests gets 503 with Retry-After while a call
 that is up keeps working (issue 15).
 
-The flood is REGISTERs without credentials from a socket of their own, sent
-as fast as Python can for a bounded count and time, so the PBX's signalling
-thread falls behind: what waited in the socket longer than
+The flood is a password guesser's: REGISTERs with made-up credentials for a
+user that does not exist, from a socket of their own, paced faster than the
+PBX can check them (each costs a directory lookup, a digest and a
+transaction) for a bounded count and time, so the PBX's signalling thread
+falls behind: what waited in the socket longer than
 sip.overload_queue_delay is answered 503 at once. Meanwhile a call set up
 before the flood is re-INVITEd and hung up: requests inside a dialog are
 never shed.
@@ -26,7 +28,10 @@ FLOOD_RATE = 40000
 FLOOD_MAX = int(FLOOD_RATE * FLOOD_SECONDS)
 
 
-def register_without_credentials(port, local_port, i):
+def register_guessing(port, local_port, i, realm):
+    auth = (f'Digest username="9{i % 1000:03d}", realm="{realm}", nonce="{"0" * 64}", '
+            f'uri="sip:127.0.0.1:{port}", response="{i:032x}", algorithm=MD5, '
+            'cnonce="f100d", qop=auth, nc=00000001')
     return (f"REGISTER sip:127.0.0.1:{port} SIP/2.0\r\n"
             f"Via: SIP/2.0/UDP 127.0.0.1:{local_port};branch=z9hG4bK-flood-{i};rport\r\n"
             "Max-Forwards: 70\r\n"
@@ -34,15 +39,17 @@ def register_without_credentials(port, local_port, i):
             "To: <sip:1001@pbx.test>\r\n"
             f"Call-ID: flood-{i}@127.0.0.1\r\n"
             "CSeq: 1 REGISTER\r\n"
+            f"Authorization: {auth}\r\n"
             f"Contact: <sip:1001@127.0.0.1:{local_port}>\r\n"
             "Content-Length: 0\r\n\r\n").encode()
 
 
 class Flood:
-    """Sends REGISTERs without credentials in a thread and counts the answers."""
+    """Sends guessing REGISTERs in a thread and counts the answers."""
 
-    def __init__(self, port):
+    def __init__(self, port, realm):
         self.port = port
+        self.realm = realm
         self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         self.s.bind(("127.0.0.1", 0))
@@ -61,7 +68,7 @@ class Flood:
         while not self.stop.is_set() and self.sent < FLOOD_MAX and time.monotonic() < end:
             due = int((time.monotonic() - start) * FLOOD_RATE)
             while self.sent < min(due, FLOOD_MAX):
-                self.s.sendto(register_without_credentials(self.port, self.local, self.sent),
+                self.s.sendto(register_guessing(self.port, self.local, self.sent, self.realm),
                               ("127.0.0.1", self.port))
                 self.sent += 1
             time.sleep(0.005)
@@ -142,7 +149,7 @@ def call_up(p, phone):
 def flood_during_call(p, phone):
     ca, cb = call_up(p, phone)
     before = json.loads(p.ok("sip show stats --json"))
-    flood = Flood(p.port)
+    flood = Flood(p.port, p.domain)
     flood.start()
     time.sleep(0.3)  # well into the flood
     # Inside the dialog: re-INVITE (hold) and back, then BYE, all while it runs.
