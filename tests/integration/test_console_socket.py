@@ -228,12 +228,12 @@ def test_completion_protocol(pbx):
     pbx.ok("user add 1002")
     pbx.ok("user add 2001")
     with pbx.console() as c:
-        assert c.complete("") == ["help", "core", "user", "channel", "confbridge", "message",
+        assert c.complete("") == ["help", "core", "user", "channel", "rtp", "confbridge", "message",
                                   "voicemail", "sip", "dialplan"]
         assert c.complete("user sh") == ["show"]
         assert c.complete("core s") == ["show", "set", "stop"]
-        assert c.complete("core show ") == ["version", "uptime", "settings", "bridges", "channels",
-                                                 "calls", "codecs", "hints"]
+        assert c.complete("core show ") == ["version", "uptime", "settings", "memory", "bridges",
+                                            "channels", "calls", "codecs", "hints"]
         assert c.complete("core set loglevel ") == ["error", "warning", "notice", "info",
                                                     "debug"]
         assert c.complete("core stop g") == ["gracefully"]
