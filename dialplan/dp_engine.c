@@ -34,9 +34,21 @@
 /* Includes nest at most this deep (Asterisk's limit is of the same order). */
 #define DP_INCLUDE_DEPTH 64
 
+/*
+ * Lua collects garbage in steps paid for by allocation: when calls stop, so
+ * does the collector, and what the last calls dropped (coroutines, strings,
+ * tables) stays spread over the heap, each piece holding a page the
+ * allocator cannot give back. Every DP_GC_MS, a state that grew by
+ * DP_GC_GROWTH since its last full collection gets one (a few ms for
+ * thousands of live calls).
+ */
+#define DP_GC_MS     5000
+#define DP_GC_GROWTH (256 * 1024)
+
 static struct {
 	struct dp_state *cur;
 	char *file;
+	uv_timer_t *gc; /* heap: closing is asynchronous */
 	bool open;
 	bool missing_ok; /* dialplan.file not set: no file means an empty dialplan */
 } eng;
@@ -399,6 +411,7 @@ int dp_state_load(struct dp_state **stp, const char *file, struct pbx_buf *err)
 	}
 	lua_settop(L, 0);
 	lua_gc(L, LUA_GCCOLLECT); /* what the file built and dropped: start lean */
+	st->mem_after_gc = st->mem;
 	*stp = st;
 	return 0;
 out:
@@ -553,17 +566,38 @@ static void dp_each_hint(void (*fn)(const char *context, const char *exten, cons
 			   eng.cur->ctx[i].hints[k].device, arg);
 }
 
+static void gc_tick(uv_timer_t *t)
+{
+	struct dp_state *st = eng.cur;
+	if (!st || st->mem < st->mem_after_gc + DP_GC_GROWTH)
+		return;
+	lua_gc(st->L, LUA_GCCOLLECT);
+	st->mem_after_gc = st->mem;
+}
+
+static void gc_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
 int dp_engine_open(uv_loop_t *loop, const char *file, struct pbx_buf *err)
 {
 	int e;
-	if (!(eng.file = strdup(file))) {
+	if (!(eng.file = strdup(file)) || !(eng.gc = malloc(sizeof *eng.gc))) {
+		free(eng.file);
+		eng.file = NULL;
 		pbx_buf_puts(err, "out of memory");
 		return ENOMEM;
 	}
+	uv_timer_init(loop, eng.gc);
+	uv_timer_start(eng.gc, gc_tick, DP_GC_MS, DP_GC_MS);
+	uv_unref((uv_handle_t *)eng.gc);
 	if ((e = dp_calls_init(loop))) {
 		pbx_buf_printf(err, "cannot start: %s", strerror(e));
 		free(eng.file);
 		eng.file = NULL;
+		uv_close((uv_handle_t *)eng.gc, gc_closed);
+		eng.gc = NULL;
 		return e;
 	}
 	eng.open = true;
@@ -583,6 +617,8 @@ void dp_engine_close(void)
 	eng.cur = NULL;
 	free(eng.file);
 	eng.file = NULL;
+	uv_close((uv_handle_t *)eng.gc, gc_closed);
+	eng.gc = NULL;
 	eng.open = false;
 }
 

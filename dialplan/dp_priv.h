@@ -71,8 +71,9 @@ struct dp_state {
 	struct dp_context *ctx; /* sorted by name */
 	size_t n;
 	unsigned mark;
-	size_t mem;     /* bytes the Lua state holds */
-	unsigned calls; /* calls running on this state */
+	size_t mem;          /* bytes the Lua state holds */
+	size_t mem_after_gc; /* mem after the last full collection */
+	unsigned calls;      /* calls running on this state */
 };
 
 /* ---- dp_engine.c: loading and lookup ------------------------------------------ */

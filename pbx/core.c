@@ -155,7 +155,7 @@ int pbx_stop_within(unsigned timeout_s)
  * to its idle size. A walk over the free lists: a fraction of a
  * millisecond every TRIM_MS.
  */
-#define TRIM_MS 30000
+#define TRIM_MS 10000
 
 static void trim_tick(uv_timer_t *t)
 {
