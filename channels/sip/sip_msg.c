@@ -1283,6 +1283,20 @@ int sip_msg_to(const struct sip_msg *m, struct sip_addr *a)
 	return addr_hdr(m, SIP_HDR_TO, a);
 }
 
+bool sip_msg_has_to_tag(const struct sip_msg *m)
+{
+	struct sip_addr to;
+	return !sip_msg_to(m, &to) && to.tag.l;
+}
+
+bool sip_msg_continues_work(const struct sip_msg *m)
+{
+	if (!m->request || m->method == SIP_METHOD_ACK || m->method == SIP_METHOD_CANCEL ||
+	    m->method == SIP_METHOD_BYE)
+		return true;
+	return sip_msg_has_to_tag(m);
+}
+
 /* ---- simple values ----------------------------------------------------- */
 
 int sip_msg_cseq(const struct sip_msg *m, uint32_t *num, struct sip_pl *method)

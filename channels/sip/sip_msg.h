@@ -330,6 +330,14 @@ int sip_addr_parse(struct sip_addr *a, struct sip_pl val);
 /** From / To: exactly one address. Returns 0, ENOENT or EINVAL. */
 int sip_msg_from(const struct sip_msg *m, struct sip_addr *a);
 int sip_msg_to(const struct sip_msg *m, struct sip_addr *a);
+/** True when the To header parses and carries a tag: a request inside a dialog. */
+bool sip_msg_has_to_tag(const struct sip_msg *m);
+/**
+ * True for what continues work already started, which overload never sheds
+ * and which is handed up first: a response, ACK, CANCEL, BYE, or any
+ * request inside a dialog (a To tag).
+ */
+bool sip_msg_continues_work(const struct sip_msg *m);
 
 /** CSeq as checked by sip_msg_parse (method may be NULL). Returns 0 or ENOENT. */
 int sip_msg_cseq(const struct sip_msg *m, uint32_t *num, struct sip_pl *method);

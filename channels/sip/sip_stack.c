@@ -482,14 +482,13 @@ static bool admit(void *arg, const struct sip_peer *src)
 static bool pair_banned(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src)
 {
 	char user[sizeof((struct sip_auth_cred *)0)->username];
-	struct sip_addr to;
 	if (!sip_ban_pairs_banned(s->ban))
 		return false;
 	/* Inside a dialog (a To tag) the request belongs to a call that was
 	 * authenticated when it began: a ban stops new work, not a BYE or a
 	 * re-INVITE of a call already up. The ACK of a 401 carries a tag too,
 	 * and only ends that transaction. */
-	if (!sip_msg_to(m, &to) && to.tag.l)
+	if (sip_msg_has_to_tag(m))
 		return false;
 	request_user(s, m, user, sizeof user);
 	return sip_ban_check_user(s->ban, (const struct sockaddr *)&src->addr, user,
@@ -531,12 +530,11 @@ static void pike_ended(const struct sip_pike_info *i, void *arg)
  */
 static bool pike_spares(struct sip_stack *s, const struct sip_msg *m)
 {
-	struct sip_addr to;
 	if (m->method == SIP_METHOD_ACK)
 		return true;
 	if (m->method == SIP_METHOD_CANCEL)
 		return sip_stsx_find_invite(s->tsx, m) != NULL;
-	return !sip_msg_to(m, &to) && to.tag.l && sip_dialog_find(s->dialogs, m);
+	return sip_msg_has_to_tag(m) && sip_dialog_find(s->dialogs, m);
 }
 
 /*
@@ -568,12 +566,8 @@ static bool pike_dropped(struct sip_stack *s, const struct sip_msg *m, const str
 static bool shed(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
 		 uint32_t wait_us, uint64_t now)
 {
-	struct sip_addr to;
-	if (m->method == SIP_METHOD_ACK || m->method == SIP_METHOD_CANCEL ||
-	    m->method == SIP_METHOD_BYE || !sip_overload_behind(&s->overload, wait_us, now))
+	if (sip_msg_continues_work(m) || !sip_overload_behind(&s->overload, wait_us, now))
 		return false;
-	if (!sip_msg_to(m, &to) && to.tag.l)
-		return false; /* inside a dialog: work already started */
 	unsigned base = (unsigned)s->cfg->overload_retry_after;
 	char extra[48];
 	snprintf(extra, sizeof extra, "Retry-After: %u\r\n",

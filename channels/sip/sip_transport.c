@@ -170,16 +170,6 @@ static bool parse_in(struct sip_transport *t, struct sip_msg *m, char *buf, size
 
 /* ---- UDP ------------------------------------------------------------------ */
 
-/* Does @p m continue work already started (handed up before new requests)? */
-static bool continues_work(const struct sip_msg *m)
-{
-	if (!m->request || m->method == SIP_METHOD_ACK || m->method == SIP_METHOD_CANCEL ||
-	    m->method == SIP_METHOD_BYE)
-		return true;
-	struct sip_addr to;
-	return !sip_msg_to(m, &to) && to.tag.l;
-}
-
 static uint32_t waited_us(const struct msghdr *h, const struct timespec *now)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
@@ -250,7 +240,7 @@ static void udp_readable(uv_poll_t *p, int status, int events)
 				b->msg[i].buf = NULL;
 				continue;
 			}
-			b->first[i] = continues_work(&b->msg[i]);
+			b->first[i] = sip_msg_continues_work(&b->msg[i]);
 		}
 		udp_hand_up(l, n, &now, true);
 		udp_hand_up(l, n, &now, false);

@@ -142,6 +142,34 @@ static void test_response_basic(void **state)
 	EXPECT_BAD("SIP/3.0 200 OK" CRLF MANDATORY CRLF, "Unsupported SIP version");
 }
 
+/* What overload never sheds: responses, ACK/CANCEL/BYE, requests inside a dialog. */
+static void test_continues_work(void **state)
+{
+	static const struct {
+		const char *msg;
+		bool continues;
+	} cases[] = {
+		{RL_INVITE MANDATORY CRLF, false},
+		{RL_INVITE H_VIA H_MAXF H_FROM
+		 "To: <sip:1002@pbx.example.org>;tag=8321234356" CRLF H_CALLID H_CSEQ CRLF,
+		 true},
+		{"SIP/2.0 200 OK" CRLF MANDATORY CRLF, true},
+		{"BYE sip:1002@pbx.example.org SIP/2.0" CRLF H_VIA H_MAXF H_FROM H_TO H_CALLID
+		 "CSeq: 2 BYE" CRLF CRLF,
+		 true},
+		{"REGISTER sip:pbx.example.org SIP/2.0" CRLF H_VIA H_MAXF H_FROM H_TO H_CALLID
+		 "CSeq: 2 REGISTER" CRLF CRLF,
+		 false},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct pm x;
+		assert_int_equal(parse_s(&x, cases[i].msg), 0);
+		assert_int_equal(sip_msg_continues_work(&x.m), cases[i].continues);
+		assert_int_equal(sip_msg_has_to_tag(&x.m), i == 1);
+		pm_free(&x);
+	}
+}
+
 static void test_compact_forms(void **state)
 {
 	static const struct {
@@ -1247,6 +1275,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_addr_spec_params),
 	cmocka_unit_test(test_params),
 	cmocka_unit_test(test_via_ipv6),
+	cmocka_unit_test(test_continues_work),
 	cmocka_unit_test(test_via_multi),
 	cmocka_unit_test(test_via_params),
 	cmocka_unit_test(test_unknown_headers),
