@@ -52,10 +52,9 @@
 #define MAX_IGNORE 256
 
 struct ban_key {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t pair;   /* 1: a pair, user set; 0: an address */
-	uint8_t ip[16]; /* IPv4 in the first 4 bytes, the rest zero */
-	uint64_t user;  /* keyed hash of the user name */
+	struct sip_host host;
+	uint8_t pair;  /* 1: a pair, user set; 0: an address */
+	uint64_t user; /* keyed hash of the user name */
 };
 
 struct ban_entry {
@@ -155,35 +154,59 @@ static size_t key_hash(const struct sip_ban *ban, const struct ban_key *k)
 	return (size_t)(pbx_siphash(k, sizeof *k, ban->k0, ban->k1) & (BUCKETS - 1));
 }
 
-/* A dual-stack socket shows IPv4 peers as ::ffff:a.b.c.d; one host, one key. */
-static void key_from_v6(struct ban_key *k, const struct in6_addr *a6)
+static void host_from_v6(struct sip_host *h, const struct in6_addr *a6)
 {
 	if (IN6_IS_ADDR_V4MAPPED(a6)) {
-		k->family = AF_INET;
-		memcpy(k->ip, a6->s6_addr + 12, 4);
+		h->family = AF_INET;
+		memcpy(h->ip, a6->s6_addr + 12, 4);
 	} else {
-		k->family = AF_INET6;
-		memcpy(k->ip, a6->s6_addr, 16);
+		h->family = AF_INET6;
+		memcpy(h->ip, a6->s6_addr, 16);
 	}
+}
+
+bool sip_host_from_sa(struct sip_host *h, const struct sockaddr *sa)
+{
+	memset(h, 0, sizeof *h);
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		h->family = AF_INET;
+		memcpy(h->ip, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6) {
+		host_from_v6(h, &((const struct sockaddr_in6 *)sa)->sin6_addr);
+		return true;
+	}
+	return false;
+}
+
+bool sip_host_parse(struct sip_host *h, const char *text, size_t n)
+{
+	char buf[INET6_ADDRSTRLEN + 2];
+	struct in6_addr a6;
+	bool bracket = n > 2 && text[0] == '[' && text[n - 1] == ']';
+	memset(h, 0, sizeof *h);
+	if (!n || n >= sizeof buf)
+		return false;
+	memcpy(buf, text + bracket, n - 2 * bracket);
+	buf[n - 2 * bracket] = '\0';
+	if (!bracket && inet_pton(AF_INET, buf, h->ip) == 1) {
+		h->family = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, buf, &a6) != 1)
+		return false;
+	host_from_v6(h, &a6);
+	return true;
 }
 
 /* The address key of @p sa (padding zeroed: keys are hashed and compared whole). */
 static bool key_from_sa(struct ban_key *k, const struct sockaddr *sa)
 {
 	memset(k, 0, sizeof *k);
-	if (!sa)
-		return false;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
-		k->family = AF_INET;
-		memcpy(k->ip, &a4->sin_addr, 4);
-		return true;
-	}
-	if (sa->sa_family == AF_INET6) {
-		key_from_v6(k, &((const struct sockaddr_in6 *)sa)->sin6_addr);
-		return true;
-	}
-	return false;
+	return sip_host_from_sa(&k->host, sa);
 }
 
 /* The pair key of @p user at the address of @p addr_key. */
@@ -199,34 +222,14 @@ static void key_pair(const struct sip_ban *ban, struct ban_key *k, const struct 
 
 static void key_str(const struct ban_key *k, char *buf, size_t len)
 {
-	if (!inet_ntop(k->family, k->ip, buf, (socklen_t)len))
+	if (!inet_ntop(k->host.family, k->host.ip, buf, (socklen_t)len))
 		buf[0] = '\0';
 }
 
-/* "192.0.2.1", "2001:db8::1" or "[2001:db8::1]" to an address key. */
 static bool key_parse(struct ban_key *k, const char *text, size_t n)
 {
-	char buf[INET6_ADDRSTRLEN + 2];
-	struct in6_addr a6;
-	bool bracket = n > 2 && text[0] == '[' && text[n - 1] == ']';
 	memset(k, 0, sizeof *k);
-	if (!n || n >= sizeof buf)
-		return false;
-	if (bracket) {
-		memcpy(buf, text + 1, n - 2);
-		buf[n - 2] = '\0';
-	} else {
-		memcpy(buf, text, n);
-		buf[n] = '\0';
-	}
-	if (!bracket && inet_pton(AF_INET, buf, k->ip) == 1) {
-		k->family = AF_INET;
-		return true;
-	}
-	if (inet_pton(AF_INET6, buf, &a6) != 1)
-		return false;
-	key_from_v6(k, &a6);
-	return true;
+	return sip_host_parse(&k->host, text, n);
 }
 
 /* A user name chosen by an attacker can neither break a log line nor
@@ -417,7 +420,7 @@ static bool ignored(const struct sip_ban *ban, const struct ban_key *k)
 {
 	/* Linear in the list; it is short, and only failures pay for it. */
 	for (int i = 0; i < ban->conf.n_ignore; i++)
-		if (sip_ban_net_has(&ban->ignore[i], k->family, k->ip))
+		if (sip_ban_net_has(&ban->ignore[i], k->host.family, k->host.ip))
 			return true;
 	return false;
 }
@@ -566,14 +569,14 @@ int sip_ban_remove(struct sip_ban *ban, const char *text, int64_t now)
 	/* Linear in the table: a console command, not the packet path. */
 	bool any = false;
 	for (struct ban_entry *e = ban->banned.head; e && !any; e = e->next)
-		any = e->key.family == ak.family && !memcmp(e->key.ip, ak.ip, sizeof ak.ip);
+		any = !memcmp(&e->key.host, &ak.host, sizeof ak.host);
 	if (!any)
 		return ENOENT;
 	struct ban_list *lists[] = {&ban->banned, &ban->watch};
 	for (int l = 0; l < 2; l++)
 		for (struct ban_entry *e = lists[l]->head, *next; e; e = next) {
 			next = e->next;
-			if (e->key.family == ak.family && !memcmp(e->key.ip, ak.ip, sizeof ak.ip))
+			if (!memcmp(&e->key.host, &ak.host, sizeof ak.host))
 				drop(ban, e);
 		}
 	return 0;

@@ -40,6 +40,22 @@
 
 struct sip_ban;
 
+/**
+ * One host as a fixed-size key, hashed and compared whole (the bans' and
+ * pike's tables): an IPv4 peer that a dual-stack socket shows as
+ * ::ffff:a.b.c.d is the IPv4 host.
+ */
+struct sip_host {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t ip[16]; /* IPv4 in the first 4 bytes, the rest zero */
+};
+
+/** The host of @p sa; false (and @p h zeroed) for another family or NULL. */
+bool sip_host_from_sa(struct sip_host *h, const struct sockaddr *sa);
+
+/** "192.0.2.1", "2001:db8::1" or "[2001:db8::1]" (@p n bytes) to a host. */
+bool sip_host_parse(struct sip_host *h, const char *text, size_t n);
+
 /** A network of sip.ban_ignore. */
 struct sip_ban_net {
 	uint8_t family; /* AF_INET or AF_INET6 */

@@ -42,11 +42,6 @@
 #define MAX_TIME_S 86400
 #define MAX_IGNORE 256
 
-struct pike_key {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t ip[16]; /* IPv4 in the first 4 bytes, the rest zero */
-};
-
 struct pike_entry {
 	struct pike_entry *hnext;          /* hash chain */
 	struct pike_entry *prev, *next;    /* the list; next also links the free entries */
@@ -55,7 +50,7 @@ struct pike_entry {
 	int64_t blocked_at, blocked_until; /* blocked_until 0: not blocked */
 	uint32_t cur, prev_n;              /* requests in the current and previous window */
 	uint32_t during;                   /* requests while blocked, saturating */
-	struct pike_key key;
+	struct sip_host key;
 };
 
 _Static_assert(sizeof(struct pike_entry) <= 88, "sip_pike.c states 88 bytes an entry");
@@ -77,58 +72,7 @@ struct sip_pike {
 
 /* ---- keys ------------------------------------------------------------------------ */
 
-static void key_from_v6(struct pike_key *k, const struct in6_addr *a6)
-{
-	/* A dual-stack socket shows IPv4 peers as ::ffff:a.b.c.d; one host, one key. */
-	if (IN6_IS_ADDR_V4MAPPED(a6)) {
-		k->family = AF_INET;
-		memcpy(k->ip, a6->s6_addr + 12, 4);
-	} else {
-		k->family = AF_INET6;
-		memcpy(k->ip, a6->s6_addr, 16);
-	}
-}
-
-static bool key_from_sa(struct pike_key *k, const struct sockaddr *sa)
-{
-	memset(k, 0, sizeof *k);
-	if (!sa)
-		return false;
-	if (sa->sa_family == AF_INET) {
-		k->family = AF_INET;
-		memcpy(k->ip, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return true;
-	}
-	if (sa->sa_family == AF_INET6) {
-		key_from_v6(k, &((const struct sockaddr_in6 *)sa)->sin6_addr);
-		return true;
-	}
-	return false;
-}
-
-/* "192.0.2.1", "2001:db8::1" or "[2001:db8::1]". */
-static bool key_parse(struct pike_key *k, const char *text)
-{
-	char buf[INET6_ADDRSTRLEN + 2];
-	struct in6_addr a6;
-	size_t n = strlen(text);
-	bool bracket = n > 2 && text[0] == '[' && text[n - 1] == ']';
-	memset(k, 0, sizeof *k);
-	if (!n || n >= sizeof buf)
-		return false;
-	memcpy(buf, text + bracket, n - 2 * bracket);
-	buf[n - 2 * bracket] = '\0';
-	if (!bracket && inet_pton(AF_INET, buf, k->ip) == 1) {
-		k->family = AF_INET;
-		return true;
-	}
-	if (inet_pton(AF_INET6, buf, &a6) != 1)
-		return false;
-	key_from_v6(k, &a6);
-	return true;
-}
-
-static size_t key_hash(const struct sip_pike *p, const struct pike_key *k)
+static size_t key_hash(const struct sip_pike *p, const struct sip_host *k)
 {
 	return (size_t)(pbx_siphash(k, sizeof *k, p->k0, p->k1) & (BUCKETS - 1));
 }
@@ -150,7 +94,7 @@ static void list_append(struct pike_list *l, struct pike_entry *e)
 	l->tail = e;
 }
 
-static struct pike_entry *find(const struct sip_pike *p, const struct pike_key *k)
+static struct pike_entry *find(const struct sip_pike *p, const struct sip_host *k)
 {
 	for (struct pike_entry *e = p->bucket[key_hash(p, k)]; e; e = e->hnext)
 		if (!memcmp(&e->key, k, sizeof *k))
@@ -252,7 +196,7 @@ static void expire(struct sip_pike *p, int64_t now)
 }
 
 /* A new entry for @p k, in the hash and on no list. */
-static struct pike_entry *entry_new(struct sip_pike *p, const struct pike_key *k, int64_t now)
+static struct pike_entry *entry_new(struct sip_pike *p, const struct sip_host *k, int64_t now)
 {
 	if (!p->free) { /* full: forget the source heard from longest ago */
 		end_block(p, p->lru.head, now, true);
@@ -329,7 +273,7 @@ bool sip_pike_enabled(const struct sip_pike *p)
 	return p->conf.rate > 0;
 }
 
-static bool ignored(const struct sip_pike *p, const struct pike_key *k)
+static bool ignored(const struct sip_pike *p, const struct sip_host *k)
 {
 	/* Linear in the list: every request pays for it, so keep it short. */
 	for (int i = 0; i < p->conf.n_ignore; i++)
@@ -341,8 +285,8 @@ static bool ignored(const struct sip_pike *p, const struct pike_key *k)
 enum sip_pike_verdict sip_pike_request(struct sip_pike *p, const struct sockaddr *addr,
 				       int64_t now_ms, struct sip_pike_info *info)
 {
-	struct pike_key k;
-	if (!p->conf.rate || !key_from_sa(&k, addr) || ignored(p, &k))
+	struct sip_host k;
+	if (!p->conf.rate || !sip_host_from_sa(&k, addr) || ignored(p, &k))
 		return SIP_PIKE_PASS;
 	expire(p, now_ms);
 	struct pike_entry *e = find(p, &k);
@@ -406,8 +350,8 @@ int sip_pike_each(struct sip_pike *p, sip_pike_each_h *cb, void *arg, int64_t no
 
 int sip_pike_remove(struct sip_pike *p, const char *text, int64_t now_ms)
 {
-	struct pike_key k;
-	if (!text || !key_parse(&k, text))
+	struct sip_host k;
+	if (!text || !sip_host_parse(&k, text, strlen(text)))
 		return EINVAL;
 	if (!p->conf.rate)
 		return ENOENT;
