@@ -29,11 +29,14 @@ build, a note says so and SIPp is used. Calls always come from SIPp.
 A 503 (the PBX shedding load) is an expected answer that ends the
 registration or the call; it is reported as failed, refused for overload.
 SIPp's per-message counts (-trace_counts) tell how many it saw;
-register_load counts them itself, and a line under each row of its steps
-gives those to the first and to the second (authenticated) REGISTER, the
-datagrams it sent and the PBX received, its own CPU, and how many
-registrations it could not start in time (a generator that falls behind
-shows as a lower attempted rate).
+register_load counts them itself. Under each row of its steps a line gives
+the rates over the seconds of load alone (the row's rates run to the last
+answer, which retransmissions can put seconds later), the 503s to the
+first and to the second (authenticated) REGISTER, stale 401s, timeouts,
+the datagrams it sent and, for the REGISTER kind, those the PBX received
+and its socket dropped, its own CPU, and how many registrations it could
+not start in time (a generator that falls behind shows as a lower
+attempted rate and says so).
 
 For each kind: first the maximum sustainable rate, the highest with under
 --max-fail (0.1) % failed and at least 90 % of the offered rate achieved,

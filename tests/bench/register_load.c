@@ -954,7 +954,9 @@ static int sock_open(struct gen *g, unsigned i, unsigned port)
 		close(fd);
 		return -1;
 	}
-	/* Connected: the kernel keeps the route, instead of a lookup per datagram. */
+	/* Connected: the kernel keeps the route, instead of a lookup per
+	 * datagram. Only datagrams from the PBX's port come in then, which is
+	 * where it answers from (the port the request went to, as with rport). */
 	if (connect(fd, (const struct sockaddr *)&g->pbx, sizeof g->pbx)) {
 		perror("connect");
 		close(fd);
