@@ -6,10 +6,11 @@ Starts build/pbx in the foreground with a throw-away state directory (as
 tests/bench/register_rate.py and call_rate.py do, whose helpers it
 imports), adds --users REGISTER users (3000..), the caller 2000 and the
 callees 1000 and 1001, and registers SIPp UASs as the callees. The PBX runs
-on CPU 0 and every SIPp on CPU 1 (taskset). Three kinds of load, each in
-turn (--kinds):
+on CPU 0 and every load generator (SIPp, register_load, rtp_blaster) on
+CPU 1 (taskset). Three kinds of load, each in turn (--kinds):
 
-  REGISTER  REGISTER with digest (scenarios/register_overload.xml);
+  REGISTER  REGISTER with digest: REGISTER -> 401 -> REGISTER with an MD5
+            Authorization -> 200, from the --users users in turn;
   INVITE    calls with digest held 1 s (scenarios/call_uac_overload.xml ->
             PBX -> scenarios/call_uas.xml), SDP but no RTP;
   mix       both at once, REGISTER at the rate and calls at rate /
@@ -17,10 +18,25 @@ turn (--kinds):
             are up all along with G.711 RTP on both legs
             (tests/bench/rtp_blaster.c, as relay_load.py makes it).
 
-Both scenarios take a 503 (the PBX shedding load) as an expected answer
-that ends the registration or the call; SIPp's per-message counts
-(-trace_counts) tell how many, and they are reported as failed, refused
-for overload.
+The registrations (REGISTER and the REGISTER half of the mix) come from
+--register-driver: "c" (the default), tests/bench/register_load.c, an
+open-loop generator built here with cc and -lcrypto, which offers well
+over 100,000 registrations a second from one core (SIPp saturates near
+30,000, about what the PBX sustains, so it cannot offer 2x or 3x); or
+"sipp", scenarios/register_overload.xml. When the generator does not
+build, a note says so and SIPp is used. Calls always come from SIPp.
+
+A 503 (the PBX shedding load) is an expected answer that ends the
+registration or the call; it is reported as failed, refused for overload.
+SIPp's per-message counts (-trace_counts) tell how many it saw;
+register_load counts them itself. Under each row of its steps a line gives
+the rates over the seconds of load alone (the row's rates run to the last
+answer, which retransmissions can put seconds later), the 503s to the
+first and to the second (authenticated) REGISTER, stale 401s, timeouts,
+the datagrams it sent and, for the REGISTER kind, those the PBX received
+and its socket dropped, its own CPU, and how many registrations it could
+not start in time (a generator that falls behind shows as a lower
+attempted rate and says so).
 
 For each kind: first the maximum sustainable rate, the highest with under
 --max-fail (0.1) % failed and at least 90 % of the offered rate achieved,
@@ -31,11 +47,12 @@ first bad rate (--bisect times). Then one step of --step-seconds at 0.5,
 without load. One table per kind, one row per step: offered rate,
 attempted and good (completed) per second, failed %, 503s the PBX sent
 (its `shed` counter from `sip show stats --json`, "-" when it has none)
-and those SIPp saw, SIPp's retransmissions, the PBX's queue delay p99
+and those the generators saw, their retransmissions, the PBX's queue delay p99
 (`queue_delay_ms`, "-" when absent), PBX CPU % of one core, and its VmRSS
 at the end of the step and --settle-seconds after it.
 
-Every step is bounded in calls (-m) and time (-timeout and a watchdog);
+Every step is bounded in calls or registrations (SIPp's -m, register_load's
+--rate x --seconds) and time (-timeout, --wall and a watchdog);
 the whole run ends within --budget seconds: steps that may not fit are
 skipped, and said so.
 
@@ -58,6 +75,7 @@ import math
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -81,6 +99,8 @@ CALLEE = cr.CALLEE            # 1000: the callee of the measured calls
 BG_CALLEE = "1001"            # the callee of the background RTP calls
 MSG_TARGET = "1002"           # the receiver of soak.py's MESSAGEs
 MULTIPLES = (0.5, 1, 1.5, 2, 3)
+REG_LOAD_SRC = os.path.join(ROOT, "tests", "bench", "register_load.c")
+REG_TIMEOUT_S = 10            # register_load's --timeout: the SIPp scenario's recv timeout
 # Calls and messages: `_1XXX` in `default` dials, in `messages` delivers.
 DIALPLAN = """-- written by tests/bench/overload.py
 extensions = {
@@ -221,6 +241,36 @@ def count_503(workdir, scenario):
     return total
 
 
+def build_register_load(workdir):
+    """tests/bench/register_load.c built into @workdir; its path, or raises BenchError."""
+    cc = os.environ.get("CC") or "cc"
+    if not shutil.which(cc):
+        raise BenchError(f"no C compiler ('{cc}')")
+    out = os.path.join(workdir, "register_load")
+    try:
+        r = subprocess.run([cc, "-O2", "-std=gnu11", "-Wall", "-o", out, REG_LOAD_SRC,
+                            "-lcrypto"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise BenchError(f"{cc} failed: {e}")
+    if r.returncode != 0:
+        raise BenchError(r.stdout.decode(errors="replace").strip()[:300]
+                         or f"{cc} exit status {r.returncode}")
+    return out
+
+
+def parse_done(path):
+    """register_load's last line, "done KEY=VALUE ...", as a dict (None when absent)."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = [ln for ln in f if ln.startswith("done ")]
+    except OSError:
+        return None
+    if not lines:
+        return None
+    return dict(kv.split("=", 1) for kv in lines[-1].split()[1:] if "=" in kv)
+
+
 # ---- one step ------------------------------------------------------------------
 
 
@@ -236,6 +286,14 @@ class Load:
         rr.write_users_csv(self.reg_csv, args.users)
         self.reg_args = SimpleNamespace(sipp=args.sipp, pin=args.pin,
                                         scenario=os.path.join(SCENARIOS, "register_overload.xml"))
+        # soak.py makes a Load of its own, without the option: SIPp, as before.
+        self.reg_bin = None
+        if getattr(args, "register_driver", "sipp") == "c":
+            try:
+                self.reg_bin = build_register_load(workdir)
+            except BenchError as e:
+                log(f"  note: {os.path.relpath(REG_LOAD_SRC, ROOT)} did not build ({e}): "
+                    "REGISTER load from SIPp")
         self.call_csv = caller_csv(workdir, CALLEE, "caller.csv")
         self.series = SimpleNamespace(tag="invite", rtp=False, hold_ms=1000, packets=0,
                                       uac_mp=self.uac_mp, uas_mp=self.uas_mp,
@@ -243,6 +301,79 @@ class Load:
                                       uac_extra=["-trace_counts"])
 
     def register(self, rate, seconds, tag):
+        if self.reg_bin:
+            return self.register_c(rate, seconds, tag)
+        return self.register_sipp(rate, seconds, tag)
+
+    def register_c(self, rate, seconds, tag):
+        """One bounded run of register_load; the fields of register_sipp()'s result."""
+        out = os.path.join(self.workdir, f"{tag}_register_load.out")
+        errf = os.path.join(self.workdir, f"{tag}_register_load.err")
+        wall = seconds + REG_TIMEOUT_S + 4
+        cmd = [self.reg_bin, "--port", str(self.pbx.port), "--rate", f"{rate:g}",
+               "--seconds", f"{seconds:g}", "--users-from", str(rr.FIRST_EXT),
+               "--users", str(self.args.users), "--password", PASSWORD, "--domain", DOMAIN,
+               "--local-port", str(self.reg_port), "--timeout", str(REG_TIMEOUT_S),
+               "--wall", f"{wall:g}"]
+        if self.args.pin:
+            cmd = ["taskset", "-c", "1"] + cmd
+        st = SimpleNamespace(killed=False, fatal=None)
+        t0 = time.monotonic()
+        with open(out, "w") as o, open(errf, "w") as e:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=o, stderr=e,
+                                 cwd=self.workdir, start_new_session=True)
+        # Watchdog: --wall should end it; this is the backstop (SIGTERM makes
+        # it print its counts, those still in flight as unfinished).
+        rc, _, how = cr.reap(p, t0 + wall + 10, signal.SIGTERM, 3)
+        st.killed = how is not None
+        st.wall = time.monotonic() - t0
+        d = parse_done(out)
+        if rc != 0 or d is None:
+            why = (tail(errf, 2) or tail(out, 1)).replace("\n", " ") or "no output"
+            st.fatal = f"register_load ended with exit status {rc} ({how or 'itself'}): {why}"
+            d = d or {}
+        num = lambda k: int(float(d.get(k, 0)))
+        st.created = num("started")
+        st.shed_seen = num("shed")
+        # As SIPp counts them: a 503 ends the registration "successfully";
+        # step() takes the 503s out of the good ones.
+        st.ok = num("ok") + st.shed_seen
+        st.failed, st.timeouts, st.unfinished = num("failed"), num("timeouts"), num("unfinished")
+        st.bad = st.failed + st.timeouts + st.unfinished
+        st.retrans = num("retrans")
+        # Up to the last final answer, as SIPp's stat file runs to its last call's end;
+        # timeouts do not stretch it.
+        st.elapsed = max(seconds, float(d.get("last_answer", 0)))
+        st.sent = num("sent")
+        notstarted = num("notstarted")
+        cpu = float(d.get("cpu", "nan"))
+        # Within the S seconds registrations were started: what the table's
+        # rates are over the whole step, stretched by late answers to
+        # retransmissions, these are over the load alone.
+        st.detail = (f"register_load: in the {seconds:g} s of load {st.created / seconds:.0f}/s "
+                     f"started, {num('ok_window') / seconds:.0f}/s 200s, "
+                     f"{num('shed_window') / seconds:.0f}/s 503s; last answer at "
+                     f"{float(d.get('last_answer', 0)):.1f} s; 503s to the 1st / 2nd REGISTER "
+                     f"{num('shed1')} / {num('shed2')}, 401 stale to the 2nd {num('stale')}, "
+                     f"{st.timeouts} timed out; {st.sent} datagrams sent, "
+                     f"{num('rxdrops')} answers lost at its socket; CPU "
+                     f"{100 * cpu / st.wall:.0f}%"
+                     + (f"; {notstarted} NOT STARTED in time: it offered only "
+                        f"{float(d.get('offered', 0)):.0f}/s" if notstarted else ""))
+
+        def errors():
+            parts = []
+            if st.failed:
+                parts.append(f"{st.failed} failed (answers: {d.get('codes', '-')})")
+            if st.timeouts:
+                parts.append(f"{st.timeouts} got no answer within {REG_TIMEOUT_S} s")
+            if st.unfinished:
+                parts.append(f"{st.unfinished} unfinished at --wall {wall:g} s")
+            return "; ".join(parts) or "no error"
+        st.errors = errors
+        return st
+
+    def register_sipp(self, rate, seconds, tag):
         calls = max(1, int(rate * seconds))
         st = rr.run_sipp(self.reg_args, self.pbx, self.workdir, self.reg_csv, self.reg_port,
                          rate, calls, limit=max(200, int(rate)),
@@ -272,6 +403,7 @@ class Load:
         pbx = self.pbx
         s = SimpleNamespace(kind=kind, rate=rate, notes=[])
         stats0 = pbx.sip_stats()
+        drops0 = rr.socket_drops(pbx.port)
         cpu0, t0 = pbx.cpu_s(), time.monotonic()
         parts = []
         if kind == "REGISTER":
@@ -324,6 +456,13 @@ class Load:
         s.errors = "; ".join(p.errors() for p in parts if p.bad)
         s.sustained = (not s.fatal and s.fail_pct < self.args.max_fail
                        and s.goodput >= 0.9 * offered)
+        s.details = [p.detail for p in parts if getattr(p, "detail", None)]
+        if kind == "REGISTER" and s.details and "received" in stats1:
+            # Only the generator talks to the PBX in this kind: what it sent
+            # and the PBX did not read was dropped on the way (a full socket).
+            s.details[-1] += (f"; PBX received "
+                              f"{stats1['received'] - stats0.get('received', 0)}, its socket "
+                              f"dropped {rr.socket_drops(pbx.port) - drops0}")
         return s
 
 
@@ -439,6 +578,8 @@ def search(load, kind, start, cap, end_by):
         mr.settle(load.pbx)
         s = load.step(kind, rate, args.search_seconds)
         log(row(s) + ("" if s.sustained else "  <- not sustained"))
+        for d in s.details:
+            log("        " + d)
         if s.fatal:
             raise BenchError(s.fatal)
         return s
@@ -482,9 +623,11 @@ def run_kind(load, kind, end_by, bg=None):
                   "mix": (args.mix_start, args.mix_cap)}[kind]
     res = SimpleNamespace(kind=kind, max=None, steps=[])
     log("")
-    what = {"REGISTER": "REGISTER with digest (register_overload.xml)",
+    reg_by = ("register_load" if load.reg_bin else "SIPp register_overload.xml")
+    what = {"REGISTER": f"REGISTER with digest ({reg_by})",
             "INVITE": "calls with digest, held 1 s (call_uac_overload.xml -> call_uas.xml)",
-            "mix": f"REGISTER at the rate and calls at rate/{args.mix_call_ratio:g} at once"
+            "mix": f"REGISTER ({reg_by}) at the rate and calls at "
+                   f"rate/{args.mix_call_ratio:g} at once"
                    + (f", {bg.up} calls with RTP up all along" if bg else "")}[kind]
     log(f"{kind}: {what}")
     res.max, why = search(load, kind, start, cap, end_by)
@@ -515,6 +658,8 @@ def run_kind(load, kind, end_by, bg=None):
         s.mult = m
         res.steps.append(s)
         log(row(s, m, s.rss_after))
+        for d in s.details:
+            log("        " + d)
         if bg:
             sent, back = bg.rtp_rates()
             log(f"        background RTP so far: {sent:.0f} packets/s sent, {back:.0f}/s "
@@ -566,6 +711,9 @@ def main():
     ap.add_argument("--pbx", default=os.path.join(ROOT, "build", "pbx"))
     ap.add_argument("--sipp", default="sipp")
     ap.add_argument("--kinds", default="REGISTER,INVITE,mix")
+    ap.add_argument("--register-driver", choices=("c", "sipp"), default="c",
+                    help="what sends the registrations: tests/bench/register_load.c "
+                         "(built with cc; SIPp when it does not build) or SIPp")
     ap.add_argument("--users", type=int, default=1000, help="REGISTER users")
     ap.add_argument("--reg-start", type=int, default=1000)
     ap.add_argument("--reg-cap", type=int, default=40000)
@@ -602,7 +750,8 @@ def main():
         load1 = os.getloadavg()[0]
         pbx = start_pbx(args, workdir, args.users)
         log(f"Overload: PBX {os.path.relpath(args.pbx, ROOT)} on udp:127.0.0.1:{pbx.port}"
-            f"{' (CPU 0)' if args.pin else ''}, SIPp {'on CPU 1' if args.pin else 'unpinned'}, "
+            f"{' (CPU 0)' if args.pin else ''}, load generators "
+            f"{'on CPU 1' if args.pin else 'unpinned'}, "
             f"sustained = under {args.max_fail:g}% failed and 90% of the offered rate achieved")
         if load1 > 0.5:
             log(f"  note: the machine is not idle (load average {load1:.2f})")
