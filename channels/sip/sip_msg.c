@@ -1289,6 +1289,12 @@ bool sip_msg_has_to_tag(const struct sip_msg *m)
 	return !sip_msg_to(m, &to) && to.tag.l;
 }
 
+bool sip_msg_answers_challenge(const struct sip_msg *m)
+{
+	return m->request && (sip_msg_hdr_first(m, SIP_HDR_AUTHORIZATION) ||
+			      sip_msg_hdr_first(m, SIP_HDR_PROXY_AUTHORIZATION));
+}
+
 bool sip_msg_continues_work(const struct sip_msg *m)
 {
 	if (!m->request || m->method == SIP_METHOD_ACK || m->method == SIP_METHOD_CANCEL ||

@@ -338,6 +338,8 @@ bool sip_msg_has_to_tag(const struct sip_msg *m);
  * request inside a dialog (a To tag).
  */
 bool sip_msg_continues_work(const struct sip_msg *m);
+/** True for a request with credentials (Authorization, Proxy-Authorization). */
+bool sip_msg_answers_challenge(const struct sip_msg *m);
 
 /** CSeq as checked by sip_msg_parse (method may be NULL). Returns 0 or ENOENT. */
 int sip_msg_cseq(const struct sip_msg *m, uint32_t *num, struct sip_pl *method);

@@ -13,6 +13,11 @@
  * Without this, past saturation every request waits longer than T1, each
  * is retransmitted, and the work done falls as the load rises.
  *
+ * A request with credentials answers a challenge: its first round trip is
+ * paid already and a 503 now would waste it, so it is shed only when it
+ * waited SIP_OVERLOAD_ANSWER_SLACK times the limit; within a batch of
+ * datagrams it is handed up first, with the work below.
+ *
  * Never shed: responses, ACK, CANCEL, BYE, requests inside a dialog (a To
  * tag) and retransmissions of known transactions; a call that started is
  * never dropped to make room. A TCP or TLS request has no kernel stamp: it
@@ -32,6 +37,8 @@
 #define SIP_WAIT_UNKNOWN UINT32_MAX
 /* After a UDP datagram showed overload, unstamped requests are shed this long. */
 #define SIP_OVERLOAD_HOLD_MS 200
+/* A request with credentials is shed past this many times the limit. */
+#define SIP_OVERLOAD_ANSWER_SLACK 4
 /* Histogram windows: percentiles cover the current one and the one before. */
 #define SIP_OVERLOAD_WINDOW_MS 10000
 /* 4 buckets per power of two of microseconds, up to 2^32 us. */

@@ -144,8 +144,9 @@ static int algs_for(const struct sip_stack *s, const char *user_auth, enum sip_a
 	return n;
 }
 
+/* A 401 with the challenges @p user_auth is offered; @p failed: to wrong credentials. */
 static void challenge(struct sip_stack *s, struct sip_stsx *t, const struct sip_msg *m,
-		      const struct sip_peer *src, bool stale, const char *user_auth)
+		      const struct sip_peer *src, bool stale, bool failed, const char *user_auth)
 {
 	struct sip_auth_chal ch;
 	enum sip_auth_alg want[2];
@@ -159,6 +160,14 @@ static void challenge(struct sip_stack *s, struct sip_stsx *t, const struct sip_
 				o += (size_t)snprintf(extra + o, sizeof extra - o,
 						      "WWW-Authenticate: %s\r\n", ch.value[i]);
 	sip_stack_reply(s, t, m, src, 401, NULL, extra, NULL, NULL);
+	/* A fresh challenge (none sent, a stale nonce, another algorithm) is
+	 * stateless, as Kamailio's (RFC 3261 8.2.7): kept for Timer J, the 401s
+	 * of a registration storm were most of its memory (86 MB 20 s after a
+	 * 3x REGISTER overload, all stale 401s); a retransmission just gets
+	 * another one. An INVITE's 401 waits for its ACK; a 401 to wrong
+	 * credentials stays, so that a retransmission is not another failure. */
+	if (t && m->method != SIP_METHOD_INVITE && !failed)
+		sip_stack_forget(t, src);
 }
 
 /*
@@ -274,14 +283,7 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 			sip_stack_reply(s, t, m, src, 400, reason, NULL, NULL, NULL);
 			return EACCES;
 		}
-		challenge(s, t, m, src, false, user_auth);
-		/* No credentials: the challenge is stateless, as Kamailio's (RFC 3261
-		 * 8.2.7). Kept for Timer J, a REGISTER's 401 was half the transaction
-		 * memory of a registration load; a retransmission just gets a fresh
-		 * one. An INVITE's 401 waits for its ACK; a 401 to wrong credentials
-		 * stays, so that a retransmission is not counted as another failure. */
-		if (t && m->method != SIP_METHOD_INVITE)
-			sip_stack_forget(t, src);
+		challenge(s, t, m, src, false, false, user_auth);
 		return EACCES;
 	}
 	/* Credentials in an algorithm this user is not offered (a downgrade to
@@ -292,7 +294,7 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 	for (int k = 0; k < nallowed; k++)
 		alg_ok |= allowed[k] == cred.alg;
 	if (!alg_ok) {
-		challenge(s, t, m, src, false, user_auth);
+		challenge(s, t, m, src, false, false, user_auth);
 		return EACCES;
 	}
 	/* The stand-in has the right length for the algorithm, so verify does
@@ -312,7 +314,7 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 							    sip_stack_now_s(), m->buf, m->len, &why)
 			  : sip_auth_verify(s->auth, &cred, method, ha1, sip_stack_now_s(), &why);
 	if (err == ESTALE) {
-		challenge(s, t, m, src, true, user_auth);
+		challenge(s, t, m, src, true, false, user_auth);
 		return EACCES;
 	}
 	if (err == EBADMSG) {
@@ -327,7 +329,7 @@ int sip_stack_authenticate(struct sip_stack *s, const struct sip_msg *m, const s
 			    found   ? "no such user"
 			    : !real ? "no password set"
 				    : "wrong password");
-		challenge(s, t, m, src, false, user_auth);
+		challenge(s, t, m, src, false, true, user_auth);
 		return EACCES;
 	}
 	sip_ban_success(s->ban, (const struct sockaddr *)&src->addr, cred.username,
@@ -566,7 +568,11 @@ static bool pike_dropped(struct sip_stack *s, const struct sip_msg *m, const str
 static bool shed(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
 		 uint32_t wait_us, uint64_t now)
 {
-	if (sip_msg_continues_work(m) || !sip_overload_behind(&s->overload, wait_us, now))
+	if (sip_msg_continues_work(m))
+		return false;
+	if (wait_us != SIP_WAIT_UNKNOWN && sip_msg_answers_challenge(m))
+		wait_us /= SIP_OVERLOAD_ANSWER_SLACK;
+	if (!sip_overload_behind(&s->overload, wait_us, now))
 		return false;
 	unsigned base = (unsigned)s->cfg->overload_retry_after;
 	char extra[48];

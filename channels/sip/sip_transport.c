@@ -240,7 +240,8 @@ static void udp_readable(uv_poll_t *p, int status, int events)
 				b->msg[i].buf = NULL;
 				continue;
 			}
-			b->first[i] = sip_msg_continues_work(&b->msg[i]);
+			b->first[i] = sip_msg_continues_work(&b->msg[i]) ||
+				      sip_msg_answers_challenge(&b->msg[i]);
 		}
 		udp_hand_up(l, n, &now, true);
 		udp_hand_up(l, n, &now, false);

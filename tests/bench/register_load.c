@@ -120,6 +120,7 @@ struct reg {
 	uint32_t rto_ms;       /* the next retransmission interval */
 	uint16_t len2;         /* of msg2 */
 	uint8_t state;
+	uint8_t cseq; /* of the current transaction: 1, 2, or 3 after a stale nonce */
 	uint8_t sock;
 	char *msg2; /* the authenticated REGISTER, for its retransmissions */
 };
@@ -504,6 +505,7 @@ static bool reg_start(struct gen *g, int64_t now_ms)
 	r->user = (uint32_t)(g->c.started % g->users);
 	r->sock = (uint8_t)(g->c.started % g->nsocks);
 	r->state = R_WAIT1;
+	r->cseq = 1;
 	r->tprev = r->tnext = NIL;
 	r->due_ms = -1;
 	g->c.started++;
@@ -812,7 +814,7 @@ static void on_response(struct gen *g, const char *buf, size_t len, int64_t now_
 	uint32_t slot = slot_of(g, rs.callid, rs.callid_l);
 	struct reg *r = slot == NIL ? NULL : &g->regs[slot];
 	/* An answer to a retransmission of a finished transaction: ignored. */
-	if (!r || rs.cseq != (r->state == R_WAIT1 ? 1u : 2u)) {
+	if (!r || rs.cseq != r->cseq) {
 		g->c.stray++;
 		return;
 	}
@@ -837,11 +839,13 @@ static void on_response(struct gen *g, const char *buf, size_t len, int64_t now_
 		reg_end(g, slot);
 		return;
 	}
-	if (rs.code != 401 || r->state != R_WAIT1) {
-		/* A 401 to the authenticated REGISTER: stale=true says the nonce
-		 * was right but is no longer known; a client would go round again. */
-		if (rs.code == 401 && rs.have_chal && rs.chal.stale)
-			g->c.stale++;
+	/* A 401 to the authenticated REGISTER with stale=true: the credentials
+	 * were right but the nonce is no longer known. A phone answers the new
+	 * challenge at once (RFC 7616 3.3); so does this, once. */
+	bool stale = rs.code == 401 && r->state == R_WAIT2 && rs.have_chal && rs.chal.stale;
+	if (stale)
+		g->c.stale++;
+	if (rs.code != 401 || (r->state != R_WAIT1 && !(stale && r->cseq == 2))) {
 		g->c.failed++;
 		reg_end(g, slot);
 		return;
@@ -855,9 +859,12 @@ static void on_response(struct gen *g, const char *buf, size_t len, int64_t now_
 		return;
 	}
 	r->state = R_WAIT2;
+	r->cseq++;
 	timer_stop(g, slot);
 	char msg[2 * MSG_MAX];
-	size_t len2 = build(g, slot, 2, auth, al, msg);
+	size_t len2 = build(g, slot, r->cseq, auth, al, msg);
+	free(r->msg2);
+	r->msg2 = NULL;
 	if (len2 > MSG_MAX || !(r->msg2 = malloc(len2))) {
 		g->c.unusable++;
 		g->c.failed++;
