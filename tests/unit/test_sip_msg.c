@@ -142,7 +142,8 @@ static void test_response_basic(void **state)
 	EXPECT_BAD("SIP/3.0 200 OK" CRLF MANDATORY CRLF, "Unsupported SIP version");
 }
 
-/* What overload never sheds: responses, ACK/CANCEL/BYE, requests inside a dialog. */
+/* What overload never sheds (responses, ACK/CANCEL/BYE, requests inside a dialog), and
+ * what it sheds late (requests with credentials). */
 static void test_continues_work(void **state)
 {
 	static const struct {
@@ -160,12 +161,19 @@ static void test_continues_work(void **state)
 		{"REGISTER sip:pbx.example.org SIP/2.0" CRLF H_VIA H_MAXF H_FROM H_TO H_CALLID
 		 "CSeq: 2 REGISTER" CRLF CRLF,
 		 false},
+		{"REGISTER sip:pbx.example.org SIP/2.0" CRLF H_VIA H_MAXF H_FROM H_TO H_CALLID
+		 "CSeq: 3 REGISTER" CRLF "Authorization: Digest username=\"1001\"" CRLF CRLF,
+		 false},
+		{RL_INVITE MANDATORY "Proxy-Authorization: Digest username=\"1001\"" CRLF CRLF,
+		 false},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct pm x;
 		assert_int_equal(parse_s(&x, cases[i].msg), 0);
 		assert_int_equal(sip_msg_continues_work(&x.m), cases[i].continues);
 		assert_int_equal(sip_msg_has_to_tag(&x.m), i == 1);
+		/* Credentials answer a challenge: not work in progress, but first in a batch. */
+		assert_int_equal(sip_msg_answers_challenge(&x.m), i >= 5);
 		pm_free(&x);
 	}
 }
