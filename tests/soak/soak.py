@@ -262,6 +262,9 @@ def main():
         call_rate = args.call_rate if args.call_rate is not None else args.rate / CALL_RATIO
         msg_rate = (args.message_rate if args.message_rate is not None
                     else args.rate / MESSAGE_RATIO)
+        # Whole rates: SIPp's -l (derived from them) takes only an integer.
+        reg_rate, call_rate, msg_rate = (max(1, round(r)) if r > 0 else 0
+                                         for r in (reg_rate, call_rate, msg_rate))
 
         # Calls: call_rate.py's RTP series (the pcap and the scenario in workdir).
         packets = max(1, args.hold_ms // 20)
