@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * UDP: one socket per listen address. Sent with uv_udp_try_send, falling
- * back to a queued send only when the socket buffer is full. Read with
+ * back to a queued send only when the socket buffer is full; the responses
+ * made while a received batch is handed up leave together (sendmmsg). Read with
  * recvmmsg in batches of UDP_BATCH on a second descriptor of the same
  * socket (libuv's UDP reader has no control messages), each datagram with
  * the kernel's receive time (SO_TIMESTAMPNS), so the stack knows how long
@@ -43,6 +44,12 @@
  * what is left wakes us again). */
 #define UDP_BATCH  16
 #define UDP_ROUNDS 8
+/* Responses made while a batch is handed up leave together in one
+ * sendmmsg: under overload most of them are 401s and 503s, and a system
+ * call each was a tenth of the signalling thread's time. Longer ones go
+ * at once. */
+#define UDP_OUT      32
+#define UDP_OUT_SIZE 1500
 /* A kernel stamp further off than this is a clock step, not a wait. */
 #define MAX_PLAUSIBLE_WAIT_US 30000000
 
@@ -59,8 +66,20 @@ struct listener {
 	char local[80];  /* "host:port" as bound */
 };
 
+/* Responses waiting for the end of the batch being handed up. */
+struct udp_out {
+	struct listener *l[UDP_OUT];
+	struct sockaddr_storage to[UDP_OUT];
+	struct iovec iov[UDP_OUT];
+	struct mmsghdr mm[UDP_OUT];
+	char data[UDP_OUT][UDP_OUT_SIZE];
+	int n;
+	bool open; /* a batch is being handed up */
+};
+
 /* One batch of datagrams: the signalling thread reads one at a time. */
 struct udp_batch {
+	struct udp_out out;
 	struct mmsghdr mm[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
 	struct sockaddr_storage from[UDP_BATCH];
@@ -199,6 +218,8 @@ static void udp_hand_up(struct listener *l, int n, const struct timespec *now, b
 	}
 }
 
+static void udp_flush(struct sip_transport *t);
+
 static void udp_readable(uv_poll_t *p, int status, int events)
 {
 	struct listener *l = p->data;
@@ -243,8 +264,11 @@ static void udp_readable(uv_poll_t *p, int status, int events)
 			b->first[i] = sip_msg_continues_work(&b->msg[i]) ||
 				      sip_msg_answers_challenge(&b->msg[i]);
 		}
+		b->out.open = true;
 		udp_hand_up(l, n, &now, true);
 		udp_hand_up(l, n, &now, false);
+		b->out.open = false;
+		udp_flush(t);
 		if (n < UDP_BATCH)
 			return;
 	}
@@ -274,14 +298,11 @@ static struct listener *find_listener(struct sip_transport *t, enum pbx_transpor
 	return any;
 }
 
-static int udp_send(struct sip_transport *t, const struct sip_peer *dst, const char *buf,
-		    size_t len)
+static int udp_send_now(struct listener *l, const struct sockaddr_storage *dst, const char *buf,
+			size_t len)
 {
-	struct listener *l = find_listener(t, PBX_TP_UDP, dst->addr.ss_family);
-	if (!l || l->cfg.addr.ss_family != dst->addr.ss_family)
-		return EAFNOSUPPORT;
 	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-	int rc = uv_udp_try_send(&l->u.udp, &b, 1, (const struct sockaddr *)&dst->addr);
+	int rc = uv_udp_try_send(&l->u.udp, &b, 1, (const struct sockaddr *)dst);
 	if (rc == (int)len)
 		return 0;
 	if (rc != UV_EAGAIN)
@@ -291,12 +312,56 @@ static int udp_send(struct sip_transport *t, const struct sip_peer *dst, const c
 		return ENOMEM;
 	memcpy(r->data, buf, len);
 	b = uv_buf_init(r->data, (unsigned)len);
-	rc = uv_udp_send(&r->req, &l->u.udp, &b, 1, (const struct sockaddr *)&dst->addr, udp_sent);
+	rc = uv_udp_send(&r->req, &l->u.udp, &b, 1, (const struct sockaddr *)dst, udp_sent);
 	if (rc) {
 		free(r);
 		return -rc;
 	}
 	return 0;
+}
+
+/* Send what waits in t->batch->out, in order; what the kernel does not take at once
+ * goes one by one as any other datagram. */
+static void udp_flush(struct sip_transport *t)
+{
+	struct udp_out *o = &t->batch->out;
+	for (int i = 0, j; i < o->n; i = j) {
+		for (j = i; j < o->n && o->l[j] == o->l[i]; j++)
+			o->mm[j].msg_hdr = (struct msghdr){
+				.msg_name = &o->to[j],
+				.msg_namelen = o->to[j].ss_family == AF_INET
+						       ? sizeof(struct sockaddr_in)
+						       : sizeof(struct sockaddr_in6),
+				.msg_iov = &o->iov[j],
+				.msg_iovlen = 1};
+		int sent = sendmmsg(o->l[i]->rfd, &o->mm[i], (unsigned)(j - i), MSG_DONTWAIT);
+		for (int k = i + (sent > 0 ? sent : 0); k < j; k++)
+			udp_send_now(o->l[k], &o->to[k], o->data[k], o->iov[k].iov_len);
+	}
+	o->n = 0;
+}
+
+static int udp_send(struct sip_transport *t, const struct sip_peer *dst, const char *buf,
+		    size_t len)
+{
+	struct listener *l = find_listener(t, PBX_TP_UDP, dst->addr.ss_family);
+	if (!l || l->cfg.addr.ss_family != dst->addr.ss_family)
+		return EAFNOSUPPORT;
+	struct udp_out *o = t->batch ? &t->batch->out : NULL;
+	/* Only responses wait: a request's send error must reach its transaction now. */
+	if (o && o->open && len <= UDP_OUT_SIZE && len > 8 && !memcmp(buf, "SIP/2.0 ", 8)) {
+		if (o->n == UDP_OUT)
+			udp_flush(t);
+		o->l[o->n] = l;
+		o->to[o->n] = dst->addr;
+		memcpy(o->data[o->n], buf, len);
+		o->iov[o->n] = (struct iovec){o->data[o->n], len};
+		o->n++;
+		return 0;
+	}
+	if (o && o->n)
+		udp_flush(t); /* what waits goes first */
+	return udp_send_now(l, &dst->addr, buf, len);
 }
 
 /* ---- TCP connections ------------------------------------------------------ */
