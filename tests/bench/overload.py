@@ -598,7 +598,8 @@ def search(load, kind, start, cap, end_by):
                    + (f": {s.errors}" if s.errors else ""))
             break
         good = rate
-        rate = rate * 2
+        # Doubling past the cap tries the cap itself once.
+        rate = rate * 2 if rate * 2 <= cap or rate == cap else cap
     else:
         why = f"cap {cap}/s reached"
     if bad is not None:
@@ -716,7 +717,7 @@ def main():
                          "(built with cc; SIPp when it does not build) or SIPp")
     ap.add_argument("--users", type=int, default=1000, help="REGISTER users")
     ap.add_argument("--reg-start", type=int, default=1000)
-    ap.add_argument("--reg-cap", type=int, default=40000)
+    ap.add_argument("--reg-cap", type=int, default=80000)
     ap.add_argument("--call-start", type=int, default=50)
     ap.add_argument("--call-cap", type=int, default=3000)
     ap.add_argument("--mix-start", type=int, default=500, help="REGISTER/s of the mix")
