@@ -529,6 +529,50 @@ static bool too_old(const struct sip_auth *a, int64_t issued, int64_t now)
 	return now > issued && (uint64_t)now - (uint64_t)issued > (uint64_t)a->lifetime;
 }
 
+/* Is @p nonce one of ours, within its lifetime? 0 with its sequence and issue time,
+ * ESTALE (not ours, or expired) or EIO, with *why. */
+static int nonce_check(const struct sip_auth *a, const char *nonce, int64_t now, uint64_t *seq,
+		       int64_t *issued, const char **why)
+{
+	uint8_t raw[NONCE_RAW], m[32];
+	*why = "nonce not issued by this server";
+	if (strlen(nonce) != NONCE_HEX)
+		return ESTALE;
+	for (size_t i = 0; i < NONCE_RAW; i++) {
+		int hi = hex_val(nonce[2 * i]), lo = hex_val(nonce[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return ESTALE;
+		raw[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (nonce_mac(a, raw, m)) {
+		*why = "HMAC failed";
+		return EIO;
+	}
+	if (CRYPTO_memcmp(m, raw + 16, NONCE_MAC))
+		return ESTALE;
+	uint64_t t = 0;
+	*seq = 0;
+	for (int i = 0; i < 8; i++) {
+		t = t << 8 | raw[i];
+		*seq = *seq << 8 | raw[8 + i];
+	}
+	*issued = (int64_t)t;
+	if ((*issued > now && (uint64_t)*issued - (uint64_t)now > NONCE_SKEW_S) ||
+	    too_old(a, *issued, now)) {
+		*why = "nonce expired";
+		return ESTALE;
+	}
+	return 0;
+}
+
+bool sip_auth_nonce_fresh(const struct sip_auth *a, const char *nonce, int64_t now)
+{
+	uint64_t seq;
+	int64_t issued;
+	const char *why;
+	return !nonce_check(a, nonce, now, &seq, &issued, &why);
+}
+
 /* Apply nc to a slot's window; false when it was used or fell out of the window. */
 static bool nc_accept(const struct nc_slot *s, uint32_t nc, struct nc_slot *next)
 {
@@ -620,7 +664,6 @@ static int verify(struct sip_auth *a, const struct sip_auth_cred *c, const char 
 		  const char **why)
 {
 	const char *dummy;
-	uint8_t raw[NONCE_RAW], m[32];
 	char ha1[SIP_AUTH_HEX_MAX], got[SIP_AUTH_HEX_MAX], want[SIP_AUTH_HEX_MAX];
 	size_t hl = sip_auth_hex_len(c->alg);
 	int err;
@@ -674,36 +717,14 @@ static int verify(struct sip_auth *a, const struct sip_auth_cred *c, const char 
 		*why = "wrong response";
 		return EACCES;
 	}
-	*why = "nonce not issued by this server";
-	if (strlen(c->nonce) != NONCE_HEX)
-		return ESTALE;
-	for (size_t i = 0; i < NONCE_RAW; i++) {
-		int hi = hex_val(c->nonce[2 * i]), lo = hex_val(c->nonce[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return ESTALE;
-		raw[i] = (uint8_t)(hi << 4 | lo);
-	}
-	if (nonce_mac(a, raw, m)) {
-		*why = "HMAC failed";
-		return EIO;
-	}
-	if (CRYPTO_memcmp(m, raw + 16, NONCE_MAC))
-		return ESTALE;
+	uint64_t seq;
+	int64_t issued;
+	if ((err = nonce_check(a, c->nonce, now, &seq, &issued, why)))
+		return err;
 	/* Our nonce with another opaque: nothing a working client sends. */
 	if (*c->opaque && strcmp(c->opaque, a->opaque)) {
 		*why = "opaque mismatch";
 		return EACCES;
-	}
-	uint64_t t = 0, seq = 0;
-	for (int i = 0; i < 8; i++) {
-		t = t << 8 | raw[i];
-		seq = seq << 8 | raw[8 + i];
-	}
-	int64_t issued = (int64_t)t;
-	if ((issued > now && (uint64_t)issued - (uint64_t)now > NONCE_SKEW_S) ||
-	    too_old(a, issued, now)) {
-		*why = "nonce expired";
-		return ESTALE;
 	}
 	uint64_t tag = req ? pbx_siphash(req, req_len, a->tag_k0, a->tag_k1) : 0;
 	err = nc_check(a, seq, issued, c->nc_val, tag, req != NULL, now, why);

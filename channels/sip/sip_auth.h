@@ -141,6 +141,9 @@ int sip_auth_verify_retransmittable(struct sip_auth *a, const struct sip_auth_cr
 				    const char *method, const char *ha1_hex, int64_t now,
 				    const void *req, size_t req_len, const char **why);
 
+/** True when @p nonce was issued by this server and is within its lifetime. */
+bool sip_auth_nonce_fresh(const struct sip_auth *a, const char *nonce, int64_t now);
+
 /** The nonce-count table: fixed size, oldest nonce evicted from a full set (see sip_auth.c). */
 struct sip_auth_nonce_stats {
 	size_t slots;       /* capacity */

@@ -559,6 +559,18 @@ static bool pike_dropped(struct sip_stack *s, const struct sip_msg *m, const str
 	return true;
 }
 
+/* Credentials over a fresh nonce of ours: the first round trip was paid. Made-up
+ * ones (a password guesser's) are shed as any new request. Read only when behind. */
+static bool answers_our_challenge(struct sip_stack *s, const struct sip_msg *m)
+{
+	const struct sip_hdr *h = sip_msg_hdr_first(m, SIP_HDR_AUTHORIZATION);
+	struct sip_auth_cred cred;
+	if (!h)
+		h = sip_msg_hdr_first(m, SIP_HDR_PROXY_AUTHORIZATION);
+	return h && !sip_auth_parse(h->value.p, h->value.l, &cred) &&
+	       sip_auth_nonce_fresh(s->auth, cred.nonce, sip_stack_now_s());
+}
+
 /*
  * Overload (sip_overload.h): a new out-of-dialog request that waited too
  * long is answered 503 at once, statelessly. Retry-After is spread between
@@ -568,11 +580,12 @@ static bool pike_dropped(struct sip_stack *s, const struct sip_msg *m, const str
 static bool shed(struct sip_stack *s, const struct sip_msg *m, const struct sip_peer *src,
 		 uint32_t wait_us, uint64_t now)
 {
-	if (sip_msg_continues_work(m))
+	/* The cheap test first: mostly nothing waited long, and the To header
+	 * need not be read again (the transport read it for its priority pass). */
+	if (!sip_overload_behind(&s->overload, wait_us, now) || sip_msg_continues_work(m))
 		return false;
-	if (wait_us != SIP_WAIT_UNKNOWN && sip_msg_answers_challenge(m))
-		wait_us /= SIP_OVERLOAD_ANSWER_SLACK;
-	if (!sip_overload_behind(&s->overload, wait_us, now))
+	if (wait_us != SIP_WAIT_UNKNOWN && answers_our_challenge(s, m) &&
+	    !sip_overload_behind(&s->overload, wait_us / SIP_OVERLOAD_ANSWER_SLACK, now))
 		return false;
 	unsigned base = (unsigned)s->cfg->overload_retry_after;
 	char extra[48];
