@@ -13,10 +13,11 @@
  * Without this, past saturation every request waits longer than T1, each
  * is retransmitted, and the work done falls as the load rises.
  *
- * A request with credentials answers a challenge: its first round trip is
- * paid already and a 503 now would waste it, so it is shed only when it
- * waited SIP_OVERLOAD_ANSWER_SLACK times the limit; within a batch of
- * datagrams it is handed up first, with the work below.
+ * A request with credentials answers a challenge: within a batch of
+ * datagrams it is handed up first, with the work below. When its nonce is
+ * a fresh one of ours its first round trip is paid already and a 503 now
+ * would waste it, so it is shed only when it waited
+ * SIP_OVERLOAD_ANSWER_SLACK times the limit.
  *
  * Never shed: responses, ACK, CANCEL, BYE, requests inside a dialog (a To
  * tag) and retransmissions of known transactions; a call that started is
